@@ -1,0 +1,51 @@
+"""Wiring of the gateway: FastAPI app, the broker it commands services with, the lead_view projection."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Response
+
+from services.gateway.api import router
+from services.gateway.projection import project
+from services.gateway.tables import metadata
+from services.runtime.service import Service
+from services.runtime.settings import Settings
+
+DESCRIPTION = """
+Leadflow's HTTP API. Authenticate with `Authorization: Bearer <API key>`; every resource belongs to the
+key's workspace, and another workspace's ids answer 404.
+"""
+
+
+def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
+    service = Service(name="gateway", metadata=metadata, settings=settings, for_docs=for_docs)
+    # lead_view consumes every event: it is the one place that shows all of a lead's history.
+    service.consume(None, project, durable="gateway-lead-view")
+    return service
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    service = create_service(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with service.running():
+            yield
+
+    app = FastAPI(title="Leadflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.service = service
+    app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        return Response("ok")
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        ready = await service.ready()
+        return Response("ready" if ready else "not ready", status_code=200 if ready else 503)
+
+    return app

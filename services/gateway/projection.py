@@ -1,0 +1,111 @@
+"""The `lead_view` read model: every lead of every campaign as the leads table shows it.
+
+It consumes every event of the stream, and applies each to the lead's status with the contracts' status
+fold, so the table converges to the same status whatever order events arrive in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts import (
+    CampaignCreated,
+    EmailSent,
+    Event,
+    LeadEvent,
+    LeadImported,
+    LeadState,
+    LeadStatus,
+    LeadStatusChanged,
+    LeadValidated,
+    apply,
+)
+from services.gateway.tables import campaigns, lead_view
+
+
+async def project(session: AsyncSession, event: Event) -> None:
+    match event:
+        case CampaignCreated():
+            await upsert_campaign(session, event.campaign_id, event.workspace_id, event.name)
+        case LeadImported():
+            await session.execute(
+                insert(lead_view).on_conflict_do_nothing(index_elements=["id"]),
+                [
+                    {
+                        "id": lead.lead_id,
+                        "workspace_id": event.workspace_id,
+                        "campaign_id": event.campaign_id,
+                        "import_id": event.import_id,
+                        "email": lead.email,
+                        "first_name": lead.first_name,
+                        "last_name": lead.last_name,
+                        "company_name": lead.company_name,
+                        "phone": lead.phone,
+                        "website": lead.website,
+                        "city": lead.city,
+                        "industry": lead.industry,
+                        "custom": lead.custom,
+                        "status": LeadStatus.PENDING.value,
+                        "status_at": event.occurred_at,
+                        "last_activity_at": event.occurred_at,
+                    }
+                    for lead in event.leads
+                ],
+            )
+        case LeadStatusChanged():
+            for lead_id in event.lead_ids:
+                await _apply_to_lead(session, event, lead_id, {})
+        case LeadEvent():
+            await _apply_to_lead(session, event, event.lead_id, _extra_columns(event))
+        case _:
+            pass  # import progress/completion and other facts do not change a lead row
+
+
+async def upsert_campaign(session: AsyncSession, campaign_id: Any, workspace_id: Any, name: str) -> None:
+    await session.execute(
+        insert(campaigns)
+        .values(id=campaign_id, workspace_id=workspace_id, name=name)
+        .on_conflict_do_update(index_elements=["id"], set_={"name": name})
+    )
+
+
+def _extra_columns(event: LeadEvent) -> dict[str, Any]:
+    match event:
+        case LeadValidated():
+            return {"validation": event.verdict.value, "validation_reason": event.reason}
+        case EmailSent():
+            return {"step": event.step, "total_steps": event.total_steps}
+        case _:
+            return {}
+
+
+async def _apply_to_lead(session: AsyncSession, event: Event, lead_id: Any, extra: dict[str, Any]) -> None:
+    row = (
+        await session.execute(
+            select(lead_view.c.status, lead_view.c.status_at, lead_view.c.manual_at, lead_view.c.manual_id)
+            .where(lead_view.c.id == lead_id, lead_view.c.workspace_id == event.workspace_id)
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
+        # An event about a lead this view has not seen yet: fail so JetStream redelivers it after the
+        # LeadImported that creates the row (consumers of different subjects are not ordered).
+        raise LookupError(f"lead {lead_id} not in lead_view yet")
+    before = LeadState(LeadStatus(row.status), row.status_at, row.manual_at, row.manual_id)
+    after = apply(before, event)
+    await session.execute(
+        update(lead_view)
+        .where(lead_view.c.id == lead_id)
+        .values(
+            status=after.status.value,
+            status_at=after.status_at,
+            manual_at=after.manual_at,
+            manual_id=after.manual_id,
+            last_activity_at=func.greatest(lead_view.c.last_activity_at, event.occurred_at),
+            **extra,
+        )
+    )

@@ -1,0 +1,1 @@
+"""Importer: turns CSV files (and, later, directory and pipeline selections) into campaign leads."""

@@ -1,0 +1,162 @@
+"""Persistence of imports and campaign leads (schema `importer`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts import ImportedLead
+from services.importer.domain import Candidate, Outcome, Rejection
+from services.importer.tables import imports, leads, rejected_rows
+
+
+@dataclass
+class ChunkResult:
+    imported: list[ImportedLead]
+    rejections: list[Rejection]
+
+
+class ImportRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> ImportRepository:
+        return cls(session)
+
+    async def create(self, values: dict[str, Any]) -> None:
+        await self.session.execute(
+            insert(imports).values(**values).on_conflict_do_nothing(index_elements=["id"])
+        )
+
+    async def get(self, import_id: UUID) -> Row[Any] | None:
+        return (await self.session.execute(select(imports).where(imports.c.id == import_id))).first()
+
+    async def running_ids(self) -> list[UUID]:
+        rows = await self.session.execute(select(imports.c.id).where(imports.c.state == "running"))
+        return list(rows.scalars())
+
+    async def save_progress(
+        self, import_id: UUID, *, rows_done: int, chunks_done: int, bytes_done: int, counts: dict[str, int]
+    ) -> None:
+        await self.session.execute(
+            update(imports)
+            .where(imports.c.id == import_id)
+            .values(
+                rows_done=rows_done,
+                chunks_done=chunks_done,
+                bytes_done=bytes_done,
+                counts=counts,
+                updated_at=func.now(),
+            )
+        )
+
+    async def finish(self, import_id: UUID, *, state: str, error: str | None, counts: dict[str, int]) -> None:
+        await self.session.execute(
+            update(imports)
+            .where(imports.c.id == import_id)
+            .values(state=state, error=error, counts=counts, updated_at=func.now(), finished_at=func.now())
+        )
+
+    async def store_chunk(
+        self,
+        *,
+        workspace_id: UUID,
+        campaign_id: UUID,
+        import_id: UUID,
+        candidates: Sequence[Candidate],
+        rejections: Sequence[Rejection],
+    ) -> ChunkResult:
+        """Insert new leads; an address already in the campaign becomes a rejection with its reason."""
+        imported: list[ImportedLead] = []
+        rejected = list(rejections)
+        if candidates:
+            rows = [
+                {
+                    "id": uuid4(),
+                    "workspace_id": workspace_id,
+                    "campaign_id": campaign_id,
+                    "import_id": import_id,
+                    "email": c.email,
+                    "email_key": c.key,
+                    "custom": c.custom,
+                    "source_row": c.row,
+                    **{name: c.fields.get(name) for name in _OPTIONAL_FIELDS},
+                }
+                for c in candidates
+            ]
+            inserted = {
+                key: lead_id
+                for key, lead_id in await self.session.execute(
+                    insert(leads)
+                    .values(rows)
+                    .on_conflict_do_nothing(constraint="leads_campaign_email_key")
+                    .returning(leads.c.email_key, leads.c.id)
+                )
+            }
+            conflicts = [c for c in candidates if c.key not in inserted]
+            owner = await self._import_of_existing(campaign_id, [c.key for c in conflicts])
+            for c in conflicts:
+                if owner.get(c.key) == import_id:
+                    rejected.append(
+                        Rejection(
+                            c.row,
+                            c.email,
+                            Outcome.DUPLICATE_IN_FILE,
+                            "the same address appears earlier in this file",
+                        )
+                    )
+                else:
+                    rejected.append(
+                        Rejection(
+                            c.row,
+                            c.email,
+                            Outcome.ALREADY_IN_CAMPAIGN,
+                            "the address is already in this campaign",
+                        )
+                    )
+            imported = [
+                ImportedLead(
+                    lead_id=inserted[c.key],
+                    email=c.email,
+                    row=c.row,
+                    custom=c.custom,
+                    **{name: c.fields.get(name) for name in _OPTIONAL_FIELDS},
+                )
+                for c in candidates
+                if c.key in inserted
+            ]
+        if rejected:
+            await self.session.execute(
+                insert(rejected_rows).on_conflict_do_nothing(),
+                [
+                    {
+                        "import_id": import_id,
+                        "row": r.row,
+                        "value": r.value,
+                        "outcome": r.outcome.value,
+                        "reason": r.reason,
+                    }
+                    for r in rejected
+                ],
+            )
+        return ChunkResult(imported, rejected)
+
+    async def _import_of_existing(self, campaign_id: UUID, keys: list[str]) -> dict[str, UUID]:
+        if not keys:
+            return {}
+        rows = await self.session.execute(
+            select(leads.c.email_key, leads.c.import_id).where(
+                leads.c.campaign_id == campaign_id, leads.c.email_key.in_(keys)
+            )
+        )
+        return {key: import_id for key, import_id in rows}
+
+
+_OPTIONAL_FIELDS = ("first_name", "last_name", "company_name", "phone", "website", "city", "industry")

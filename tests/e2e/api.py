@@ -1,0 +1,56 @@
+"""Small helpers for driving the HTTP API in tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+
+
+async def create_campaign(client: httpx.AsyncClient, name: str = "Q4 Prague agencies") -> str:
+    response = await client.post("/api/v1/campaigns", json={"name": name})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def start_import(
+    client: httpx.AsyncClient, campaign_id: str, csv: bytes, mapping: dict[str, str], filename: str = "leads.csv"
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/v1/campaigns/{campaign_id}/imports",
+        files={"file": (filename, csv, "text/csv")},
+        data={"mapping": json.dumps(mapping)},
+    )
+    assert response.status_code == 202, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def wait_for_import(client: httpx.AsyncClient, import_id: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await client.get(f"/api/v1/imports/{import_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        if body["state"] != "running":
+            return body
+        assert time.monotonic() < deadline, f"import still running: {body}"
+        await asyncio.sleep(0.2)
+
+
+async def wait_for_leads(
+    client: httpx.AsyncClient, campaign_id: str, total: int, timeout: float = 60, **params: Any
+) -> dict[str, Any]:
+    """The read model is eventually consistent: poll until the projection has caught up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await client.get(f"/api/v1/campaigns/{campaign_id}/leads", params=params)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        if body["total"] >= total:
+            return body
+        assert time.monotonic() < deadline, f"only {body['total']} of {total} leads listed"
+        await asyncio.sleep(0.2)

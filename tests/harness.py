@@ -1,0 +1,112 @@
+"""Runs Leadflow's services as real processes against the test servers, as `leadflow up` would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from services.runtime.embedded import free_port
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    env: dict[str, str]
+    log_path: Path
+    health_url: str
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait: bool = True) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", f"services.{self.name}"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited ({self.process.returncode}):\n{self.log_tail()}")
+            try:
+                if httpx.get(self.health_url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: the crash no shutdown hook sees."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class ServiceStack:
+    nats_url: str
+    database_url: str
+    gateway_url: str = ""
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="leadflow-logs-")))
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "LEADFLOW_NATS_URL": self.nats_url,
+            "LEADFLOW_DATABASE_URL": self.database_url,
+            "LEADFLOW_LOG_JSON": "true",
+            "LEADFLOW_LOG_LEVEL": "INFO",
+            **extra,
+        }
+
+    def add(self, name: str, **extra_env: str) -> ServiceProcess:
+        port = free_port()
+        if name == "gateway":
+            env = self.env(LEADFLOW_HTTP_PORT=str(port), **extra_env)
+            self.gateway_url = f"http://127.0.0.1:{port}"
+        else:
+            env = self.env(LEADFLOW_HEALTH_PORT=str(port), **extra_env)
+        proc = ServiceProcess(name, env, self.log_dir / f"{name}.log", f"http://127.0.0.1:{port}/readyz")
+        self.services[name] = proc
+        return proc
+
+    def start(self, *names: str) -> None:
+        for name in names:
+            self.add(name).start(wait=False)
+        for name in names:
+            self.services[name].wait_ready()
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.services.values())):
+            proc.stop()

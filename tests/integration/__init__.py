@@ -1,0 +1,1 @@
+"""Integration tests against real NATS/PostgreSQL servers started by fixtures."""

@@ -1,0 +1,190 @@
+"""The embedded NATS and PostgreSQL servers: start, JetStream, databases, restarts, taken ports."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import nats
+import psutil
+import psycopg
+import pytest
+
+from services.runtime.embedded import (
+    EmbeddedNats,
+    EmbeddedPostgres,
+    create_database,
+    free_port,
+    nats_server_executable,
+    port_is_free,
+    url_for_psycopg,
+)
+
+pytestmark = pytest.mark.infra
+
+
+@pytest.fixture
+def scratch_dir() -> Iterator[Path]:
+    """A private directory removed afterwards (servers started in it must be stopped by the test)."""
+    path = Path(tempfile.mkdtemp(prefix="leadflow-test-embedded-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_nats_server_executable_comes_from_the_package() -> None:
+    executable = Path(nats_server_executable())
+    assert executable.is_file()
+    assert executable.name.startswith("nats-server")
+
+
+def test_url_for_psycopg() -> None:
+    assert (
+        url_for_psycopg("postgresql+psycopg://postgres@/db?host=/run/pg")
+        == "postgresql://postgres@/db?host=/run/pg"
+    )
+    assert url_for_psycopg("postgresql://u:p@h:5/db") == "postgresql://u:p@h:5/db"
+    with pytest.raises(ValueError):
+        url_for_psycopg("sqlite:///x.db")
+
+
+async def test_nats_jetstream_deduplicates(nats_url: str) -> None:
+    assert nats_url.startswith("nats://127.0.0.1:")
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        name = f"EMBEDDED_{uuid.uuid4().hex[:8].upper()}"
+        await js.add_stream(name=name, subjects=[f"{name.lower()}.>"])
+        first = await js.publish(f"{name.lower()}.x", b"one", headers={"Nats-Msg-Id": "msg-1"})
+        second = await js.publish(f"{name.lower()}.x", b"one", headers={"Nats-Msg-Id": "msg-1"})
+        assert not first.duplicate
+        assert second.duplicate
+        assert second.seq == first.seq
+        info = await js.stream_info(name)
+        assert info.state.messages == 1
+        await js.delete_stream(name)
+    finally:
+        await nc.close()
+
+
+async def test_postgres_answers(postgres_server_url: str) -> None:
+    assert postgres_server_url.startswith("postgresql+psycopg://postgres@/postgres?host=")
+    async with await psycopg.AsyncConnection.connect(url_for_psycopg(postgres_server_url)) as conn:
+        cursor = await conn.execute("select version()")
+        row = await cursor.fetchone()
+    assert row is not None
+    assert str(row[0]).startswith("PostgreSQL ")
+
+
+async def test_create_database(postgres_server_url: str, fresh_database_url: Callable[[], str]) -> None:
+    url = fresh_database_url()
+    name = url.split("?", 1)[0].rsplit("/", 1)[1]
+    assert name.startswith("test_")
+    assert url == postgres_server_url.replace("/postgres?", f"/{name}?")
+    assert create_database(postgres_server_url, name) == url  # already there: no error, same URL
+    async with await psycopg.AsyncConnection.connect(url_for_psycopg(url)) as conn:
+        cursor = await conn.execute("select current_database()")
+        assert await cursor.fetchone() == (name,)
+    with pytest.raises(ValueError):
+        create_database(postgres_server_url, "bad name; drop")
+
+
+async def test_postgres_restart_keeps_data(scratch_dir: Path) -> None:
+    server = EmbeddedPostgres(scratch_dir / "pg")
+    try:
+        url = await asyncio.to_thread(server.start)
+        async with await psycopg.AsyncConnection.connect(url_for_psycopg(url), autocommit=True) as conn:
+            await conn.execute("create table kept (value text)")
+            await conn.execute("insert into kept values ('survives')")
+        pid = server.pid
+        assert pid is not None
+
+        await asyncio.to_thread(server.stop)
+        assert _gone(pid)
+        assert not server.running
+        with pytest.raises(RuntimeError):
+            _ = server.url
+        await asyncio.to_thread(server.stop)  # idempotent
+
+        again = await asyncio.to_thread(server.start)
+        assert again == url
+        assert server.pid != pid
+        async with await psycopg.AsyncConnection.connect(url_for_psycopg(again)) as conn:
+            cursor = await conn.execute("select value from kept")
+            assert await cursor.fetchall() == [("survives",)]
+        pid = server.pid
+    finally:
+        await asyncio.to_thread(server.stop)
+    assert pid is not None and _gone(pid)
+
+
+async def test_nats_restart_keeps_streams(scratch_dir: Path) -> None:
+    server = EmbeddedNats(scratch_dir / "nats")
+    try:
+        url = await asyncio.to_thread(server.start)
+        nc = await nats.connect(url)
+        js = nc.jetstream()
+        await js.add_stream(name="KEPT", subjects=["kept.>"])
+        await js.publish("kept.a", b"survives", headers={"Nats-Msg-Id": "kept-1"})
+        await nc.close()
+        pid = server.pid
+        assert pid is not None
+
+        await asyncio.to_thread(server.stop)
+        assert _gone(pid)
+        assert (scratch_dir / "nats" / "nats.log").stat().st_size > 0
+
+        again = await asyncio.to_thread(server.start)
+        assert again == url  # the previous port is preferred on restart
+        nc = await nats.connect(again)
+        try:
+            js = nc.jetstream()
+            info = await js.stream_info("KEPT")
+            assert info.state.messages == 1
+            message = await js.get_msg("KEPT", seq=1)
+            assert message.data == b"survives"
+        finally:
+            await nc.close()
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+async def test_nats_taken_port_falls_back_to_a_free_one(scratch_dir: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        taken = blocker.getsockname()[1]
+        assert not port_is_free(taken)
+
+        with EmbeddedNats(scratch_dir / "nats", port=taken) as server:
+            assert server.port != taken
+            assert server.url == f"nats://127.0.0.1:{server.port}"
+            nc = await nats.connect(server.url)
+            try:
+                assert nc.is_connected
+            finally:
+                await nc.close()
+            pid = server.pid
+        assert pid is not None and _gone(pid)
+
+
+def test_nats_uses_the_preferred_port_when_free(scratch_dir: Path) -> None:
+    port = free_port()
+    assert port_is_free(port)
+    with EmbeddedNats(scratch_dir / "nats", port=port) as server:
+        assert server.url == f"nats://127.0.0.1:{port}"
+        assert not port_is_free(port)
+    assert port_is_free(port)
