@@ -1,0 +1,125 @@
+"""Idempotent durable consumers: exactly-once effects across redelivery, poison messages dead-lettered."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from faststream.nats import NatsBroker
+from nats.aio.client import Client
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts import CampaignCreated, Event, subjects
+from services.runtime.consumer import EventConsumer
+from tests.integration.runtime_fixtures import Schema, make_schema
+
+
+@pytest.fixture
+async def schema(migrated_database_url: str) -> AsyncIterator[Schema]:
+    async for s in make_schema(migrated_database_url):
+        yield s
+
+
+class Recorder:
+    """A handler that writes an effect row, and fails on the deliveries the test chooses."""
+
+    def __init__(self, schema: Schema, fail_times: int) -> None:
+        self.schema = schema
+        self.fail_times = fail_times
+        self.calls = 0
+        self.done = asyncio.Event()
+
+    async def __call__(self, session: AsyncSession, event: Event) -> None:
+        self.calls += 1
+        await session.execute(self.schema.effects.insert().values(event_id=event.event_id, note="applied"))
+        if self.calls <= self.fail_times:
+            # Fails after writing: the effect must roll back with the processed_events insert.
+            raise RuntimeError("simulated commit failure")
+        self.done.set()
+
+
+async def run_consumer(
+    nats_url: str, schema: Schema, handler: Any, event_type: str, max_deliver: int = 3
+) -> tuple[NatsBroker, EventConsumer]:
+    broker = NatsBroker(nats_url)
+    durable = f"test-{uuid.uuid4().hex[:8]}"
+    consumer = EventConsumer(
+        broker=broker,
+        durable=durable,
+        subject=subjects.workspace_filter(event_type),
+        processed_events=schema.processed_events,
+        sessions=schema.sessions,
+        handler=handler,
+        max_deliver=max_deliver,
+        ack_wait_seconds=5,
+        js=lambda: broker.connection.jetstream(),
+    )
+    await broker.start()
+    return broker, consumer
+
+
+async def effects_count(schema: Schema) -> int:
+    async with schema.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(schema.effects)) or 0)
+
+
+async def test_failed_commit_is_redelivered_and_applied_once(schema: Schema, nats_url: str, nc: Client) -> None:
+    event_type = f"probe_{uuid.uuid4().hex[:6]}"  # a private subject: other tests' events do not reach it
+    handler = Recorder(schema, fail_times=1)
+    broker, consumer = await run_consumer(nats_url, schema, handler, event_type)
+    try:
+        event = CampaignCreated(workspace_id=uuid.uuid4(), campaign_id=uuid.uuid4(), name="x")
+        subject = subjects.event_subject(event.workspace_id, event_type)
+        js = nc.jetstream()
+        await js.publish(subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)})
+        await asyncio.wait_for(handler.done.wait(), 15)
+        # The same event again under another message id (a producer retry outside the duplicate window).
+        await js.publish(subject, event.to_bytes(), headers={"Nats-Msg-Id": f"{event.event_id}-again"})
+        for _ in range(50):
+            if consumer.handled >= 2:
+                break
+            await asyncio.sleep(0.1)
+        assert consumer.handled == 2
+        assert handler.calls == 2  # the failing try and the successful redelivery; the duplicate is a no-op
+        assert await effects_count(schema) == 1
+        info = await js.consumer_info(subjects.STREAM, consumer.durable)
+        assert info.num_ack_pending == 0
+    finally:
+        await broker.stop()
+
+
+async def test_poison_message_goes_to_dead_letter(schema: Schema, nats_url: str, nc: Client) -> None:
+    event_type = f"poison_{uuid.uuid4().hex[:6]}"
+    handler = Recorder(schema, fail_times=10**6)
+    broker, consumer = await run_consumer(nats_url, schema, handler, event_type, max_deliver=3)
+    js = nc.jetstream()
+    dlq = await js.subscribe(subjects.dead_letter_subject(consumer.durable), durable=None)
+    try:
+        event = CampaignCreated(workspace_id=uuid.uuid4(), campaign_id=uuid.uuid4(), name="poison")
+        subject = subjects.event_subject(event.workspace_id, event_type)
+        await js.publish(subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)})
+        dead = await dlq.next_msg(timeout=20)
+        assert dead.data == event.to_bytes()
+        assert dead.headers is not None
+        assert dead.headers["Leadflow-Original-Subject"] == subject
+        assert "simulated commit failure" in dead.headers["Leadflow-Error"]
+        assert dead.headers["Leadflow-Deliveries"] == "3"
+        assert handler.calls == 3
+        assert await effects_count(schema) == 0
+
+        # A payload that is not an event at all is dead-lettered at once, without calling the handler.
+        await js.publish(subject, b'{"not": "an event"}', headers={"Nats-Msg-Id": str(uuid.uuid4())})
+        garbage = await dlq.next_msg(timeout=10)
+        assert garbage.data == b'{"not": "an event"}'
+        assert garbage.headers is not None and "undecodable" in garbage.headers["Leadflow-Error"]
+        assert handler.calls == 3
+        await asyncio.sleep(0.3)
+        info = await js.consumer_info(subjects.STREAM, consumer.durable)
+        assert info.num_ack_pending == 0 and info.num_pending == 0
+    finally:
+        await dlq.unsubscribe()
+        await broker.stop()
