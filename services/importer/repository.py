@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,29 +79,7 @@ class ImportRepository:
         imported: list[ImportedLead] = []
         rejected = list(rejections)
         if candidates:
-            rows = [
-                {
-                    "id": uuid4(),
-                    "workspace_id": workspace_id,
-                    "campaign_id": campaign_id,
-                    "import_id": import_id,
-                    "email": c.email,
-                    "email_key": c.key,
-                    "custom": c.custom,
-                    "source_row": c.row,
-                    **{name: c.fields.get(name) for name in _OPTIONAL_FIELDS},
-                }
-                for c in candidates
-            ]
-            inserted = {
-                key: lead_id
-                for key, lead_id in await self.session.execute(
-                    insert(leads)
-                    .values(rows)
-                    .on_conflict_do_nothing(constraint="leads_campaign_email_key")
-                    .returning(leads.c.email_key, leads.c.id)
-                )
-            }
+            inserted = await self._copy_new_leads(workspace_id, campaign_id, import_id, candidates)
             conflicts = [c for c in candidates if c.key not in inserted]
             owner = await self._import_of_existing(campaign_id, [c.key for c in conflicts])
             for c in conflicts:
@@ -148,6 +128,44 @@ class ImportRepository:
             )
         return ChunkResult(imported, rejected)
 
+    async def _copy_new_leads(
+        self, workspace_id: UUID, campaign_id: UUID, import_id: UUID, candidates: Sequence[Candidate]
+    ) -> dict[str, UUID]:
+        """COPY the chunk into a staging table, then one deduplicating INSERT … SELECT; returns key → id.
+
+        Runs on the session's own connection, so it commits or rolls back with the rest of the chunk.
+        """
+        connection = await self.session.connection()
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert isinstance(raw, psycopg.AsyncConnection)
+        columns = ", ".join(_STAGE_COLUMNS)
+        async with raw.cursor() as cur:
+            await cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS lead_stage "
+                "(LIKE importer.leads INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            async with cur.copy(f"COPY lead_stage ({columns}) FROM STDIN") as copy:
+                for c in candidates:
+                    await copy.write_row(
+                        (
+                            uuid4(),
+                            workspace_id,
+                            campaign_id,
+                            import_id,
+                            c.email,
+                            c.key,
+                            Jsonb(c.custom),
+                            c.row,
+                            *(c.fields.get(name) for name in _OPTIONAL_FIELDS),
+                        )
+                    )
+            await cur.execute(
+                f"INSERT INTO importer.leads ({columns}) SELECT {columns} FROM lead_stage "
+                "ON CONFLICT ON CONSTRAINT leads_campaign_email_key DO NOTHING RETURNING email_key, id"
+            )
+            inserted = {key: lead_id for key, lead_id in await cur.fetchall()}
+        return inserted
+
     async def _import_of_existing(self, campaign_id: UUID, keys: list[str]) -> dict[str, UUID]:
         if not keys:
             return {}
@@ -160,3 +178,14 @@ class ImportRepository:
 
 
 _OPTIONAL_FIELDS = ("first_name", "last_name", "company_name", "phone", "website", "city", "industry")
+_STAGE_COLUMNS = (
+    "id",
+    "workspace_id",
+    "campaign_id",
+    "import_id",
+    "email",
+    "email_key",
+    "custom",
+    "source_row",
+    *_OPTIONAL_FIELDS,
+)

@@ -1,0 +1,132 @@
+"""`leadflow up` with nothing configured: embedded NATS and PostgreSQL, every service, data kept across runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.runtime.embedded import free_port
+
+KEY_LINE = re.compile(r"Dev API key\s+(lf_\S+)")
+
+
+class Up:
+    def __init__(self, data_dir: Path, port: int) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
+        self.env = {**env, "LEADFLOW_DATA_DIR": str(data_dir), "LEADFLOW_HTTP_PORT": str(port)}
+        self.url = f"http://127.0.0.1:{port}"
+        self.output: list[str] = []
+        self.key: str | None = None
+        self.ready = threading.Event()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "up"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            if match := KEY_LINE.search(line):
+                self.key = match.group(1)
+                self.ready.set()
+
+    def wait_ready(self, timeout: float = 90) -> str:
+        if not self.ready.wait(timeout):
+            self.process.kill()
+            pytest.fail("leadflow up did not print its banner:\n" + "".join(self.output[-60:]))
+        assert self.key is not None
+        return self.key
+
+    def interrupt(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(60)
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="leadflow-up-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_up_runs_the_walkthrough_and_keeps_data(data_dir: Path) -> None:
+    port = free_port()
+    up = Up(data_dir, port)
+    try:
+        dev_key = up.wait_ready()
+        stack = json.loads((data_dir / "stack.json").read_text())
+        assert stack["gateway_url"] == up.url
+
+        # `workspace create` finds the running stack through the same data folder.
+        created = subprocess.run(
+            [sys.executable, "-m", "services.cli", "workspace", "create", "Second"],
+            env=up.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        second_key = created.stdout.strip().splitlines()[-1]
+        assert second_key.startswith("lf_") and second_key != dev_key
+
+        headers = {"Authorization": f"Bearer {dev_key}"}
+        campaign = httpx.post(f"{up.url}/api/v1/campaigns", json={"name": "Walkthrough"}, headers=headers)
+        assert campaign.status_code == 201, campaign.text
+        campaign_id = campaign.json()["id"]
+        started = httpx.post(
+            f"{up.url}/api/v1/campaigns/{campaign_id}/imports",
+            headers=headers,
+            files={"file": ("leads.csv", b"email,company\nana@firma.cz,Firma\nbob@jina.cz,Jina\n", "text/csv")},
+            data={"mapping": json.dumps({"email": "email", "company_name": "company"})},
+        )
+        assert started.status_code == 202, started.text
+        deadline = time.monotonic() + 30
+        while True:
+            leads = httpx.get(f"{up.url}/api/v1/campaigns/{campaign_id}/leads", headers=headers).json()
+            if leads["total"] == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert {(i["email"], i["status"]) for i in leads["items"]} == {
+            ("ana@firma.cz", "pending"),
+            ("bob@jina.cz", "pending"),
+        }
+        other = httpx.get(
+            f"{up.url}/api/v1/campaigns/{campaign_id}", headers={"Authorization": f"Bearer {second_key}"}
+        )
+        assert other.status_code == 404
+        assert httpx.get(f"{up.url}/docs").status_code == 200
+    finally:
+        code = up.interrupt()
+    assert code == 0, "".join(up.output[-40:])
+    assert not (data_dir / "stack.json").exists()
+
+    # Second run on the same folder: the data is still there (and the old dev key was rotated).
+    again = Up(data_dir, port)
+    try:
+        new_key = again.wait_ready()
+        assert new_key != dev_key
+        stale = httpx.get(f"{again.url}/api/v1/campaigns", headers={"Authorization": f"Bearer {dev_key}"})
+        assert stale.status_code == 401
+        campaigns = httpx.get(f"{again.url}/api/v1/campaigns", headers={"Authorization": f"Bearer {new_key}"})
+        assert [c["name"] for c in campaigns.json()] == ["Walkthrough"]
+        assert campaigns.json()[0]["leads"] == 2
+    finally:
+        assert again.interrupt() == 0
