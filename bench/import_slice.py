@@ -23,9 +23,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.runtime import migrations  # noqa: E402
-from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database  # noqa: E402
-from tests.harness import ServiceStack  # noqa: E402
+from services.runtime import migrations
+from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
+from tests.harness import ServiceStack
 
 
 def make_csv(rows: int) -> bytes:
@@ -82,13 +82,17 @@ def main() -> None:
         migrations.upgrade(database_url)
         stack = ServiceStack(nats_url=nats_url, database_url=database_url)
         stack.start("sequencer", "importer", "gateway")
-        key = subprocess.run(
-            [sys.executable, "-m", "services.cli", "workspace", "create", "bench"],
-            env={**os.environ, "LEADFLOW_DATABASE_URL": database_url},
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip().splitlines()[-1]
+        key = (
+            subprocess.run(
+                [sys.executable, "-m", "services.cli", "workspace", "create", "bench"],
+                env={**os.environ, "LEADFLOW_DATABASE_URL": database_url},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         result = asyncio.run(measure(stack, key, args.rows))
         print(f"rows: {args.rows:,}")
         print(f"upload accepted (HTTP → object store → importer ack): {result['upload_s']:.2f} s")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from faststream.nats import NatsBroker
 
 from contracts import ImportCompleted, ImportProgress, LeadImported, subjects
@@ -59,9 +61,9 @@ def register_commands(broker: NatsBroker, service: Service, runner: ImportRunner
         return await _status(service, cmd.workspace_id, cmd.import_id)
 
 
-async def _status(service: Service, workspace_id: object, import_id: object) -> ImportStatusReply:
+async def _status(service: Service, workspace_id: UUID, import_id: UUID) -> ImportStatusReply:
     async with service.sessions() as session:
-        job = await ImportRepository.from_session(session).get(import_id)  # type: ignore[arg-type]
+        job = await ImportRepository.from_session(session).get(import_id)
     if job is None or job.workspace_id != workspace_id:
         return ImportStatusReply(error="No such import.", error_code="not_found")
     if job.state == "running":

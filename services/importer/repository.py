@@ -118,6 +118,7 @@ class ImportRepository:
                 [
                     {
                         "import_id": import_id,
+                        "workspace_id": workspace_id,
                         "row": r.row,
                         "value": r.value,
                         "outcome": r.outcome.value,

@@ -76,6 +76,7 @@ rejected_rows = Table(
     metadata,
     Column("import_id", Uuid, ForeignKey(imports.c.id, ondelete="CASCADE"), primary_key=True),
     Column("row", Integer, primary_key=True),
+    Column("workspace_id", Uuid, nullable=False),
     Column("value", Text, nullable=False),
     Column("outcome", Text, nullable=False),
     Column("reason", Text, nullable=False),

@@ -96,13 +96,18 @@ class EventConsumer:
             await dead_letter(self._js(), self.durable, msg, f"undecodable event: {exc}")
             await msg.ack()
             return
-        bound = log.bind(
+        lead_id = getattr(event, "lead_id", None)
+        # Bound for the whole handling, so whatever the handler logs carries the message's ids too.
+        with structlog.contextvars.bound_contextvars(
             durable=self.durable,
             event_id=str(event.event_id),
             event_type=event.event_type,
             workspace_id=str(event.workspace_id),
-            lead_id=str(getattr(event, "lead_id", "") or ""),
-        )
+            lead_id=str(lead_id) if lead_id else None,
+        ):
+            await self._process(msg, event, delivered)
+
+    async def _process(self, msg: NatsMessage, event: AnyEvent, delivered: int) -> None:
         try:
             async with self._sessions() as session, session.begin():
                 first_time = (
@@ -117,14 +122,13 @@ class EventConsumer:
                     await self._handler(session, event)
         except Exception as exc:
             if delivered >= self._max_deliver:
-                bound.error("handler failed, dead-lettered", deliveries=delivered, error=repr(exc))
+                log.error("handler failed, dead-lettered", deliveries=delivered, error=repr(exc))
                 await dead_letter(self._js(), self.durable, msg, repr(exc))
                 await msg.ack()
             else:
-                bound.warning("handler failed, will retry", deliveries=delivered, error=repr(exc))
+                log.warning("handler failed, will retry", deliveries=delivered, error=repr(exc))
                 await msg.nack(delay=redelivery_delay(delivered))
             return
         await msg.ack()
         self.handled += 1
-        if first_time is None:
-            bound.debug("duplicate delivery ignored")
+        log.debug("event handled" if first_time is not None else "duplicate delivery ignored")

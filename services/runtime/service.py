@@ -62,7 +62,9 @@ class Service:
         self.engine: AsyncEngine = create_engine(database_url)
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine=self.engine)
         # Per-message access logs at DEBUG: our consumers log what matters, with the event's ids bound.
-        self.broker = NatsBroker(nats_url, connect_timeout=5, max_reconnect_attempts=-1, log_level=logging.DEBUG)
+        self.broker = NatsBroker(
+            nats_url, connect_timeout=5, max_reconnect_attempts=-1, log_level=logging.DEBUG
+        )
         self.consumers: list[EventConsumer] = []
         self.relay: OutboxRelay | None = None
         self._tasks: list[asyncio.Task[Any]] = []

@@ -17,7 +17,11 @@ async def create_campaign(client: httpx.AsyncClient, name: str = "Q4 Prague agen
 
 
 async def start_import(
-    client: httpx.AsyncClient, campaign_id: str, csv: bytes, mapping: dict[str, str], filename: str = "leads.csv"
+    client: httpx.AsyncClient,
+    campaign_id: str,
+    csv: bytes,
+    mapping: dict[str, str],
+    filename: str = "leads.csv",
 ) -> dict[str, Any]:
     response = await client.post(
         f"/api/v1/campaigns/{campaign_id}/imports",
@@ -29,8 +33,8 @@ async def start_import(
     return body
 
 
-async def wait_for_import(client: httpx.AsyncClient, import_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+async def wait_for_import(client: httpx.AsyncClient, import_id: str, within: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + within
     while True:
         response = await client.get(f"/api/v1/imports/{import_id}")
         assert response.status_code == 200, response.text
@@ -42,10 +46,10 @@ async def wait_for_import(client: httpx.AsyncClient, import_id: str, timeout: fl
 
 
 async def wait_for_leads(
-    client: httpx.AsyncClient, campaign_id: str, total: int, timeout: float = 60, **params: Any
+    client: httpx.AsyncClient, campaign_id: str, total: int, within: float = 60, **params: Any
 ) -> dict[str, Any]:
     """The read model is eventually consistent: poll until the projection has caught up."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         response = await client.get(f"/api/v1/campaigns/{campaign_id}/leads", params=params)
         assert response.status_code == 200, response.text

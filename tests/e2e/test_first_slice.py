@@ -64,7 +64,9 @@ async def test_csv_import_lists_pending_leads(client: httpx.AsyncClient) -> None
 
     filtered = (await client.get(f"/api/v1/campaigns/{campaign_id}/leads", params={"q": "svobod"})).json()
     assert [i["email"] for i in filtered["items"]] == ["eva.svobodova@example.com"]
-    none_contacted = await client.get(f"/api/v1/campaigns/{campaign_id}/leads", params={"status": "contacted"})
+    none_contacted = await client.get(
+        f"/api/v1/campaigns/{campaign_id}/leads", params={"status": "contacted"}
+    )
     assert none_contacted.json() == {"items": [], "total": 0, "next_cursor": None}
 
     first = (await client.get(f"/api/v1/campaigns/{campaign_id}/leads", params={"limit": 2})).json()

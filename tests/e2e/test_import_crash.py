@@ -55,7 +55,9 @@ async def test_importer_killed_mid_import_resumes_exactly_once(
     client: httpx.AsyncClient, stack: ServiceStack
 ) -> None:
     campaign_id = await create_campaign(client, "crash test")
-    started = await start_import(client, campaign_id, big_csv(ROWS), {"email": "email", "first_name": "first_name"})
+    started = await start_import(
+        client, campaign_id, big_csv(ROWS), {"email": "email", "first_name": "first_name"}
+    )
     import_id = started["id"]
 
     # Wait until some chunks are committed, but not all, then kill the importer without warning.
@@ -77,7 +79,7 @@ async def test_importer_killed_mid_import_resumes_exactly_once(
     assert state == "running" and 0 < killed_at < ROWS
 
     importer.start()
-    done = await wait_for_import(client, import_id, timeout=180)
+    done = await wait_for_import(client, import_id, within=180)
     assert done["state"] == "completed", done
     assert done["counts"]["imported"] == ROWS
     assert sum(done["counts"].values()) == ROWS
@@ -100,5 +102,5 @@ async def test_importer_killed_mid_import_resumes_exactly_once(
     assert set(per_lead.values()) == {1}, "a lead appeared in more than one LeadImported message"
     assert sorted(e.chunk for e in events) == list(range(len(events)))
 
-    page = await wait_for_leads(client, campaign_id, ROWS, timeout=120)
+    page = await wait_for_leads(client, campaign_id, ROWS, within=120)
     assert page["total"] == ROWS

@@ -94,7 +94,9 @@ def test_up_runs_the_walkthrough_and_keeps_data(data_dir: Path) -> None:
         started = httpx.post(
             f"{up.url}/api/v1/campaigns/{campaign_id}/imports",
             headers=headers,
-            files={"file": ("leads.csv", b"email,company\nana@firma.cz,Firma\nbob@jina.cz,Jina\n", "text/csv")},
+            files={
+                "file": ("leads.csv", b"email,company\nana@firma.cz,Firma\nbob@jina.cz,Jina\n", "text/csv")
+            },
             data={"mapping": json.dumps({"email": "email", "company_name": "company"})},
         )
         assert started.status_code == 202, started.text

@@ -67,7 +67,9 @@ async def effects_count(schema: Schema) -> int:
         return int(await session.scalar(select(func.count()).select_from(schema.effects)) or 0)
 
 
-async def test_failed_commit_is_redelivered_and_applied_once(schema: Schema, nats_url: str, nc: Client) -> None:
+async def test_failed_commit_is_redelivered_and_applied_once(
+    schema: Schema, nats_url: str, nc: Client
+) -> None:
     event_type = f"probe_{uuid.uuid4().hex[:6]}"  # a private subject: other tests' events do not reach it
     handler = Recorder(schema, fail_times=1)
     broker, consumer = await run_consumer(nats_url, schema, handler, event_type)

@@ -50,7 +50,9 @@ async def messages_on(nc: Client, subject: str) -> list[bytes]:
     return out
 
 
-async def test_outbox_publishes_once_and_dedupes(schema: Schema, nc: Client, migrated_database_url: str) -> None:
+async def test_outbox_publishes_once_and_dedupes(
+    schema: Schema, nc: Client, migrated_database_url: str
+) -> None:
     workspace = uuid.uuid4()
     event = CampaignCreated(workspace_id=workspace, campaign_id=uuid.uuid4(), name="outbox test")
     relay = relay_for(schema, nc, migrated_database_url)
@@ -99,9 +101,8 @@ async def test_uncommitted_events_are_never_published(
 ) -> None:
     workspace = uuid.uuid4()
     event = CampaignCreated(workspace_id=workspace, campaign_id=uuid.uuid4(), name="rolled back")
-    async with schema.sessions() as session:
-        async with session.begin():
-            await add_to_outbox(session, schema.outbox, [event])
-            await session.rollback()
+    async with schema.sessions() as session, session.begin():
+        await add_to_outbox(session, schema.outbox, [event])
+        await session.rollback()
     assert await relay_for(schema, nc, migrated_database_url).drain() == 0
     assert await messages_on(nc, subjects.event_subject(workspace, "campaign_created")) == []

@@ -69,6 +69,7 @@ def upgrade() -> None:
             "import_id", sa.Uuid, sa.ForeignKey(f"{S}.imports.id", ondelete="CASCADE"), primary_key=True
         ),
         sa.Column("row", sa.Integer, primary_key=True),
+        sa.Column("workspace_id", sa.Uuid, nullable=False),
         sa.Column("value", sa.Text, nullable=False),
         sa.Column("outcome", sa.Text, nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
