@@ -135,50 +135,69 @@ class ImportRunner:
         rows = stream.rows(skip=job.rows_done)
         rows_done, chunk = job.rows_done, job.chunks_done
         last_progress = 0.0
-        while True:
-            batch, plan = await asyncio.to_thread(_next_chunk, rows, chunk_rows, mapping)
-            if not batch:
-                break
-            rows_done = batch[-1]
-            async with self.service.sessions() as session, session.begin():
-                repo = ImportRepository.from_session(session)
-                result = await repo.store_chunk(
-                    workspace_id=job.workspace_id,
-                    campaign_id=job.campaign_id,
-                    import_id=job.id,
-                    candidates=plan.candidates,
-                    rejections=plan.rejections,
+
+        def read_ahead() -> asyncio.Task[tuple[list[int], ChunkPlan, int]]:
+            # Parsing the next chunk overlaps with writing this one (the thread waits on no lock we hold).
+            return asyncio.ensure_future(asyncio.to_thread(_next_chunk, rows, chunk_rows, mapping, stream))
+
+        pending = read_ahead()
+        try:
+            while True:
+                batch, plan, bytes_read = await pending
+                if not batch:
+                    break
+                pending = read_ahead()
+                rows_done = batch[-1]
+                chunk = await self._store(job, chunk, plan, rows_done, bytes_read, counts)
+                now = time.monotonic()
+                if now - last_progress >= PROGRESS_INTERVAL_SECONDS:
+                    last_progress = now
+                    await self._progress(job, bytes_read, rows_done, counts)
+        finally:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+
+    async def _store(
+        self, job: Any, chunk: int, plan: ChunkPlan, rows_done: int, bytes_read: int, counts: dict[str, int]
+    ) -> int:
+        """Commit one chunk: leads, rejections, its LeadImported and the checkpoint; returns the next chunk."""
+        async with self.service.sessions() as session, session.begin():
+            repo = ImportRepository.from_session(session)
+            result = await repo.store_chunk(
+                workspace_id=job.workspace_id,
+                campaign_id=job.campaign_id,
+                import_id=job.id,
+                candidates=plan.candidates,
+                rejections=plan.rejections,
+            )
+            counts[Outcome.IMPORTED] += len(result.imported)
+            for rejection in result.rejections:
+                counts[rejection.outcome] += 1
+            if result.imported:
+                await add_to_outbox(
+                    session,
+                    outbox,
+                    [
+                        LeadImported(
+                            event_id=chunk_event_id(job.id, chunk),
+                            workspace_id=job.workspace_id,
+                            campaign_id=job.campaign_id,
+                            import_id=job.id,
+                            chunk=chunk,
+                            leads=result.imported,
+                        )
+                    ],
                 )
-                counts[Outcome.IMPORTED] += len(result.imported)
-                for rejection in result.rejections:
-                    counts[rejection.outcome] += 1
-                if result.imported:
-                    await add_to_outbox(
-                        session,
-                        outbox,
-                        [
-                            LeadImported(
-                                event_id=chunk_event_id(job.id, chunk),
-                                workspace_id=job.workspace_id,
-                                campaign_id=job.campaign_id,
-                                import_id=job.id,
-                                chunk=chunk,
-                                leads=result.imported,
-                            )
-                        ],
-                    )
-                chunk += 1
-                await repo.save_progress(
-                    job.id,
-                    rows_done=rows_done,
-                    chunks_done=chunk,
-                    bytes_done=stream.bytes_read,
-                    counts=counts,
-                )
-            now = time.monotonic()
-            if now - last_progress >= PROGRESS_INTERVAL_SECONDS:
-                last_progress = now
-                await self._progress(job, stream.bytes_read, rows_done, counts)
+            chunk += 1
+            await repo.save_progress(
+                job.id,
+                rows_done=rows_done,
+                chunks_done=chunk,
+                bytes_done=bytes_read,
+                counts=counts,
+            )
+        return chunk
 
     async def _progress(self, job: Any, bytes_read: int, rows_done: int, counts: dict[str, int]) -> None:
         percent = min(100.0, 100.0 * bytes_read / job.total_bytes) if job.total_bytes else 0.0
@@ -221,8 +240,8 @@ class ImportRunner:
 
 
 def _next_chunk(
-    rows: Iterator[tuple[int, dict[str, str]]], size: int, mapping: dict[str, str]
-) -> tuple[list[int], ChunkPlan]:
+    rows: Iterator[tuple[int, dict[str, str]]], size: int, mapping: dict[str, str], stream: CsvStream
+) -> tuple[list[int], ChunkPlan, int]:
     """Read and plan the next chunk (blocking: parsing runs in a worker thread)."""
     batch = list(itertools.islice(rows, size))
     mappable = [(n, row) for n, row in batch if ragged_reason(row) is None]
@@ -231,7 +250,7 @@ def _next_chunk(
         reason = ragged_reason(row)
         if reason is not None:
             plan.rejections.append(Rejection(n, "", Outcome.REJECTED, reason))
-    return [n for n, _ in batch], plan
+    return [n for n, _ in batch], plan, stream.bytes_read
 
 
 def _explain(exc: Exception, stream: CsvStream | None) -> str:

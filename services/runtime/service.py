@@ -37,10 +37,10 @@ DOCS_NATS_URL = "nats://127.0.0.1:4222"
 Hook = Callable[[], Awaitable[None]]
 
 
-async def declare_streams(nats_url: str) -> None:
+async def declare_streams(nats_url: str, replicas: int) -> None:
     nc = await nats.connect(nats_url, connect_timeout=5)
     try:
-        await ensure_streams(nc.jetstream())
+        await ensure_streams(nc.jetstream(), replicas)
     finally:
         await nc.close()
 
@@ -124,7 +124,7 @@ class Service:
             log.error("background task crashed", task=task.get_name(), error=repr(task.exception()))
 
     async def before_broker_start(self) -> None:
-        await declare_streams(self.nats_url)
+        await declare_streams(self.nats_url, self.settings.stream_replicas)
 
     async def after_broker_start(self) -> None:
         self.relay = OutboxRelay(

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     health_port: int = Field(default=8080, description="/healthz and /readyz of a worker service; 0 = any")
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; default: JSON unless stderr is a TTY")
+    stream_replicas: int = Field(
+        default=1, ge=1, le=5, description="JetStream replicas of Leadflow's streams"
+    )
     max_deliver: int = Field(default=5, ge=1, description="deliveries before a message is dead-lettered")
     ack_wait_seconds: float = Field(default=60.0, gt=0)
     request_timeout_seconds: float = Field(default=15.0, gt=0, description="gateway → service commands")

@@ -10,8 +10,9 @@ from nats.js.errors import BadRequestError, NotFoundError
 from contracts import subjects
 
 
-def events_stream_config() -> StreamConfig:
+def events_stream_config(replicas: int = 1) -> StreamConfig:
     return StreamConfig(
+        num_replicas=replicas,
         name=subjects.STREAM,
         subjects=list(subjects.STREAM_SUBJECTS),
         storage=StorageType.FILE,
@@ -20,8 +21,9 @@ def events_stream_config() -> StreamConfig:
     )
 
 
-def dead_letter_stream_config() -> StreamConfig:
+def dead_letter_stream_config(replicas: int = 1) -> StreamConfig:
     return StreamConfig(
+        num_replicas=replicas,
         name=subjects.DEAD_LETTER_STREAM,
         subjects=list(subjects.DEAD_LETTER_SUBJECTS),
         storage=StorageType.FILE,
@@ -34,8 +36,8 @@ def dead_letter_stream_config() -> StreamConfig:
 UPLOADS_BUCKET = "leadflow-uploads"
 
 
-async def ensure_streams(js: JetStreamContext) -> None:
-    for config in (events_stream_config(), dead_letter_stream_config()):
+async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
+    for config in (events_stream_config(replicas), dead_letter_stream_config(replicas)):
         try:
             await js.add_stream(config)
         except BadRequestError:
