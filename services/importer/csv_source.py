@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -35,10 +36,28 @@ def detect_encoding(sample: bytes) -> str:
     return "utf-8"
 
 
-def detect_delimiter(header_line: str) -> str:
-    counts = {d: header_line.count(d) for d in DELIMITERS}
-    best = max(DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] > 0 else ","
+def detect_delimiter(sample: str, max_rows: int = 20) -> str:
+    """The delimiter that splits the first rows of `sample` most consistently into the most fields.
+
+    Rows are parsed as CSV, so delimiters inside quoted fields do not count; consistency with the data
+    rows breaks ties such as `Email;"Phone, mobile"` (three fields either way on the header line alone).
+    """
+
+    def score(delimiter: str) -> tuple[bool, float, int]:
+        reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+        try:
+            rows = [row for row in itertools.islice(reader, max_rows) if any(f.strip() for f in row)]
+        except csv.Error:
+            return (False, 0.0, 0)
+        if not rows:
+            return (False, 0.0, 0)
+        width = len(rows[0])
+        consistent = sum(len(row) == width for row in rows) / len(rows)
+        return (width > 1, consistent, width)
+
+    scores = {d: score(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: scores[d])
+    return best if scores[best][0] else ","
 
 
 class _CountingReader(io.RawIOBase):
@@ -79,8 +98,10 @@ class CsvStream:
             if not any(v.strip() for v in values):
                 continue
             if len(values) > width:
-                yield number, {_RAGGED: f"row has {len(values)} fields, the header has {width}"}
-                continue
+                if any(v.strip() for v in values[width:]):
+                    yield number, {_RAGGED: f"row has {len(values)} fields, the header has {width}"}
+                    continue
+                values = values[:width]  # trailing empty fields (a trailing delimiter) carry nothing
             values = values + [""] * (width - len(values))
             yield number, dict(zip(self.headers, values, strict=True))
 
@@ -95,28 +116,29 @@ def ragged_reason(row: dict[str, str]) -> str | None:
 
 def open_csv(raw: BinaryIO) -> CsvStream:
     sample = raw.read(SAMPLE_BYTES)
-    if not sample.strip():
-        raise ImportInputError("The file is empty.")
     encoding = detect_encoding(sample)
+    text_sample = sample.decode(encoding, errors="ignore").lstrip("\ufeff")
+    if not text_sample.strip():
+        raise ImportInputError("The file is empty.")
     raw.seek(0)
     counter = _CountingReader(raw)
     text = io.TextIOWrapper(io.BufferedReader(counter), encoding=encoding, newline="")
     csv.field_size_limit(MAX_LINE_BYTES)
-    try:
-        first_line = sample.decode(encoding, errors="ignore").lstrip("\ufeff").splitlines()[0]
-    except IndexError:
-        first_line = ""
-    delimiter = detect_delimiter(first_line)
+    # The last line of the sample may be cut mid-way; it must not sway the guess.
+    delimiter = detect_delimiter(text_sample.rsplit("\n", 1)[0] if "\n" in text_sample else text_sample)
     reader = csv.reader(_checked_lines(text), delimiter=delimiter)
     try:
-        headers = [h.strip() for h in next(reader)]
+        # Blank lines before the header are skipped; a row of empty names is a missing header.
+        headers = [h.strip() for h in next(row for row in reader if row)]
     except StopIteration:
         raise ImportInputError("The file is empty.") from None
     except (csv.Error, UnicodeDecodeError) as exc:
         raise ImportInputError(f"The header row cannot be read: {exc}") from exc
     if not any(headers):
         raise ImportInputError("The first row is empty; the file needs a header row naming its columns.")
-    duplicates = sorted({h for h in headers if h and headers.count(h) > 1})
+    # An unnamed column keeps its values under a name a person can map, as spreadsheets show it.
+    headers = [h or f"Column {i}" for i, h in enumerate(headers, start=1)]
+    duplicates = sorted({h for h in headers if headers.count(h) > 1})
     if duplicates:
         raise ImportInputError(f"The header names column(s) more than once: {', '.join(duplicates)}.")
     return CsvStream(encoding, delimiter, headers, reader, counter)
@@ -126,4 +148,7 @@ def _checked_lines(text: io.TextIOWrapper) -> Iterator[str]:
     for line in text:
         if len(line) > MAX_LINE_BYTES:
             raise ImportInputError(f"A line is longer than {MAX_LINE_BYTES // (1024 * 1024)} MB.")
+        if "\x00" in line:
+            # PostgreSQL text cannot hold NUL, and no spreadsheet export contains one.
+            raise ImportInputError("This looks like a binary file, not a CSV: it contains NUL bytes.")
         yield line

@@ -37,7 +37,7 @@ def validate_mapping(mapping: Mapping[str, str], headers: Sequence[str]) -> dict
         )
     if not mapping.get("email"):
         raise ImportInputError("No column is mapped to email; map the column that holds the email address.")
-    missing = [header for header in mapping.values() if header not in headers]
+    missing = [header for header in mapping.values() if header and header not in headers]
     if missing:
         raise ImportInputError(
             f"The mapping names column(s) the file does not have: {', '.join(map(repr, missing))}. "
