@@ -6,6 +6,7 @@ import codecs
 import contextlib
 import csv
 import io
+from typing import Literal
 
 import pytest
 from hypothesis import given, settings
@@ -408,7 +409,7 @@ header_names = st.lists(
     unique=True,
 )
 cell = st.text(
-    alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00"),
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
     max_size=8,
 )
 
@@ -428,7 +429,7 @@ def test_written_csv_reads_back(
     records: list[list[str]],
     delimiter: str,
     encoding: str,
-    dialect: tuple[str, int],
+    dialect: tuple[str, Literal[0, 1, 2, 3]],
     data: st.DataObject,
 ) -> None:
     width = len(headers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from email_validator import EmailNotValidError
 from hypothesis import given, settings
@@ -104,7 +106,7 @@ def test_normalise_email_returns_or_raises_email_not_valid(raw: str) -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(st.emails().map(str), st.randoms(use_true_random=False))
-def test_case_variants_share_a_key(address: str, rnd) -> None:
+def test_case_variants_share_a_key(address: str, rnd: random.Random) -> None:
     variant = "".join(c.upper() if rnd.random() < 0.5 else c.lower() for c in address)
     assert normalise_email(variant).key == normalise_email(address).key
 
