@@ -70,3 +70,31 @@ def _only(schema: str | None) -> Callable[..., bool]:
         return not (type_ == "table" and name == "alembic_version")
 
     return include
+
+
+def test_leadflow_migrate_command(fresh_database_url: Callable[[], str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    url = fresh_database_url()
+    env = {**os.environ, "LEADFLOW_DATABASE_URL": url}
+    up = subprocess.run(
+        [sys.executable, "-m", "services.cli", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert up.returncode == 0, up.stderr
+    assert up.stdout.strip().endswith("migrations: at head")
+    assert "importer.leads" in tables(url)
+    down = subprocess.run(
+        [sys.executable, "-m", "services.cli", "migrate", "--downgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert down.returncode == 0, down.stderr
+    assert tables(url) == set()
