@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Base64Bytes, BaseModel, ConfigDict, Field
 
 # The lead fields an import can map a column to; every other column becomes a custom variable.
 LEAD_FIELDS: tuple[str, ...] = (
@@ -71,6 +71,64 @@ class ImportStatusReply(Reply):
     state: ImportStatusState | None = None
     percent: float = 0.0
     rows_done: int = 0
+    total_rows: int | None = None
+    cancel_requested: bool = False
+    report_object: str | None = None
     counts: dict[str, int] = Field(default_factory=dict)
     created_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+class CancelImport(Command):
+    import_id: UUID
+
+
+class PreviewCsv(Command):
+    """The first part of a file (the gateway sends at most PREVIEW_BYTES of it)."""
+
+    sample: Base64Bytes
+    truncated: bool
+
+
+PREVIEW_BYTES = 512 * 1024
+PREVIEW_ROWS = 20
+
+
+class PreviewReply(Reply):
+    encoding: str | None = None
+    delimiter: str | None = None
+    headers: list[str] = Field(default_factory=list)
+    rows: list[list[str]] = Field(default_factory=list)
+    suggested_mapping: dict[str, str] = Field(default_factory=dict)
+
+
+class AddSuppression(Command):
+    email: str = Field(min_length=1, max_length=320)
+    reason: str = Field(default="", max_length=500)
+
+
+class RemoveSuppression(Command):
+    email: str = Field(min_length=1, max_length=320)
+
+
+class ListSuppressions(Command):
+    limit: int = Field(default=50, ge=1, le=1000)
+    cursor: str | None = None
+    q: str | None = None
+
+
+class Suppression(BaseModel):
+    email: str
+    reason: str
+    source: str
+    created_at: datetime
+
+
+class SuppressionReply(Reply):
+    suppression: Suppression | None = None
+
+
+class SuppressionPage(Reply):
+    items: list[Suppression] = Field(default_factory=list)
+    total: int = 0
+    next_cursor: str | None = None

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 
-from services.gateway.api import router
+from services.gateway import campaigns_api, imports_api
 from services.gateway.projection import project
 from services.gateway.tables import metadata
 from services.runtime.service import Service
@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Leadflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.service = service
-    app.include_router(router)
+    app.include_router(campaigns_api.router)
+    app.include_router(imports_api.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

@@ -1,16 +1,24 @@
-"""Wiring of the importer service: commands it answers and the runner that does the work."""
+"""Wiring of the importer service: the commands it answers and the runner that does the work."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from faststream.nats import NatsBroker
-
 from contracts import ImportCompleted, ImportProgress, LeadImported, subjects
-from contracts.commands import GetImport, ImportStatusReply, StartCsvImport
-from services.importer.domain import empty_counts
+from contracts.commands import (
+    CancelImport,
+    GetImport,
+    ImportStatusReply,
+    PreviewCsv,
+    PreviewReply,
+    StartCsvImport,
+)
+from services.importer import suppressions
+from services.importer.csv_source import preview
+from services.importer.domain import ImportInputError, empty_counts, suggest_mapping
 from services.importer.repository import ImportRepository
-from services.importer.runner import ImportRunner
+from services.importer.runner import ImportRunner, SourceFactory, explain, percent_of
 from services.importer.tables import metadata
 from services.runtime.service import Service
 from services.runtime.settings import Settings
@@ -19,13 +27,16 @@ from services.runtime.settings import Settings
 def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     service = Service(name="importer", metadata=metadata, settings=settings, for_docs=for_docs)
     service.emits(LeadImported, ImportCompleted, ImportProgress)
-    runner = ImportRunner(service)
-    register_commands(service.broker, service, runner)
+    runner = ImportRunner(service, SourceFactory())
+    register_import_commands(service, runner)
+    suppressions.register(service)
     service.on_startup(runner.start)
     return service
 
 
-def register_commands(broker: NatsBroker, service: Service, runner: ImportRunner) -> None:
+def register_import_commands(service: Service, runner: ImportRunner) -> None:
+    broker = service.broker
+
     @broker.subscriber(
         subjects.command_subject("importer", "start_import"),
         queue="importer",
@@ -33,23 +44,20 @@ def register_commands(broker: NatsBroker, service: Service, runner: ImportRunner
         description="Start a CSV import of an uploaded object into a campaign.",
     )
     async def start_import(cmd: StartCsvImport) -> ImportStatusReply:
-        async with service.sessions() as session, session.begin():
-            repo = ImportRepository.from_session(session)
-            await repo.create(
-                {
-                    "id": cmd.import_id,
-                    "workspace_id": cmd.workspace_id,
-                    "campaign_id": cmd.campaign_id,
-                    "source": "csv",
-                    "object_name": cmd.object_name,
-                    "filename": cmd.filename,
-                    "mapping": cmd.mapping,
-                    "total_bytes": cmd.total_bytes,
-                    "counts": empty_counts(),
-                }
-            )
-        runner.launch(cmd.import_id)
-        return await _status(service, cmd.workspace_id, cmd.import_id)
+        return await start(
+            service,
+            runner,
+            {
+                "id": cmd.import_id,
+                "workspace_id": cmd.workspace_id,
+                "campaign_id": cmd.campaign_id,
+                "source": "csv",
+                "object_name": cmd.object_name,
+                "filename": cmd.filename,
+                "mapping": cmd.mapping,
+                "total_bytes": cmd.total_bytes,
+            },
+        )
 
     @broker.subscriber(
         subjects.command_subject("importer", "get_import"),
@@ -58,19 +66,59 @@ def register_commands(broker: NatsBroker, service: Service, runner: ImportRunner
         description="The state, progress and breakdown of one import.",
     )
     async def get_import(cmd: GetImport) -> ImportStatusReply:
-        return await _status(service, cmd.workspace_id, cmd.import_id)
+        return await status(service, cmd.workspace_id, cmd.import_id)
+
+    @broker.subscriber(
+        subjects.command_subject("importer", "cancel_import"),
+        queue="importer",
+        title="importer.cancel_import",
+        description="Stop an import after its current chunk; what it imported so far stays.",
+    )
+    async def cancel_import(cmd: CancelImport) -> ImportStatusReply:
+        current = await status(service, cmd.workspace_id, cmd.import_id)
+        if current.error_code:
+            return current
+        async with service.sessions() as session, session.begin():
+            await ImportRepository.from_session(session).request_cancel(cmd.import_id)
+        runner.launch(cmd.import_id)  # an import no worker is running is finished as cancelled right away
+        return await status(service, cmd.workspace_id, cmd.import_id)
+
+    @broker.subscriber(
+        subjects.command_subject("importer", "preview"),
+        queue="importer",
+        title="importer.preview",
+        description="Detect a CSV's encoding, delimiter and header, show its first rows, suggest a mapping.",
+    )
+    async def preview_csv(cmd: PreviewCsv) -> PreviewReply:
+        try:
+            result = preview(cmd.sample, truncated=cmd.truncated)
+        except (ImportInputError, UnicodeDecodeError) as exc:
+            return PreviewReply(error=explain(exc), error_code="invalid")
+        return PreviewReply(
+            encoding=result.encoding,
+            delimiter=result.delimiter,
+            headers=result.headers,
+            rows=result.rows,
+            suggested_mapping=suggest_mapping(result.headers),
+        )
 
 
-async def _status(service: Service, workspace_id: UUID, import_id: UUID) -> ImportStatusReply:
+async def start(service: Service, runner: ImportRunner, values: dict[str, Any]) -> ImportStatusReply:
+    """Record an import (idempotent on its id) and start it."""
+    async with service.sessions() as session, session.begin():
+        await ImportRepository.from_session(session).create({"counts": empty_counts(), **values})
+    runner.launch(values["id"])
+    return await status(service, values["workspace_id"], values["id"])
+
+
+async def status(service: Service, workspace_id: UUID, import_id: UUID) -> ImportStatusReply:
     async with service.sessions() as session:
         job = await ImportRepository.from_session(session).get(import_id)
     if job is None or job.workspace_id != workspace_id:
         return ImportStatusReply(error="No such import.", error_code="not_found")
-    if job.state == "running":
-        percent = 100.0 * job.bytes_done / job.total_bytes if job.total_bytes else 0.0
-        percent = min(percent, 99.9)
-    else:
-        percent = 100.0
+    completed = job.state == "completed"
+    # A running import never shows 100% before its last chunk is committed.
+    percent = 100.0 if completed else min(percent_of(job.rows_done, job.total_rows), 99.99)
     return ImportStatusReply(
         id=job.id,
         campaign_id=job.campaign_id,
@@ -78,8 +126,11 @@ async def _status(service: Service, workspace_id: UUID, import_id: UUID) -> Impo
         filename=job.filename,
         state=job.state,
         error=job.error,
-        percent=round(percent, 2),
+        percent=percent,
         rows_done=job.rows_done,
+        total_rows=job.total_rows,
+        cancel_requested=job.cancel_requested,
+        report_object=job.report_object,
         counts={**empty_counts(), **job.counts},
         created_at=job.created_at,
         finished_at=job.finished_at,

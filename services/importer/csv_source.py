@@ -18,11 +18,16 @@ from services.importer.domain import ImportInputError
 SAMPLE_BYTES = 64 * 1024
 MAX_LINE_BYTES = 1024 * 1024
 DELIMITERS = (",", ";", "\t", "|")
-# Central European Excel exports are cp1250; anything else that is not UTF-8 is read as such.
-FALLBACK_ENCODING = "cp1250"
+# Central European exports that are not UTF-8: Excel writes cp1250, older systems ISO-8859-2.
+FALLBACK_ENCODINGS = ("cp1250", "iso8859-2")
+
+
+# Letters of Central European languages; how many a decoding yields tells cp1250 from ISO-8859-2.
+_CE_LETTERS = frozenset("áäčďéěíĺľňóôöőŕřšťúůüűýžąćęłńśźżÁÄČĎÉĚÍĹĽŇÓÔÖŐŔŘŠŤÚŮÜŰÝŽĄĆĘŁŃŚŹŻ")
 
 
 def detect_encoding(sample: bytes) -> str:
+    """A Python codec name for the sample: a BOM decides; else UTF-8 if valid; else cp1250 or ISO-8859-2."""
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -32,8 +37,25 @@ def detect_encoding(sample: bytes) -> str:
     try:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
     except UnicodeDecodeError:
-        return FALLBACK_ENCODING
+        return _central_european(sample)
     return "utf-8"
+
+
+# Symbols (copyright, registered, guillemets, currency, section, degree, accents…) that a wrong guess
+# between the two produces instead of letters.
+_UNLIKELY = frozenset("\u00a9\u00ae\u00ab\u00bb\u00a4\u00a6\u00a7\u00a8\u00b0\u00b1\u00b4\u00b7\u00b8")
+
+
+def _central_european(sample: bytes) -> str:
+    # 0x80-0x9F are C1 control characters in ISO-8859-2 but letters (š, ž, ť, ś, ź …) in cp1250; where
+    # they are absent, the two differ in 0xA0-0xBF (š ž ť in ISO-8859-2 are © ® « in cp1250).
+    def score(encoding: str) -> int:
+        text = sample.decode(encoding, errors="replace")
+        letters = sum(ch in _CE_LETTERS for ch in text)
+        junk = sum(ch == "\ufffd" or "\x80" <= ch <= "\x9f" or ch in _UNLIKELY for ch in text)
+        return letters - 4 * junk
+
+    return max(FALLBACK_ENCODINGS, key=score)
 
 
 def detect_delimiter(sample: str, max_rows: int = 20) -> str:
@@ -152,3 +174,36 @@ def _checked_lines(text: io.TextIOWrapper) -> Iterator[str]:
             # PostgreSQL text cannot hold NUL, and no spreadsheet export contains one.
             raise ImportInputError("This looks like a binary file, not a CSV: it contains NUL bytes.")
         yield line
+
+
+@dataclass
+class Preview:
+    encoding: str
+    delimiter: str
+    headers: list[str]
+    rows: list[list[str]]
+
+
+def preview(sample: bytes, *, truncated: bool, max_rows: int = 20) -> Preview:
+    """What the import wizard shows before mapping: the detected format and the first rows.
+
+    `sample` is the start of the file; when `truncated`, its last, probably cut, line is dropped.
+    """
+    if truncated:
+        sample = _whole_lines(sample, detect_encoding(sample))
+    stream = open_csv(io.BytesIO(sample))
+    rows = []
+    for _, row in itertools.islice(stream.rows(), max_rows):
+        rows.append([""] * len(stream.headers) if ragged_reason(row) else [row[h] for h in stream.headers])
+    return Preview(stream.encoding, stream.delimiter, stream.headers, rows)
+
+
+def _whole_lines(sample: bytes, encoding: str) -> bytes:
+    if encoding == "utf-16":
+        newline = "\n".encode("utf-16-le" if sample.startswith(codecs.BOM_UTF16_LE) else "utf-16-be")
+    else:
+        newline = b"\n"  # the same byte in UTF-8, cp1250 and ISO-8859-2
+    end = sample.rfind(newline)
+    while end > 0 and len(newline) == 2 and end % 2:  # a UTF-16 code unit starts at an even offset
+        end = sample.rfind(newline, 0, end)
+    return sample[: end + len(newline)] if end > 0 else sample

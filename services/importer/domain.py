@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -162,3 +163,65 @@ def plan_chunk(rows: Iterable[tuple[int, Mapping[str, str]]], mapping: Mapping[s
         }
         plan.candidates.append(Candidate(row_number, normalised.email, normalised.key, fields, custom))
     return plan
+
+
+# Header spellings, English and Czech, as `_header_key` leaves them (lower case, no accents, letters only).
+HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "email": ("email", "emailaddress", "mail", "emailovaadresa", "emailadresa", "kontaktniemail", "eml"),
+    "first_name": ("firstname", "givenname", "forename", "jmeno", "krestnijmeno"),
+    "last_name": ("lastname", "surname", "familyname", "prijmeni"),
+    "company_name": (
+        "companyname",
+        "company",
+        "organization",
+        "organisation",
+        "account",
+        "accountname",
+        "firma",
+        "nazevfirmy",
+        "spolecnost",
+        "nazevspolecnosti",
+        "obchodnijmeno",
+    ),
+    "phone": ("phone", "phonenumber", "telephone", "tel", "mobile", "telefon", "telefonnicislo", "mobil"),
+    "website": ("website", "web", "url", "homepage", "www", "webovastranka", "webovestranky", "webovaadresa"),
+    "city": ("city", "town", "mesto", "obec"),
+    "industry": ("industry", "sector", "segment", "obor", "odvetvi"),
+}
+
+
+def _header_key(header: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", header.casefold())
+    return "".join(ch for ch in decomposed if ch.isalnum() and not unicodedata.combining(ch))
+
+
+def suggest_mapping(headers: Sequence[str]) -> dict[str, str]:
+    """Our field → the header that most likely holds it; case-, accent- and punctuation-insensitive.
+
+    Exact spellings win over a header that merely contains one (e.g. "Work e-mail"); each header is
+    used at most once.
+    """
+    keys = {header: _header_key(header) for header in headers}
+    suggestion: dict[str, str] = {}
+    taken: set[str] = set()
+    for exact in (True, False):
+        for field_name, synonyms in HEADER_SYNONYMS.items():
+            if field_name in suggestion:
+                continue
+            for header, key in keys.items():
+                if header in taken or not key:
+                    continue
+                hit = key in synonyms if exact else any(len(s) >= 4 and s in key for s in synonyms)
+                if hit:
+                    suggestion[field_name] = header
+                    taken.add(header)
+                    break
+    return {name: suggestion[name] for name in LEAD_FIELDS if name in suggestion}
+
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """Neutralise a cell a spreadsheet would run as a formula (CSV injection) by prefixing a quote."""
+    return "'" + value if value.startswith(_FORMULA_PREFIXES) else value

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import ImportedLead
 from services.importer.domain import Candidate, Outcome, Rejection
-from services.importer.tables import imports, leads, rejected_rows
+from services.importer.tables import imports, leads, rejected_rows, suppressions
 
 
 @dataclass
@@ -45,26 +45,66 @@ class ImportRepository:
         return list(rows.scalars())
 
     async def save_progress(
-        self, import_id: UUID, *, rows_done: int, chunks_done: int, bytes_done: int, counts: dict[str, int]
+        self, import_id: UUID, *, rows_done: int, chunks_done: int, counts: dict[str, int]
+    ) -> None:
+        await self.session.execute(
+            update(imports)
+            .where(imports.c.id == import_id)
+            .values(rows_done=rows_done, chunks_done=chunks_done, counts=counts, updated_at=func.now())
+        )
+
+    async def save_total(self, import_id: UUID, total_rows: int) -> None:
+        await self.session.execute(
+            update(imports).where(imports.c.id == import_id).values(total_rows=total_rows)
+        )
+
+    async def lock_and_check_cancelled(self, import_id: UUID) -> bool:
+        """Lock the import row for this chunk's transaction; True if a cancel was requested."""
+        cancelled = await self.session.scalar(
+            select(imports.c.cancel_requested).where(imports.c.id == import_id).with_for_update()
+        )
+        return bool(cancelled)
+
+    async def request_cancel(self, import_id: UUID) -> None:
+        await self.session.execute(
+            update(imports)
+            .where(imports.c.id == import_id, imports.c.state == "running")
+            .values(cancel_requested=True, updated_at=func.now())
+        )
+
+    async def finish(
+        self,
+        import_id: UUID,
+        *,
+        state: str,
+        error: str | None,
+        counts: dict[str, int],
+        report_object: str | None,
     ) -> None:
         await self.session.execute(
             update(imports)
             .where(imports.c.id == import_id)
             .values(
-                rows_done=rows_done,
-                chunks_done=chunks_done,
-                bytes_done=bytes_done,
+                state=state,
+                error=error,
                 counts=counts,
+                report_object=report_object,
                 updated_at=func.now(),
+                finished_at=func.now(),
             )
         )
 
-    async def finish(self, import_id: UUID, *, state: str, error: str | None, counts: dict[str, int]) -> None:
-        await self.session.execute(
-            update(imports)
-            .where(imports.c.id == import_id)
-            .values(state=state, error=error, counts=counts, updated_at=func.now(), finished_at=func.now())
+    async def rejections(self, import_id: UUID) -> AsyncIterator[Any]:
+        result = await self.session.stream(
+            select(
+                rejected_rows.c.row, rejected_rows.c.value, rejected_rows.c.outcome, rejected_rows.c.reason
+            )
+            .where(rejected_rows.c.import_id == import_id)
+            .order_by(rejected_rows.c.row)
+            .execution_options(yield_per=2000)
         )
+        async for row in result:
+            yield row
 
     async def store_chunk(
         self,
@@ -81,9 +121,21 @@ class ImportRepository:
         if candidates:
             inserted = await self._copy_new_leads(workspace_id, campaign_id, import_id, candidates)
             conflicts = [c for c in candidates if c.key not in inserted]
-            owner = await self._import_of_existing(campaign_id, [c.key for c in conflicts])
+            suppressed = await self._suppressed(workspace_id, [c.key for c in conflicts])
+            owner = await self._import_of_existing(
+                campaign_id, [c.key for c in conflicts if c.key not in suppressed]
+            )
             for c in conflicts:
-                if owner.get(c.key) == import_id:
+                if c.key in suppressed:
+                    rejected.append(
+                        Rejection(
+                            c.row,
+                            c.email,
+                            Outcome.SUPPRESSED,
+                            f"the address is on the workspace suppression list ({suppressed[c.key]})",
+                        )
+                    )
+                elif owner.get(c.key) == import_id:
                     rejected.append(
                         Rejection(
                             c.row,
@@ -161,11 +213,23 @@ class ImportRepository:
                         )
                     )
             await cur.execute(
-                f"INSERT INTO importer.leads ({columns}) SELECT {columns} FROM lead_stage "
+                f"INSERT INTO importer.leads ({columns}) SELECT {columns} FROM lead_stage AS s "
+                "WHERE NOT EXISTS (SELECT 1 FROM importer.suppressions AS x "
+                "WHERE x.workspace_id = s.workspace_id AND x.email_key = s.email_key) "
                 "ON CONFLICT ON CONSTRAINT leads_campaign_email_key DO NOTHING RETURNING email_key, id"
             )
             inserted = {key: lead_id for key, lead_id in await cur.fetchall()}
         return inserted
+
+    async def _suppressed(self, workspace_id: UUID, keys: list[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        rows = await self.session.execute(
+            select(suppressions.c.email_key, suppressions.c.reason).where(
+                suppressions.c.workspace_id == workspace_id, suppressions.c.email_key.in_(keys)
+            )
+        )
+        return {key: reason for key, reason in rows}
 
     async def _import_of_existing(self, campaign_id: UUID, keys: list[str]) -> dict[str, UUID]:
         if not keys:

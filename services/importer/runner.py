@@ -1,4 +1,4 @@
-"""Runs CSV imports chunk by chunk; each chunk commits its leads, rejections, checkpoint and event together.
+"""Runs imports chunk by chunk; each chunk commits its leads, rejections, checkpoint and event together.
 
 Only one worker runs a given import: it holds a PostgreSQL advisory lock on a dedicated connection for the
 whole job. A worker that dies (even by `kill -9`) loses its connection and so its lock; a surviving or
@@ -22,8 +22,8 @@ import psycopg
 import structlog
 from nats.js.errors import NotFoundError
 
-from contracts import ImportCompleted, ImportProgress, LeadImported, subjects
-from services.importer.csv_source import CsvStream, open_csv, ragged_reason
+from contracts import ImportCompleted, ImportProgress, LeadImported
+from services.importer.csv_source import ragged_reason
 from services.importer.domain import (
     ChunkPlan,
     ImportInputError,
@@ -31,9 +31,10 @@ from services.importer.domain import (
     Rejection,
     empty_counts,
     plan_chunk,
-    validate_mapping,
+    spreadsheet_safe,
 )
 from services.importer.repository import ImportRepository
+from services.importer.sources import CsvSource, OpenedSource, Source
 from services.importer.tables import outbox
 from services.runtime.db import psycopg_conninfo
 from services.runtime.outbox import add_to_outbox
@@ -44,7 +45,9 @@ log = structlog.get_logger(__name__)
 
 CHUNK_NAMESPACE = uuid.UUID("6f1d7a52-4c1e-4f7e-9a55-2b3c1d0e9f10")
 RESCAN_SECONDS = 10.0
-PROGRESS_INTERVAL_SECONDS = 0.5
+# ImportProgress goes out at least every 1% or every 500 ms, whichever comes first.
+PROGRESS_SECONDS = 0.5
+PROGRESS_PERCENT = 1.0
 
 
 def chunk_event_id(import_id: UUID, chunk: int) -> UUID:
@@ -56,9 +59,31 @@ def completion_event_id(import_id: UUID) -> UUID:
     return uuid.uuid5(CHUNK_NAMESPACE, f"{import_id}:completed")
 
 
+def report_object_name(import_id: UUID) -> str:
+    return f"report-{import_id}.csv"
+
+
+def percent_of(rows_done: int, total_rows: int | None) -> float:
+    if not total_rows:
+        return 0.0
+    return round(min(100.0, 100.0 * rows_done / total_rows), 2)
+
+
+class SourceFactory:
+    """Builds the `Source` of an import; directory and pipeline imports register their own kinds."""
+
+    def __init__(self) -> None:
+        self.query_sources: dict[str, Any] = {}
+
+    def register(self, kind: str, build: Any) -> None:
+        """`build(conninfo, job) -> Source` for imports whose `source` column is `kind`."""
+        self.query_sources[kind] = build
+
+
 class ImportRunner:
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, sources: SourceFactory | None = None) -> None:
         self.service = service
+        self.sources = sources or SourceFactory()
         self.active: dict[UUID, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
@@ -94,33 +119,48 @@ class ImportRunner:
             row = await cur.fetchone()
             if not row or not row[0]:
                 return  # another worker owns it
-            await self._run_locked(import_id)
+            with structlog.contextvars.bound_contextvars(import_id=str(import_id)):
+                await self._run_locked(import_id)
 
     async def _run_locked(self, import_id: UUID) -> None:
         async with self.service.sessions() as session:
             job = await ImportRepository.from_session(session).get(import_id)
         if job is None or job.state != "running":
             return
-        bound = log.bind(import_id=str(import_id), workspace_id=str(job.workspace_id))
-        bound.info("import started" if job.rows_done == 0 else "import resumed", rows_done=job.rows_done)
         counts: dict[str, int] = {**empty_counts(), **job.counts}
-        stream: CsvStream | None = None
-        with tempfile.TemporaryFile() as spool:
+        if job.cancel_requested:
+            await self._finish(job, "cancelled", None, counts)
+            return
+        log.info("import started" if job.rows_done == 0 else "import resumed", rows_done=job.rows_done)
+        with contextlib.ExitStack() as resources:
             try:
-                await self._download(job.object_name, spool)
-                stream = open_csv(spool)
-                mapping = validate_mapping(job.mapping, stream.headers)
-                await self._consume(job, stream, mapping, counts)
+                source = await self._source_for(job, resources)
+                opened = await asyncio.to_thread(source.open, job.rows_done)
+                resources.callback(source.close)
+                if job.total_rows != opened.total_rows:
+                    await self._save_total(job.id, opened.total_rows)
+                state = await self._consume(job, opened, counts)
             except (ImportInputError, UnicodeDecodeError, csv.Error) as exc:
-                message = _explain(exc, stream)
-                bound.info("import failed on its input", error=message)
+                message = explain(exc)
+                log.info("import failed on its input", error=message)
                 await self._finish(job, "failed", message, counts)
                 return
             except NotFoundError:
                 await self._finish(job, "failed", "The uploaded file is no longer available.", counts)
                 return
-        await self._finish(job, "completed", None, counts)
-        bound.info("import completed", **counts)
+        await self._finish(job, state, None, counts)
+        log.info(f"import {state}", **counts)
+
+    async def _source_for(self, job: Any, resources: contextlib.ExitStack) -> Source:
+        if job.source == "csv":
+            spool = resources.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 (closed by the stack)
+            await self._download(job.object_name, spool)
+            return CsvSource(spool, dict(job.mapping))
+        build = self.sources.query_sources.get(job.source)
+        if build is None:
+            raise ImportInputError(f"Unknown import source {job.source!r}.")
+        source: Source = build(psycopg_conninfo(self.service.database_url), job)
+        return source
 
     async def _download(self, object_name: str, spool: IO[bytes]) -> None:
         store = await self.service.js.object_store(UPLOADS_BUCKET)
@@ -128,42 +168,53 @@ class ImportRunner:
         spool.flush()
         spool.seek(0)
 
-    async def _consume(
-        self, job: Any, stream: CsvStream, mapping: dict[str, str], counts: dict[str, int]
-    ) -> None:
-        chunk_rows = self.service.settings.import_chunk_rows
-        rows = stream.rows(skip=job.rows_done)
-        rows_done, chunk = job.rows_done, job.chunks_done
-        last_progress = 0.0
+    async def _save_total(self, import_id: UUID, total_rows: int) -> None:
+        async with self.service.sessions() as session, session.begin():
+            await ImportRepository.from_session(session).save_total(import_id, total_rows)
 
-        def read_ahead() -> asyncio.Task[tuple[list[int], ChunkPlan, int]]:
+    async def _consume(self, job: Any, opened: OpenedSource, counts: dict[str, int]) -> str:
+        """Import every remaining row; returns the final state (`completed` or `cancelled`)."""
+        chunk_rows = self.service.settings.import_chunk_rows
+        rows_done, chunk = job.rows_done, job.chunks_done
+        progress = _ProgressClock()
+
+        def read_ahead() -> asyncio.Task[tuple[list[int], ChunkPlan]]:
             # Parsing the next chunk overlaps with writing this one (the thread waits on no lock we hold).
-            return asyncio.ensure_future(asyncio.to_thread(_next_chunk, rows, chunk_rows, mapping, stream))
+            return asyncio.ensure_future(
+                asyncio.to_thread(_next_chunk, opened.rows, chunk_rows, opened.mapping)
+            )
 
         pending = read_ahead()
         try:
             while True:
-                batch, plan, bytes_read = await pending
+                batch, plan = await pending
                 if not batch:
-                    break
+                    return "completed"
                 pending = read_ahead()
                 rows_done = batch[-1]
-                chunk = await self._store(job, chunk, plan, rows_done, bytes_read, counts)
-                now = time.monotonic()
-                if now - last_progress >= PROGRESS_INTERVAL_SECONDS:
-                    last_progress = now
-                    await self._progress(job, bytes_read, rows_done, counts)
+                next_chunk = await self._store(job, chunk, plan, rows_done, counts)
+                if next_chunk is None:
+                    return "cancelled"
+                chunk = next_chunk
+                percent = percent_of(rows_done, opened.total_rows)
+                if progress.due(percent):
+                    await self._progress(job, percent, rows_done, counts)
         finally:
             pending.cancel()
             with contextlib.suppress(BaseException):
                 await pending
 
     async def _store(
-        self, job: Any, chunk: int, plan: ChunkPlan, rows_done: int, bytes_read: int, counts: dict[str, int]
-    ) -> int:
-        """Commit one chunk: leads, rejections, its LeadImported and the checkpoint; returns the next chunk."""
+        self, job: Any, chunk: int, plan: ChunkPlan, rows_done: int, counts: dict[str, int]
+    ) -> int | None:
+        """Commit one chunk: leads, rejections, its LeadImported and the checkpoint.
+
+        Returns the next chunk number, or None when the import was cancelled (nothing of this chunk stored).
+        """
         async with self.service.sessions() as session, session.begin():
             repo = ImportRepository.from_session(session)
+            if await repo.lock_and_check_cancelled(job.id):
+                return None
             result = await repo.store_chunk(
                 workspace_id=job.workspace_id,
                 campaign_id=job.campaign_id,
@@ -190,33 +241,27 @@ class ImportRunner:
                     ],
                 )
             chunk += 1
-            await repo.save_progress(
-                job.id,
-                rows_done=rows_done,
-                chunks_done=chunk,
-                bytes_done=bytes_read,
-                counts=counts,
-            )
+            await repo.save_progress(job.id, rows_done=rows_done, chunks_done=chunk, counts=counts)
         return chunk
 
-    async def _progress(self, job: Any, bytes_read: int, rows_done: int, counts: dict[str, int]) -> None:
-        percent = min(100.0, 100.0 * bytes_read / job.total_bytes) if job.total_bytes else 0.0
+    async def _progress(self, job: Any, percent: float, rows_done: int, counts: dict[str, int]) -> None:
         event = ImportProgress(
             workspace_id=job.workspace_id,
             campaign_id=job.campaign_id,
             import_id=job.id,
-            percent=round(percent, 2),
+            percent=percent,
             rows_done=rows_done,
             counts=dict(counts),
         )
         # Progress is ephemeral (core NATS): a lost update is replaced by the next one.
         with contextlib.suppress(Exception):
-            await self.service.broker.publish(event.to_bytes(), subjects.import_progress_subject(job.id))
+            await self.service.broker.publish(event.to_bytes(), event.subject)
 
     async def _finish(self, job: Any, state: str, error: str | None, counts: dict[str, int]) -> None:
+        report = await self._write_report(job.id)
         async with self.service.sessions() as session, session.begin():
             await ImportRepository.from_session(session).finish(
-                job.id, state=state, error=error, counts=counts
+                job.id, state=state, error=error, counts=counts, report_object=report
             )
             await add_to_outbox(
                 session,
@@ -233,16 +278,62 @@ class ImportRunner:
                     )
                 ],
             )
-        await self._progress(job, job.total_bytes, 0, counts)
-        with contextlib.suppress(Exception):
+        if job.object_name:
+            with contextlib.suppress(Exception):
+                store = await self.service.js.object_store(UPLOADS_BUCKET)
+                await store.delete(job.object_name)
+
+    async def _write_report(self, import_id: UUID) -> str:
+        """Every row not imported, as CSV, into the object store (the gateway streams it from there)."""
+        name = report_object_name(import_id)
+        with tempfile.TemporaryFile(mode="w+b") as spool:
+            text = _TextSink(spool)
+            writer = csv.writer(text)
+            writer.writerow(["row", "value", "outcome", "reason"])
+            async with self.service.sessions() as session:
+                async for rejection in ImportRepository.from_session(session).rejections(import_id):
+                    writer.writerow(
+                        [
+                            rejection.row,
+                            spreadsheet_safe(rejection.value),
+                            rejection.outcome,
+                            rejection.reason,
+                        ]
+                    )
+            spool.seek(0)
             store = await self.service.js.object_store(UPLOADS_BUCKET)
-            await store.delete(job.object_name)
+            await store.put(name, spool)
+        return name
+
+
+class _TextSink:
+    """csv.writer needs `write(str)`; the object store wants bytes. UTF-8 with BOM, as Excel expects."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        raw.write("\ufeff".encode())
+
+    def write(self, text: str) -> int:
+        return self._raw.write(text.encode())
+
+
+class _ProgressClock:
+    def __init__(self) -> None:
+        self._last_at = 0.0
+        self._last_percent = -100.0
+
+    def due(self, percent: float) -> bool:
+        now = time.monotonic()
+        if percent - self._last_percent >= PROGRESS_PERCENT or now - self._last_at >= PROGRESS_SECONDS:
+            self._last_at, self._last_percent = now, percent
+            return True
+        return False
 
 
 def _next_chunk(
-    rows: Iterator[tuple[int, dict[str, str]]], size: int, mapping: dict[str, str], stream: CsvStream
-) -> tuple[list[int], ChunkPlan, int]:
-    """Read and plan the next chunk (blocking: parsing runs in a worker thread)."""
+    rows: Iterator[tuple[int, dict[str, str]]], size: int, mapping: dict[str, str]
+) -> tuple[list[int], ChunkPlan]:
+    """Read and plan the next chunk (blocking: runs in a worker thread)."""
     batch = list(itertools.islice(rows, size))
     mappable = [(n, row) for n, row in batch if ragged_reason(row) is None]
     plan = plan_chunk(mappable, mapping)
@@ -250,15 +341,15 @@ def _next_chunk(
         reason = ragged_reason(row)
         if reason is not None:
             plan.rejections.append(Rejection(n, "", Outcome.REJECTED, reason))
-    return [n for n, _ in batch], plan, stream.bytes_read
+    return [n for n, _ in batch], plan
 
 
-def _explain(exc: Exception, stream: CsvStream | None) -> str:
+def explain(exc: Exception) -> str:
     if isinstance(exc, UnicodeDecodeError):
-        encoding = stream.encoding if stream else exc.encoding
+        bad = exc.object[exc.start : exc.start + 1].hex()
         return (
-            f"The file could not be read as {encoding}: an invalid byte sequence was found. "
-            "Save it as UTF-8 (or tell us its encoding) and import it again."
+            f"The file is not entirely {exc.encoding}: further into the file there is a byte (0x{bad}) "
+            f"that is not valid {exc.encoding}, so it was not imported. Save it as UTF-8 and import it again."
         )
     if isinstance(exc, csv.Error):
         return f"The file is not a well-formed CSV: {exc}."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -31,9 +32,15 @@ imports = Table(
     Column("workspace_id", Uuid, nullable=False),
     Column("campaign_id", Uuid, nullable=False),
     Column("source", Text, nullable=False, server_default="csv"),
-    Column("object_name", Text, nullable=False),
+    # csv: the upload's object store name; directory/pipeline imports have none.
+    Column("object_name", Text),
     Column("filename", Text, nullable=False, server_default=""),
     Column("mapping", JSONB, nullable=False),
+    # Source-specific parameters: the directory filter, the pipeline ids or filter.
+    Column("params", JSONB, nullable=False, server_default="{}"),
+    Column("total_rows", Integer),
+    Column("cancel_requested", Boolean, nullable=False, server_default="false"),
+    Column("report_object", Text),
     Column("state", Text, nullable=False, server_default="running"),
     Column("error", Text),
     Column("total_bytes", BigInteger, nullable=False, server_default="0"),
@@ -80,4 +87,16 @@ rejected_rows = Table(
     Column("value", Text, nullable=False),
     Column("outcome", Text, nullable=False),
     Column("reason", Text, nullable=False),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("workspace_id", Uuid, primary_key=True),
+    Column("email_key", Text, primary_key=True),
+    Column("email", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    # manual (API), unsubscribed (LeadUnsubscribed), bounced (hard EmailBounced)
+    Column("source", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -1,0 +1,75 @@
+"""What every API route depends on: the service, a database session, the caller's workspace."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from faststream.exceptions import FastStreamException
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts import subjects
+from contracts.commands import (
+    Reply,
+)
+from services.gateway.auth import workspace_for_key
+from services.runtime.service import Service
+
+bearer = HTTPBearer(auto_error=False, description="An API key: `leadflow workspace create NAME` prints one.")
+
+
+def service_of(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+async def db_session(request: Request) -> Any:
+    async with service_of(request).sessions() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(db_session)]
+
+
+async def current_workspace(
+    request: Request,
+    session: Session,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> UUID:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "Send your API key as `Authorization: Bearer <key>`.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    workspace_id = await workspace_for_key(session, credentials.credentials)
+    if workspace_id is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "That API key is unknown or revoked.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return workspace_id
+
+
+Workspace = Annotated[UUID, Depends(current_workspace)]
+
+
+async def ask(service: Service, verb: str, target: str, command: BaseModel, reply_type: type[Reply]) -> Any:
+    """Request/reply to a service; a missing or silent service is a 503 the caller can retry."""
+    try:
+        msg = await service.broker.request(
+            command.model_dump(mode="json"),
+            subjects.command_subject(target, verb),
+            timeout=service.settings.request_timeout_seconds,
+        )
+    except (NoRespondersError, NatsTimeoutError, TimeoutError, FastStreamException) as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"The {target} service did not answer; try again shortly."
+        ) from exc
+    return reply_type.model_validate_json(msg.body)

@@ -1,0 +1,170 @@
+"""The workspace suppression list: addresses never to import again (unsubscribed, hard-bounced, manual).
+
+The importer owns it because it is part of deciding which addresses become leads. Entries come from the
+API and from the events of the services that learn of unsubscribes and hard bounces.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from uuid import UUID
+
+from email_validator import EmailNotValidError
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts import EmailBounced, Event, LeadUnsubscribed, subjects
+from contracts.commands import (
+    AddSuppression,
+    ListSuppressions,
+    RemoveSuppression,
+    Reply,
+    Suppression,
+    SuppressionPage,
+    SuppressionReply,
+)
+from services.importer.domain import normalise_email
+from services.importer.tables import suppressions
+from services.runtime.service import Service
+
+
+class SuppressionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> SuppressionRepository:
+        return cls(session)
+
+    async def add(self, workspace_id: UUID, email: str, key: str, reason: str, source: str) -> Any:
+        await self.session.execute(
+            insert(suppressions)
+            .values(workspace_id=workspace_id, email_key=key, email=email, reason=reason, source=source)
+            .on_conflict_do_nothing()
+        )
+        return (
+            await self.session.execute(
+                select(suppressions).where(
+                    suppressions.c.workspace_id == workspace_id, suppressions.c.email_key == key
+                )
+            )
+        ).one()
+
+    async def remove(self, workspace_id: UUID, key: str) -> bool:
+        result = await self.session.execute(
+            delete(suppressions).where(
+                suppressions.c.workspace_id == workspace_id, suppressions.c.email_key == key
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def page(
+        self, workspace_id: UUID, limit: int, after: str | None, q: str | None
+    ) -> tuple[list[Any], int]:
+        filters = [suppressions.c.workspace_id == workspace_id]
+        if q:
+            filters.append(suppressions.c.email_key.contains(q.lower(), autoescape=True))
+        total = await self.session.scalar(select(func.count()).select_from(suppressions).where(*filters)) or 0
+        if after:
+            filters.append(suppressions.c.email_key > after)
+        rows = (
+            await self.session.execute(
+                select(suppressions).where(*filters).order_by(suppressions.c.email_key).limit(limit + 1)
+            )
+        ).all()
+        return list(rows), int(total)
+
+
+def _out(row: Any) -> Suppression:
+    return Suppression(email=row.email, reason=row.reason, source=row.source, created_at=row.created_at)
+
+
+def _cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def _key_of_cursor(cursor: str) -> str:
+    return base64.urlsafe_b64decode(cursor.encode()).decode()
+
+
+def register(service: Service) -> None:
+    broker = service.broker
+
+    @broker.subscriber(
+        subjects.command_subject("importer", "add_suppression"),
+        queue="importer",
+        title="importer.add_suppression",
+    )
+    async def add_suppression(cmd: AddSuppression) -> SuppressionReply:
+        try:
+            normalised = normalise_email(cmd.email)
+        except EmailNotValidError as exc:
+            return SuppressionReply(
+                error=f"{cmd.email!r} is not an email address: {exc}", error_code="invalid"
+            )
+        async with service.sessions() as session, session.begin():
+            row = await SuppressionRepository.from_session(session).add(
+                cmd.workspace_id, normalised.email, normalised.key, cmd.reason or "added by hand", "manual"
+            )
+        return SuppressionReply(suppression=_out(row))
+
+    @broker.subscriber(
+        subjects.command_subject("importer", "remove_suppression"),
+        queue="importer",
+        title="importer.remove_suppression",
+    )
+    async def remove_suppression(cmd: RemoveSuppression) -> Reply:
+        key = _key_for(cmd.email)
+        async with service.sessions() as session, session.begin():
+            removed = await SuppressionRepository.from_session(session).remove(cmd.workspace_id, key)
+        if not removed:
+            return Reply(error="That address is not on the suppression list.", error_code="not_found")
+        return Reply()
+
+    @broker.subscriber(
+        subjects.command_subject("importer", "list_suppressions"),
+        queue="importer",
+        title="importer.list_suppressions",
+    )
+    async def list_suppressions(cmd: ListSuppressions) -> SuppressionPage:
+        try:
+            after = _key_of_cursor(cmd.cursor) if cmd.cursor else None
+        except (ValueError, UnicodeDecodeError):
+            return SuppressionPage(error="`cursor` is not one this API returned.", error_code="invalid")
+        async with service.sessions() as session:
+            rows, total = await SuppressionRepository.from_session(session).page(
+                cmd.workspace_id, cmd.limit, after, cmd.q
+            )
+        page = rows[: cmd.limit]
+        next_cursor = _cursor(page[-1].email_key) if len(rows) > cmd.limit else None
+        return SuppressionPage(items=[_out(r) for r in page], total=total, next_cursor=next_cursor)
+
+    service.consume("lead_unsubscribed", on_suppressing_event, durable="importer-suppress-unsubscribed")
+    service.consume("email_bounced", on_suppressing_event, durable="importer-suppress-bounced")
+
+
+def _key_for(email: str) -> str:
+    try:
+        return normalise_email(email).key
+    except EmailNotValidError:
+        return email.strip().lower()
+
+
+async def on_suppressing_event(session: AsyncSession, event: Event) -> None:
+    match event:
+        case LeadUnsubscribed():
+            reason, source = f"unsubscribed ({event.source})", "unsubscribed"
+        case EmailBounced(kind="hard"):
+            reason, source = f"hard bounce {event.smtp_code or ''}".strip(), "bounced"
+        case _:
+            return  # a soft bounce does not suppress
+    email = getattr(event, "email", "")
+    try:
+        normalised = normalise_email(email)
+    except EmailNotValidError:
+        return
+    await SuppressionRepository.from_session(session).add(
+        event.workspace_id, normalised.email, normalised.key, reason, source
+    )
