@@ -5,11 +5,12 @@ Commands are imperative and addressed to one service; unlike events they are not
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Base64Bytes, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 # The lead fields an import can map a column to; every other column becomes a custom variable.
 LEAD_FIELDS: tuple[str, ...] = (
@@ -84,10 +85,20 @@ class CancelImport(Command):
 
 
 class PreviewCsv(Command):
-    """The first part of a file (the gateway sends at most PREVIEW_BYTES of it)."""
+    """The first part of a file (the gateway sends at most PREVIEW_BYTES of it), base64-encoded."""
 
-    sample: Base64Bytes
+    sample_base64: str
     truncated: bool
+
+    @classmethod
+    def of(cls, workspace_id: UUID, sample: bytes, truncated: bool) -> PreviewCsv:
+        return cls(
+            workspace_id=workspace_id, sample_base64=base64.b64encode(sample).decode(), truncated=truncated
+        )
+
+    @property
+    def sample(self) -> bytes:
+        return base64.b64decode(self.sample_base64)
 
 
 PREVIEW_BYTES = 512 * 1024

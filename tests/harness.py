@@ -49,6 +49,10 @@ class ServiceProcess:
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.log_tail()}")
 
+    @property
+    def base_url(self) -> str:
+        return self.health_url.removesuffix("/readyz")
+
     def kill(self) -> None:
         """SIGKILL: the crash no shutdown hook sees."""
         assert self.process is not None
@@ -91,15 +95,19 @@ class ServiceStack:
         }
 
     def add(self, name: str, **extra_env: str) -> ServiceProcess:
-        port = free_port()
+        proc = self.extra(name, **extra_env)
         if name == "gateway":
-            env = self.env(LEADFLOW_HTTP_PORT=str(port), **extra_env)
-            self.gateway_url = f"http://127.0.0.1:{port}"
-        else:
-            env = self.env(LEADFLOW_HEALTH_PORT=str(port), **extra_env)
-        proc = ServiceProcess(name, env, self.log_dir / f"{name}.log", f"http://127.0.0.1:{port}/readyz")
+            self.gateway_url = proc.base_url
         self.services[name] = proc
         return proc
+
+    def extra(self, name: str, **extra_env: str) -> ServiceProcess:
+        """One more process of a service (other settings, say) that the stack does not manage."""
+        port = free_port()
+        port_variable = "LEADFLOW_HTTP_PORT" if name == "gateway" else "LEADFLOW_HEALTH_PORT"
+        env = self.env(**{port_variable: str(port)}, **extra_env)
+        log_path = self.log_dir / f"{name}-{port}.log"
+        return ServiceProcess(name, env, log_path, f"http://127.0.0.1:{port}/readyz")
 
     def start(self, *names: str) -> None:
         for name in names:

@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 
-from services.gateway import campaigns_api, imports_api
+from services.gateway import campaigns_api, imports_api, suppressions_api
 from services.gateway.projection import project
 from services.gateway.tables import metadata
+from services.gateway.upload_limit import UploadLimit
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 
@@ -39,6 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     app.include_router(campaigns_api.router)
     app.include_router(imports_api.router)
+    app.include_router(suppressions_api.router)
+    app.add_middleware(UploadLimit, max_bytes=settings.import_max_bytes)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

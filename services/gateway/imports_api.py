@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile, status
-from pydantic import BaseModel
+from fastapi import APIRouter, File, Form, Header, HTTPException, Request, UploadFile, status
+from fastapi.responses import StreamingResponse
+from nats.aio.msg import Msg
+from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse
 
+from contracts import AnyEvent, ImportCompleted, ImportProgress, parse_event, subjects
 from contracts.commands import (
     LEAD_FIELDS,
+    PREVIEW_BYTES,
+    PREVIEW_ROWS,
+    CancelImport,
     GetImport,
     ImportStatusReply,
+    PreviewCsv,
+    PreviewReply,
     StartCsvImport,
 )
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import Session, Workspace, ask, service_of
+from services.runtime.service import Service
 from services.runtime.streams import UPLOADS_BUCKET
 
 router = APIRouter(prefix="/api/v1")
@@ -29,12 +42,16 @@ router = APIRouter(prefix="/api/v1")
 class ImportOut(BaseModel):
     id: UUID
     campaign_id: UUID
+    source: str | None = None
     state: str
     error: str | None = None
     percent: float
     rows_done: int
+    total_rows: int | None = None
     counts: dict[str, int]
+    cancel_requested: bool = False
     filename: str | None = None
+    report_url: str | None = None
     created_at: datetime | None = None
     finished_at: datetime | None = None
 
@@ -50,12 +67,16 @@ def import_out(reply: ImportStatusReply) -> ImportOut:
     return ImportOut(
         id=reply.id,
         campaign_id=reply.campaign_id,
+        source=reply.source,
         state=reply.state,
         error=reply.error,
         percent=reply.percent,
         rows_done=reply.rows_done,
+        total_rows=reply.total_rows,
         counts=reply.counts,
+        cancel_requested=reply.cancel_requested,
         filename=reply.filename,
+        report_url=f"/api/v1/imports/{reply.id}/report.csv" if reply.report_object else None,
         created_at=reply.created_at,
         finished_at=reply.finished_at,
     )
@@ -105,14 +126,7 @@ async def start_import(
     await session.close()
     fields = parse_mapping(mapping)
     service = service_of(request)
-    size = file.size if file.size is not None else _measure(file)
-    if size == 0:
-        raise HTTPException(422, "The file is empty.")
-    if size > service.settings.import_max_bytes:
-        raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            f"The file is {size:,} bytes; the limit is {service.settings.import_max_bytes:,} bytes.",
-        )
+    size = checked_size(file, service.settings.import_max_bytes)
     import_id = uuid4()
     object_name = str(import_id)
     store = await service.js.object_store(UPLOADS_BUCKET)
@@ -135,10 +149,20 @@ async def start_import(
     return import_out(reply)
 
 
-def _measure(file: UploadFile) -> int:
-    file.file.seek(0, 2)
-    size = file.file.tell()
-    file.file.seek(0)
+def checked_size(file: UploadFile, limit: int) -> int:
+    if file.size is not None:
+        size = file.size
+    else:
+        file.file.seek(0, 2)
+        size = file.file.tell()
+        file.file.seek(0)
+    if size == 0:
+        raise HTTPException(422, "The file is empty.")
+    if size > limit:
+        raise HTTPException(
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            f"The file is {size:,} bytes; the limit is {limit:,} bytes.",
+        )
     return size
 
 
@@ -152,3 +176,182 @@ async def get_import(import_id: UUID, workspace_id: Workspace, request: Request)
         ImportStatusReply,
     )
     return import_out(reply)
+
+
+async def import_status(service: Service, workspace_id: UUID, import_id: UUID) -> ImportStatusReply:
+    reply: ImportStatusReply = await ask(
+        service,
+        "get_import",
+        "importer",
+        GetImport(workspace_id=workspace_id, import_id=import_id),
+        ImportStatusReply,
+    )
+    import_out(reply)  # 404 for an unknown import or another workspace's
+    return reply
+
+
+class PreviewOut(BaseModel):
+    encoding: str = Field(description="Python codec name: utf-8, utf-8-sig, utf-16, cp1250, iso8859-2")
+    delimiter: str
+    headers: list[str]
+    rows: list[list[str]] = Field(description=f"The first {PREVIEW_ROWS} data rows, aligned with `headers`")
+    suggested_mapping: dict[str, str] = Field(description="Our field name → the header that holds it")
+
+
+@router.post("/imports/preview", response_model=PreviewOut, tags=["imports"])
+async def preview_import(
+    workspace_id: Workspace,
+    request: Request,
+    file: Annotated[UploadFile, File(description="The CSV file, or at least its beginning")],
+) -> PreviewOut:
+    """Detect the encoding, delimiter and header row, show the first rows and suggest a column mapping."""
+    service = service_of(request)
+    checked_size(file, service.settings.import_max_bytes)
+    await file.seek(0)
+    sample = await file.read(PREVIEW_BYTES + 1)
+    reply: PreviewReply = await ask(
+        service,
+        "preview",
+        "importer",
+        PreviewCsv.of(workspace_id, sample[:PREVIEW_BYTES], truncated=len(sample) > PREVIEW_BYTES),
+        PreviewReply,
+    )
+    if reply.error or reply.encoding is None or reply.delimiter is None:
+        raise HTTPException(422, reply.error or "The file cannot be read as CSV.")
+    return PreviewOut(
+        encoding=reply.encoding,
+        delimiter=reply.delimiter,
+        headers=reply.headers,
+        rows=reply.rows,
+        suggested_mapping=reply.suggested_mapping,
+    )
+
+
+@router.post(
+    "/imports/{import_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ImportOut,
+    tags=["imports"],
+)
+async def cancel_import(import_id: UUID, workspace_id: Workspace, request: Request) -> ImportOut:
+    """Stop the import after its current chunk. Leads imported so far stay in the campaign."""
+    reply = await ask(
+        service_of(request),
+        "cancel_import",
+        "importer",
+        CancelImport(workspace_id=workspace_id, import_id=import_id),
+        ImportStatusReply,
+    )
+    return import_out(reply)
+
+
+FINAL_STATES = ("completed", "failed", "cancelled")
+RESYNC_SECONDS = 5.0
+
+
+@router.get(
+    "/imports/{import_id}/events",
+    tags=["imports"],
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
+)
+async def import_events(
+    import_id: UUID,
+    workspace_id: Workspace,
+    request: Request,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    """Live progress: `progress` events (id = rows done) with percent and counters, then one final event
+    named after the end state (`completed`, `failed` or `cancelled`, id `final`) carrying the import with
+    its breakdown, and the stream ends. Reconnecting with `Last-Event-ID` skips what was already seen."""
+    service = service_of(request)
+    await import_status(service, workspace_id, import_id)
+    return EventSourceResponse(_progress_stream(service, workspace_id, import_id, last_event_id), ping=15)
+
+
+async def _progress_stream(
+    service: Service, workspace_id: UUID, import_id: UUID, last_event_id: str | None
+) -> AsyncIterator[dict[str, str]]:
+    seen = int(last_event_id) if last_event_id and last_event_id.isdigit() else -1
+    inbox: asyncio.Queue[AnyEvent] = asyncio.Queue()
+
+    async def collect(msg: Msg) -> None:
+        event = parse_event(msg.data)
+        if not isinstance(event, ImportCompleted) or event.import_id == import_id:
+            inbox.put_nowait(event)
+
+    nc = service.broker.connection
+    # Subscribe before reading the state, so nothing that happens in between is missed.
+    subscriptions = [
+        await nc.subscribe(subjects.import_progress_subject(import_id), cb=collect),
+        await nc.subscribe(subjects.event_subject(workspace_id, "import_completed"), cb=collect),
+    ]
+    try:
+        while True:
+            current = await import_status(service, workspace_id, import_id)
+            if current.state in FINAL_STATES:
+                yield _final(current)
+                return
+            if current.rows_done > seen:
+                seen = current.rows_done
+                yield _progress(current.percent, current.rows_done, current.total_rows, current.counts)
+            while True:
+                try:
+                    event = await asyncio.wait_for(inbox.get(), RESYNC_SECONDS)
+                except TimeoutError:
+                    break  # quiet for a while: re-read the state (the importer may have restarted)
+                if isinstance(event, ImportCompleted):
+                    break  # the final state and breakdown come from the importer's record
+                if isinstance(event, ImportProgress) and event.rows_done > seen:
+                    seen = event.rows_done
+                    yield _progress(event.percent, event.rows_done, current.total_rows, event.counts)
+    finally:
+        for subscription in subscriptions:
+            await subscription.unsubscribe()
+
+
+def _progress(
+    percent: float, rows_done: int, total_rows: int | None, counts: dict[str, int]
+) -> dict[str, str]:
+    data = {
+        "state": "running",
+        "percent": percent,
+        "rows_done": rows_done,
+        "total_rows": total_rows,
+        "counts": counts,
+    }
+    return {"event": "progress", "id": str(rows_done), "data": json.dumps(data)}
+
+
+def _final(reply: ImportStatusReply) -> dict[str, str]:
+    return {"event": reply.state or "completed", "id": "final", "data": import_out(reply).model_dump_json()}
+
+
+@router.get(
+    "/imports/{import_id}/report.csv",
+    tags=["imports"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "Every row not imported"}},
+)
+async def import_report(import_id: UUID, workspace_id: Workspace, request: Request) -> StreamingResponse:
+    """Every row that was not imported: row number, value, outcome and reason. Cells a spreadsheet would
+    read as a formula are prefixed with a quote."""
+    service = service_of(request)
+    reply = await import_status(service, workspace_id, import_id)
+    if reply.state == "running" or not reply.report_object:
+        raise HTTPException(status.HTTP_409_CONFLICT, "The report is ready when the import has finished.")
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the response's iterator)
+    store = await service.js.object_store(UPLOADS_BUCKET)
+    await store.get(reply.report_object, writeinto=spool)
+    spool.seek(0)
+
+    def chunks() -> Iterator[bytes]:
+        with spool:
+            while block := spool.read(64 * 1024):
+                yield block
+
+    return StreamingResponse(
+        chunks(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="import-{import_id}-report.csv"'},
+    )

@@ -1,0 +1,282 @@
+"""The CSV import wizard's API end to end: preview, breakdown, report, suppressions, SSE, cancel, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads
+from tests.e2e.conftest import create_workspace_key
+from tests.harness import ServiceStack
+
+CZECH = "E-mail;Jméno;Příjmení;Firma;Telefon;Město;Obor;Poznámka\r\n" + "".join(
+    f"jiri.capek{i}@zdar.cz;Jiří;Čapek;Žďárské strojírny s.r.o.;+420 600 000 {i:03d};Žďár;Strojírenství;ř{i}\r\n"
+    for i in range(30)
+)
+
+
+async def preview(client: httpx.AsyncClient, data: bytes) -> httpx.Response:
+    return await client.post("/api/v1/imports/preview", files={"file": ("x.csv", data, "text/csv")})
+
+
+@pytest.mark.parametrize(
+    ("encoding", "expected"),
+    [
+        ("cp1250", "cp1250"),
+        ("iso8859-2", "iso8859-2"),
+        ("utf-8", "utf-8"),
+        ("utf-8-sig", "utf-8-sig"),
+        ("utf-16", "utf-16"),
+    ],
+)
+async def test_preview_detects_format_and_suggests_mapping(
+    client: httpx.AsyncClient, encoding: str, expected: str
+) -> None:
+    response = await preview(client, CZECH.encode(encoding))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["encoding"] == expected
+    assert body["delimiter"] == ";"
+    assert body["headers"] == ["E-mail", "Jméno", "Příjmení", "Firma", "Telefon", "Město", "Obor", "Poznámka"]
+    assert len(body["rows"]) == 20
+    assert body["rows"][0][:4] == ["jiri.capek0@zdar.cz", "Jiří", "Čapek", "Žďárské strojírny s.r.o."]
+    assert body["suggested_mapping"] == {
+        "email": "E-mail",
+        "first_name": "Jméno",
+        "last_name": "Příjmení",
+        "company_name": "Firma",
+        "phone": "Telefon",
+        "city": "Město",
+        "industry": "Obor",
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"\r\n\r\n  \r\n", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        (b",,,\nx@firma.cz,a,b,c\n", "header row"),
+    ],
+)
+async def test_preview_rejects_unreadable_files(client: httpx.AsyncClient, data: bytes, message: str) -> None:
+    response = await preview(client, data)
+    assert response.status_code == 422, response.text
+    assert message in response.json()["detail"].lower()
+
+
+async def test_breakdown_report_and_suppressions(client: httpx.AsyncClient) -> None:
+    campaign_id = await create_campaign(client, "breakdown")
+    first = await start_import(client, campaign_id, b"email\nalready@firma.cz\n", {"email": "email"})
+    await wait_for_import(client, first["id"])
+    added = await client.post(
+        "/api/v1/suppressions", json={"email": "Blocked@Firma.cz", "reason": "asked us"}
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["email"] == "Blocked@firma.cz" and added.json()["source"] == "manual"
+
+    rows = [
+        ["email", "company", "note"],
+        ["new@firma.cz", '=HYPERLINK("http://evil")', "imported"],
+        ["NEW@firma.cz", "Firma", "duplicate in file"],
+        ["already@firma.cz", "Firma", "already in campaign"],
+        ["blocked@firma.cz", "Firma", "suppressed"],
+        ["=cmd|' /C calc'!A0", "Firma", "invalid, formula-looking"],
+        ["", "Firma", "missing email"],
+        ["ragged@firma.cz", "Firma", "too", "many", "fields"],
+        ["second@firma.cz", "Firma", "imported"],
+    ]
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    started = await start_import(
+        client, campaign_id, out.getvalue().encode(), {"email": "email", "company_name": "company"}
+    )
+    done = await wait_for_import(client, started["id"])
+    assert done["state"] == "completed", done
+    assert done["counts"] == {
+        "imported": 2,
+        "duplicate_in_file": 1,
+        "already_in_campaign": 1,
+        "suppressed": 1,
+        "invalid_format": 1,
+        "missing_email": 1,
+        "rejected": 1,
+    }
+    assert done["total_rows"] == 8 and done["rows_done"] == 8
+
+    report = await client.get(done["report_url"])
+    assert report.status_code == 200
+    assert report.headers["content-type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
+    assert lines[0] == ["row", "value", "outcome", "reason"]
+    by_row = {int(line[0]): line for line in lines[1:]}
+    assert sorted(by_row) == [2, 3, 4, 5, 6, 7]
+    assert by_row[2][1:3] == ["NEW@firma.cz", "duplicate_in_file"]
+    assert by_row[3][2] == "already_in_campaign"
+    assert by_row[4][2] == "suppressed" and "asked us" in by_row[4][3]
+    assert by_row[5][1] == "'=cmd|' /C calc'!A0" and by_row[5][2] == "invalid_format"
+    assert by_row[6][2] == "missing_email"
+    assert by_row[7][2] == "rejected" and "5 fields" in by_row[7][3]
+
+    page = await wait_for_leads(client, campaign_id, 3)
+    assert {i["email"] for i in page["items"]} == {"already@firma.cz", "new@firma.cz", "second@firma.cz"}
+
+    listed = (await client.get("/api/v1/suppressions", params={"q": "blocked"})).json()
+    assert [i["email"] for i in listed["items"]] == ["Blocked@firma.cz"] and listed["total"] == 1
+    assert (await client.post("/api/v1/suppressions", json={"email": "not an address"})).status_code == 422
+    assert (await client.delete("/api/v1/suppressions/blocked@FIRMA.cz")).status_code == 204
+    assert (await client.delete("/api/v1/suppressions/blocked@firma.cz")).status_code == 404
+    again = await wait_for_import(
+        client,
+        (await start_import(client, campaign_id, b"email\nblocked@firma.cz\n", {"email": "email"}))["id"],
+    )
+    assert again["counts"]["imported"] == 1
+
+
+async def test_suppressions_belong_to_their_workspace(client: httpx.AsyncClient, stack: ServiceStack) -> None:
+    await client.post("/api/v1/suppressions", json={"email": "mine@firma.cz"})
+    other_key = create_workspace_key(stack, "Suppression neighbour")
+    async with httpx.AsyncClient(
+        base_url=stack.gateway_url, headers={"Authorization": f"Bearer {other_key}"}
+    ) as other:
+        assert (await other.get("/api/v1/suppressions")).json()["total"] == 0
+        assert (await other.delete("/api/v1/suppressions/mine@firma.cz")).status_code == 404
+        campaign_id = await create_campaign(other, "neighbour")
+        done = await wait_for_import(
+            other,
+            (await start_import(other, campaign_id, b"email\nmine@firma.cz\n", {"email": "email"}))["id"],
+        )
+        assert done["counts"]["imported"] == 1
+
+
+def many_rows(rows: int, prefix: str) -> bytes:
+    return ("email,name\n" + "".join(f"{prefix}{i}@bulk{i % 50}.cz,N{i}\n" for i in range(rows))).encode()
+
+
+async def read_sse(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
+    async with client.stream("GET", url, headers=headers, timeout=120) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        async for line in response.aiter_lines():
+            if not line:
+                if "data" in current:
+                    events.append(current)
+                current = {}
+                continue
+            field, _, value = line.partition(":")
+            current[field] = value.strip()
+    return events
+
+
+async def test_sse_streams_progress_to_the_final_breakdown(client: httpx.AsyncClient) -> None:
+    campaign_id = await create_campaign(client, "sse")
+    started = await start_import(client, campaign_id, many_rows(30_000, "sse"), {"email": "email"})
+    events = await read_sse(client, f"/api/v1/imports/{started['id']}/events")
+    final = events[-1]
+    assert final["event"] == "completed" and final["id"] == "final"
+    body = json.loads(final["data"])
+    assert body["counts"]["imported"] == 30_000 and body["percent"] == 100
+    progress = [json.loads(e["data"]) for e in events[:-1]]
+    assert all(e["event"] == "progress" for e in events[:-1])
+    percents = [p["percent"] for p in progress]
+    assert percents == sorted(percents)
+    assert [int(e["id"]) for e in events[:-1]] == sorted({int(e["id"]) for e in events[:-1]})
+
+    # Reconnecting after the end gets the final event at once.
+    again = await read_sse(
+        client, f"/api/v1/imports/{started['id']}/events", headers={"Last-Event-ID": "final"}
+    )
+    assert [e["event"] for e in again] == ["completed"]
+    resumed = await read_sse(
+        client, f"/api/v1/imports/{started['id']}/events", headers={"Last-Event-ID": "15000"}
+    )
+    assert resumed[-1]["event"] == "completed"
+    assert (
+        await client.get(f"/api/v1/imports/{started['id']}/events", headers={"Authorization": "Bearer x"})
+    ).status_code == 401
+
+
+async def test_cancel_stops_an_import_and_keeps_what_it_imported(client: httpx.AsyncClient) -> None:
+    campaign_id = await create_campaign(client, "cancel")
+    started = await start_import(client, campaign_id, many_rows(200_000, "cancel"), {"email": "email"})
+    for _ in range(300):
+        status = (await client.get(f"/api/v1/imports/{started['id']}")).json()
+        if status["rows_done"] > 0:
+            break
+        await asyncio.sleep(0.05)
+    cancelled = await client.post(f"/api/v1/imports/{started['id']}/cancel")
+    assert cancelled.status_code == 202
+    done = await wait_for_import(client, started["id"])
+    assert done["state"] == "cancelled", done
+    imported = done["counts"]["imported"]
+    assert 0 < imported < 200_000
+    page = await wait_for_leads(client, campaign_id, imported)
+    assert page["total"] == imported
+    await asyncio.sleep(1)
+    assert (await client.get(f"/api/v1/campaigns/{campaign_id}/leads")).json()["total"] == imported
+    assert (await client.post(f"/api/v1/imports/{started['id']}/cancel")).json()["state"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("data", "mapping", "message"),
+    [
+        (b"   \n\n", {"email": "email"}, "The file is empty."),
+        (b"email,name\nx@firma.cz,\x00\x01\x02\n", {"email": "email"}, "binary"),
+        (b"email\n" + b"a" * (1024 * 1024 + 10) + b"@firma.cz\n", {"email": "email"}, "longer than 1 MB"),
+        (b"Mail\nx@firma.cz\n", {"email": "E-mail"}, "'E-mail'"),
+        # Valid UTF-8 for the first 64 KB, then a cp1250 byte: the guess was wrong, nothing is imported.
+        (
+            b"email,name\n" + b"ok@firma.cz,Jan\n" * 5000 + "late@firma.cz,Jiří\n".encode("cp1250"),
+            {"email": "email"},
+            "utf-8",
+        ),
+    ],
+    ids=["blank", "binary", "long-line", "missing-column", "wrong-encoding"],
+)
+async def test_bad_files_fail_clearly_and_import_nothing(
+    client: httpx.AsyncClient, data: bytes, mapping: dict[str, str], message: str
+) -> None:
+    campaign_id = await create_campaign(client, "bad input")
+    started = await start_import(client, campaign_id, data, mapping)
+    done = await wait_for_import(client, started["id"])
+    assert done["state"] == "failed", done
+    assert message in done["error"]
+    assert done["counts"]["imported"] == 0
+    await asyncio.sleep(0.3)
+    assert (await client.get(f"/api/v1/campaigns/{campaign_id}/leads")).json()["total"] == 0
+
+
+async def test_upload_over_the_limit_is_refused(stack: ServiceStack, api_key: str) -> None:
+    small = stack.add("gateway", LEADFLOW_IMPORT_MAX_BYTES="2000")
+    small.start()
+    try:
+        async with httpx.AsyncClient(
+            base_url=stack.gateway_url, headers={"Authorization": f"Bearer {api_key}"}
+        ) as c:
+            campaign_id = await create_campaign(c, "limit")
+            response = await c.post(
+                f"/api/v1/campaigns/{campaign_id}/imports",
+                files={"file": ("big.csv", b"email\n" + b"x@firma.cz\n" * 10_000, "text/csv")},
+                data={"mapping": '{"email": "email"}'},
+            )
+            assert response.status_code == 413
+            assert "limit" in response.json()["detail"]
+            ok = await c.post(
+                f"/api/v1/campaigns/{campaign_id}/imports",
+                files={"file": ("small.csv", b"email\nx@firma.cz\n", "text/csv")},
+                data={"mapping": '{"email": "email"}'},
+            )
+            assert ok.status_code == 202
+    finally:
+        small.stop()
