@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from psycopg import sql
+from psycopg.types.json import Jsonb
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +27,7 @@ from contracts import (
     apply,
 )
 from services.gateway.tables import campaigns, lead_view
+from services.runtime.bulk import copy_insert
 
 
 async def project(session: AsyncSession, event: Event) -> None:
@@ -32,29 +35,32 @@ async def project(session: AsyncSession, event: Event) -> None:
         case CampaignCreated():
             await upsert_campaign(session, event.campaign_id, event.workspace_id, event.name)
         case LeadImported():
-            await session.execute(
-                insert(lead_view).on_conflict_do_nothing(index_elements=["id"]),
-                [
-                    {
-                        "id": lead.lead_id,
-                        "workspace_id": event.workspace_id,
-                        "campaign_id": event.campaign_id,
-                        "import_id": event.import_id,
-                        "email": lead.email,
-                        "first_name": lead.first_name,
-                        "last_name": lead.last_name,
-                        "company_name": lead.company_name,
-                        "phone": lead.phone,
-                        "website": lead.website,
-                        "city": lead.city,
-                        "industry": lead.industry,
-                        "custom": lead.custom,
-                        "status": LeadStatus.PENDING.value,
-                        "status_at": event.occurred_at,
-                        "last_activity_at": event.occurred_at,
-                    }
+            await copy_insert(
+                session,
+                lead_view,
+                _IMPORTED_COLUMNS,
+                (
+                    (
+                        lead.lead_id,
+                        event.workspace_id,
+                        event.campaign_id,
+                        event.import_id,
+                        lead.email,
+                        lead.first_name,
+                        lead.last_name,
+                        lead.company_name,
+                        lead.phone,
+                        lead.website,
+                        lead.city,
+                        lead.industry,
+                        Jsonb(lead.custom),
+                        LeadStatus.PENDING.value,
+                        event.occurred_at,
+                        event.occurred_at,
+                    )
                     for lead in event.leads
-                ],
+                ),
+                conflict_target=sql.SQL("(id)"),
             )
         case LeadStatusChanged():
             for lead_id in event.lead_ids:
@@ -63,6 +69,26 @@ async def project(session: AsyncSession, event: Event) -> None:
             await _apply_to_lead(session, event, event.lead_id, _extra_columns(event))
         case _:
             pass  # import progress/completion and other facts do not change a lead row
+
+
+_IMPORTED_COLUMNS = (
+    "id",
+    "workspace_id",
+    "campaign_id",
+    "import_id",
+    "email",
+    "first_name",
+    "last_name",
+    "company_name",
+    "phone",
+    "website",
+    "city",
+    "industry",
+    "custom",
+    "status",
+    "status_at",
+    "last_activity_at",
+)
 
 
 async def upsert_campaign(session: AsyncSession, campaign_id: Any, workspace_id: Any, name: str) -> None:

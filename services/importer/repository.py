@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
-import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts import ImportedLead
 from services.importer.domain import Candidate, Outcome, Rejection
 from services.importer.tables import imports, leads, rejected_rows, suppressions
+from services.runtime.bulk import copy_insert
 
 
 @dataclass
@@ -184,42 +185,33 @@ class ImportRepository:
     async def _copy_new_leads(
         self, workspace_id: UUID, campaign_id: UUID, import_id: UUID, candidates: Sequence[Candidate]
     ) -> dict[str, UUID]:
-        """COPY the chunk into a staging table, then one deduplicating INSERT … SELECT; returns key → id.
-
-        Runs on the session's own connection, so it commits or rolls back with the rest of the chunk.
-        """
-        connection = await self.session.connection()
-        raw = (await connection.get_raw_connection()).driver_connection
-        assert isinstance(raw, psycopg.AsyncConnection)
-        columns = ", ".join(_STAGE_COLUMNS)
-        async with raw.cursor() as cur:
-            await cur.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS lead_stage "
-                "(LIKE importer.leads INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-            )
-            async with cur.copy(f"COPY lead_stage ({columns}) FROM STDIN") as copy:
-                for c in candidates:
-                    await copy.write_row(
-                        (
-                            uuid4(),
-                            workspace_id,
-                            campaign_id,
-                            import_id,
-                            c.email,
-                            c.key,
-                            Jsonb(c.custom),
-                            c.row,
-                            *(c.fields.get(name) for name in _OPTIONAL_FIELDS),
-                        )
-                    )
-            await cur.execute(
-                f"INSERT INTO importer.leads ({columns}) SELECT {columns} FROM lead_stage AS s "
-                "WHERE NOT EXISTS (SELECT 1 FROM importer.suppressions AS x "
-                "WHERE x.workspace_id = s.workspace_id AND x.email_key = s.email_key) "
-                "ON CONFLICT ON CONSTRAINT leads_campaign_email_key DO NOTHING RETURNING email_key, id"
-            )
-            inserted = {key: lead_id for key, lead_id in await cur.fetchall()}
-        return inserted
+        """Insert the chunk's new leads in one statement, skipping suppressed and known addresses."""
+        inserted = await copy_insert(
+            self.session,
+            leads,
+            _STAGE_COLUMNS,
+            (
+                (
+                    uuid4(),
+                    workspace_id,
+                    campaign_id,
+                    import_id,
+                    c.email,
+                    c.key,
+                    Jsonb(c.custom),
+                    c.row,
+                    *(c.fields.get(name) for name in _OPTIONAL_FIELDS),
+                )
+                for c in candidates
+            ),
+            where=sql.SQL(
+                "NOT EXISTS (SELECT 1 FROM importer.suppressions AS x "
+                "WHERE x.workspace_id = s.workspace_id AND x.email_key = s.email_key)"
+            ),
+            conflict_target=sql.SQL("ON CONSTRAINT leads_campaign_email_key"),
+            returning=("email_key", "id"),
+        )
+        return {key: lead_id for key, lead_id in inserted}
 
     async def _suppressed(self, workspace_id: UUID, keys: list[str]) -> dict[str, str]:
         if not keys:
