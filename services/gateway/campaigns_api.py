@@ -19,9 +19,21 @@ from contracts.commands import (
 )
 from services.gateway.deps import Session, Workspace, ask, service_of
 from services.gateway.projection import upsert_campaign
-from services.gateway.tables import campaigns, lead_view
+from services.gateway.tables import campaigns, lead_view, workspaces
 
 router = APIRouter(prefix="/api/v1")
+
+
+class WorkspaceOut(BaseModel):
+    id: UUID
+    name: str
+
+
+@router.get("/workspace", response_model=WorkspaceOut, tags=["workspace"])
+async def current_workspace_info(workspace_id: Workspace, session: Session) -> WorkspaceOut:
+    """The workspace the API key belongs to."""
+    row = (await session.execute(select(workspaces).where(workspaces.c.id == workspace_id))).one()
+    return WorkspaceOut(id=row.id, name=row.name)
 
 
 # --- campaigns -------------------------------------------------------------------------------------------

@@ -6,11 +6,14 @@ import asyncio
 import csv
 import io
 import json
+import uuid
 from typing import Any
 
 import httpx
+import nats
 import pytest
 
+from contracts import EmailBounced, LeadUnsubscribed
 from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads
 from tests.e2e.conftest import create_workspace_key
 from tests.harness import ServiceStack
@@ -280,3 +283,54 @@ async def test_upload_over_the_limit_is_refused(stack: ServiceStack, api_key: st
             assert ok.status_code == 202
     finally:
         small.stop()
+
+
+async def test_unsubscribes_and_hard_bounces_join_the_suppression_list(
+    client: httpx.AsyncClient, stack: ServiceStack
+) -> None:
+    workspace_id = uuid.UUID((await client.get("/api/v1/workspace")).json()["id"])
+    campaign_id, lead_id = uuid.uuid4(), uuid.uuid4()
+    events = [
+        LeadUnsubscribed(
+            workspace_id=workspace_id,
+            campaign_id=campaign_id,
+            lead_id=lead_id,
+            email="Gone@Firma.cz",
+            source="link",
+        ),
+        EmailBounced(
+            workspace_id=workspace_id,
+            campaign_id=campaign_id,
+            lead_id=lead_id,
+            email="dead@firma.cz",
+            source="dsn",
+            kind="hard",
+            smtp_code=550,
+        ),
+        EmailBounced(
+            workspace_id=workspace_id,
+            campaign_id=campaign_id,
+            lead_id=lead_id,
+            email="full@firma.cz",
+            source="smtp",
+            kind="soft",
+            smtp_code=452,
+        ),
+    ]
+    nc = await nats.connect(stack.nats_url)
+    try:
+        for event in events:
+            await nc.jetstream().publish(
+                event.subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)}
+            )
+    finally:
+        await nc.close()
+    for _ in range(100):
+        listed = (await client.get("/api/v1/suppressions", params={"limit": 1000})).json()
+        by_email = {item["email"]: item for item in listed["items"]}
+        if "Gone@firma.cz" in by_email and "dead@firma.cz" in by_email:
+            break
+        await asyncio.sleep(0.1)
+    assert by_email["Gone@firma.cz"]["source"] == "unsubscribed"
+    assert by_email["dead@firma.cz"]["source"] == "bounced" and "550" in by_email["dead@firma.cz"]["reason"]
+    assert "full@firma.cz" not in by_email  # a soft bounce does not suppress
