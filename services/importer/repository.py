@@ -8,7 +8,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from psycopg import sql
-from psycopg.types.json import Jsonb
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts import ImportedLead
 from services.importer.domain import Candidate, Outcome, Rejection
 from services.importer.tables import imports, leads, rejected_rows, suppressions
-from services.runtime.bulk import copy_insert
+from services.runtime.bulk import copy_insert, copy_text
 
 
 @dataclass
@@ -115,12 +114,18 @@ class ImportRepository:
         import_id: UUID,
         candidates: Sequence[Candidate],
         rejections: Sequence[Rejection],
+        staged: bytes | None = None,
     ) -> ChunkResult:
-        """Insert new leads; an address already in the campaign becomes a rejection with its reason."""
+        """Insert new leads; an address already in the campaign becomes a rejection with its reason.
+
+        `staged` is `staged_leads(...)` of the same candidates, when the caller built it ahead of time.
+        """
         imported: list[ImportedLead] = []
         rejected = list(rejections)
         if candidates:
-            inserted = await self._copy_new_leads(workspace_id, campaign_id, import_id, candidates)
+            if staged is None:
+                staged = staged_leads(workspace_id, campaign_id, import_id, candidates)
+            inserted = await self._copy_new_leads(staged)
             conflicts = [c for c in candidates if c.key not in inserted]
             suppressed = await self._suppressed(workspace_id, [c.key for c in conflicts])
             owner = await self._import_of_existing(
@@ -178,28 +183,13 @@ class ImportRepository:
             )
         return ChunkResult(imported, rejected)
 
-    async def _copy_new_leads(
-        self, workspace_id: UUID, campaign_id: UUID, import_id: UUID, candidates: Sequence[Candidate]
-    ) -> dict[str, UUID]:
+    async def _copy_new_leads(self, staged: bytes) -> dict[str, UUID]:
         """Insert the chunk's new leads in one statement, skipping suppressed and known addresses."""
         inserted = await copy_insert(
             self.session,
             leads,
             _STAGE_COLUMNS,
-            (
-                (
-                    uuid4(),
-                    workspace_id,
-                    campaign_id,
-                    import_id,
-                    c.email,
-                    c.key,
-                    Jsonb(c.custom),
-                    c.row,
-                    *(c.fields.get(name) for name in _OPTIONAL_FIELDS),
-                )
-                for c in candidates
-            ),
+            staged,
             where=sql.SQL(
                 "NOT EXISTS (SELECT 1 FROM importer.suppressions AS x "
                 "WHERE x.workspace_id = s.workspace_id AND x.email_key = s.email_key)"
@@ -228,6 +218,26 @@ class ImportRepository:
             )
         )
         return {key: import_id for key, import_id in rows}
+
+
+def staged_leads(
+    workspace_id: UUID, campaign_id: UUID, import_id: UUID, candidates: Sequence[Candidate]
+) -> bytes:
+    """The COPY payload of a chunk's candidate leads (pure: runs in the worker thread that plans chunks)."""
+    return copy_text(
+        (
+            uuid4(),
+            workspace_id,
+            campaign_id,
+            import_id,
+            c.email,
+            c.key,
+            c.custom,
+            c.row,
+            *(c.fields.get(name) for name in _OPTIONAL_FIELDS),
+        )
+        for c in candidates
+    )
 
 
 def _lead_values(candidate: Candidate, lead_id: UUID) -> dict[str, Any]:

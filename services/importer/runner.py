@@ -14,7 +14,7 @@ import itertools
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 from uuid import UUID
 
@@ -25,6 +25,7 @@ from nats.js.errors import NotFoundError
 from contracts import ImportCompleted, ImportProgress, LeadImported
 from services.importer.csv_source import ragged_reason
 from services.importer.domain import (
+    Candidate,
     ChunkPlan,
     ImportInputError,
     Outcome,
@@ -33,7 +34,7 @@ from services.importer.domain import (
     plan_chunk,
     spreadsheet_safe,
 )
-from services.importer.repository import ImportRepository
+from services.importer.repository import ImportRepository, staged_leads
 from services.importer.sources import CsvSource, OpenedSource, Source
 from services.importer.tables import outbox
 from services.runtime.db import psycopg_conninfo
@@ -178,21 +179,25 @@ class ImportRunner:
         rows_done, chunk = job.rows_done, job.chunks_done
         progress = _ProgressClock()
 
-        def read_ahead() -> asyncio.Task[tuple[list[int], ChunkPlan]]:
-            # Parsing the next chunk overlaps with writing this one (the thread waits on no lock we hold).
+        def stage(candidates: list[Candidate]) -> bytes:
+            return staged_leads(job.workspace_id, job.campaign_id, job.id, candidates)
+
+        def read_ahead() -> asyncio.Task[tuple[list[int], ChunkPlan, bytes]]:
+            # Parsing and staging the next chunk overlaps with writing this one: the worker thread runs
+            # while the event loop waits for PostgreSQL.
             return asyncio.ensure_future(
-                asyncio.to_thread(_next_chunk, opened.rows, chunk_rows, opened.mapping)
+                asyncio.to_thread(_next_chunk, opened.rows, chunk_rows, opened.mapping, stage)
             )
 
         pending = read_ahead()
         try:
             while True:
-                batch, plan = await pending
+                batch, plan, staged = await pending
                 if not batch:
                     return "completed"
                 pending = read_ahead()
                 rows_done = batch[-1]
-                next_chunk = await self._store(job, chunk, plan, rows_done, counts)
+                next_chunk = await self._store(job, chunk, plan, staged, rows_done, counts)
                 if next_chunk is None:
                     return "cancelled"
                 chunk = next_chunk
@@ -205,7 +210,7 @@ class ImportRunner:
                 await pending
 
     async def _store(
-        self, job: Any, chunk: int, plan: ChunkPlan, rows_done: int, counts: dict[str, int]
+        self, job: Any, chunk: int, plan: ChunkPlan, staged: bytes, rows_done: int, counts: dict[str, int]
     ) -> int | None:
         """Commit one chunk: leads, rejections, its LeadImported and the checkpoint.
 
@@ -221,6 +226,7 @@ class ImportRunner:
                 import_id=job.id,
                 candidates=plan.candidates,
                 rejections=plan.rejections,
+                staged=staged,
             )
             counts[Outcome.IMPORTED] += len(result.imported)
             for rejection in result.rejections:
@@ -331,9 +337,12 @@ class _ProgressClock:
 
 
 def _next_chunk(
-    rows: Iterator[tuple[int, dict[str, str]]], size: int, mapping: dict[str, str]
-) -> tuple[list[int], ChunkPlan]:
-    """Read and plan the next chunk (blocking: runs in a worker thread)."""
+    rows: Iterator[tuple[int, dict[str, str]]],
+    size: int,
+    mapping: dict[str, str],
+    stage: Callable[[list[Candidate]], bytes],
+) -> tuple[list[int], ChunkPlan, bytes]:
+    """Read, plan and stage the next chunk (blocking: runs in a worker thread)."""
     batch = list(itertools.islice(rows, size))
     mappable = [(n, row) for n, row in batch if ragged_reason(row) is None]
     plan = plan_chunk(mappable, mapping)
@@ -341,7 +350,7 @@ def _next_chunk(
         reason = ragged_reason(row)
         if reason is not None:
             plan.rejections.append(Rejection(n, "", Outcome.REJECTED, reason))
-    return [n for n, _ in batch], plan
+    return [n for n, _ in batch], plan, stage(plan.candidates)
 
 
 def explain(exc: Exception) -> str:

@@ -7,7 +7,9 @@ It runs on the session's own connection, so it commits or rolls back with the re
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -15,19 +17,43 @@ from psycopg import sql
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(rows: Iterable[Sequence[Any]]) -> bytes:
+    """Rows in COPY's text format. Built in plain Python so it can run in a worker thread, ahead of the
+    transaction that sends it (psycopg's `write_row` would do the same work on the event loop)."""
+    lines = []
+    for row in rows:
+        fields = []
+        for value in row:
+            if value is None:
+                fields.append("\\N")
+            elif isinstance(value, str):
+                fields.append(value.translate(_COPY_ESCAPES))
+            elif isinstance(value, dict):
+                fields.append(json.dumps(value, ensure_ascii=False).translate(_COPY_ESCAPES))
+            elif isinstance(value, datetime):
+                fields.append(value.isoformat())
+            else:
+                fields.append(str(value))
+        lines.append("\t".join(fields))
+    lines.append("")
+    return "\n".join(lines).encode()
+
 
 async def copy_insert(
     session: AsyncSession,
     table: Table,
     columns: Sequence[str],
-    rows: Iterable[Sequence[Any]],
+    rows: Iterable[Sequence[Any]] | bytes,
     *,
     where: sql.Composable | None = None,
     conflict_target: sql.Composable | None = None,
     returning: Sequence[str] = (),
 ) -> list[tuple[Any, ...]]:
-    """Insert `rows` (values in `columns` order) skipping conflicts; returns the `returning` columns of the
-    rows actually inserted. `where` filters the staged rows (alias `s`) before they are inserted."""
+    """Insert `rows` (values in `columns` order, or their `copy_text`) skipping conflicts; returns the
+    `returning` columns of the rows actually inserted. `where` filters the staged rows (alias `s`)."""
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
     assert isinstance(raw, psycopg.AsyncConnection)
@@ -42,8 +68,11 @@ async def copy_insert(
             ).format(stage, target)
         )
         async with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, column_list)) as copy:
-            for row in rows:
-                await copy.write_row(row)
+            if isinstance(rows, bytes):
+                await copy.write(rows)
+            else:
+                for row in rows:
+                    await copy.write_row(row)
         statement = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} AS s{} ON CONFLICT {}DO NOTHING").format(
             target,
             column_list,

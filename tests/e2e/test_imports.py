@@ -261,11 +261,11 @@ async def test_bad_files_fail_clearly_and_import_nothing(
 
 
 async def test_upload_over_the_limit_is_refused(stack: ServiceStack, api_key: str) -> None:
-    small = stack.add("gateway", LEADFLOW_IMPORT_MAX_BYTES="2000")
+    small = stack.extra("gateway", LEADFLOW_IMPORT_MAX_BYTES="2000")
     small.start()
     try:
         async with httpx.AsyncClient(
-            base_url=stack.gateway_url, headers={"Authorization": f"Bearer {api_key}"}
+            base_url=small.base_url, headers={"Authorization": f"Bearer {api_key}"}
         ) as c:
             campaign_id = await create_campaign(c, "limit")
             response = await c.post(
