@@ -70,13 +70,17 @@ def percent_of(rows_done: int, total_rows: int | None) -> float:
     return round(min(100.0, 100.0 * rows_done / total_rows), 2)
 
 
+# Builds the source of an import from the database's libpq URL and the import's row.
+SourceBuilder = Callable[[str, Any], Source]
+
+
 class SourceFactory:
     """Builds the `Source` of an import; directory and pipeline imports register their own kinds."""
 
     def __init__(self) -> None:
-        self.query_sources: dict[str, Any] = {}
+        self.query_sources: dict[str, SourceBuilder] = {}
 
-    def register(self, kind: str, build: Any) -> None:
+    def register(self, kind: str, build: SourceBuilder) -> None:
         """`build(conninfo, job) -> Source` for imports whose `source` column is `kind`."""
         self.query_sources[kind] = build
 
@@ -160,8 +164,7 @@ class ImportRunner:
         build = self.sources.query_sources.get(job.source)
         if build is None:
             raise ImportInputError(f"Unknown import source {job.source!r}.")
-        source: Source = build(psycopg_conninfo(self.service.database_url), job)
-        return source
+        return build(psycopg_conninfo(self.service.database_url), job)
 
     async def _download(self, object_name: str, spool: IO[bytes]) -> None:
         store = await self.service.js.object_store(UPLOADS_BUCKET)
