@@ -14,6 +14,11 @@ from services.runtime.settings import Settings
 app = typer.Typer(help="Leadflow: lead management for cold-email outreach.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Workspaces and their API keys.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
+directory_app = typer.Typer(
+    help="The company directory: reference data shared by every workspace, to pick leads from.",
+    no_args_is_help=True,
+)
+app.add_typer(directory_app, name="directory")
 
 DEV_WORKSPACE = "Default"
 DEV_KEY_NAME = "dev (leadflow up)"
@@ -102,6 +107,60 @@ def workspace_create(name: Annotated[str, typer.Argument(help="The workspace's n
         migrations.upgrade(url)
         key = asyncio.run(create(url))
     typer.echo(key)
+
+
+@directory_app.command("load")
+def directory_load(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="The directory CSV (docs/sources.md)."
+        ),
+    ],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Empty the directory first (one transaction).")
+    ] = False,
+) -> None:
+    """Load companies from a CSV into the directory; rejected rows are listed with their line and reason.
+
+    Exit status: 0 every row loaded, 1 some rows rejected (the others are loaded), 2 nothing loaded.
+    """
+    from services.importer import directory
+    from services.runtime import migrations
+    from services.runtime.db import psycopg_conninfo
+    from services.runtime.stack import database_url_for_cli
+
+    with database_url_for_cli(Settings()) as url:
+        migrations.upgrade(url)
+        code = directory.load_file(psycopg_conninfo(url), file, replace=replace, out=sys.stdout)
+    raise typer.Exit(code)
+
+
+@directory_app.command("sample")
+def directory_sample(
+    rows: Annotated[int, typer.Option("--rows", min=1, help="How many companies.")],
+    seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same companies.")] = 1,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", dir_okay=False, help="Write a directory CSV instead of loading."),
+    ] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Empty the directory first.")] = False,
+) -> None:
+    """Generate synthetic Central-European companies and load them (or write them with --output)."""
+    from services.importer import directory
+
+    if output is not None:
+        with output.open("w", encoding="utf-8", newline="") as out:
+            written = directory.write_directory_csv(directory.sample_rows(rows, seed), out)
+        typer.echo(f"Wrote {written:,} companies (seed {seed}) to {output}.")
+        return
+    from services.runtime import migrations
+    from services.runtime.db import psycopg_conninfo
+    from services.runtime.stack import database_url_for_cli
+
+    with database_url_for_cli(Settings()) as url:
+        migrations.upgrade(url)
+        directory.load_sample(psycopg_conninfo(url), rows, seed, replace=replace, out=sys.stdout)
 
 
 @app.command()

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 
-from services.gateway import campaigns_api, imports_api, suppressions_api
+from services.gateway import campaigns_api, imports_api, sources_api, suppressions_api
 from services.gateway.projection import project
 from services.gateway.tables import metadata
 from services.gateway.upload_limit import UploadLimit
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(campaigns_api.router)
     app.include_router(imports_api.router)
     app.include_router(suppressions_api.router)
+    app.include_router(sources_api.router)
     app.add_middleware(UploadLimit, max_bytes=settings.import_max_bytes)
 
     @app.get("/healthz", include_in_schema=False)

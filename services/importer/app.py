@@ -14,7 +14,7 @@ from contracts.commands import (
     PreviewReply,
     StartCsvImport,
 )
-from services.importer import suppressions
+from services.importer import directory, pipeline, suppressions
 from services.importer.csv_source import preview
 from services.importer.domain import ImportInputError, empty_counts, suggest_mapping
 from services.importer.repository import ImportRepository
@@ -30,6 +30,8 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     runner = ImportRunner(service, SourceFactory())
     register_import_commands(service, runner)
     suppressions.register(service)
+    directory.register(service, runner)
+    pipeline.register(service, runner)
     service.on_startup(runner.start)
     return service
 

@@ -146,7 +146,7 @@ def plan_chunk(rows: Iterable[tuple[int, Mapping[str, str]]], mapping: Mapping[s
                     row_number,
                     raw_email,
                     Outcome.DUPLICATE_IN_FILE,
-                    "the same address appears earlier in this file",
+                    "the same address appears earlier in this import",
                 )
             )
             continue

@@ -147,7 +147,7 @@ class ImportRepository:
                             c.row,
                             c.email,
                             Outcome.DUPLICATE_IN_FILE,
-                            "the same address appears earlier in this file",
+                            "the same address appears earlier in this import",
                         )
                     )
                 else:
