@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from psycopg import sql
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts import ImportedLead
 from services.importer.domain import Candidate, Outcome, Rejection
 from services.importer.tables import imports, leads, rejected_rows, suppressions
 from services.runtime.bulk import copy_insert, copy_text
@@ -20,7 +19,9 @@ from services.runtime.bulk import copy_insert, copy_text
 
 @dataclass
 class ChunkResult:
-    imported: list[ImportedLead]
+    # Each new lead as its ImportedLead JSON object (see `lead_json`): the chunk's LeadImported is
+    # serialised from these directly rather than through a thousand pydantic models.
+    imported: list[dict[str, Any]]
     rejections: list[Rejection]
 
 
@@ -120,7 +121,7 @@ class ImportRepository:
 
         `staged` is `staged_leads(...)` of the same candidates, when the caller built it ahead of time.
         """
-        imported: list[ImportedLead] = []
+        imported: list[dict[str, Any]] = []
         rejected = list(rejections)
         if candidates:
             if staged is None:
@@ -161,11 +162,7 @@ class ImportRepository:
                     )
             # model_construct: these values were validated when the chunk was planned; re-validating a
             # thousand models per chunk is a measurable share of an import.
-            imported = [
-                ImportedLead.model_construct(None, **_lead_values(c, inserted[c.key]))
-                for c in candidates
-                if c.key in inserted
-            ]
+            imported = [lead_json(c, inserted[c.key]) for c in candidates if c.key in inserted]
         if rejected:
             await self.session.execute(
                 insert(rejected_rows).on_conflict_do_nothing(),
@@ -224,12 +221,10 @@ def staged_leads(
     workspace_id: UUID, campaign_id: UUID, import_id: UUID, candidates: Sequence[Candidate]
 ) -> bytes:
     """The COPY payload of a chunk's candidate leads (pure: runs in the worker thread that plans chunks)."""
+    ids = (str(workspace_id), str(campaign_id), str(import_id))
     return copy_text(
         (
-            uuid4(),
-            workspace_id,
-            campaign_id,
-            import_id,
+            *ids,
             c.email,
             c.key,
             c.custom,
@@ -240,15 +235,17 @@ def staged_leads(
     )
 
 
-def _lead_values(candidate: Candidate, lead_id: UUID) -> dict[str, Any]:
-    values: dict[str, Any] = {name: candidate.fields.get(name) for name in _OPTIONAL_FIELDS}
-    values.update(lead_id=lead_id, email=candidate.email, row=candidate.row, custom=candidate.custom)
+def lead_json(candidate: Candidate, lead_id: UUID) -> dict[str, Any]:
+    """A lead as `contracts.ImportedLead` serialises it (a unit test holds the two equal)."""
+    values: dict[str, Any] = {"lead_id": str(lead_id), "email": candidate.email, "row": candidate.row}
+    for name in _OPTIONAL_FIELDS:
+        values[name] = candidate.fields.get(name)
+    values["custom"] = candidate.custom
     return values
 
 
 _OPTIONAL_FIELDS = ("first_name", "last_name", "company_name", "phone", "website", "city", "industry")
 _STAGE_COLUMNS = (
-    "id",
     "workspace_id",
     "campaign_id",
     "import_id",

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import csv
 import itertools
+import json
 import tempfile
 import time
 import uuid
@@ -38,7 +39,7 @@ from services.importer.repository import ImportRepository, staged_leads
 from services.importer.sources import CsvSource, OpenedSource, Source
 from services.importer.tables import outbox
 from services.runtime.db import psycopg_conninfo
-from services.runtime.outbox import add_to_outbox
+from services.runtime.outbox import PreparedEvent, add_to_outbox
 from services.runtime.service import Service
 from services.runtime.streams import UPLOADS_BUCKET
 
@@ -58,6 +59,23 @@ def chunk_event_id(import_id: UUID, chunk: int) -> UUID:
 
 def completion_event_id(import_id: UUID) -> UUID:
     return uuid.uuid5(CHUNK_NAMESPACE, f"{import_id}:completed")
+
+
+def lead_imported(job: Any, chunk: int, leads: list[dict[str, Any]]) -> PreparedEvent:
+    """The chunk's LeadImported, serialised from the leads' JSON objects (a test holds it to the model)."""
+    envelope = LeadImported.model_construct(
+        event_id=chunk_event_id(job.id, chunk),
+        workspace_id=job.workspace_id,
+        campaign_id=job.campaign_id,
+        import_id=job.id,
+        chunk=chunk,
+        leads=[],
+    )
+    document = envelope.model_dump(mode="json")
+    document["leads"] = leads
+    return PreparedEvent(
+        envelope.event_id, envelope.subject, json.dumps(document, ensure_ascii=False).encode()
+    )
 
 
 def report_object_name(import_id: UUID) -> str:
@@ -235,20 +253,7 @@ class ImportRunner:
             for rejection in result.rejections:
                 counts[rejection.outcome] += 1
             if result.imported:
-                await add_to_outbox(
-                    session,
-                    outbox,
-                    [
-                        LeadImported(
-                            event_id=chunk_event_id(job.id, chunk),
-                            workspace_id=job.workspace_id,
-                            campaign_id=job.campaign_id,
-                            import_id=job.id,
-                            chunk=chunk,
-                            leads=result.imported,
-                        )
-                    ],
-                )
+                await add_to_outbox(session, outbox, [lead_imported(job, chunk, result.imported)])
             chunk += 1
             await repo.save_progress(job.id, rows_done=rows_done, chunks_done=chunk, counts=counts)
         return chunk

@@ -8,6 +8,7 @@ It runs on the session's own connection, so it commits or rolls back with the re
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -20,24 +21,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
 def copy_text(rows: Iterable[Sequence[Any]]) -> bytes:
     """Rows in COPY's text format. Built in plain Python so it can run in a worker thread, ahead of the
     transaction that sends it (psycopg's `write_row` would do the same work on the event loop)."""
     lines = []
     for row in rows:
-        fields = []
-        for value in row:
-            if value is None:
-                fields.append("\\N")
-            elif isinstance(value, str):
-                fields.append(value.translate(_COPY_ESCAPES))
-            elif isinstance(value, dict):
-                fields.append(json.dumps(value, ensure_ascii=False).translate(_COPY_ESCAPES))
-            elif isinstance(value, datetime):
-                fields.append(value.isoformat())
-            else:
-                fields.append(str(value))
-        lines.append("\t".join(fields))
+        fields = [None if v is None else v if type(v) is str else _as_text(v) for v in row]
+        present = [f for f in fields if f is not None]
+        if _NEEDS_ESCAPE.search("".join(present)):  # rare: escape only rows that need it
+            fields = [None if f is None else f.translate(_COPY_ESCAPES) for f in fields]
+        lines.append("\t".join("\\N" if f is None else f for f in fields))
     lines.append("")
     return "\n".join(lines).encode()
 

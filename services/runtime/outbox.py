@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass
+from uuid import UUID
 
 import psycopg
 import structlog
@@ -23,8 +25,26 @@ from services.runtime.db import outbox_channel, psycopg_conninfo
 log = structlog.get_logger(__name__)
 
 
-async def add_to_outbox(session: AsyncSession, outbox: Table, events: Iterable[Event]) -> None:
-    rows = [{"event_id": e.event_id, "subject": e.subject, "payload": e.to_bytes()} for e in events]
+@dataclass(frozen=True)
+class PreparedEvent:
+    """An event already serialised (a bulk batch built without pydantic models; see the importer)."""
+
+    event_id: UUID
+    subject: str
+    payload: bytes
+
+
+async def add_to_outbox(
+    session: AsyncSession, outbox: Table, events: Iterable[Event | PreparedEvent]
+) -> None:
+    rows = [
+        {
+            "event_id": e.event_id,
+            "subject": e.subject,
+            "payload": e.payload if isinstance(e, PreparedEvent) else e.to_bytes(),
+        }
+        for e in events
+    ]
     if rows:
         # Deterministic event ids (a resumed import chunk) make a second insert a no-op.
         await session.execute(insert(outbox).on_conflict_do_nothing(index_elements=["event_id"]), rows)
