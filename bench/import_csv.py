@@ -12,14 +12,17 @@ measures, on its own embedded NATS and PostgreSQL:
   outbox relay. The clock starts when the upload begins and stops when the import is `completed` and the
   importer's outbox is empty.
 
-It prints both rates, their ratio, the importer's peak memory (`VmHWM`), the breakdown and the CPU time of
-each process, and exits non-zero when the import did not complete or its counts, leads or events do not
-add up (a benchmark that silently measures a broken run is worse than none).
+It prints both rates, their ratio, the importer's peak memory (`VmHWM` from /proc, so Linux only), the
+breakdown and the CPU time of each process — and of the rest of the machine, with a warning when other
+work shared the cores — and exits non-zero when the import did not complete or its counts, leads or events
+do not add up (a benchmark that silently measures a broken run is worse than none).
 
     .venv/bin/python bench/import_csv.py [--rows 1000000] [--keep-file PATH] [--profile PATH]
 
-`--profile PATH` also samples the importer with py-spy during the service path (raw collapsed stacks to
-PATH) and prints where its time goes; it slows the importer a little, so take figures from a run without.
+`--profile PATH` also records the importer with py-spy (`--gil`: the thread holding the GIL; raw collapsed
+stacks to PATH) and samples `pg_stat_activity` ~100 times a second, then prints where the time goes: per
+thread, per stage, the top functions, and what PostgreSQL was doing for the chunk transactions. It slows
+the run a little, so take the figures from a run without it.
 """
 
 from __future__ import annotations
@@ -415,6 +418,7 @@ class ServiceResult:
     leads_in_events: int
     import_completed_messages: int
     cpu: dict[str, float]
+    activity: Counter[str] = field(default_factory=Counter)
     profile_lines: list[str] = field(default_factory=list)
 
 
@@ -478,6 +482,9 @@ async def run_service_path(
     workspace_id, campaign_id, import_id = uuid4(), uuid4(), uuid4()
     nc = await nats.connect(nats_url, connect_timeout=5)
     profiler: asyncio.subprocess.Process | None = None
+    activity: Counter[str] = Counter()
+    stop_sampling = asyncio.Event()
+    sampler: asyncio.Task[None] | None = None
     try:
         js = nc.jetstream()
         await ensure_streams(js)
@@ -486,6 +493,7 @@ async def run_service_path(
             await db.execute("CHECKPOINT")
             if profile is not None:
                 profiler = await _start_profiler(importer_pid, profile)
+                sampler = asyncio.create_task(_sample_activity(conninfo, activity, stop_sampling))
             cpu_before = cpu.sample()
             t0 = time.perf_counter()
             await store.put(str(import_id), upload)  # type: ignore[arg-type]
@@ -518,6 +526,9 @@ async def run_service_path(
                 await asyncio.sleep(POLL_SECONDS / 4)
             t_published = time.perf_counter()
             cpu_used = cpu.since(cpu_before)
+            stop_sampling.set()
+            if sampler is not None:
+                await sampler
             if profiler is not None:
                 await _stop_profiler(profiler)
             final = await _request(
@@ -534,6 +545,9 @@ async def run_service_path(
         per_subject = info.state.subjects or {}
         completed_messages = per_subject.get(subjects.event_subject(workspace_id, "import_completed"), 0)
     finally:
+        stop_sampling.set()
+        if sampler is not None and not sampler.done():
+            sampler.cancel()
         if profiler is not None:
             await _stop_profiler(profiler)
         await nc.close()
@@ -548,7 +562,77 @@ async def run_service_path(
         leads_in_events=leads_in_events,
         import_completed_messages=completed_messages,
         cpu=cpu_used,
+        activity=activity,
     )
+
+
+_ACTIVITY = """
+SELECT state, left(query, 120) FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+"""
+ACTIVITY_SECONDS = 0.01
+
+
+async def _sample_activity(conninfo: str, samples: Counter[str], stop: asyncio.Event) -> None:
+    """What the importer's chunk transaction and outbox relay are doing in PostgreSQL, ~100 times a second."""
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        while not stop.is_set():
+            cur = await conn.execute(_ACTIVITY)
+            chunk, relay = _classify_activity(await cur.fetchall())
+            samples[f"chunk: {chunk}"] += 1
+            samples[f"relay: {relay}"] += 1
+            await asyncio.sleep(ACTIVITY_SECONDS)
+
+
+_STATEMENTS = (
+    ("COPY", "COPY into the staging table"),
+    ("INSERT INTO importer.leads", "INSERT … SELECT … ON CONFLICT into importer.leads"),
+    ("INSERT INTO importer.rejected_rows", "INSERT of rejected rows"),
+    ("INSERT INTO importer.outbox", "INSERT of the LeadImported into the outbox"),
+    ("UPDATE importer.imports", "UPDATE of the checkpoint"),
+    ("SELECT importer.leads", "SELECT of the owners of conflicting addresses"),
+    ("SELECT importer.suppressions", "SELECT of suppressed addresses"),
+    ("COMMIT", "COMMIT"),
+)
+
+
+def _classify_activity(rows: list[tuple[Any, ...]]) -> tuple[str, str]:
+    chunk, relay = "no transaction open", "no transaction open"
+    for state, query in rows:
+        upper = (query or "").replace('"', "").lstrip().upper()  # psycopg quotes its identifiers
+        in_transaction = str(state).startswith("idle in transaction")
+        if upper.startswith(("LISTEN", "SELECT PG_TRY_ADVISORY_LOCK")) or upper.startswith(
+            "SELECT IMPORTER.IMPORTS.ID"  # a GetImport
+        ):
+            continue
+        if "IMPORTER.OUTBOX" in upper and not upper.startswith("INSERT"):
+            if state == "active":
+                relay = "executing a statement"
+            elif in_transaction and relay == "no transaction open":
+                relay = "transaction open, publishing to NATS"
+            continue
+        if state == "active":
+            chunk = "executing: " + next(
+                (label for prefix, label in _STATEMENTS if upper.startswith(prefix.upper())),
+                "other statements",
+            )
+        elif in_transaction and chunk == "no transaction open":
+            chunk = "transaction open, PostgreSQL idle (waiting for the importer)"
+    return chunk, relay
+
+
+def _activity_lines(activity: Counter[str]) -> list[str]:
+    lines = []
+    for role in ("chunk", "relay"):
+        total = sum(count for key, count in activity.items() if key.startswith(f"{role}: "))
+        if not total:
+            continue
+        title = "the import's chunk transactions" if role == "chunk" else "the outbox relay"
+        lines.append(f"PostgreSQL view of {title} (pg_stat_activity, {total:,} samples):")
+        for key, count in sorted(activity.items(), key=lambda item: -item[1]):
+            if key.startswith(f"{role}: "):
+                lines.append(f"  {count / total:6.1%}  {key.removeprefix(f'{role}: ')}")
+    return lines
 
 
 async def _wait_until_committed(
@@ -777,6 +861,9 @@ def _print_report(
     if result.profile_lines:
         print()
         print("\n".join(result.profile_lines))
+    if result.activity:
+        print()
+        print("\n".join(_activity_lines(result.activity)))
 
 
 def main() -> int:
