@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,8 @@ async def measure(stack: ServiceStack, key: str, rows: int) -> dict[str, float]:
 
 
 def main() -> None:
+    # `timeout` and CI send SIGTERM: exit through the `finally` below so no server is left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=50_000)
     args = parser.parse_args()
