@@ -73,3 +73,11 @@ async def ask(service: Service, verb: str, target: str, command: BaseModel, repl
             status.HTTP_503_SERVICE_UNAVAILABLE, f"The {target} service did not answer; try again shortly."
         ) from exc
     return reply_type.model_validate_json(msg.body)
+
+
+def raise_for_reply(reply: Reply) -> None:
+    """A service's refusal as HTTP: `not_found` is 404 (also for another workspace's ids), the rest 422."""
+    if reply.error_code == "not_found":
+        raise HTTPException(status.HTTP_404_NOT_FOUND, reply.error)
+    if reply.error:
+        raise HTTPException(422, reply.error)

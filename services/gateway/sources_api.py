@@ -35,14 +35,13 @@ from contracts.commands import (
     PipelineLeadItem,
     PipelineLeadPage,
     PipelineLeadsStored,
-    Reply,
     SearchDirectory,
     StartDirectoryImport,
     StartPipelineImport,
     StoredPipelineLead,
 )
 from services.gateway.campaigns_api import campaign_or_404
-from services.gateway.deps import Session, Workspace, ask, service_of
+from services.gateway.deps import Session, Workspace, ask, raise_for_reply, service_of
 from services.gateway.imports_api import ImportOut, import_out
 
 router = APIRouter(prefix="/api/v1")
@@ -72,13 +71,6 @@ def describe(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in error["loc"])
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
-
-
-def _raise_for(reply: Reply) -> None:
-    if reply.error_code == "not_found":
-        raise HTTPException(status.HTTP_404_NOT_FOUND, reply.error)
-    if reply.error:
-        raise HTTPException(422, reply.error)
 
 
 def _import_out(reply: ImportStatusReply) -> ImportOut:
@@ -141,7 +133,7 @@ async def search_directory(
         SearchDirectory(workspace_id=workspace_id, filter=criteria, limit=limit, cursor=cursor),
         DirectoryPage,
     )
-    _raise_for(reply)
+    raise_for_reply(reply)
     return CompanyPage(items=reply.items, total=reply.total, next_cursor=reply.next_cursor)
 
 
@@ -155,7 +147,7 @@ async def directory_facets(workspace_id: Workspace, request: Request, country: V
     reply: DirectoryFacets = await ask(
         service_of(request), "directory_facets", "importer", command, DirectoryFacets
     )
-    _raise_for(reply)
+    raise_for_reply(reply)
     return FacetsOut(countries=reply.countries, cities=reply.cities, industries=reply.industries)
 
 
@@ -258,7 +250,7 @@ async def create_pipeline_leads(
             CreatePipelineLeads(workspace_id=workspace_id, items=batch),
             PipelineLeadsStored,
         )
-        _raise_for(reply)
+        raise_for_reply(reply)
         stored += reply.stored
         errors += reply.errors
     created = sum(s.created for s in stored)
@@ -322,7 +314,7 @@ async def list_pipeline_leads(
         ListPipelineLeads(workspace_id=workspace_id, filter=criteria, limit=limit, cursor=cursor),
         PipelineLeadPage,
     )
-    _raise_for(reply)
+    raise_for_reply(reply)
     return PipelinePage(items=reply.items, total=reply.total, next_cursor=reply.next_cursor)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from contracts.commands import (
@@ -17,7 +17,7 @@ from contracts.commands import (
     SuppressionPage,
     SuppressionReply,
 )
-from services.gateway.deps import Workspace, ask, service_of
+from services.gateway.deps import Workspace, ask, raise_for_reply, service_of
 
 router = APIRouter(prefix="/api/v1", tags=["suppressions"])
 
@@ -44,13 +44,6 @@ def _out(item: Suppression) -> SuppressionOut:
     return SuppressionOut.model_validate(item.model_dump())
 
 
-def _raise_for(reply: Reply) -> None:
-    if reply.error_code == "not_found":
-        raise HTTPException(status.HTTP_404_NOT_FOUND, reply.error)
-    if reply.error:
-        raise HTTPException(422, reply.error)
-
-
 @router.post("/suppressions", status_code=status.HTTP_201_CREATED, response_model=SuppressionOut)
 async def add_suppression(body: SuppressionIn, workspace_id: Workspace, request: Request) -> SuppressionOut:
     """Add an address; later imports report it as `suppressed`. Adding it again changes nothing."""
@@ -61,7 +54,7 @@ async def add_suppression(body: SuppressionIn, workspace_id: Workspace, request:
         AddSuppression(workspace_id=workspace_id, email=body.email, reason=body.reason),
         SuppressionReply,
     )
-    _raise_for(reply)
+    raise_for_reply(reply)
     assert reply.suppression is not None
     return _out(reply.suppression)
 
@@ -81,7 +74,7 @@ async def list_suppressions(
         ListSuppressions(workspace_id=workspace_id, limit=limit, cursor=cursor, q=q),
         SuppressionPage,
     )
-    _raise_for(reply)
+    raise_for_reply(reply)
     return SuppressionList(
         items=[_out(i) for i in reply.items], total=reply.total, next_cursor=reply.next_cursor
     )
@@ -96,5 +89,5 @@ async def remove_suppression(email: str, workspace_id: Workspace, request: Reque
         RemoveSuppression(workspace_id=workspace_id, email=email),
         Reply,
     )
-    _raise_for(reply)
+    raise_for_reply(reply)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
