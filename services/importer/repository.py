@@ -12,17 +12,19 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.importer.domain import Candidate, Outcome, Rejection
+from services.importer.domain import Outcome
 from services.importer.tables import imports, leads, rejected_rows, suppressions
-from services.runtime.bulk import copy_insert, copy_text
+from services.importer.worker import OPTIONAL_FIELDS, ChunkCandidate, splice_lead_id
+from services.runtime.bulk import copy_insert
 
 
 @dataclass
 class ChunkResult:
-    # Each new lead as its ImportedLead JSON object (see `lead_json`): the chunk's LeadImported is
-    # serialised from these directly rather than through a thousand pydantic models.
-    imported: list[dict[str, Any]]
-    rejections: list[Rejection]
+    # Each new lead as its ImportedLead JSON object, already serialised (see `worker.lead_fragment`): the
+    # chunk's LeadImported is assembled from these rather than through a thousand pydantic models.
+    imported: list[str]
+    # (row, value, outcome, reason) of every row of the chunk not imported.
+    rejections: list[tuple[int, str, str, str]]
 
 
 class ImportRepository:
@@ -113,19 +115,17 @@ class ImportRepository:
         workspace_id: UUID,
         campaign_id: UUID,
         import_id: UUID,
-        candidates: Sequence[Candidate],
-        rejections: Sequence[Rejection],
-        staged: bytes | None = None,
+        candidates: Sequence[ChunkCandidate],
+        rejections: Sequence[tuple[int, str, str, str]],
+        staged: bytes,
     ) -> ChunkResult:
         """Insert new leads; an address already in the campaign becomes a rejection with its reason.
 
-        `staged` is `staged_leads(...)` of the same candidates, when the caller built it ahead of time.
+        `staged` is `worker.staged_leads(...)` of the same candidates, built by the import's worker process.
         """
-        imported: list[dict[str, Any]] = []
+        imported: list[str] = []
         rejected = list(rejections)
         if candidates:
-            if staged is None:
-                staged = staged_leads(workspace_id, campaign_id, import_id, candidates)
             inserted = await self._copy_new_leads(staged)
             conflicts = [c for c in candidates if c.key not in inserted]
             suppressed = await self._suppressed(workspace_id, [c.key for c in conflicts])
@@ -135,34 +135,33 @@ class ImportRepository:
             for c in conflicts:
                 if c.key in suppressed:
                     rejected.append(
-                        Rejection(
+                        (
                             c.row,
                             c.email,
-                            Outcome.SUPPRESSED,
+                            Outcome.SUPPRESSED.value,
                             f"the address is on the workspace suppression list ({suppressed[c.key]})",
                         )
                     )
                 elif owner.get(c.key) == import_id:
                     rejected.append(
-                        Rejection(
+                        (
                             c.row,
                             c.email,
-                            Outcome.DUPLICATE_IN_FILE,
+                            Outcome.DUPLICATE_IN_FILE.value,
                             "the same address appears earlier in this import",
                         )
                     )
                 else:
                     rejected.append(
-                        Rejection(
+                        (
                             c.row,
                             c.email,
-                            Outcome.ALREADY_IN_CAMPAIGN,
+                            Outcome.ALREADY_IN_CAMPAIGN.value,
                             "the address is already in this campaign",
                         )
                     )
-            # model_construct: these values were validated when the chunk was planned; re-validating a
-            # thousand models per chunk is a measurable share of an import.
-            imported = [lead_json(c, inserted[c.key]) for c in candidates if c.key in inserted]
+            # The worker serialised each lead without its id; only the id returned by the INSERT is added.
+            imported = [splice_lead_id(c.fragment, inserted[c.key]) for c in candidates if c.key in inserted]
         if rejected:
             await self.session.execute(
                 insert(rejected_rows).on_conflict_do_nothing(),
@@ -170,17 +169,17 @@ class ImportRepository:
                     {
                         "import_id": import_id,
                         "workspace_id": workspace_id,
-                        "row": r.row,
-                        "value": r.value,
-                        "outcome": r.outcome.value,
-                        "reason": r.reason,
+                        "row": row,
+                        "value": value,
+                        "outcome": outcome,
+                        "reason": reason,
                     }
-                    for r in rejected
+                    for row, value, outcome, reason in rejected
                 ],
             )
         return ChunkResult(imported, rejected)
 
-    async def _copy_new_leads(self, staged: bytes) -> dict[str, UUID]:
+    async def _copy_new_leads(self, staged: bytes) -> dict[str, str]:
         """Insert the chunk's new leads in one statement, skipping suppressed and known addresses."""
         inserted = await copy_insert(
             self.session,
@@ -192,7 +191,8 @@ class ImportRepository:
                 "WHERE x.workspace_id = s.workspace_id AND x.email_key = s.email_key)"
             ),
             conflict_target=sql.SQL("ON CONSTRAINT leads_campaign_email_key"),
-            returning=("email_key", "id"),
+            # As text: the ids are only spliced into the event's JSON.
+            returning=("email_key", sql.SQL("id::text")),
         )
         return {key: lead_id for key, lead_id in inserted}
 
@@ -217,34 +217,6 @@ class ImportRepository:
         return {key: import_id for key, import_id in rows}
 
 
-def staged_leads(
-    workspace_id: UUID, campaign_id: UUID, import_id: UUID, candidates: Sequence[Candidate]
-) -> bytes:
-    """The COPY payload of a chunk's candidate leads (pure: runs in the worker thread that plans chunks)."""
-    ids = (str(workspace_id), str(campaign_id), str(import_id))
-    return copy_text(
-        (
-            *ids,
-            c.email,
-            c.key,
-            c.custom,
-            c.row,
-            *(c.fields.get(name) for name in _OPTIONAL_FIELDS),
-        )
-        for c in candidates
-    )
-
-
-def lead_json(candidate: Candidate, lead_id: UUID) -> dict[str, Any]:
-    """A lead as `contracts.ImportedLead` serialises it (a unit test holds the two equal)."""
-    values: dict[str, Any] = {"lead_id": str(lead_id), "email": candidate.email, "row": candidate.row}
-    for name in _OPTIONAL_FIELDS:
-        values[name] = candidate.fields.get(name)
-    values["custom"] = candidate.custom
-    return values
-
-
-_OPTIONAL_FIELDS = ("first_name", "last_name", "company_name", "phone", "website", "city", "industry")
 _STAGE_COLUMNS = (
     "workspace_id",
     "campaign_id",
@@ -253,5 +225,5 @@ _STAGE_COLUMNS = (
     "email_key",
     "custom",
     "source_row",
-    *_OPTIONAL_FIELDS,
+    *OPTIONAL_FIELDS,
 )

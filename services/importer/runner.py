@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
-import itertools
 import json
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import IO, Any
 from uuid import UUID
 
@@ -24,20 +24,11 @@ import structlog
 from nats.js.errors import NotFoundError
 
 from contracts import ImportCompleted, ImportProgress, LeadImported
-from services.importer.csv_source import ragged_reason
-from services.importer.domain import (
-    Candidate,
-    ChunkPlan,
-    ImportInputError,
-    Outcome,
-    Rejection,
-    empty_counts,
-    plan_chunk,
-    spreadsheet_safe,
-)
-from services.importer.repository import ImportRepository, staged_leads
-from services.importer.sources import CsvSource, OpenedSource, Source
+from services.importer.domain import ImportInputError, Outcome, empty_counts, spreadsheet_safe
+from services.importer.repository import ImportRepository
+from services.importer.sources import CsvFileSource, Source
 from services.importer.tables import outbox
+from services.importer.worker import Chunk, ChunkWorker
 from services.runtime.db import psycopg_conninfo
 from services.runtime.outbox import PreparedEvent, add_to_outbox
 from services.runtime.service import Service
@@ -61,8 +52,9 @@ def completion_event_id(import_id: UUID) -> UUID:
     return uuid.uuid5(CHUNK_NAMESPACE, f"{import_id}:completed")
 
 
-def lead_imported(job: Any, chunk: int, leads: list[dict[str, Any]]) -> PreparedEvent:
-    """The chunk's LeadImported, serialised from the leads' JSON objects (a test holds it to the model)."""
+def lead_imported(job: Any, chunk: int, leads: list[str]) -> PreparedEvent:
+    """The chunk's LeadImported, assembled from the leads' serialised JSON objects (a test holds it to
+    the model)."""
     envelope = LeadImported.model_construct(
         event_id=chunk_event_id(job.id, chunk),
         workspace_id=job.workspace_id,
@@ -72,10 +64,10 @@ def lead_imported(job: Any, chunk: int, leads: list[dict[str, Any]]) -> Prepared
         leads=[],
     )
     document = envelope.model_dump(mode="json")
-    document["leads"] = leads
-    return PreparedEvent(
-        envelope.event_id, envelope.subject, json.dumps(document, ensure_ascii=False).encode()
-    )
+    del document["leads"]
+    head = json.dumps(document, ensure_ascii=False)
+    payload = f'{head[:-1]}, "leads": [{", ".join(leads)}]}}'
+    return PreparedEvent(envelope.event_id, envelope.subject, payload.encode())
 
 
 def report_object_name(import_id: UUID) -> str:
@@ -158,11 +150,14 @@ class ImportRunner:
         with contextlib.ExitStack() as resources:
             try:
                 source = await self._source_for(job, resources)
-                opened = await asyncio.to_thread(source.open, job.rows_done)
-                resources.callback(source.close)
-                if job.total_rows != opened.total_rows:
-                    await self._save_total(job.id, opened.total_rows)
-                state = await self._consume(job, opened, counts)
+                worker = ChunkWorker.start(
+                    source,
+                    job.rows_done,
+                    self.service.settings.import_chunk_rows,
+                    (job.workspace_id, job.campaign_id, job.id),
+                )
+                resources.callback(worker.close)
+                state = await self._consume(job, worker, counts)
             except (ImportInputError, UnicodeDecodeError, csv.Error) as exc:
                 message = explain(exc)
                 log.info("import failed on its input", error=message)
@@ -176,9 +171,12 @@ class ImportRunner:
 
     async def _source_for(self, job: Any, resources: contextlib.ExitStack) -> Source:
         if job.source == "csv":
-            spool = resources.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 (closed by the stack)
+            # Named: the worker process opens it by path.
+            spool = resources.enter_context(
+                tempfile.NamedTemporaryFile(prefix="import-", suffix=".csv")  # noqa: SIM115 (closed by the stack)
+            )
             await self._download(job.object_name, spool)
-            return CsvSource(spool, dict(job.mapping))
+            return CsvFileSource(spool.name, dict(job.mapping))
         build = self.sources.query_sources.get(job.source)
         if build is None:
             raise ImportInputError(f"Unknown import source {job.source!r}.")
@@ -194,45 +192,42 @@ class ImportRunner:
         async with self.service.sessions() as session, session.begin():
             await ImportRepository.from_session(session).save_total(import_id, total_rows)
 
-    async def _consume(self, job: Any, opened: OpenedSource, counts: dict[str, int]) -> str:
-        """Import every remaining row; returns the final state (`completed` or `cancelled`)."""
-        chunk_rows = self.service.settings.import_chunk_rows
+    async def _consume(self, job: Any, worker: ChunkWorker, counts: dict[str, int]) -> str:
+        """Import every remaining row; returns the final state (`completed` or `cancelled`).
+
+        The worker process reads, plans and stages the next chunks while this one is written.
+        """
         rows_done, chunk = job.rows_done, job.chunks_done
         progress = _ProgressClock()
+        abandoned = threading.Event()
 
-        def stage(candidates: list[Candidate]) -> bytes:
-            return staged_leads(job.workspace_id, job.campaign_id, job.id, candidates)
+        async def receive() -> tuple[Any, ...]:
+            message = await asyncio.to_thread(worker.receive, abandoned)
+            if message[0] == "error":
+                raise message[1]
+            return message
 
-        def read_ahead() -> asyncio.Task[tuple[list[int], ChunkPlan, bytes]]:
-            # Parsing and staging the next chunk overlaps with writing this one: the worker thread runs
-            # while the event loop waits for PostgreSQL.
-            return asyncio.ensure_future(
-                asyncio.to_thread(_next_chunk, opened.rows, chunk_rows, opened.mapping, stage)
-            )
-
-        pending = read_ahead()
         try:
+            _, total_rows = await receive()
+            if job.total_rows != total_rows:
+                await self._save_total(job.id, total_rows)
             while True:
-                batch, plan, staged = await pending
-                if not batch:
+                message = await receive()
+                if message[0] == "done":
                     return "completed"
-                pending = read_ahead()
-                rows_done = batch[-1]
-                next_chunk = await self._store(job, chunk, plan, staged, rows_done, counts)
+                ready: Chunk = message[1]
+                rows_done = ready.last_row
+                next_chunk = await self._store(job, chunk, ready, counts)
                 if next_chunk is None:
                     return "cancelled"
                 chunk = next_chunk
-                percent = percent_of(rows_done, opened.total_rows)
+                percent = percent_of(rows_done, total_rows)
                 if progress.due(percent):
                     await self._progress(job, percent, rows_done, counts)
         finally:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
+            abandoned.set()
 
-    async def _store(
-        self, job: Any, chunk: int, plan: ChunkPlan, staged: bytes, rows_done: int, counts: dict[str, int]
-    ) -> int | None:
+    async def _store(self, job: Any, chunk: int, ready: Chunk, counts: dict[str, int]) -> int | None:
         """Commit one chunk: leads, rejections, its LeadImported and the checkpoint.
 
         Returns the next chunk number, or None when the import was cancelled (nothing of this chunk stored).
@@ -245,17 +240,17 @@ class ImportRunner:
                 workspace_id=job.workspace_id,
                 campaign_id=job.campaign_id,
                 import_id=job.id,
-                candidates=plan.candidates,
-                rejections=plan.rejections,
-                staged=staged,
+                candidates=ready.candidates,
+                rejections=ready.rejections,
+                staged=ready.staged,
             )
             counts[Outcome.IMPORTED] += len(result.imported)
             for rejection in result.rejections:
-                counts[rejection.outcome] += 1
+                counts[rejection[2]] += 1
             if result.imported:
                 await add_to_outbox(session, outbox, [lead_imported(job, chunk, result.imported)])
             chunk += 1
-            await repo.save_progress(job.id, rows_done=rows_done, chunks_done=chunk, counts=counts)
+            await repo.save_progress(job.id, rows_done=ready.last_row, chunks_done=chunk, counts=counts)
         return chunk
 
     async def _progress(self, job: Any, percent: float, rows_done: int, counts: dict[str, int]) -> None:
@@ -342,23 +337,6 @@ class _ProgressClock:
             self._last_at, self._last_percent = now, percent
             return True
         return False
-
-
-def _next_chunk(
-    rows: Iterator[tuple[int, dict[str, str]]],
-    size: int,
-    mapping: dict[str, str],
-    stage: Callable[[list[Candidate]], bytes],
-) -> tuple[list[int], ChunkPlan, bytes]:
-    """Read, plan and stage the next chunk (blocking: runs in a worker thread)."""
-    batch = list(itertools.islice(rows, size))
-    mappable = [(n, row) for n, row in batch if ragged_reason(row) is None]
-    plan = plan_chunk(mappable, mapping)
-    for n, row in batch:
-        reason = ragged_reason(row)
-        if reason is not None:
-            plan.rejections.append(Rejection(n, "", Outcome.REJECTED, reason))
-    return [n for n, _ in batch], plan, stage(plan.candidates)
 
 
 def explain(exc: Exception) -> str:

@@ -1,7 +1,7 @@
 """Where an import's rows come from: an uploaded CSV, or a query over the directory or the pipeline.
 
-A source is opened in a worker thread (it reads files and runs blocking queries) and yields
-`(row_number, values)` pairs, numbered from 1 in a deterministic order, so that a resumed import can skip
+A source is pickled to the import's worker process and opened there (it reads files and runs blocking
+queries), so it must hold only picklable state until `open`. It yields `(row_number, values)` pairs, numbered from 1 in a deterministic order, so that a resumed import can skip
 exactly the rows its last committed chunk covered.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 import psycopg
@@ -53,6 +54,24 @@ class CsvSource:
 
     def close(self) -> None:
         pass
+
+
+class CsvFileSource:
+    """A CSV by path, so the import's worker process can open it itself (the object is picklable)."""
+
+    def __init__(self, path: str, mapping: dict[str, str]) -> None:
+        self._path = path
+        self._mapping = mapping
+        self._file: BinaryIO | None = None
+
+    def open(self, skip: int) -> OpenedSource:
+        self._file = Path(self._path).open("rb")  # noqa: SIM115 (closed by close())
+        return CsvSource(self._file, self._mapping).open(skip)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 class QuerySource:

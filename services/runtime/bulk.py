@@ -54,10 +54,11 @@ async def copy_insert(
     *,
     where: sql.Composable | None = None,
     conflict_target: sql.Composable | None = None,
-    returning: Sequence[str] = (),
+    returning: Sequence[str | sql.Composable] = (),
 ) -> list[tuple[Any, ...]]:
     """Insert `rows` (values in `columns` order, or their `copy_text`) skipping conflicts; returns the
-    `returning` columns of the rows actually inserted. `where` filters the staged rows (alias `s`)."""
+    `returning` columns (names, or SQL expressions) of the rows actually inserted. `where` filters the
+    staged rows (alias `s`)."""
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
     assert isinstance(raw, psycopg.AsyncConnection)
@@ -86,7 +87,9 @@ async def copy_insert(
             conflict_target + sql.SQL(" ") if conflict_target is not None else sql.SQL(""),
         )
         if returning:
-            statement += sql.SQL(" RETURNING ") + sql.SQL(", ").join(map(sql.Identifier, returning))
+            statement += sql.SQL(" RETURNING ") + sql.SQL(", ").join(
+                sql.Identifier(r) if isinstance(r, str) else r for r in returning
+            )
         await cur.execute(statement)
         inserted = await cur.fetchall() if returning else []
         # Rows of this statement stay staged until commit; a second call in the same transaction starts clean.

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from contracts import ImportedLead, LeadImported, parse_event
 from services.importer.domain import Candidate
-from services.importer.repository import lead_json
 from services.importer.runner import chunk_event_id, lead_imported
+from services.importer.worker import lead_fragment, splice_lead_id
 
 TEXT = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=12)
 FIELDS = st.fixed_dictionaries(
@@ -42,7 +42,8 @@ def test_hand_built_batch_equals_the_model(
         Candidate(row, email, email.lower(), fields, custom) for email, row, fields, custom in leads
     ]
     ids = [uuid.uuid4() for _ in candidates]
-    prepared = lead_imported(job, chunk, [lead_json(c, i) for c, i in zip(candidates, ids, strict=True)])
+    batch = [splice_lead_id(lead_fragment(c), i) for c, i in zip(candidates, ids, strict=True)]
+    prepared = lead_imported(job, chunk, batch)
 
     parsed = parse_event(prepared.payload)
     expected = LeadImported(

@@ -1,0 +1,261 @@
+"""The import worker's protocol: what it sends for a source, and how errors and shutdown behave."""
+
+from __future__ import annotations
+
+import io
+import json
+import queue
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contracts import ImportedLead
+from services.importer.domain import Candidate, ImportInputError, Outcome
+from services.importer.sources import CsvFileSource, CsvSource, OpenedSource
+from services.importer.worker import (
+    OPTIONAL_FIELDS,
+    ChunkWorker,
+    lead_fragment,
+    next_chunk,
+    produce,
+    splice_lead_id,
+    staged_leads,
+)
+from services.runtime.bulk import copy_text
+
+IDS = (uuid.uuid4(), uuid.uuid4(), uuid.uuid4())
+MAPPING = {"email": "email", "first_name": "name"}
+
+
+class ListSource:
+    """A source over fixed rows, as the worker sees any `Source`."""
+
+    def __init__(self, rows: list[dict[str, str]], fail_at: int | None = None) -> None:
+        self.rows = rows
+        self.fail_at = fail_at
+        self.closed = False
+
+    def open(self, skip: int) -> OpenedSource:
+        def iterate() -> Any:
+            for number, row in enumerate(self.rows, start=1):
+                if number == self.fail_at:
+                    raise ImportInputError(f"bad row {number}")
+                if number > skip:
+                    yield number, row
+
+        return OpenedSource(len(self.rows), dict(MAPPING), iterate())
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def run(source: ListSource, skip: int, size: int) -> list[tuple[Any, ...]]:
+    out: queue.Queue[tuple[Any, ...]] = queue.Queue()
+    produce(source, skip, size, IDS, out, threading.Event())
+    return [out.get_nowait() for _ in range(out.qsize())]
+
+
+ROWS = [
+    {"email": "a@example.com", "name": "Ann"},
+    {"email": "", "name": "Nobody"},
+    {"email": "A@EXAMPLE.COM", "name": "Ann again"},
+    {"email": "not an address", "name": "x"},
+    {"\x00ragged": "row has 3 fields, the header has 2"},
+    {"email": "b@example.com", "name": ""},
+]
+
+
+@pytest.mark.parametrize(
+    ("skip", "size", "expected"),
+    [
+        # (last row, candidate rows, rejections as (row, outcome)) per chunk
+        (
+            0,
+            1000,
+            [
+                (
+                    6,
+                    [1, 6],
+                    [
+                        (2, "missing_email"),
+                        (3, "duplicate_in_file"),
+                        (4, "invalid_format"),
+                        (5, "rejected"),
+                    ],
+                )
+            ],
+        ),
+        (
+            0,
+            2,
+            [
+                (2, [1], [(2, "missing_email")]),
+                (4, [3], [(4, "invalid_format")]),
+                (6, [6], [(5, "rejected")]),
+            ],
+        ),
+        (3, 2, [(5, [], [(4, "invalid_format"), (5, "rejected")]), (6, [6], [])]),
+        (6, 2, []),
+    ],
+)
+def test_chunks_sent_for_a_source(
+    skip: int, size: int, expected: list[tuple[int, list[int], list[tuple[int, str]]]]
+) -> None:
+    source = ListSource(ROWS)
+    messages = run(source, skip, size)
+    assert messages[0] == ("opened", len(ROWS))
+    assert messages[-1] == ("done",)
+    chunks = [m[1] for m in messages[1:-1]]
+    assert [m[0] for m in messages[1:-1]] == ["chunk"] * len(chunks)
+    got = [
+        (c.last_row, [x.row for x in c.candidates], sorted((r[0], r[2]) for r in c.rejections))
+        for c in chunks
+    ]
+    assert got == expected
+    for c in chunks:
+        # One COPY line per candidate, in the candidates' order, keyed by the normalised address.
+        lines = c.staged.decode().splitlines()
+        assert [line.split("\t")[4] for line in lines] == [x.key for x in c.candidates]
+        assert all(line.split("\t")[:3] == [str(i) for i in IDS] for line in lines)
+    assert source.closed
+
+
+def test_an_error_is_sent_and_ends_the_stream() -> None:
+    source = ListSource(ROWS, fail_at=3)
+    messages = run(source, 0, 2)
+    assert [m[0] for m in messages] == ["opened", "chunk", "error"]
+    assert isinstance(messages[-1][1], ImportInputError)
+    assert str(messages[-1][1]) == "bad row 3"
+    assert source.closed
+
+
+def test_stop_ends_the_stream_without_done() -> None:
+    out: queue.Queue[tuple[Any, ...]] = queue.Queue()
+    stop = threading.Event()
+    stop.set()
+    produce(ListSource(ROWS), 0, 2, IDS, out, stop)
+    assert [out.get_nowait()[0] for _ in range(out.qsize())] == ["opened"]
+
+
+TEXT = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.emails().map(str),
+    st.integers(1, 10**6),
+    st.dictionaries(st.sampled_from(["first_name", "city", "phone"]), st.one_of(st.none(), TEXT)),
+    st.dictionaries(TEXT, TEXT, max_size=3),
+)
+def test_spliced_fragment_is_the_imported_lead(
+    email: str, row: int, fields: dict[str, str | None], custom: dict[str, str]
+) -> None:
+    lead_id = uuid.uuid4()
+    candidate = Candidate(row, email, email.lower(), fields, custom)
+    spliced = json.loads(splice_lead_id(lead_fragment(candidate), lead_id))
+    expected = ImportedLead(lead_id=lead_id, email=email, row=row, custom=custom, **fields)
+    assert ImportedLead.model_validate(spliced) == expected
+    assert spliced == expected.model_dump(mode="json")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.emails().map(str),
+    st.integers(1, 10**6),
+    st.dictionaries(
+        st.sampled_from(["first_name", "company_name", "website", "industry"]), st.one_of(st.none(), TEXT)
+    ),
+    st.dictionaries(TEXT, TEXT, max_size=3),
+)
+def test_hand_built_fragment_and_copy_line_equal_the_generic_encoders(
+    email: str, row: int, fields: dict[str, str | None], custom: dict[str, str]
+) -> None:
+    candidate = Candidate(row, email, email.lower(), fields, custom)
+    values: dict[str, Any] = {"email": email, "row": row}
+    values.update({name: fields.get(name) for name in OPTIONAL_FIELDS})
+    values["custom"] = custom
+    assert lead_fragment(candidate) == json.dumps(values, ensure_ascii=False)
+    expected = copy_text(
+        [
+            (
+                *map(str, IDS),
+                email,
+                email.lower(),
+                custom,
+                row,
+                *(fields.get(name) for name in OPTIONAL_FIELDS),
+            )
+        ]
+    )
+    assert staged_leads(*IDS, [candidate]) == expected
+
+
+def test_next_chunk_at_the_end_is_none() -> None:
+    assert next_chunk(iter([]), 10, MAPPING, IDS) is None
+
+
+def _csv(tmp_path: Path, body: bytes) -> str:
+    path = tmp_path / "upload.csv"
+    path.write_bytes(body)
+    return str(path)
+
+
+def _drain(worker: ChunkWorker) -> list[tuple[Any, ...]]:
+    messages = []
+    while True:
+        message = worker.receive(threading.Event())
+        messages.append(message)
+        if message[0] in ("done", "error"):
+            return messages
+
+
+def test_worker_process_streams_a_csv_and_exits(tmp_path: Path) -> None:
+    rows = "".join(f"u{i}@example.com,N{i}\n" for i in range(1, 26))
+    path = _csv(tmp_path, f"email,name\n{rows}".encode())
+    worker = ChunkWorker.start(CsvFileSource(path, MAPPING), 5, 10, IDS)
+    try:
+        messages = _drain(worker)
+    finally:
+        worker.close()
+    assert messages[0] == ("opened", 25)
+    assert [m[1].last_row for m in messages[1:-1]] == [15, 25]
+    assert messages[-1] == ("done",)
+    assert sum(len(m[1].candidates) for m in messages[1:-1]) == 20
+    assert worker.process.exitcode is not None
+
+
+def test_worker_process_reports_input_errors_as_the_main_process_would(tmp_path: Path) -> None:
+    # A byte that is not UTF-8 well past the sample: the pre-scan fails before any chunk is sent.
+    body = b"email,name\n" + b"a@example.com,x\n" * 8000 + b"b@example.com,\xff\n"
+    path = _csv(tmp_path, body)
+    with pytest.raises(UnicodeDecodeError) as direct:
+        CsvSource(io.BytesIO(body), MAPPING).open(0)
+    worker = ChunkWorker.start(CsvFileSource(path, MAPPING), 0, 10, IDS)
+    try:
+        messages = _drain(worker)
+    finally:
+        worker.close()
+    assert [m[0] for m in messages] == ["error"]
+    error = messages[0][1]
+    assert type(error) is UnicodeDecodeError
+    assert str(error) == str(direct.value)
+    assert error.object[error.start : error.start + 1] == b"\xff"
+
+
+def test_closing_a_busy_worker_ends_its_process(tmp_path: Path) -> None:
+    rows = "".join(f"u{i}@example.com,N{i}\n" for i in range(1, 5001))
+    path = _csv(tmp_path, f"email,name\n{rows}".encode())
+    worker = ChunkWorker.start(CsvFileSource(path, MAPPING), 0, 10, IDS)
+    assert worker.receive(threading.Event())[0] == "opened"
+    worker.close()  # with its queue full, the worker blocks on put
+    assert worker.process.exitcode is not None
+
+
+def test_outcomes_sent_are_outcome_values() -> None:
+    chunks = [m[1] for m in run(ListSource(ROWS), 0, 1000) if m[0] == "chunk"]
+    assert {r[2] for c in chunks for r in c.rejections} <= {o.value for o in Outcome}
