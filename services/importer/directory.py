@@ -53,6 +53,7 @@ from contracts.commands import (
 )
 from services.importer.csv_source import detect_delimiter, detect_encoding
 from services.importer.domain import ImportInputError, normalise_email
+from services.importer.jobs import start
 from services.importer.runner import ImportRunner
 from services.importer.sources import QuerySource
 from services.runtime.service import Service
@@ -716,9 +717,6 @@ def build_source(conninfo: str, job: Any) -> QuerySource:
 
 
 def register(service: Service, runner: ImportRunner) -> None:
-    # Imported here, not at the top: app.py imports this module to call register().
-    from services.importer.app import start
-
     runner.sources.register("directory", build_source)
     broker = service.broker
 

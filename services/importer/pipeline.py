@@ -33,6 +33,7 @@ from contracts.commands import (
 )
 from services.importer.directory import decode_cursor, encode_cursor, fetch, filter_label, like_pattern
 from services.importer.domain import ImportInputError, normalise_email
+from services.importer.jobs import start
 from services.importer.runner import ImportRunner
 from services.importer.sources import QuerySource
 from services.importer.tables import pipeline_leads
@@ -170,9 +171,6 @@ def build_source(conninfo: str, job: Any) -> QuerySource:
 
 
 def register(service: Service, runner: ImportRunner) -> None:
-    # Imported here, not at the top: app.py imports this module to call register().
-    from services.importer.app import start
-
     runner.sources.register("pipeline", build_source)
     broker = service.broker
 
