@@ -113,19 +113,33 @@ class CsvStream:
 
     def rows(self, skip: int = 0) -> Iterator[tuple[int, dict[str, str]]]:
         """(data row number from 1, values by header); ragged rows raise `RaggedRow` to be reported."""
-        width = len(self.headers)
+        headers = self.headers
+        width = len(headers)
         for number, values in enumerate(self._reader, start=1):
             if number <= skip:
                 continue
-            if not any(v.strip() for v in values):
-                continue
-            if len(values) > width:
-                if any(v.strip() for v in values[width:]):
-                    yield number, {_RAGGED: f"row has {len(values)} fields, the header has {width}"}
+            if len(values) != width:
+                if not "".join(values).strip():
                     continue
-                values = values[:width]  # trailing empty fields (a trailing delimiter) carry nothing
-            values = values + [""] * (width - len(values))
-            yield number, dict(zip(self.headers, values, strict=True))
+                if len(values) > width:
+                    if "".join(values[width:]).strip():
+                        yield number, {_RAGGED: f"row has {len(values)} fields, the header has {width}"}
+                        continue
+                    values = values[:width]  # trailing empty fields (a trailing delimiter) carry nothing
+                else:
+                    values += [""] * (width - len(values))
+            elif not "".join(values).strip():  # a blank line, or only delimiters
+                continue
+            yield number, dict(zip(headers, values, strict=True))
+
+    def count_rows(self) -> int:
+        """The number of the last row `rows` would yield, reading the rest of the file (without building
+        the rows)."""
+        last = 0
+        for number, values in enumerate(self._reader, start=1):
+            if "".join(values).strip():
+                last = number
+        return last
 
 
 # A row that cannot be mapped carries only this key; the importer reports it as rejected.

@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
@@ -48,8 +49,7 @@ def validate_mapping(mapping: Mapping[str, str], headers: Sequence[str]) -> dict
     return {key: value for key, value in mapping.items() if value}
 
 
-@dataclass(frozen=True)
-class NormalisedEmail:
+class NormalisedEmail(NamedTuple):
     email: str
     key: str
 
@@ -96,8 +96,8 @@ def normalise_email(raw: str) -> NormalisedEmail:
     return NormalisedEmail(email=email, key=email.lower())
 
 
-@dataclass(frozen=True)
-class Candidate:
+# Tuples rather than dataclasses: one of each is made for every row of an import.
+class Candidate(NamedTuple):
     row: int
     email: str
     key: str
@@ -105,8 +105,7 @@ class Candidate:
     custom: dict[str, str]
 
 
-@dataclass(frozen=True)
-class Rejection:
+class Rejection(NamedTuple):
     row: int
     value: str
     outcome: Outcome
@@ -128,20 +127,21 @@ def plan_chunk(rows: Iterable[tuple[int, Mapping[str, str]]], mapping: Mapping[s
     plan = ChunkPlan()
     seen: set[str] = set()
     mapped_headers = set(mapping.values())
+    email_header = mapping["email"]
+    field_headers = [(name, header) for name, header in mapping.items() if name != "email"]
+    candidates, rejections = plan.candidates, plan.rejections
     for row_number, row in rows:
-        raw_email = (row.get(mapping["email"]) or "").strip()
+        raw_email = (row.get(email_header) or "").strip()
         if not raw_email:
-            plan.rejections.append(
-                Rejection(row_number, "", Outcome.MISSING_EMAIL, "the email column is empty")
-            )
+            rejections.append(Rejection(row_number, "", Outcome.MISSING_EMAIL, "the email column is empty"))
             continue
         try:
             normalised = normalise_email(raw_email)
         except EmailNotValidError as exc:
-            plan.rejections.append(Rejection(row_number, raw_email, Outcome.INVALID_FORMAT, str(exc)))
+            rejections.append(Rejection(row_number, raw_email, Outcome.INVALID_FORMAT, str(exc)))
             continue
         if normalised.key in seen:
-            plan.rejections.append(
+            rejections.append(
                 Rejection(
                     row_number,
                     raw_email,
@@ -151,17 +151,13 @@ def plan_chunk(rows: Iterable[tuple[int, Mapping[str, str]]], mapping: Mapping[s
             )
             continue
         seen.add(normalised.key)
-        fields = {
-            name: (row.get(header) or "").strip() or None
-            for name, header in mapping.items()
-            if name != "email"
-        }
+        fields = {name: (row.get(header) or "").strip() or None for name, header in field_headers}
         custom = {
             header: value
             for header, value in row.items()
             if header not in mapped_headers and value is not None
         }
-        plan.candidates.append(Candidate(row_number, normalised.email, normalised.key, fields, custom))
+        candidates.append(Candidate(row_number, normalised.email, normalised.key, fields, custom))
     return plan
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
-import json
 import tempfile
 import threading
 import time
@@ -23,51 +22,36 @@ import psycopg
 import structlog
 from nats.js.errors import NotFoundError
 
-from contracts import ImportCompleted, ImportProgress, LeadImported
-from services.importer.domain import ImportInputError, Outcome, empty_counts, spreadsheet_safe
+from contracts import ImportCompleted, ImportProgress
+from services.importer.domain import ImportInputError, empty_counts, spreadsheet_safe
 from services.importer.repository import ImportRepository
 from services.importer.sources import CsvFileSource, Source
 from services.importer.tables import outbox
-from services.importer.worker import Chunk, ChunkWorker
+from services.importer.worker import CHUNK_NAMESPACE, Chunk, ChunkWorker
+from services.importer.writer import ChunkWriter, ImportSuperseded, Job
 from services.runtime.db import psycopg_conninfo
-from services.runtime.outbox import PreparedEvent, add_to_outbox
+from services.runtime.outbox import add_to_outbox
 from services.runtime.service import Service
 from services.runtime.streams import UPLOADS_BUCKET
 
 log = structlog.get_logger(__name__)
 
-CHUNK_NAMESPACE = uuid.UUID("6f1d7a52-4c1e-4f7e-9a55-2b3c1d0e9f10")
 RESCAN_SECONDS = 10.0
 # ImportProgress goes out at least every 1% or every 500 ms, whichever comes first.
 PROGRESS_SECONDS = 0.5
 PROGRESS_PERCENT = 1.0
-
-
-def chunk_event_id(import_id: UUID, chunk: int) -> UUID:
-    """Deterministic, so a chunk redone after a crash publishes under the same `Nats-Msg-Id`."""
-    return uuid.uuid5(CHUNK_NAMESPACE, f"{import_id}:{chunk}")
+# Fewer, larger transactions: each commit costs a WAL flush and a round of statements.
+MAX_CHUNKS_PER_TRANSACTION = 8
 
 
 def completion_event_id(import_id: UUID) -> UUID:
     return uuid.uuid5(CHUNK_NAMESPACE, f"{import_id}:completed")
 
 
-def lead_imported(job: Any, chunk: int, leads: list[str]) -> PreparedEvent:
-    """The chunk's LeadImported, assembled from the leads' serialised JSON objects (a test holds it to
-    the model)."""
-    envelope = LeadImported.model_construct(
-        event_id=chunk_event_id(job.id, chunk),
-        workspace_id=job.workspace_id,
-        campaign_id=job.campaign_id,
-        import_id=job.id,
-        chunk=chunk,
-        leads=[],
-    )
-    document = envelope.model_dump(mode="json")
-    del document["leads"]
-    head = json.dumps(document, ensure_ascii=False)
-    payload = f'{head[:-1]}, "leads": [{", ".join(leads)}]}}'
-    return PreparedEvent(envelope.event_id, envelope.subject, payload.encode())
+def chunks_per_transaction(total_rows: int, chunk_rows: int) -> int:
+    """How many ready chunks one transaction may commit: at most 1% of the rows (and at most
+    `MAX_CHUNKS_PER_TRANSACTION`), at least one."""
+    return max(1, min(MAX_CHUNKS_PER_TRANSACTION, total_rows // 100 // max(1, chunk_rows)))
 
 
 def report_object_name(import_id: UUID) -> str:
@@ -127,17 +111,21 @@ class ImportRunner:
 
     async def run(self, import_id: UUID) -> None:
         conninfo = psycopg_conninfo(self.service.database_url)
-        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as lock_conn:
-            cur = await lock_conn.execute(
+        # The lock's connection also writes the chunks: its session owns the import while it lives.
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+            cur = await conn.execute(
                 "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (f"import:{import_id}",)
             )
             row = await cur.fetchone()
             if not row or not row[0]:
                 return  # another worker owns it
             with structlog.contextvars.bound_contextvars(import_id=str(import_id)):
-                await self._run_locked(import_id)
+                try:
+                    await self._run_locked(conn, import_id)
+                except ImportSuperseded as exc:
+                    log.warning("import taken over by another worker; stopping", reason=str(exc))
 
-    async def _run_locked(self, import_id: UUID) -> None:
+    async def _run_locked(self, conn: psycopg.AsyncConnection[Any], import_id: UUID) -> None:
         async with self.service.sessions() as session:
             job = await ImportRepository.from_session(session).get(import_id)
         if job is None or job.state != "running":
@@ -147,17 +135,20 @@ class ImportRunner:
             await self._finish(job, "cancelled", None, counts)
             return
         log.info("import started" if job.rows_done == 0 else "import resumed", rows_done=job.rows_done)
+        writer = ChunkWriter(conn, Job(job.id, job.workspace_id, job.campaign_id))
+        await writer.prepare()
         with contextlib.ExitStack() as resources:
             try:
                 source = await self._source_for(job, resources)
                 worker = ChunkWorker.start(
                     source,
                     job.rows_done,
+                    job.chunks_done,
                     self.service.settings.import_chunk_rows,
                     (job.workspace_id, job.campaign_id, job.id),
                 )
                 resources.callback(worker.close)
-                state = await self._consume(job, worker, counts)
+                state = await self._consume(job, worker, writer, counts)
             except (ImportInputError, UnicodeDecodeError, csv.Error) as exc:
                 message = explain(exc)
                 log.info("import failed on its input", error=message)
@@ -192,14 +183,19 @@ class ImportRunner:
         async with self.service.sessions() as session, session.begin():
             await ImportRepository.from_session(session).save_total(import_id, total_rows)
 
-    async def _consume(self, job: Any, worker: ChunkWorker, counts: dict[str, int]) -> str:
+    async def _consume(
+        self, job: Any, worker: ChunkWorker, writer: ChunkWriter, counts: dict[str, int]
+    ) -> str:
         """Import every remaining row; returns the final state (`completed` or `cancelled`).
 
-        The worker process reads, plans and stages the next chunks while this one is written.
+        The worker process reads, plans and stages the next chunks while these are written. Chunks that
+        are ready together are committed together, up to 1% of the rows, so that progress, which reports
+        committed rows only, still moves at least every 1%.
         """
-        rows_done, chunk = job.rows_done, job.chunks_done
+        rows_done, chunks_done = job.rows_done, job.chunks_done
         progress = _ProgressClock()
         abandoned = threading.Event()
+        publisher = _EagerPublisher(self.service)
 
         async def receive() -> tuple[Any, ...]:
             message = await asyncio.to_thread(worker.receive, abandoned)
@@ -211,47 +207,41 @@ class ImportRunner:
             _, total_rows = await receive()
             if job.total_rows != total_rows:
                 await self._save_total(job.id, total_rows)
-            while True:
-                message = await receive()
-                if message[0] == "done":
-                    return "completed"
-                ready: Chunk = message[1]
-                rows_done = ready.last_row
-                next_chunk = await self._store(job, chunk, ready, counts)
-                if next_chunk is None:
+            per_transaction = chunks_per_transaction(total_rows, self.service.settings.import_chunk_rows)
+            finished = False
+            while not finished:
+                batch: list[Chunk] = []
+                message: tuple[Any, ...] | None = await receive()
+                while message is not None:
+                    if message[0] == "error":
+                        raise message[1]
+                    if message[0] == "done":
+                        finished = True
+                        break
+                    batch.append(message[1])
+                    if len(batch) >= per_transaction:
+                        break
+                    message = worker.poll()
+                if not batch:
+                    continue
+                published = await publisher.wait()
+                # Before the commit: the relay, woken by it, must already leave these rows alone.
+                publisher.claim([chunk.event.event_id for chunk in batch if chunk.event is not None])
+                stored = await writer.store(
+                    batch, rows_done=rows_done, chunks_done=chunks_done, counts=counts, published=published
+                )
+                publisher.forget(published)
+                if stored is None:
                     return "cancelled"
-                chunk = next_chunk
+                publisher.start(stored.events)
+                rows_done, chunks_done = stored.rows_done, stored.chunks_done
                 percent = percent_of(rows_done, total_rows)
                 if progress.due(percent):
                     await self._progress(job, percent, rows_done, counts)
+            return "completed"
         finally:
             abandoned.set()
-
-    async def _store(self, job: Any, chunk: int, ready: Chunk, counts: dict[str, int]) -> int | None:
-        """Commit one chunk: leads, rejections, its LeadImported and the checkpoint.
-
-        Returns the next chunk number, or None when the import was cancelled (nothing of this chunk stored).
-        """
-        async with self.service.sessions() as session, session.begin():
-            repo = ImportRepository.from_session(session)
-            if await repo.lock_and_check_cancelled(job.id):
-                return None
-            result = await repo.store_chunk(
-                workspace_id=job.workspace_id,
-                campaign_id=job.campaign_id,
-                import_id=job.id,
-                candidates=ready.candidates,
-                rejections=ready.rejections,
-                staged=ready.staged,
-            )
-            counts[Outcome.IMPORTED] += len(result.imported)
-            for rejection in result.rejections:
-                counts[rejection[2]] += 1
-            if result.imported:
-                await add_to_outbox(session, outbox, [lead_imported(job, chunk, result.imported)])
-            chunk += 1
-            await repo.save_progress(job.id, rows_done=ready.last_row, chunks_done=chunk, counts=counts)
-        return chunk
+            await publisher.close(writer)
 
     async def _progress(self, job: Any, percent: float, rows_done: int, counts: dict[str, int]) -> None:
         event = ImportProgress(
@@ -313,6 +303,66 @@ class ImportRunner:
             store = await self.service.js.object_store(UPLOADS_BUCKET)
             await store.put(name, spool)
         return name
+
+
+class _EagerPublisher:
+    """Publishes each committed batch's LeadImported at once, from memory, while the next batch is written.
+
+    The rows stay in the outbox until the next transaction deletes them, and the relay leaves them alone
+    meanwhile (`OutboxRelay.claim`): after a crash, or a failed publish, the relay publishes them (a
+    second publish of one is dropped by JetStream's duplicate window). Without this, every payload would
+    be read back from PostgreSQL by the relay.
+    """
+
+    def __init__(self, service: Service) -> None:
+        self._service = service
+        self._task: asyncio.Task[list[UUID]] | None = None
+        self._claimed: set[UUID] = set()
+
+    def claim(self, event_ids: list[UUID]) -> None:
+        if self._service.relay is not None:
+            self._service.relay.claim(event_ids)
+        self._claimed.update(event_ids)
+
+    def start(self, events: list[tuple[UUID, str, bytes]]) -> None:
+        if events:
+            self._task = asyncio.create_task(self._publish(events))
+
+    async def _publish(self, events: list[tuple[UUID, str, bytes]]) -> list[UUID]:
+        ids = [event_id for event_id, _, _ in events]
+        try:
+            acks = [
+                await self._service.js.publish_async(subject, payload, headers={"Nats-Msg-Id": str(event_id)})
+                for event_id, subject, payload in events
+            ]
+            await asyncio.gather(*acks)
+        except Exception as exc:
+            log.warning("publishing a batch failed; the outbox relay will", error=repr(exc))
+            self.forget(ids)
+            return []
+        return ids
+
+    async def wait(self) -> list[UUID]:
+        """The ids the last batch published (waiting for it)."""
+        if self._task is None:
+            return []
+        task, self._task = self._task, None
+        return await task
+
+    def forget(self, event_ids: list[UUID]) -> None:
+        if self._service.relay is not None:
+            self._service.relay.release(event_ids)
+        self._claimed.difference_update(event_ids)
+
+    async def close(self, writer: ChunkWriter) -> None:
+        published = await self.wait()
+        try:
+            await writer.delete_published(published)
+        except Exception as exc:  # the relay will find them, publish them again, and JetStream drop them
+            log.warning("could not delete published outbox rows", error=repr(exc))
+        finally:
+            # Also what was claimed and never committed or published: the relay takes over.
+            self.forget([*published, *self._claimed])
 
 
 class _TextSink:

@@ -46,9 +46,7 @@ class CsvSource:
         mapping = validate_mapping(self._mapping, stream.headers)
         # A full pass first: a decoding error, a NUL byte or an over-long line anywhere in the file fails
         # the import before its first lead is stored, never half-way. It also gives progress its total.
-        total = 0
-        for number, _ in stream.rows():
-            total = number
+        total = stream.count_rows()
         self._spool.seek(0)
         return OpenedSource(total, mapping, open_csv(self._spool).rows(skip=skip))
 

@@ -12,6 +12,7 @@ Messages, in order: `("opened", total_rows)`, then `("chunk", Chunk)` per chunk,
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import json
 import multiprocessing
@@ -19,94 +20,185 @@ import os
 import queue
 import re
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from contracts import LeadImported
 from services.importer.csv_source import ragged_reason
 from services.importer.domain import Candidate, Outcome, Rejection, plan_chunk
 from services.importer.sources import Source
 
 OPTIONAL_FIELDS = ("first_name", "last_name", "company_name", "phone", "website", "city", "industry")
-BACKLOG_CHUNKS = 2
+# Enough for a transaction of several chunks to find them ready (~1 MB each).
+BACKLOG_CHUNKS = 8
 _POLL_SECONDS = 0.5
 
 
-class ChunkCandidate(NamedTuple):
-    row: int
-    email: str
-    key: str
-    fragment: str  # the ImportedLead JSON object without its lead_id (see `lead_fragment`)
+CHUNK_NAMESPACE = uuid.UUID("6f1d7a52-4c1e-4f7e-9a55-2b3c1d0e9f10")
+
+
+def chunk_event_id(import_id: UUID, chunk: int) -> UUID:
+    """Deterministic, so a chunk redone after a crash publishes under the same `Nats-Msg-Id`."""
+    return uuid.uuid5(CHUNK_NAMESPACE, f"{import_id}:{chunk}")
+
+
+class ChunkEvent(NamedTuple):
+    """A chunk's LeadImported, serialised with every candidate in it (none may be rejected yet)."""
+
+    event_id: UUID
+    subject: str
+    payload: bytes
+    # The byte span of each candidate's lead object in `payload`, flattened: start, end, start, end, …
+    spans: tuple[int, ...]
+
+    def without(self, keep: Sequence[bool]) -> bytes | None:
+        """The payload holding only the leads where `keep` (per candidate) is true; None if none is."""
+        if all(keep):
+            return self.payload
+        kept = [self.payload[self.spans[2 * i] : self.spans[2 * i + 1]] for i, k in enumerate(keep) if k]
+        if not kept:
+            return None
+        return b"".join((self.payload[: self.spans[0]], b", ".join(kept), b"]}"))
 
 
 class Chunk(NamedTuple):
+    number: int
     last_row: int
     # (row, value, outcome, reason)
     rejections: tuple[tuple[int, str, str, str], ...]
+    # The row of each candidate (a new address as far as this chunk knows), in file order.
+    rows: tuple[int, ...]
+    # The candidates as COPY text, in `STAGE_COLUMNS`; each with the lead id it will have if inserted.
     staged: bytes
-    candidates: tuple[ChunkCandidate, ...]
+    event: ChunkEvent | None
 
+
+STAGE_COLUMNS = (
+    "id",
+    "workspace_id",
+    "campaign_id",
+    "import_id",
+    "email",
+    "email_key",
+    "custom",
+    "source_row",
+    *OPTIONAL_FIELDS,
+)
 
 _encode = json.encoder.encode_basestring  # what `json.dumps(..., ensure_ascii=False)` uses for strings
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
+# The RFC 4122 variant (binary 10xx) in the first hex digit of a UUID's fourth group.
+_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
 
-def _json_value(value: str | None) -> str:
-    return "null" if value is None else _encode(value)
+def new_lead_ids(count: int) -> list[str]:
+    """`count` random (version 4) UUIDs as text, from one read of the OS's random source."""
+    h = os.urandom(16 * count).hex()
+    return [
+        f"{h[j : j + 8]}-{h[j + 8 : j + 12]}-4{h[j + 13 : j + 16]}-{_VARIANT[h[j + 16]]}{h[j + 17 : j + 20]}-{h[j + 20 : j + 32]}"
+        for j in range(0, 32 * count, 32)
+    ]
 
 
-def lead_fragment(candidate: Candidate, custom_json: str | None = None) -> str:
-    """`contracts.ImportedLead`'s JSON for the candidate, missing only `lead_id` (see `splice_lead_id`).
+def custom_json(custom: dict[str, str]) -> str:
+    """Exactly `json.dumps(custom, ensure_ascii=False)` for a dict of strings, without its machinery."""
+    if not custom:
+        return "{}"
+    return "{" + ", ".join([f"{_encode(k)}: {_encode(v)}" for k, v in custom.items()]) + "}"
 
-    Exactly `json.dumps(values, ensure_ascii=False)`, assembled by hand: it runs for every row.
-    """
-    if custom_json is None:
-        custom_json = json.dumps(candidate.custom, ensure_ascii=False)
-    fields = candidate.fields
-    optional = "".join(f', "{name}": {_json_value(fields.get(name))}' for name in OPTIONAL_FIELDS)
-    return (
-        f'{{"email": {_encode(candidate.email)}, "row": {candidate.row}{optional}, "custom": {custom_json}}}'
+
+# ImportedLead's JSON, in `json.dumps(values, ensure_ascii=False)`'s exact form, as one format string.
+_FRAGMENT = (
+    '{"lead_id": "%s", "email": %s, "row": %d, '
+    + ", ".join(f'"{name}": %s' for name in OPTIONAL_FIELDS)
+    + ', "custom": %s}'
+)
+
+
+def lead_fragment(candidate: Candidate, lead_id: str, custom: str | None = None) -> str:
+    """`contracts.ImportedLead`'s JSON for the candidate: exactly `json.dumps(values, ensure_ascii=False)`,
+    assembled by hand because it runs for every row."""
+    if custom is None:
+        custom = custom_json(candidate.custom)
+    get = candidate.fields.get
+    return _FRAGMENT % (
+        lead_id,
+        _encode(candidate.email),
+        candidate.row,
+        *["null" if (v := get(name)) is None else _encode(v) for name in OPTIONAL_FIELDS],
+        custom,
     )
 
 
-def splice_lead_id(fragment: str, lead_id: UUID | str) -> str:
-    # A fragment is a non-empty JSON object (it always has email and row), so it starts with `{"`.
-    return f'{{"lead_id": "{lead_id}", {fragment[1:]}'
+# The stage is filled with `NULL ''`: an absent optional field is an empty field (a present one never is:
+# planning turns blank values into None), so a line needs no per-field NULL markers.
+_FIELD_SEPARATORS = len(STAGE_COLUMNS) - 4 - 1  # the columns after id and the three ids, less one
+_NEEDS_ESCAPE_BUT_TAB = re.compile(r"[\\\n\r]")
 
 
-def _copy_line(prefix: str, candidate: Candidate, custom_json: str) -> str:
-    """One row of `staged_leads`: `bulk.copy_text`'s format, specialised to a candidate."""
-    values = [candidate.email, candidate.key, custom_json, str(candidate.row)]
-    fields = candidate.fields
-    values += [fields.get(name) for name in OPTIONAL_FIELDS]  # type: ignore[misc]
-    line = "\t".join("\\N" if v is None else v for v in values)
-    if _NEEDS_ESCAPE.search("".join(v for v in values if v is not None)):
-        line = "\t".join("\\N" if v is None else v.translate(_COPY_ESCAPES) for v in values)
-    return prefix + line
+def _copy_line(prefix: str, lead_id: str, candidate: Candidate, custom: str) -> str:
+    """One row of `staged`: COPY text (`NULL ''`), specialised to a candidate."""
+    get = candidate.fields.get
+    body = "\t".join(
+        [
+            candidate.email,
+            candidate.key,
+            custom,
+            str(candidate.row),
+            *[get(name) or "" for name in OPTIONAL_FIELDS],
+        ]
+    )
+    if body.count("\t") != _FIELD_SEPARATORS or _NEEDS_ESCAPE_BUT_TAB.search(body):  # rare
+        values = [candidate.email, candidate.key, custom, str(candidate.row)]
+        values += [get(name) or "" for name in OPTIONAL_FIELDS]
+        body = "\t".join([v.translate(_COPY_ESCAPES) for v in values])
+    return f"{lead_id}\t{prefix}{body}"
 
 
-def staged_leads(
-    workspace_id: UUID, campaign_id: UUID, import_id: UUID, candidates: Sequence[Candidate]
-) -> bytes:
-    """The COPY payload of a chunk's candidate leads, in the columns of `repository.STAGE_COLUMNS`."""
-    return _staged_and_fragments((workspace_id, campaign_id, import_id), candidates)[0]
+def lead_imported_head(ids: tuple[UUID, UUID, UUID], number: int) -> tuple[UUID, str, bytes]:
+    """Event id, subject and the JSON of a chunk's LeadImported up to its first lead (`… "leads": [`)."""
+    workspace_id, campaign_id, import_id = ids
+    envelope = LeadImported.model_construct(
+        event_id=chunk_event_id(import_id, number),
+        workspace_id=workspace_id,
+        campaign_id=campaign_id,
+        import_id=import_id,
+        chunk=number,
+        leads=[],
+    )
+    document = envelope.model_dump(mode="json")
+    del document["leads"]
+    head = json.dumps(document, ensure_ascii=False)
+    return envelope.event_id, envelope.subject, f'{head[:-1]}, "leads": ['.encode()
 
 
-def _staged_and_fragments(
-    ids: tuple[UUID, UUID, UUID], candidates: Sequence[Candidate]
-) -> tuple[bytes, list[str]]:
+def stage_candidates(
+    ids: tuple[UUID, UUID, UUID], number: int, candidates: Sequence[Candidate]
+) -> tuple[bytes, ChunkEvent | None]:
+    """The COPY text (`NULL ''`) of the candidates, in `STAGE_COLUMNS`, and their LeadImported; each has
+    a new lead id."""
+    if not candidates:
+        return b"", None
     prefix = "".join(f"{i}\t" for i in ids)
     lines: list[str] = []
-    fragments: list[str] = []
-    for c in candidates:
-        custom_json = json.dumps(c.custom, ensure_ascii=False)
-        lines.append(_copy_line(prefix, c, custom_json))
-        fragments.append(lead_fragment(c, custom_json))
+    fragments: list[bytes] = []
+    for candidate, lead_id in zip(candidates, new_lead_ids(len(candidates)), strict=True):
+        custom = custom_json(candidate.custom)
+        lines.append(_copy_line(prefix, lead_id, candidate, custom))
+        fragments.append(lead_fragment(candidate, lead_id, custom).encode())
     lines.append("")
-    return "\n".join(lines).encode(), fragments
+    event_id, subject, head = lead_imported_head(ids, number)
+    spans: list[int] = []
+    at = len(head)
+    for fragment in fragments:
+        spans += (at, at + len(fragment))
+        at += len(fragment) + 2
+    payload = b"".join((head, b", ".join(fragments), b"]}"))
+    return "\n".join(lines).encode(), ChunkEvent(event_id, subject, payload, tuple(spans))
 
 
 def next_chunk(
@@ -114,8 +206,9 @@ def next_chunk(
     size: int,
     mapping: dict[str, str],
     ids: tuple[UUID, UUID, UUID],
+    number: int,
 ) -> Chunk | None:
-    """Read, plan and stage the next chunk of `rows`; None at the end."""
+    """Read, plan and stage chunk `number` from `rows`; None at the end."""
     batch = list(itertools.islice(rows, size))
     if not batch:
         return None
@@ -127,27 +220,38 @@ def next_chunk(
             reason = ragged_reason(row)
             if reason is not None:
                 rejections.append(Rejection(n, "", Outcome.REJECTED, reason))
-    staged, fragments = _staged_and_fragments(ids, plan.candidates)
+    staged, event = stage_candidates(ids, number, plan.candidates)
     return Chunk(
+        number,
         batch[-1][0],
         tuple((r.row, r.value, r.outcome.value, r.reason) for r in rejections),
+        tuple(c.row for c in plan.candidates),
         staged,
-        tuple(
-            ChunkCandidate(c.row, c.email, c.key, fragment)
-            for c, fragment in zip(plan.candidates, fragments, strict=True)
-        ),
+        event,
     )
 
 
-def produce(source: Source, skip: int, size: int, ids: tuple[UUID, UUID, UUID], out: Any, stop: Any) -> None:
-    """The worker process's body: open `source`, then put its chunks on `out` until the end or `stop`."""
-    _exit_with_parent()
+def produce(
+    source: Source,
+    skip: int,
+    first_chunk: int,
+    size: int,
+    ids: tuple[UUID, UUID, UUID],
+    out: Any,
+    stop: Any,
+) -> None:
+    """The worker process's body: open `source`, then put its chunks (numbered from `first_chunk`) on
+    `out` until the end or `stop`."""
+    if _exit_with_parent():
+        _tune_gc()
     try:
         opened = source.open(skip)
         try:
             out.put(("opened", opened.total_rows))
-            while not stop.is_set():
-                chunk = next_chunk(opened.rows, size, opened.mapping, ids)
+            for number in itertools.count(first_chunk):
+                if stop.is_set():
+                    break
+                chunk = next_chunk(opened.rows, size, opened.mapping, ids, number)
                 if chunk is None:
                     out.put(("done",))
                     break
@@ -158,18 +262,26 @@ def produce(source: Source, skip: int, size: int, ids: tuple[UUID, UUID, UUID], 
         out.put(("error", _picklable(exc)))
 
 
-def _exit_with_parent() -> None:
+def _tune_gc() -> None:
+    """A worker makes millions of short-lived, acyclic objects (rows, strings, tuples); the default
+    thresholds run a full collection every few chunks for nothing. Collect rarely instead."""
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1000)
+
+
+def _exit_with_parent() -> bool:
     """End this process as soon as the importer that started it is gone, even by `kill -9` (when it
-    would otherwise wait forever on its full queue, an orphan)."""
+    would otherwise wait forever on its full queue, an orphan). False when not in a child process."""
     parent = multiprocessing.parent_process()
     if parent is None:  # called in-process (tests)
-        return
+        return False
 
     def watch() -> None:
         parent.join()
         os._exit(1)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    return True
 
 
 def _picklable(exc: BaseException) -> BaseException:
@@ -191,13 +303,18 @@ class ChunkWorker:
     stop: Any
 
     @classmethod
-    def start(cls, source: Source, skip: int, size: int, ids: tuple[UUID, UUID, UUID]) -> ChunkWorker:
+    def start(
+        cls, source: Source, skip: int, first_chunk: int, size: int, ids: tuple[UUID, UUID, UUID]
+    ) -> ChunkWorker:
         # spawn: the importer holds asyncio, NATS and psycopg state that must not be forked.
         ctx = multiprocessing.get_context("spawn")
         out = ctx.Queue(maxsize=BACKLOG_CHUNKS)
         stop = ctx.Event()
         process = ctx.Process(
-            target=produce, args=(source, skip, size, ids, out, stop), name="import-worker", daemon=True
+            target=produce,
+            args=(source, skip, first_chunk, size, ids, out, stop),
+            name="import-worker",
+            daemon=True,
         )
         process.start()
         return cls(process, out, stop)
@@ -213,6 +330,14 @@ class ChunkWorker:
                     raise RuntimeError("import worker no longer awaited") from None
                 if not self.process.is_alive():
                     raise RuntimeError(f"import worker exited with code {self.process.exitcode}") from None
+
+    def poll(self) -> tuple[Any, ...] | None:
+        """The next message if one is ready, else None (never blocks)."""
+        try:
+            message: tuple[Any, ...] = self.queue.get_nowait()
+        except queue.Empty:
+            return None
+        return message
 
     def close(self) -> None:
         """Stop the worker (it is pure: nothing of the import is lost) and reap it."""

@@ -70,17 +70,27 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self.published = 0
+        # Event ids a producer is publishing itself, right after its commit (see `claim`).
+        self.claimed: set[UUID] = set()
+
+    def claim(self, event_ids: Iterable[UUID]) -> None:
+        """Leave these committed rows to their producer, which publishes them at once and deletes them;
+        `release` hands back any it could not publish. Saves reading large payloads back from the table."""
+        self.claimed.update(event_ids)
+
+    def release(self, event_ids: Iterable[UUID]) -> None:
+        self.claimed.difference_update(event_ids)
 
     async def publish_pending(self) -> int:
         """Publish one batch of committed rows and delete them; returns how many were published."""
         t = self._outbox
         async with self._sessions() as session, session.begin():
+            query = select(t.c.id, t.c.event_id, t.c.subject, t.c.payload)
+            if self.claimed:
+                query = query.where(t.c.event_id.not_in(list(self.claimed)))
             rows = (
                 await session.execute(
-                    select(t.c.id, t.c.event_id, t.c.subject, t.c.payload)
-                    .order_by(t.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
+                    query.order_by(t.c.id).limit(self._batch_size).with_for_update(skip_locked=True)
                 )
             ).all()
             if not rows:

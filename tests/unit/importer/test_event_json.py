@@ -1,17 +1,16 @@
-"""The importer serialises LeadImported batches by hand, for speed; they must equal the contract's model."""
+"""The import worker serialises each chunk's LeadImported by hand, for speed; it must equal the contract's
+model, with every lead, or with only the leads the database inserted."""
 
 from __future__ import annotations
 
 import uuid
-from types import SimpleNamespace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts import ImportedLead, LeadImported, parse_event
 from services.importer.domain import Candidate
-from services.importer.runner import chunk_event_id, lead_imported
-from services.importer.worker import lead_fragment, splice_lead_id
+from services.importer.worker import chunk_event_id, stage_candidates
 
 TEXT = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=12)
 FIELDS = st.fixed_dictionaries(
@@ -21,13 +20,18 @@ FIELDS = st.fixed_dictionaries(
         for name in ("first_name", "last_name", "company_name", "phone", "website", "city", "industry")
     },
 )
+IDS = (uuid.uuid4(), uuid.uuid4(), uuid.uuid4())
 
 
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(
         st.tuples(
-            st.emails().map(str), st.integers(1, 10**6), FIELDS, st.dictionaries(TEXT, TEXT, max_size=3)
+            st.emails().map(str),
+            st.integers(1, 10**6),
+            FIELDS,
+            st.dictionaries(TEXT, TEXT, max_size=3),
+            st.booleans(),
         ),
         min_size=1,
         max_size=20,
@@ -35,28 +39,42 @@ FIELDS = st.fixed_dictionaries(
     st.integers(0, 10_000),
 )
 def test_hand_built_batch_equals_the_model(
-    leads: list[tuple[str, int, dict[str, str | None], dict[str, str]]], chunk: int
+    leads: list[tuple[str, int, dict[str, str | None], dict[str, str], bool]], chunk: int
 ) -> None:
-    job = SimpleNamespace(id=uuid.uuid4(), workspace_id=uuid.uuid4(), campaign_id=uuid.uuid4())
     candidates = [
-        Candidate(row, email, email.lower(), fields, custom) for email, row, fields, custom in leads
+        Candidate(row, email, email.lower(), fields, custom) for email, row, fields, custom, _ in leads
     ]
-    ids = [uuid.uuid4() for _ in candidates]
-    batch = [splice_lead_id(lead_fragment(c), i) for c, i in zip(candidates, ids, strict=True)]
-    prepared = lead_imported(job, chunk, batch)
+    keep = [kept for *_, kept in leads]
+    staged, event = stage_candidates(IDS, chunk, candidates)
+    assert event is not None
+    # Each lead's id is the first column of its COPY line.
+    ids = [uuid.UUID(line.split("\t", 1)[0]) for line in staged.decode().split("\n")[:-1]]
+    assert all(i.version == 4 and i.variant == uuid.RFC_4122 for i in ids)
+    assert len(set(ids)) == len(candidates)
 
-    parsed = parse_event(prepared.payload)
-    expected = LeadImported(
-        event_id=chunk_event_id(job.id, chunk),
-        occurred_at=parsed.occurred_at,
-        workspace_id=job.workspace_id,
-        campaign_id=job.campaign_id,
-        import_id=job.id,
-        chunk=chunk,
-        leads=[
-            ImportedLead(lead_id=i, email=c.email, row=c.row, custom=c.custom, **c.fields)
-            for c, i in zip(candidates, ids, strict=True)
-        ],
-    )
-    assert parsed == expected
-    assert prepared.event_id == expected.event_id and prepared.subject == expected.subject
+    for chosen in ([True] * len(candidates), keep):
+        payload = event.without(chosen)
+        if not any(chosen):
+            assert payload is None
+            continue
+        assert payload is not None
+        parsed = parse_event(payload)
+        expected = LeadImported(
+            event_id=chunk_event_id(IDS[2], chunk),
+            occurred_at=parsed.occurred_at,
+            workspace_id=IDS[0],
+            campaign_id=IDS[1],
+            import_id=IDS[2],
+            chunk=chunk,
+            leads=[
+                ImportedLead(lead_id=i, email=c.email, row=c.row, custom=c.custom, **c.fields)
+                for c, i, k in zip(candidates, ids, chosen, strict=True)
+                if k
+            ],
+        )
+        assert parsed == expected
+        assert event.event_id == expected.event_id and event.subject == expected.subject
+
+
+def test_no_candidates_no_event() -> None:
+    assert stage_candidates(IDS, 0, []) == (b"", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import queue
+import re
 import threading
 import uuid
 from pathlib import Path
@@ -20,13 +21,13 @@ from services.importer.sources import CsvFileSource, CsvSource, OpenedSource
 from services.importer.worker import (
     OPTIONAL_FIELDS,
     ChunkWorker,
+    custom_json,
     lead_fragment,
+    new_lead_ids,
     next_chunk,
     produce,
-    splice_lead_id,
-    staged_leads,
+    stage_candidates,
 )
-from services.runtime.bulk import copy_text
 
 IDS = (uuid.uuid4(), uuid.uuid4(), uuid.uuid4())
 MAPPING = {"email": "email", "first_name": "name"}
@@ -56,7 +57,7 @@ class ListSource:
 
 def run(source: ListSource, skip: int, size: int) -> list[tuple[Any, ...]]:
     out: queue.Queue[tuple[Any, ...]] = queue.Queue()
-    produce(source, skip, size, IDS, out, threading.Event())
+    produce(source, skip, 7, size, IDS, out, threading.Event())
     return [out.get_nowait() for _ in range(out.qsize())]
 
 
@@ -112,16 +113,22 @@ def test_chunks_sent_for_a_source(
     assert messages[-1] == ("done",)
     chunks = [m[1] for m in messages[1:-1]]
     assert [m[0] for m in messages[1:-1]] == ["chunk"] * len(chunks)
-    got = [
-        (c.last_row, [x.row for x in c.candidates], sorted((r[0], r[2]) for r in c.rejections))
-        for c in chunks
-    ]
+    got = [(c.last_row, list(c.rows), sorted((r[0], r[2]) for r in c.rejections)) for c in chunks]
     assert got == expected
+    # Chunks are numbered on from the first chunk number given.
+    assert [c.number for c in chunks] == list(range(7, 7 + len(chunks)))
     for c in chunks:
-        # One COPY line per candidate, in the candidates' order, keyed by the normalised address.
-        lines = c.staged.decode().splitlines()
-        assert [line.split("\t")[4] for line in lines] == [x.key for x in c.candidates]
-        assert all(line.split("\t")[:3] == [str(i) for i in IDS] for line in lines)
+        # One COPY line per candidate, in the candidates' order, with its row and its new lead id.
+        lines = c.staged.decode().split("\n")[:-1]
+        assert [int(line.split("\t")[7]) for line in lines] == list(c.rows)
+        assert all(line.split("\t")[1:4] == [str(i) for i in IDS] for line in lines)
+        if c.event is not None:
+            event = json.loads(c.event.payload)
+            assert event["chunk"] == c.number
+            assert [lead["row"] for lead in event["leads"]] == list(c.rows)
+            assert [lead["lead_id"] for lead in event["leads"]] == [line.split("\t")[0] for line in lines]
+        else:
+            assert not c.rows
     assert source.closed
 
 
@@ -138,29 +145,11 @@ def test_stop_ends_the_stream_without_done() -> None:
     out: queue.Queue[tuple[Any, ...]] = queue.Queue()
     stop = threading.Event()
     stop.set()
-    produce(ListSource(ROWS), 0, 2, IDS, out, stop)
+    produce(ListSource(ROWS), 0, 0, 2, IDS, out, stop)
     assert [out.get_nowait()[0] for _ in range(out.qsize())] == ["opened"]
 
 
 TEXT = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=12)
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    st.emails().map(str),
-    st.integers(1, 10**6),
-    st.dictionaries(st.sampled_from(["first_name", "city", "phone"]), st.one_of(st.none(), TEXT)),
-    st.dictionaries(TEXT, TEXT, max_size=3),
-)
-def test_spliced_fragment_is_the_imported_lead(
-    email: str, row: int, fields: dict[str, str | None], custom: dict[str, str]
-) -> None:
-    lead_id = uuid.uuid4()
-    candidate = Candidate(row, email, email.lower(), fields, custom)
-    spliced = json.loads(splice_lead_id(lead_fragment(candidate), lead_id))
-    expected = ImportedLead(lead_id=lead_id, email=email, row=row, custom=custom, **fields)
-    assert ImportedLead.model_validate(spliced) == expected
-    assert spliced == expected.model_dump(mode="json")
 
 
 @settings(max_examples=200, deadline=None)
@@ -176,27 +165,39 @@ def test_hand_built_fragment_and_copy_line_equal_the_generic_encoders(
     email: str, row: int, fields: dict[str, str | None], custom: dict[str, str]
 ) -> None:
     candidate = Candidate(row, email, email.lower(), fields, custom)
-    values: dict[str, Any] = {"email": email, "row": row}
+    lead_id = str(uuid.uuid4())
+    values: dict[str, Any] = {"lead_id": lead_id, "email": email, "row": row}
     values.update({name: fields.get(name) for name in OPTIONAL_FIELDS})
     values["custom"] = custom
-    assert lead_fragment(candidate) == json.dumps(values, ensure_ascii=False)
-    expected = copy_text(
-        [
-            (
-                *map(str, IDS),
-                email,
-                email.lower(),
-                custom,
-                row,
-                *(fields.get(name) for name in OPTIONAL_FIELDS),
-            )
-        ]
+    assert lead_fragment(candidate, lead_id) == json.dumps(values, ensure_ascii=False)
+    assert custom_json(custom) == json.dumps(custom, ensure_ascii=False)
+    assert ImportedLead.model_validate_json(lead_fragment(candidate, lead_id)) == ImportedLead(
+        lead_id=lead_id, email=email, row=row, custom=custom, **fields
     )
-    assert staged_leads(*IDS, [candidate]) == expected
+    staged, _ = stage_candidates(IDS, 0, [candidate])
+    line = staged.decode()
+    assert line.endswith("\n") and line.count("\n") == 1
+    values = [_copy_unescape(v) for v in line[:-1].split("\t")]
+    # COPY … (NULL ''): an empty field is NULL.
+    assert [v or None for v in values] == [
+        values[0],
+        *map(str, IDS),
+        email,
+        email.lower(),
+        json.dumps(custom, ensure_ascii=False),
+        str(row),
+        *(fields.get(name) or None for name in OPTIONAL_FIELDS),
+    ]
+    assert str(uuid.UUID(values[0])) == values[0]
+
+
+def _copy_unescape(field: str) -> str:
+    escapes = {"\\\\": "\\", "\\t": "\t", "\\n": "\n", "\\r": "\r"}
+    return re.sub(r"\\[\\tnr]", lambda m: escapes[m.group(0)], field)
 
 
 def test_next_chunk_at_the_end_is_none() -> None:
-    assert next_chunk(iter([]), 10, MAPPING, IDS) is None
+    assert next_chunk(iter([]), 10, MAPPING, IDS, 0) is None
 
 
 def _csv(tmp_path: Path, body: bytes) -> str:
@@ -217,7 +218,7 @@ def _drain(worker: ChunkWorker) -> list[tuple[Any, ...]]:
 def test_worker_process_streams_a_csv_and_exits(tmp_path: Path) -> None:
     rows = "".join(f"u{i}@example.com,N{i}\n" for i in range(1, 26))
     path = _csv(tmp_path, f"email,name\n{rows}".encode())
-    worker = ChunkWorker.start(CsvFileSource(path, MAPPING), 5, 10, IDS)
+    worker = ChunkWorker.start(CsvFileSource(path, MAPPING), 5, 0, 10, IDS)
     try:
         messages = _drain(worker)
     finally:
@@ -225,7 +226,7 @@ def test_worker_process_streams_a_csv_and_exits(tmp_path: Path) -> None:
     assert messages[0] == ("opened", 25)
     assert [m[1].last_row for m in messages[1:-1]] == [15, 25]
     assert messages[-1] == ("done",)
-    assert sum(len(m[1].candidates) for m in messages[1:-1]) == 20
+    assert sum(len(m[1].rows) for m in messages[1:-1]) == 20
     assert worker.process.exitcode is not None
 
 
@@ -235,7 +236,7 @@ def test_worker_process_reports_input_errors_as_the_main_process_would(tmp_path:
     path = _csv(tmp_path, body)
     with pytest.raises(UnicodeDecodeError) as direct:
         CsvSource(io.BytesIO(body), MAPPING).open(0)
-    worker = ChunkWorker.start(CsvFileSource(path, MAPPING), 0, 10, IDS)
+    worker = ChunkWorker.start(CsvFileSource(path, MAPPING), 0, 0, 10, IDS)
     try:
         messages = _drain(worker)
     finally:
@@ -250,7 +251,7 @@ def test_worker_process_reports_input_errors_as_the_main_process_would(tmp_path:
 def test_closing_a_busy_worker_ends_its_process(tmp_path: Path) -> None:
     rows = "".join(f"u{i}@example.com,N{i}\n" for i in range(1, 5001))
     path = _csv(tmp_path, f"email,name\n{rows}".encode())
-    worker = ChunkWorker.start(CsvFileSource(path, MAPPING), 0, 10, IDS)
+    worker = ChunkWorker.start(CsvFileSource(path, MAPPING), 0, 0, 10, IDS)
     assert worker.receive(threading.Event())[0] == "opened"
     worker.close()  # with its queue full, the worker blocks on put
     assert worker.process.exitcode is not None
@@ -259,3 +260,11 @@ def test_closing_a_busy_worker_ends_its_process(tmp_path: Path) -> None:
 def test_outcomes_sent_are_outcome_values() -> None:
     chunks = [m[1] for m in run(ListSource(ROWS), 0, 1000) if m[0] == "chunk"]
     assert {r[2] for c in chunks for r in c.rejections} <= {o.value for o in Outcome}
+
+
+def test_new_lead_ids_are_distinct_random_uuids() -> None:
+    ids = [uuid.UUID(i) for i in new_lead_ids(5000)]
+    assert len(set(ids)) == 5000
+    assert all(i.version == 4 and i.variant == uuid.RFC_4122 for i in ids)
+    assert [str(i) for i in ids] == [str(i) for i in ids]  # canonical, lower-case text
+    assert new_lead_ids(0) == []
