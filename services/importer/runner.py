@@ -196,13 +196,23 @@ class ImportRunner:
         progress = _ProgressClock()
         abandoned = threading.Event()
         publisher = _EagerPublisher(self.service)
+        # Chunks are taken off the worker's queue (and unpickled) in a thread while a batch is written.
+        inbox: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(maxsize=MAX_CHUNKS_PER_TRANSACTION)
+
+        async def pump() -> None:
+            while True:
+                message = await asyncio.to_thread(worker.receive, abandoned)
+                await inbox.put(message)
+                if message[0] in ("done", "error"):
+                    return
 
         async def receive() -> tuple[Any, ...]:
-            message = await asyncio.to_thread(worker.receive, abandoned)
+            message = await inbox.get()
             if message[0] == "error":
                 raise message[1]
             return message
 
+        pumping = asyncio.create_task(pump())
         try:
             _, total_rows = await receive()
             if job.total_rows != total_rows:
@@ -211,20 +221,18 @@ class ImportRunner:
             finished = False
             while not finished:
                 batch: list[Chunk] = []
-                message: tuple[Any, ...] | None = await receive()
-                while message is not None:
-                    if message[0] == "error":
-                        raise message[1]
+                message = await receive()
+                while True:
                     if message[0] == "done":
                         finished = True
                         break
                     batch.append(message[1])
-                    if len(batch) >= per_transaction:
+                    if len(batch) >= per_transaction or inbox.empty():
                         break
-                    message = worker.poll()
+                    message = await receive()
                 if not batch:
                     continue
-                published = await publisher.wait()
+                published = publisher.published()
                 # Before the commit: the relay, woken by it, must already leave these rows alone.
                 publisher.claim([chunk.event.event_id for chunk in batch if chunk.event is not None])
                 stored = await writer.store(
@@ -241,6 +249,9 @@ class ImportRunner:
             return "completed"
         finally:
             abandoned.set()
+            pumping.cancel()
+            with contextlib.suppress(BaseException):
+                await pumping
             await publisher.close(writer)
 
     async def _progress(self, job: Any, percent: float, rows_done: int, counts: dict[str, int]) -> None:
@@ -306,9 +317,10 @@ class ImportRunner:
 
 
 class _EagerPublisher:
-    """Publishes each committed batch's LeadImported at once, from memory, while the next batch is written.
+    """Publishes each committed batch's LeadImported at once, from memory, while the next batches are
+    written.
 
-    The rows stay in the outbox until the next transaction deletes them, and the relay leaves them alone
+    The rows stay in the outbox until a later transaction deletes them, and the relay leaves them alone
     meanwhile (`OutboxRelay.claim`): after a crash, or a failed publish, the relay publishes them (a
     second publish of one is dropped by JetStream's duplicate window). Without this, every payload would
     be read back from PostgreSQL by the relay.
@@ -316,7 +328,7 @@ class _EagerPublisher:
 
     def __init__(self, service: Service) -> None:
         self._service = service
-        self._task: asyncio.Task[list[UUID]] | None = None
+        self._tasks: list[asyncio.Task[list[UUID]]] = []
         self._claimed: set[UUID] = set()
 
     def claim(self, event_ids: list[UUID]) -> None:
@@ -326,7 +338,7 @@ class _EagerPublisher:
 
     def start(self, events: list[tuple[UUID, str, bytes]]) -> None:
         if events:
-            self._task = asyncio.create_task(self._publish(events))
+            self._tasks.append(asyncio.create_task(self._publish(events)))
 
     async def _publish(self, events: list[tuple[UUID, str, bytes]]) -> list[UUID]:
         ids = [event_id for event_id, _, _ in events]
@@ -342,12 +354,11 @@ class _EagerPublisher:
             return []
         return ids
 
-    async def wait(self) -> list[UUID]:
-        """The ids the last batch published (waiting for it)."""
-        if self._task is None:
-            return []
-        task, self._task = self._task, None
-        return await task
+    def published(self) -> list[UUID]:
+        """The ids of the events whose publishing has finished since the last call (never waits)."""
+        done = [task for task in self._tasks if task.done()]
+        self._tasks = [task for task in self._tasks if not task.done()]
+        return [event_id for task in done if not task.cancelled() for event_id in task.result()]
 
     def forget(self, event_ids: list[UUID]) -> None:
         if self._service.relay is not None:
@@ -355,13 +366,15 @@ class _EagerPublisher:
         self._claimed.difference_update(event_ids)
 
     async def close(self, writer: ChunkWriter) -> None:
-        published = await self.wait()
+        """Wait for what is being published and delete its rows; the relay takes over everything else."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        published = self.published()
         try:
             await writer.delete_published(published)
         except Exception as exc:  # the relay will find them, publish them again, and JetStream drop them
             log.warning("could not delete published outbox rows", error=repr(exc))
         finally:
-            # Also what was claimed and never committed or published: the relay takes over.
+            # Also what was claimed and never committed or published.
             self.forget([*published, *self._claimed])
 
 

@@ -63,9 +63,9 @@ SELECT s.import_id, s.workspace_id, s.source_row, s.email,
             WHEN l.import_id = s.import_id THEN 'the same address appears earlier in this import'
             ELSE 'the address is already in this campaign' END
 FROM {stage} AS s
+JOIN unnest(%(rows)s::integer[]) AS r(row) ON r.row = s.source_row
 LEFT JOIN importer.suppressions AS x ON x.workspace_id = s.workspace_id AND x.email_key = s.email_key
 LEFT JOIN importer.leads AS l ON l.campaign_id = s.campaign_id AND l.email_key = s.email_key
-WHERE s.source_row = ANY(%(rows)s)
 RETURNING outcome
 """).format(stage=sql.Identifier(STAGE))
 
@@ -73,8 +73,9 @@ _COPY_REJECTIONS = (
     "COPY importer.rejected_rows (import_id, workspace_id, row, value, outcome, reason) FROM STDIN"
 )
 
+# `%b`: the payload goes as binary, not hex-escaped text (twice its size, encoded and decoded).
 _INSERT_OUTBOX = (
-    "INSERT INTO importer.outbox (event_id, subject, payload) VALUES (%s, %s, %s) "
+    "INSERT INTO importer.outbox (event_id, subject, payload) VALUES (%s, %s, %b) "
     "ON CONFLICT (event_id) DO NOTHING"
 )
 

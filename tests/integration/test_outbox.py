@@ -106,3 +106,29 @@ async def test_uncommitted_events_are_never_published(
         await session.rollback()
     assert await relay_for(schema, nc, migrated_database_url).drain() == 0
     assert await messages_on(nc, subjects.event_subject(workspace, "campaign_created")) == []
+
+
+async def test_claimed_rows_are_left_to_their_producer_until_released(
+    schema: Schema, nc: Client, migrated_database_url: str
+) -> None:
+    workspace = uuid.uuid4()
+    claimed, other = (
+        CampaignCreated(workspace_id=workspace, campaign_id=uuid.uuid4(), name=name) for name in ("a", "b")
+    )
+    relay = relay_for(schema, nc, migrated_database_url)
+    relay.claim([claimed.event_id])
+    async with schema.sessions() as session, session.begin():
+        await add_to_outbox(session, schema.outbox, [claimed, other])
+    assert await relay.drain() == 1  # only the unclaimed one
+    published = [
+        parse_event(m) for m in await messages_on(nc, subjects.event_subject(workspace, "campaign_created"))
+    ]
+    assert published == [other]
+
+    # The producer could not publish it: released, the relay publishes it.
+    relay.release([claimed.event_id])
+    assert await relay.drain() == 1
+    published = [
+        parse_event(m) for m in await messages_on(nc, subjects.event_subject(workspace, "campaign_created"))
+    ]
+    assert published == [other, claimed]

@@ -177,10 +177,10 @@ def test_hand_built_fragment_and_copy_line_equal_the_generic_encoders(
     staged, _ = stage_candidates(IDS, 0, [candidate])
     line = staged.decode()
     assert line.endswith("\n") and line.count("\n") == 1
-    values = [_copy_unescape(v) for v in line[:-1].split("\t")]
+    fields_out = [_copy_unescape(v) for v in line[:-1].split("\t")]
     # COPY … (NULL ''): an empty field is NULL.
-    assert [v or None for v in values] == [
-        values[0],
+    assert [v or None for v in fields_out] == [
+        fields_out[0],
         *map(str, IDS),
         email,
         email.lower(),
@@ -188,7 +188,7 @@ def test_hand_built_fragment_and_copy_line_equal_the_generic_encoders(
         str(row),
         *(fields.get(name) or None for name in OPTIONAL_FIELDS),
     ]
-    assert str(uuid.UUID(values[0])) == values[0]
+    assert str(uuid.UUID(fields_out[0])) == fields_out[0]
 
 
 def _copy_unescape(field: str) -> str:
