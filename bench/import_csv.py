@@ -698,19 +698,17 @@ async def _count_lead_imported(js: Any, workspace_id: UUID, import_id: UUID) -> 
 PROFILE_RATE = 100
 # (label, substrings of a py-spy frame): a sample counts for a stage when any frame of its stack matches.
 _STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # The importer process only: parsing, planning and serialising run in its worker process, which
+    # py-spy does not follow (its CPU shows as "rest of the machine").
     ("download from the object store", ("ImportRunner._download",)),
-    ("CSV pre-scan (whole file, before the first chunk)", ("CsvSource.open",)),
-    ("read + plan a chunk (worker thread)", ("_next_chunk (",)),
-    ("  CSV parsing (CsvStream.rows, csv.reader)", ("CsvStream.rows", "_checked_lines")),
-    ("  normalise_email (incl. email-validator)", ("normalise_email",)),
-    ("  email-validator's full parse (non-fast-path)", ("validate_email (email_validator",)),
-    ("  COPY payload built ahead (staged_leads, copy_text)", ("staged_leads", "copy_text")),
-    ("store a chunk (event loop, one transaction)", ("ImportRunner._store",)),
-    ("  COPY + INSERT … SELECT (copy_insert)", ("copy_insert (", "_copy_new_leads", "write_row")),
-    ("  ImportedLead objects for the event", ("_lead_values", "store_chunk.<locals>")),
-    ("  add_to_outbox (LeadImported → JSON, INSERT)", ("add_to_outbox",)),
-    ("SQLAlchemy/psycopg statement execution (any caller)", ("sqlalchemy/", "psycopg/")),
-    ("LeadImported → JSON (model_dump_json, any caller)", ("model_dump_json",)),
+    ("chunks off the worker's queue (thread, unpickling)", ("ChunkWorker.receive",)),
+    ("store a batch of chunks (event loop, one transaction)", ("ChunkWriter.store",)),
+    ("  COPY + INSERT … SELECT into the leads", ("ChunkWriter._insert_leads",)),
+    ("  rejected rows (COPY)", ("ChunkWriter._copy_rejections",)),
+    ("  events cut down to the inserted leads", ("ChunkEvent.without",)),
+    ("publishing events right after the commit", ("_EagerPublisher._publish",)),
+    ("psycopg statement execution (any caller)", ("psycopg/",)),
+    ("SQLAlchemy (any caller)", ("sqlalchemy/",)),
     ("outbox relay (publish_pending)", ("publish_pending",)),
     ("rejected-rows report", ("_write_report",)),
 )
