@@ -177,5 +177,37 @@ def asyncapi(
         output.write_text(text)
 
 
+@app.command()
+def validate(
+    addresses: Annotated[list[str] | None, typer.Argument(help="Addresses to verify.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="A file of addresses, one per line ('-' = standard input).")
+    ] = None,
+) -> None:
+    """Verify addresses as the validator does (syntax, DNS, SMTP probe, catch-all) without the bus.
+
+    Prints one JSON object per address, in input order:
+    {"email", "verdict", "reason", "mx", "smtp_code", "catch_all", "disposable", "role"}.
+    Configured by the same LEADFLOW_DNS_* / LEADFLOW_SMTP_PROBE_* / LEADFLOW_VALIDATOR_* variables.
+    """
+    import json
+
+    from services.validator.verifier import Verifier
+
+    inputs = list(addresses or [])
+    if file is not None:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8-sig")
+        # One address per line: a line with a space in it is one (invalid) address, not two.
+        inputs += [line.strip() for line in text.splitlines() if line.strip()]
+    if not inputs:
+        raise typer.BadParameter("give addresses as arguments or with --file")
+    try:
+        verifier = Verifier.from_settings(Settings())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    for result in asyncio.run(verifier.verify_many(inputs)):
+        sys.stdout.write(json.dumps(result.as_json(), ensure_ascii=False) + "\n")
+
+
 if __name__ == "__main__":
     app()

@@ -34,6 +34,26 @@ class Settings(BaseSettings):
     import_chunk_rows: int = Field(default=1000, ge=1, le=1000, description="leads per LeadImported batch")
     import_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1, description="largest accepted CSV upload")
 
+    # The validator's probe. Defaults suit a real network; tests point them at local DNS and MX peers.
+    dns_nameservers: str = Field(
+        default="", description="comma-separated `ip[:port]` resolvers; empty = the system's"
+    )
+    dns_timeout_seconds: float = Field(default=3.0, gt=0)
+    smtp_probe_port: int = Field(default=25, ge=1, le=65535, description="port of the MX hosts probed")
+    smtp_probe_helo: str = Field(default="", description="EHLO name of the prober; empty = this host's FQDN")
+    smtp_probe_sender: str = Field(default="", description="MAIL FROM of a probe; empty = the null sender <>")
+    smtp_probe_timeout_seconds: float = Field(default=10.0, gt=0)
+    validator_per_mx_limit: int = Field(default=2, ge=1, description="concurrent connections per MX host")
+    validator_concurrency: int = Field(default=100, ge=1, description="concurrent SMTP sessions in all")
+    validator_greylist_retry_seconds: str = Field(
+        default="60,300,900", description="waits before each re-probe of a greylisted address"
+    )
+    validator_cache_ttl_seconds: float = Field(default=3600.0, ge=0, description="MX and catch-all cache")
+    validator_allow_test_domains: bool = Field(
+        default=False,
+        description="accept addresses under .test (tests and demos only: it never exists on the Internet)",
+    )
+
     def require_urls(self) -> tuple[str, str]:
         """The NATS and database URLs a service process cannot run without."""
         missing = [

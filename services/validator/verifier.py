@@ -1,0 +1,235 @@
+"""The verification pipeline for a list of addresses, cheapest check first, stopping when certain.
+
+syntax (email-validator) → role and disposable flags → MX (cached per domain) → one SMTP session per
+domain: a random local part first (catch-all), then every address's RCPT → greylisted addresses probed
+again on the retry schedule. The same pipeline serves `leadflow validate` and the validator service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+
+from email_validator import EmailNotValidError, validate_email
+
+from contracts import Verdict
+from services.runtime.settings import Settings
+from services.validator.dns import MxKind, MxLookup, MxResolver
+from services.validator.domain import (
+    ProbeHealth,
+    RcptKind,
+    Reason,
+    Result,
+    is_disposable,
+    is_role,
+    parse_nameservers,
+    parse_retry_schedule,
+    verdict_of,
+)
+from services.validator.smtp import DomainProbe, SessionError, SmtpProber
+
+_DNS_REASONS = {
+    MxKind.NXDOMAIN: Reason.NO_SUCH_DOMAIN,
+    MxKind.NULL: Reason.NULL_MX,
+    MxKind.NO_MAIL: Reason.NO_MAIL_SERVER,
+    MxKind.TIMEOUT: Reason.DNS_TIMEOUT,
+    MxKind.ERROR: Reason.DNS_ERROR,
+}
+
+
+@dataclass(frozen=True)
+class _Address:
+    index: int
+    raw: str
+    email: str  # normalised, ASCII domain
+    domain: str
+    role: bool
+    disposable: bool
+
+
+class Verifier:
+    def __init__(
+        self,
+        resolver: MxResolver,
+        prober: SmtpProber,
+        *,
+        greylist_retries: Sequence[float] = (),
+        allow_test_domains: bool = False,
+        catch_all_ttl: float = 3600.0,
+        health: ProbeHealth | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.resolver = resolver
+        self.prober = prober
+        self.greylist_retries = tuple(greylist_retries)
+        self.allow_test_domains = allow_test_domains
+        self.catch_all_ttl = catch_all_ttl
+        self.health = health or ProbeHealth()
+        self._sleep = sleep
+        self._clock = clock
+        self._catch_all: dict[str, float] = {}  # domain → when it was found catch-all
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Verifier:
+        health = ProbeHealth()
+        clock = time.monotonic
+        prober = SmtpProber(
+            port=settings.smtp_probe_port,
+            helo=settings.smtp_probe_helo or socket.getfqdn(),
+            sender=settings.smtp_probe_sender,
+            timeout=settings.smtp_probe_timeout_seconds,
+            per_mx_limit=settings.validator_per_mx_limit,
+            global_limit=settings.validator_concurrency,
+            on_connect=lambda domain, connected: health.record(domain, connected=connected, now=clock()),
+        )
+        resolver = MxResolver(
+            parse_nameservers(settings.dns_nameservers) or None,
+            timeout=settings.dns_timeout_seconds,
+            cache_ttl=settings.validator_cache_ttl_seconds,
+        )
+        return cls(
+            resolver,
+            prober,
+            greylist_retries=parse_retry_schedule(settings.validator_greylist_retry_seconds),
+            allow_test_domains=settings.validator_allow_test_domains,
+            catch_all_ttl=settings.validator_cache_ttl_seconds,
+            health=health,
+            clock=clock,
+        )
+
+    @property
+    def degraded(self) -> bool:
+        return self.health.degraded(self._clock())
+
+    async def verify_many(self, emails: Sequence[str]) -> list[Result]:
+        """A result per address, in input order; domains are verified concurrently."""
+        results: list[Result | None] = [None] * len(emails)
+        by_domain: dict[str, list[_Address]] = {}
+        for index, raw in enumerate(emails):
+            checked = self._check_syntax(index, raw)
+            if isinstance(checked, Result):
+                results[index] = checked
+            else:
+                by_domain.setdefault(checked.domain, []).append(checked)
+        done = await asyncio.gather(
+            *(self._verify_domain(domain, addrs) for domain, addrs in by_domain.items())
+        )
+        for domain_results in done:
+            for index, result in domain_results:
+                results[index] = result
+        assert all(r is not None for r in results)
+        return [r for r in results if r is not None]
+
+    async def verify(self, email: str) -> Result:
+        return (await self.verify_many([email]))[0]
+
+    def _check_syntax(self, index: int, raw: str) -> _Address | Result:
+        try:
+            checked = validate_email(
+                raw.strip(), check_deliverability=False, test_environment=self.allow_test_domains
+            )
+        except EmailNotValidError:
+            return Result(raw, Verdict.INVALID, Reason.INVALID_SYNTAX)
+        email = checked.ascii_email or checked.normalized
+        local, _, domain = email.rpartition("@")
+        domain = domain.lower()
+        return _Address(
+            index, raw, f"{local}@{domain}", domain, role=is_role(local), disposable=is_disposable(domain)
+        )
+
+    async def _verify_domain(self, domain: str, addresses: list[_Address]) -> list[tuple[int, Result]]:
+        lookup = await self.resolver.lookup(domain)
+        dns_reason = _DNS_REASONS.get(lookup.kind)
+        if dns_reason is not None:
+            return [(a.index, self._result(a, dns_reason)) for a in addresses]
+        mx = lookup.hosts[0].host if lookup.hosts else None
+        found_at = self._catch_all.get(domain)
+        if found_at is not None and self._clock() - found_at < self.catch_all_ttl:
+            return [(a.index, self._result(a, Reason.CATCH_ALL, mx=mx, catch_all=True)) for a in addresses]
+
+        final: dict[int, Result] = {}
+        pending = addresses
+        attempts = (0.0, *self.greylist_retries)
+        for attempt, wait in enumerate(attempts):
+            if attempt:
+                await self._sleep(wait)
+            probe = await self.prober.probe(domain, _hosts(lookup), [a.email for a in pending])
+            pending = self._settle(domain, probe, pending, final, last=attempt == len(attempts) - 1)
+            if not pending:
+                break
+        return sorted(final.items())
+
+    def _settle(
+        self,
+        domain: str,
+        probe: DomainProbe,
+        pending: list[_Address],
+        final: dict[int, Result],
+        *,
+        last: bool,
+    ) -> list[_Address]:
+        """Record the certain results of one probe in `final`; returns the addresses to probe again."""
+        mx = probe.host
+        if probe.error is not None:
+            if probe.error in (SessionError.REFUSED, SessionError.TIMEOUT) and self.degraded:
+                reason = Reason.PROBER_BLOCKED
+            else:
+                reason = {
+                    SessionError.REFUSED: Reason.MX_UNREACHABLE,
+                    SessionError.TIMEOUT: Reason.SMTP_TIMEOUT,
+                    SessionError.UNAVAILABLE: Reason.TEMPORARY_FAILURE,
+                }[probe.error]
+            for a in pending:
+                final[a.index] = self._result(a, reason, mx=mx)
+            return []
+        if probe.catch_all:
+            self._catch_all[domain] = self._clock()
+            for a in pending:
+                reply = probe.replies.get(a.email)
+                final[a.index] = self._result(
+                    a, Reason.CATCH_ALL, mx=mx, code=reply.code if reply else None, catch_all=True
+                )
+            return []
+        retry: list[_Address] = []
+        for a in pending:
+            reply = probe.replies.get(a.email)
+            if reply is None:
+                final[a.index] = self._result(a, Reason.TEMPORARY_FAILURE, mx=mx)
+            elif reply.kind == RcptKind.TEMPORARY or (
+                reply.kind == RcptKind.ACCEPTED and probe.catch_all is None
+            ):
+                # Greylisted — or accepted while the catch-all test went unanswered: not yet certain.
+                retry.append(a)
+                if last:
+                    final[a.index] = self._result(a, Reason.GREYLISTED, mx=mx, code=reply.code)
+            else:
+                reason = {
+                    RcptKind.ACCEPTED: Reason.ACCEPTED,
+                    RcptKind.NO_MAILBOX: Reason.MAILBOX_NOT_FOUND,
+                    RcptKind.MAILBOX_FULL: Reason.MAILBOX_FULL,
+                    RcptKind.POLICY: Reason.POLICY_BLOCK,
+                    RcptKind.UNAVAILABLE: Reason.TEMPORARY_FAILURE,
+                    RcptKind.REJECTED: Reason.SMTP_REJECTED,
+                }[reply.kind]
+                final[a.index] = self._result(a, reason, mx=mx, code=reply.code)
+        return [] if last else retry
+
+    @staticmethod
+    def _result(
+        a: _Address,
+        reason: Reason,
+        *,
+        mx: str | None = None,
+        code: int | None = None,
+        catch_all: bool = False,
+    ) -> Result:
+        result = Result(a.email, verdict_of(reason), reason, mx=mx, smtp_code=code, catch_all=catch_all)
+        return replace(result, disposable=a.disposable, role=a.role)
+
+
+def _hosts(lookup: MxLookup) -> list[tuple[str, tuple[str, ...]]]:
+    return [(h.host, h.addresses) for h in lookup.hosts]

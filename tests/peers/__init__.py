@@ -1,0 +1,1 @@
+"""Fake network peers for tests: real servers on loopback that speak the real protocols."""
