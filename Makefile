@@ -33,6 +33,7 @@ format: install
 
 bench: install
 	$(PY) bench/import_slice.py
+	$(PY) bench/validate.py
 
 asyncapi: install
 	$(VENV)/bin/leadflow asyncapi --output docs/asyncapi.json

@@ -345,3 +345,19 @@ class StartPipelineImport(Command):
         if (self.ids is None) == (self.filter is None):
             raise ValueError("give either `ids` or `filter`, not both and not neither")
         return self
+
+
+class GetValidationStatus(Command):
+    """The validator's view of a campaign: leads still queued for verification, and its own health."""
+
+    campaign_id: UUID
+
+
+class ValidationStatusReply(Reply):
+    # Leads of the campaign waiting for a (first or later) verification pass.
+    queued: int = 0
+    # Of those, leads held back because the prober itself looks blocked (see `degraded`).
+    held: int = 0
+    # True when SMTP probes fail across many unrelated domains at once (port 25 blocked, the prober's
+    # IP listed): verification is paused rather than marking addresses `unknown` for our own fault.
+    degraded: bool = False

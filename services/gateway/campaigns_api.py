@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import math
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import LeadStatus
 from contracts.commands import (
     CampaignCreatedReply,
     CreateCampaign,
+    GetValidationStatus,
+    ValidationStatusReply,
 )
 from services.gateway.deps import Session, Workspace, ask, service_of
 from services.gateway.projection import upsert_campaign
 from services.gateway.tables import campaigns, lead_view, workspaces
+from services.runtime.service import Service
 
 router = APIRouter(prefix="/api/v1")
 
@@ -108,6 +114,134 @@ async def get_campaign(campaign_id: UUID, workspace_id: Workspace, session: Sess
     return CampaignOut(id=row.id, name=row.name, created_at=row.created_at, leads=total or 0)
 
 
+# --- validation summary ----------------------------------------------------------------------------------
+
+# The validator's queue is a nice-to-have next to the counts: never hold the summary for the full request
+# timeout when the validator is down or busy.
+VALIDATOR_STATUS_TIMEOUT_SECONDS = 2.0
+
+ValidatorState = Literal["ok", "degraded", "unavailable"]
+ValidationValue = Literal["pending", "valid", "invalid", "unknown"]
+
+
+class ValidatorStatus(BaseModel):
+    state: ValidatorState = Field(
+        description="`ok`: the validator answered and is verifying; `degraded`: it answered but has paused "
+        "SMTP probes because the prober itself looks blocked (leads wait in `held` rather than being marked "
+        "`unknown`); `unavailable`: it did not answer within about 2 s (the counts are still current)."
+    )
+    queued: int | None = Field(
+        description="Leads of the campaign waiting for a verification pass; null when `unavailable`."
+    )
+    held: int | None = Field(
+        description="Of `queued`, leads held back while the validator is degraded; null when `unavailable`."
+    )
+
+
+class ValidationSummary(BaseModel):
+    """How far email verification of a campaign's leads has got: wait for it before activating."""
+
+    campaign_id: UUID
+    total: int = Field(description="Leads in the campaign.")
+    validated: int = Field(description="Leads with a verdict (`valid` + `invalid` + `unknown`).")
+    in_progress: int = Field(description="Leads whose `validation` is still `pending`.")
+    valid: int = Field(description="Leads whose address accepted mail.")
+    invalid: int = Field(description="Leads whose address was rejected; their status is `invalid`.")
+    unknown: int = Field(description="Leads the validator could not decide on (catch-all, greylisting, …).")
+    percent: float = Field(
+        description="validated / total * 100, rounded down to one decimal so 100 means all are done; "
+        "100 for a campaign without leads."
+    )
+    reasons: dict[str, int] = Field(
+        description="Validated leads by the validator's reason code (`accepted`, `mailbox_not_found`, "
+        "`catch_all`, `greylisted`, …)."
+    )
+    validator: ValidatorStatus
+
+
+async def _validation_counts(session: AsyncSession, workspace_id: UUID, campaign_id: UUID) -> Any:
+    """Every count in one aggregate statement: a campaign can hold 100k leads, so no rows are loaded."""
+    scope = and_(lead_view.c.campaign_id == campaign_id, lead_view.c.workspace_id == workspace_id)
+    pending = lead_view.c.validation == "pending"
+    by_reason = (
+        select(lead_view.c.validation_reason.label("reason"), func.count().label("n"))
+        .where(scope, ~pending, lead_view.c.validation_reason.is_not(None))
+        .group_by(lead_view.c.validation_reason)
+        .subquery("by_reason")
+    )
+    reasons = select(
+        func.coalesce(
+            func.jsonb_object_agg(by_reason.c.reason, by_reason.c.n, type_=JSONB),
+            literal({}, JSONB),
+        )
+    ).scalar_subquery()
+    statement = select(
+        func.count().label("total"),
+        func.count().filter(~pending).label("validated"),
+        func.count().filter(pending).label("in_progress"),
+        func.count().filter(lead_view.c.validation == "valid").label("valid"),
+        func.count().filter(lead_view.c.validation == "invalid").label("invalid"),
+        func.count().filter(lead_view.c.validation == "unknown").label("unknown"),
+        reasons.label("reasons"),
+    ).where(scope)
+    return (await session.execute(statement)).one()
+
+
+async def _validator_status(service: Service, workspace_id: UUID, campaign_id: UUID) -> ValidatorStatus:
+    """The validator's queue for the campaign; its silence (or a refusal) is `unavailable`, never an error."""
+    try:
+        reply: ValidationStatusReply = await ask(
+            service,
+            "validation_status",
+            "validator",
+            GetValidationStatus(workspace_id=workspace_id, campaign_id=campaign_id),
+            ValidationStatusReply,
+            reply_within=VALIDATOR_STATUS_TIMEOUT_SECONDS,
+        )
+    except (HTTPException, ValidationError):
+        return ValidatorStatus(state="unavailable", queued=None, held=None)
+    if reply.error:
+        return ValidatorStatus(state="unavailable", queued=None, held=None)
+    return ValidatorStatus(state="degraded" if reply.degraded else "ok", queued=reply.queued, held=reply.held)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/validation",
+    response_model=ValidationSummary,
+    tags=["campaigns"],
+    responses={404: {"description": "No such campaign in this workspace."}},
+)
+async def validation_summary(
+    campaign_id: UUID, workspace_id: Workspace, session: Session, request: Request
+) -> ValidationSummary:
+    """Email verification progress of a campaign's leads, so a client can wait for it before activating.
+
+    The counts come from the read model and are always answered; the `validator` part asks the validator
+    service and is `unavailable` when it does not answer within about 2 seconds.
+    """
+    await campaign_or_404(session, workspace_id, campaign_id)
+    # Both at once: the validator's (short) wait should not add to the query's.
+    counts, validator = await asyncio.gather(
+        _validation_counts(session, workspace_id, campaign_id),
+        _validator_status(service_of(request), workspace_id, campaign_id),
+    )
+    total = int(counts.total)
+    validated = int(counts.validated)
+    percent = math.floor(validated * 1000 / total) / 10 if total else 100.0
+    return ValidationSummary(
+        campaign_id=campaign_id,
+        total=total,
+        validated=validated,
+        in_progress=int(counts.in_progress),
+        valid=int(counts.valid),
+        invalid=int(counts.invalid),
+        unknown=int(counts.unknown),
+        percent=percent,
+        reasons={str(k): int(v) for k, v in (counts.reasons or {}).items()},
+        validator=validator,
+    )
+
+
 # --- leads -----------------------------------------------------------------------------------------------
 
 
@@ -120,8 +254,12 @@ class LeadOut(BaseModel):
     status: LeadStatus
     step: int
     total_steps: int
-    validation: str
-    validation_reason: str | None
+    validation: str = Field(
+        description="`pending` until the validator decides: `valid`, `invalid`, `unknown`"
+    )
+    validation_reason: str | None = Field(
+        description="The validator's reason code (`accepted`, `mailbox_not_found`, `catch_all`, …)"
+    )
     last_activity_at: datetime | None
     import_id: UUID | None
 
@@ -151,7 +289,9 @@ async def list_leads(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: str | None = None,
     status_: Annotated[list[LeadStatus] | None, Query(alias="status")] = None,
-    validation: str | None = None,
+    validation: Annotated[
+        ValidationValue | None, Query(description="Only leads with this validation verdict.")
+    ] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> LeadPage:
     await campaign_or_404(session, workspace_id, campaign_id)

@@ -60,13 +60,28 @@ async def current_workspace(
 Workspace = Annotated[UUID, Depends(current_workspace)]
 
 
-async def ask(service: Service, verb: str, target: str, command: BaseModel, reply_type: type[Reply]) -> Any:
-    """Request/reply to a service; a missing or silent service is a 503 the caller can retry."""
+async def ask(
+    service: Service,
+    verb: str,
+    target: str,
+    command: BaseModel,
+    reply_type: type[Reply],
+    *,
+    reply_within: float | None = None,
+) -> Any:
+    """Request/reply to a service; a missing or silent service is a 503 the caller can retry.
+
+    `reply_within` (seconds) shortens the wait for an answer that is only nice to have, so an optional part
+    of a response never holds the request for the full `request_timeout_seconds`.
+    """
+    wait = service.settings.request_timeout_seconds
+    if reply_within is not None:
+        wait = min(reply_within, wait)
     try:
         msg = await service.broker.request(
             command.model_dump(mode="json"),
             subjects.command_subject(target, verb),
-            timeout=service.settings.request_timeout_seconds,
+            timeout=wait,
         )
     except (NoRespondersError, NatsTimeoutError, TimeoutError, FastStreamException) as exc:
         raise HTTPException(

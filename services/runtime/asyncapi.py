@@ -19,9 +19,12 @@ def render() -> str:
     from services.gateway.app import create_service as gateway
     from services.importer.app import create_service as importer
     from services.sequencer.app import create_service as sequencer
+    from services.validator.app import create_service as validator
 
     settings = Settings(nats_url=None, database_url=None)
-    brokers = [factory(settings, for_docs=True).broker for factory in (gateway, importer, sequencer)]
+    brokers = [
+        factory(settings, for_docs=True).broker for factory in (gateway, importer, sequencer, validator)
+    ]
     spec = AsyncAPI(
         *brokers,
         title="Leadflow events",

@@ -15,7 +15,7 @@ from sqlalchemy import MetaData, create_engine, pool, text
 SERVICES_DIR = Path(__file__).resolve().parent.parent
 
 # Order matters only for a fresh database's first start; schemas never reference each other.
-MIGRATED_SERVICES: tuple[str, ...] = ("gateway", "sequencer", "importer")
+MIGRATED_SERVICES: tuple[str, ...] = ("gateway", "sequencer", "importer", "validator")
 
 
 def alembic_config(service: str, database_url: str) -> Config:

@@ -70,6 +70,8 @@ class Service:
         self._tasks: list[asyncio.Task[Any]] = []
         self._startup_hooks: list[Hook] = []
         self._shutdown_hooks: list[Hook] = []
+        # Service-specific readiness: each returns None when fine, else what is wrong (for /readyz).
+        self.readiness_checks: list[Callable[[], str | None]] = []
 
     @property
     def js(self) -> JetStreamContext:
@@ -175,9 +177,12 @@ class Service:
 
         @get(include_in_schema=False)
         async def readyz(scope: Any) -> AsgiResponse:
-            if await self.ready():
-                return AsgiResponse(b"ready", 200)
-            return AsgiResponse(b"not ready", 503)
+            if not await self.ready():
+                return AsgiResponse(b"not ready", 503)
+            problems = [p for check in self.readiness_checks if (p := check()) is not None]
+            if problems:
+                return AsgiResponse("; ".join(problems).encode(), 503)
+            return AsgiResponse(b"ready", 200)
 
         return AsgiFastStream(
             self.broker,

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     validator_greylist_retry_seconds: str = Field(
         default="60,300,900", description="waits before each re-probe of a greylisted address"
     )
+    validator_held_retry_seconds: float = Field(
+        default=300.0, gt=0, description="wait before retrying leads held while the prober looked blocked"
+    )
     validator_cache_ttl_seconds: float = Field(default=3600.0, ge=0, description="MX and catch-all cache")
     validator_allow_test_domains: bool = Field(
         default=False,

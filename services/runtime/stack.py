@@ -29,7 +29,7 @@ from services.runtime.settings import Settings
 log = structlog.get_logger(__name__)
 
 # Services that have work today, each run as `python -m services.<name>`.
-WORKER_SERVICES: tuple[str, ...] = ("sequencer", "importer")
+WORKER_SERVICES: tuple[str, ...] = ("sequencer", "importer", "validator")
 STACK_FILE = "stack.json"
 DEFAULT_NATS_PORT = 4222
 

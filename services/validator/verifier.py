@@ -74,7 +74,9 @@ class Verifier:
         self._catch_all: dict[str, float] = {}  # domain → when it was found catch-all
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Verifier:
+    def from_settings(cls, settings: Settings, *, single_pass: bool = False) -> Verifier:
+        """The configured pipeline; `single_pass` leaves greylisted addresses to the caller to retry
+        (the validator service re-queues them instead of sleeping in a handler)."""
         health = ProbeHealth()
         clock = time.monotonic
         prober = SmtpProber(
@@ -94,7 +96,9 @@ class Verifier:
         return cls(
             resolver,
             prober,
-            greylist_retries=parse_retry_schedule(settings.validator_greylist_retry_seconds),
+            greylist_retries=()
+            if single_pass
+            else parse_retry_schedule(settings.validator_greylist_retry_seconds),
             allow_test_domains=settings.validator_allow_test_domains,
             catch_all_ttl=settings.validator_cache_ttl_seconds,
             health=health,

@@ -19,14 +19,17 @@ import httpx
 import pytest
 
 from services.runtime.embedded import free_port
+from tests.peers.fakedns import start as start_dns
+from tests.peers.fakedns import stop as stop_dns
+from tests.peers.fakemx import FakeMx, MxBehaviour
 
 KEY_LINE = re.compile(r"Dev API key\s+(lf_\S+)")
 
 
 class Up:
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, **extra_env: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
-        self.env = {**env, "LEADFLOW_DATA_DIR": str(data_dir), "LEADFLOW_HTTP_PORT": str(port)}
+        self.env = {**env, "LEADFLOW_DATA_DIR": str(data_dir), "LEADFLOW_HTTP_PORT": str(port), **extra_env}
         self.url = f"http://127.0.0.1:{port}"
         self.output: list[str] = []
         self.key: str | None = None
@@ -67,9 +70,27 @@ def data_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def test_up_runs_the_walkthrough_and_keeps_data(data_dir: Path) -> None:
+@pytest.fixture
+def mail_peers() -> Iterator[dict[str, str]]:
+    """DNS and MX for the walk-through's addresses, so `leadflow up`'s validator has something real to
+    verify: firma.cz has an MX that knows ana@, jina.cz does not exist."""
+    dns, dns_port = start_dns("firma.cz. 0 IN MX 10 mx.firma.cz.\nmx.firma.cz. 0 IN A 127.0.0.2\n")
+    smtp_port = free_port()
+    mx = FakeMx(MxBehaviour(mailboxes={"ana@firma.cz"}), smtp_port).start("127.0.0.2")
+    try:
+        yield {
+            "LEADFLOW_DNS_NAMESERVERS": f"127.0.0.1:{dns_port}",
+            "LEADFLOW_SMTP_PROBE_PORT": str(smtp_port),
+            "LEADFLOW_SMTP_PROBE_HELO": "probe.leadflow.cz",
+        }
+    finally:
+        mx.stop()
+        stop_dns(dns)
+
+
+def test_up_runs_the_walkthrough_and_keeps_data(data_dir: Path, mail_peers: dict[str, str]) -> None:
     port = free_port()
-    up = Up(data_dir, port)
+    up = Up(data_dir, port, **mail_peers)
     try:
         dev_key = up.wait_ready()
         stack = json.loads((data_dir / "stack.json").read_text())
@@ -100,15 +121,19 @@ def test_up_runs_the_walkthrough_and_keeps_data(data_dir: Path) -> None:
             data={"mapping": json.dumps({"email": "email", "company_name": "company"})},
         )
         assert started.status_code == 202, started.text
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             leads = httpx.get(f"{up.url}/api/v1/campaigns/{campaign_id}/leads", headers=headers).json()
-            if leads["total"] == 2 or time.monotonic() > deadline:
+            validated = leads["total"] == 2 and all(i["validation"] != "pending" for i in leads["items"])
+            if validated or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
-        assert {(i["email"], i["status"]) for i in leads["items"]} == {
-            ("ana@firma.cz", "pending"),
-            ("bob@jina.cz", "pending"),
+        # Imported as Pending; the validator `leadflow up` runs verified both by itself.
+        assert {
+            (i["email"], i["status"], i["validation"], i["validation_reason"]) for i in leads["items"]
+        } == {
+            ("ana@firma.cz", "pending", "valid", "accepted"),
+            ("bob@jina.cz", "invalid", "invalid", "no_such_domain"),
         }
         other = httpx.get(
             f"{up.url}/api/v1/campaigns/{campaign_id}", headers={"Authorization": f"Bearer {second_key}"}

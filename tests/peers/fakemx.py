@@ -7,7 +7,10 @@ protocol (installed through `Controller.factory`) adds what hooks cannot: a 421 
 every reply, dropping a connection after N recipients, and counting concurrent connections.
 
 All of 127.0.0.0/8 is on loopback, so several FakeMx peers share one port on 127.0.0.2, .3, … and a
-prober configured with a single SMTP port reaches all of them.
+prober configured with a single SMTP port reaches all of them. For many MX IPs at once (a benchmark), one
+peer started on "0.0.0.0" answers on every loopback IP and counts connections per destination IP (the
+local address of the accepted socket): `peak_by_ip`, `connections_by_ip` — one thread instead of one
+Controller per IP.
 """
 
 from __future__ import annotations
@@ -124,12 +127,15 @@ class _MxServer(SMTP):
         self._open = False
         self._conn_no = -1
         self._rcpts = 0
+        self._local_ip: str | None = None  # the IP the client connected to (this socket's local address)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self.transport is None  # a STARTTLS upgrade calls this again on the same connection
         super().connection_made(transport)
         if first:
-            self._conn_no = self._mx._opened()
+            sockname = transport.get_extra_info("sockname")
+            self._local_ip = str(sockname[0]) if sockname else None
+            self._conn_no = self._mx._opened(self._local_ip)
             self._open = True
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -139,7 +145,7 @@ class _MxServer(SMTP):
     def _close_count(self) -> None:
         if self._open:
             self._open = False
-            self._mx._closed()
+            self._mx._closed(self._local_ip)
 
     def should_drop(self) -> bool:
         """True when this RCPT is the one the drop plan ends the connection at."""
@@ -201,6 +207,10 @@ class FakeMx:
         self._current = 0
         self._peak = 0
         self._total = 0
+        # The same three counters per destination IP (what a prober's per-MX limit is about).
+        self._current_by_ip: dict[str, int] = {}
+        self._peak_by_ip: dict[str, int] = {}
+        self._total_by_ip: dict[str, int] = {}
         self._controller: _MxController | None = None
         self.ready = False  # set once start() is done; the start-up probe connection is not delayed
 
@@ -237,6 +247,8 @@ class FakeMx:
             self._log.clear()
             self._peak = self._current
             self._total = 0
+            self._peak_by_ip = {ip: n for ip, n in self._current_by_ip.items() if n > 0}
+            self._total_by_ip = {}
 
     @property
     def log(self) -> list[tuple[str, str]]:
@@ -261,6 +273,18 @@ class FakeMx:
         with self._lock:
             return self._total
 
+    @property
+    def peak_by_ip(self) -> dict[str, int]:
+        """Per destination IP: the most connections open to it at once since start (or the last reset)."""
+        with self._lock:
+            return dict(self._peak_by_ip)
+
+    @property
+    def connections_by_ip(self) -> dict[str, int]:
+        """Per destination IP: connections accepted since start (or the last reset)."""
+        with self._lock:
+            return dict(self._total_by_ip)
+
     def rcpts(self, domain: str | None = None) -> list[str]:
         """The RCPT TO addresses received, in order; only those at `domain` if given."""
         suffix = None if domain is None else "@" + domain.lower()
@@ -270,14 +294,21 @@ class FakeMx:
         with self._lock:
             self._log.append((verb, arg))
 
-    def _opened(self) -> int:
+    def _opened(self, local_ip: str | None = None) -> int:
         with self._lock:
             number = self._total
             self._total += 1
             self._current += 1
             self._peak = max(self._peak, self._current)
+            if local_ip is not None:
+                current = self._current_by_ip.get(local_ip, 0) + 1
+                self._current_by_ip[local_ip] = current
+                self._peak_by_ip[local_ip] = max(self._peak_by_ip.get(local_ip, 0), current)
+                self._total_by_ip[local_ip] = self._total_by_ip.get(local_ip, 0) + 1
             return number
 
-    def _closed(self) -> None:
+    def _closed(self, local_ip: str | None = None) -> None:
         with self._lock:
             self._current -= 1
+            if local_ip is not None and local_ip in self._current_by_ip:
+                self._current_by_ip[local_ip] -= 1

@@ -132,7 +132,12 @@ def _configmap_data() -> dict[str, str]:
 def test_the_manifests_are_found() -> None:
     kinds = {m.kind for m in BUILT_IN}
     assert {"Namespace", "ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "Job"} <= kinds
-    assert {m.name for m in DEPLOYMENTS} == {"leadflow-gateway", "leadflow-importer", "leadflow-sequencer"}
+    assert {m.name for m in DEPLOYMENTS} == {
+        "leadflow-gateway",
+        "leadflow-importer",
+        "leadflow-sequencer",
+        "leadflow-validator",
+    }
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)

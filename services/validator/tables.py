@@ -1,0 +1,52 @@
+"""Schema `validator`: every imported lead's verification, queued, in progress or done."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    func,
+    text,
+)
+
+from services.runtime.db import runtime_tables
+
+SCHEMA = "validator"
+metadata = MetaData(schema=SCHEMA)
+outbox, processed_events = runtime_tables(metadata)
+
+# A lead is queued once (its id is the key: a redelivered LeadImported queues nothing), claimed by a
+# worker for a pass (`probing` until `locked_until`), and either done (LeadValidated emitted with it) or
+# queued again for a later pass: greylisted (`attempts` counts those passes) or held while the prober
+# itself looks blocked (`held`).
+validations = Table(
+    "validations",
+    metadata,
+    Column("lead_id", Uuid, primary_key=True),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("campaign_id", Uuid, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("state", Text, nullable=False, server_default="queued"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("held", Boolean, nullable=False, server_default="false"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("verdict", Text),
+    Column("reason", Text),
+    Column("mx", Text),
+    Column("smtp_code", Integer),
+    Column("catch_all", Boolean, nullable=False, server_default="false"),
+    Column("disposable", Boolean, nullable=False, server_default="false"),
+    Column("role", Boolean, nullable=False, server_default="false"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("validated_at", DateTime(timezone=True)),
+    Index("validations_due", "next_attempt_at", postgresql_where=text("state <> 'done'")),
+    Index("validations_campaign", "campaign_id", "state"),
+)

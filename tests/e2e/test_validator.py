@@ -1,0 +1,176 @@
+"""The validator service end to end: import → every lead verified by itself → LeadValidated → leads table.
+
+Its own NATS and database (a durable validator consumer on the shared session stream would also verify
+every other test's leads), a dnslib DNS server and aiosmtpd MX peers; the validator process is pointed at
+them by environment, as a real deployment is pointed at real resolvers and port 25.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from contracts import LeadImported, LeadValidated, parse_event, subjects
+from services.runtime import migrations
+from services.runtime.embedded import EmbeddedNats
+from tests.e2e.api import create_campaign, start_import, wait_for_import
+from tests.e2e.conftest import create_workspace_key
+from tests.harness import ServiceStack
+from tests.peers.fakedns import start as start_dns
+from tests.peers.fakedns import stop as stop_dns
+from tests.peers.fakemx import FakeMx, MxBehaviour, free_port
+
+ZONE = """
+firma-test.cz.      0 IN MX 10 mx1.firma-test.cz.
+mx1.firma-test.cz.  0 IN A 127.0.0.2
+vse-berem.cz.       0 IN MX 10 mx.vse-berem.cz.
+mx.vse-berem.cz.    0 IN A 127.0.0.3
+bez-posty.cz.       0 IN MX 0 .
+"""
+ROWS = [
+    ("jan.novak@firma-test.cz", "valid", "accepted", "pending"),
+    ("grey@firma-test.cz", "valid", "accepted", "pending"),  # greylisted once: re-queued, then accepted
+    ("nikdo@firma-test.cz", "invalid", "mailbox_not_found", "invalid"),
+    ("plna@firma-test.cz", "invalid", "mailbox_full", "invalid"),
+    ("info@vse-berem.cz", "unknown", "catch_all", "pending"),
+    ("x@bez-posty.cz", "invalid", "null_mx", "invalid"),
+    ("y@neexistuje-nikde.cz", "invalid", "no_such_domain", "invalid"),
+]
+
+
+@dataclass
+class ValidatorStack:
+    stack: ServiceStack
+    mx1: FakeMx
+    api_key: str
+
+
+@pytest.fixture(scope="module")
+def validator_stack(fresh_database_url_session: Callable[[], str]) -> Iterator[ValidatorStack]:
+    nats_dir = Path(tempfile.mkdtemp(prefix="leadflow-test-nats-"))
+    nats_server = EmbeddedNats(nats_dir)
+    dns, dns_port = start_dns(ZONE)
+    port = free_port()
+    mx1 = FakeMx(
+        MxBehaviour(
+            mailboxes={"jan.novak@firma-test.cz", "grey@firma-test.cz"},
+            full={"plna@firma-test.cz"},
+            greylist_times={"grey@firma-test.cz": 1},
+        ),
+        port,
+    ).start("127.0.0.2")
+    mx2 = FakeMx(MxBehaviour(catch_all=True), port).start("127.0.0.3")
+    stack = ServiceStack(nats_url=nats_server.start(), database_url=fresh_database_url_session())
+    try:
+        migrations.upgrade(stack.database_url)
+        stack.start("sequencer", "importer", "gateway")
+        validator = stack.add(
+            "validator",
+            LEADFLOW_DNS_NAMESERVERS=f"127.0.0.1:{dns_port}",
+            LEADFLOW_DNS_TIMEOUT_SECONDS="0.5",
+            LEADFLOW_SMTP_PROBE_PORT=str(port),
+            LEADFLOW_SMTP_PROBE_HELO="probe.leadflow.cz",
+            LEADFLOW_SMTP_PROBE_TIMEOUT_SECONDS="3",
+            LEADFLOW_VALIDATOR_GREYLIST_RETRY_SECONDS="0.5,0.5",
+        )
+        validator.start()
+        yield ValidatorStack(stack, mx1, create_workspace_key(stack, "Validator test"))
+    finally:
+        stack.stop()
+        mx1.stop()
+        mx2.stop()
+        stop_dns(dns)
+        nats_server.stop()
+        shutil.rmtree(nats_dir, ignore_errors=True)
+
+
+@pytest.fixture
+async def client(validator_stack: ValidatorStack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=validator_stack.stack.gateway_url,
+        headers={"Authorization": f"Bearer {validator_stack.api_key}"},
+        timeout=30,
+    ) as http:
+        yield http
+
+
+async def wait_validated(client: httpx.AsyncClient, campaign_id: str, count: int) -> list[dict[str, Any]]:
+    for _ in range(300):
+        page = (await client.get(f"/api/v1/campaigns/{campaign_id}/leads", params={"limit": 100})).json()
+        items: list[dict[str, Any]] = page["items"]
+        if len(items) == count and all(i["validation"] != "pending" for i in items):
+            return items
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"leads not all validated: {items}")
+
+
+async def stream_events(nats_url: str, workspace_id: str, event_type: str) -> list[Any]:
+    nc = await nats.connect(nats_url)
+    try:
+        sub = await nc.jetstream().subscribe(
+            subjects.event_subject(workspace_id, event_type),
+            ordered_consumer=True,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+        )
+        found = []
+        try:
+            while True:
+                found.append(parse_event((await sub.next_msg(timeout=1.0)).data))
+        except TimeoutError:
+            pass
+        await sub.unsubscribe()
+        return found
+    finally:
+        await nc.close()
+
+
+async def test_imported_leads_are_verified_by_themselves(
+    client: httpx.AsyncClient, validator_stack: ValidatorStack
+) -> None:
+    campaign_id = await create_campaign(client, "validated")
+    body = "email\n" + "".join(f"{email}\n" for email, *_ in ROWS)
+    started = await start_import(client, campaign_id, body.encode(), {"email": "email"})
+    assert (await wait_for_import(client, started["id"]))["counts"]["imported"] == len(ROWS)
+
+    items = {i["email"]: i for i in await wait_validated(client, campaign_id, len(ROWS))}
+    assert {email: (i["validation"], i["validation_reason"], i["status"]) for email, i in items.items()} == {
+        email: (verdict, reason, status) for email, verdict, reason, status in ROWS
+    }
+
+    # Exactly one LeadValidated per lead, whatever was retried; and a redelivered LeadImported (a copy
+    # under a new message id, as after a lost ack) probes nothing and emits nothing more.
+    workspace_id = str((await client.get("/api/v1/workspace")).json()["id"])
+    imported = [e for e in await stream_events(validator_stack.stack.nats_url, workspace_id, "lead_imported")]
+    assert len(imported) == 1 and isinstance(imported[0], LeadImported)
+    rcpts_before = Counter(validator_stack.mx1.rcpts("firma-test.cz"))
+    nc = await nats.connect(validator_stack.stack.nats_url)
+    try:
+        await nc.jetstream().publish(
+            imported[0].subject, imported[0].to_bytes(), headers={"Nats-Msg-Id": str(uuid.uuid4())}
+        )
+    finally:
+        await nc.close()
+    await asyncio.sleep(3)
+    assert Counter(validator_stack.mx1.rcpts("firma-test.cz")) == rcpts_before
+    validated = await stream_events(validator_stack.stack.nats_url, workspace_id, "lead_validated")
+    assert all(isinstance(e, LeadValidated) for e in validated)
+    assert sorted(e.email for e in validated) == sorted(email for email, *_ in ROWS)
+    # The greylisted address was asked twice (first pass, retry), every other one once.
+    assert rcpts_before["grey@firma-test.cz"] == 2 and rcpts_before["jan.novak@firma-test.cz"] == 1
+
+
+def test_validator_is_ready(validator_stack: ValidatorStack) -> None:
+    response = httpx.get(validator_stack.stack.services["validator"].health_url, timeout=5)
+    assert response.status_code == 200 and response.text == "ready"
