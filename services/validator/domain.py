@@ -234,20 +234,18 @@ class ProbeHealth:
     window_seconds: float = 120.0
     min_domains: int = 5
     _failures: deque[tuple[float, str]] = field(default_factory=deque)
-    _last_success: float | None = None
 
     def record(self, domain: str, *, connected: bool, now: float) -> None:
         if connected:
-            self._last_success = now
             self._failures.clear()
             return
         self._failures.append((now, domain.lower()))
         self._trim(now)
 
     def degraded(self, now: float) -> bool:
+        """Connections to `min_domains` or more domains failed within the window, and none succeeded
+        since (a success clears the failures before it)."""
         self._trim(now)
-        if self._last_success is not None and now - self._last_success < self.window_seconds:
-            return False
         return len({domain for _, domain in self._failures}) >= self.min_domains
 
     def _trim(self, now: float) -> None:

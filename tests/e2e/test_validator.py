@@ -38,7 +38,9 @@ mx1.firma-test.cz.  0 IN A 127.0.0.2
 vse-berem.cz.       0 IN MX 10 mx.vse-berem.cz.
 mx.vse-berem.cz.    0 IN A 127.0.0.3
 bez-posty.cz.       0 IN MX 0 .
-"""
+""" + "".join(
+    f"mrtva{i}.cz. 0 IN MX 10 mx.mrtva{i}.cz.\nmx.mrtva{i}.cz. 0 IN A 127.0.1.{i + 1}\n" for i in range(6)
+)
 ROWS = [
     ("jan.novak@firma-test.cz", "valid", "accepted", "pending"),
     ("grey@firma-test.cz", "valid", "accepted", "pending"),  # greylisted once: re-queued, then accepted
@@ -174,3 +176,28 @@ async def test_imported_leads_are_verified_by_themselves(
 def test_validator_is_ready(validator_stack: ValidatorStack) -> None:
     response = httpx.get(validator_stack.stack.services["validator"].health_url, timeout=5)
     assert response.status_code == 200 and response.text == "ready"
+
+
+async def test_a_blocked_prober_holds_leads_instead_of_marking_them_unknown(
+    client: httpx.AsyncClient, validator_stack: ValidatorStack
+) -> None:
+    # Six unrelated domains whose MX hosts all refuse connections (nothing listens there): to the
+    # validator this looks like port 25 blocked for it, not six broken domains. Runs last in the module:
+    # it leaves the validator degraded until a probe succeeds again.
+    campaign_id = await create_campaign(client, "blocked prober")
+    body = "email\n" + "".join(f"lead@mrtva{i}.cz\n" for i in range(6))
+    started = await start_import(client, campaign_id, body.encode(), {"email": "email"})
+    assert (await wait_for_import(client, started["id"]))["counts"]["imported"] == 6
+
+    summary: dict[str, Any] = {}
+    for _ in range(150):
+        summary = (await client.get(f"/api/v1/campaigns/{campaign_id}/validation")).json()
+        if summary["validator"]["state"] == "degraded" and summary["validator"]["held"] == 6:
+            break
+        await asyncio.sleep(0.2)
+    assert summary["validator"] == {"state": "degraded", "queued": 6, "held": 6}, summary
+    # Held, not poisoned: no lead got a verdict, and the validator says why it is not ready.
+    assert summary["in_progress"] == 6 and summary["unknown"] == 0
+    async with httpx.AsyncClient(timeout=5) as http:
+        ready = await http.get(validator_stack.stack.services["validator"].health_url)
+    assert ready.status_code == 503 and "degraded" in ready.text

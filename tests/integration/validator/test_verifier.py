@@ -122,6 +122,7 @@ async def test_flags_and_one_session_per_domain(peers: Peers) -> None:
     results = await verifier(peers).verify_many(["sales@firma-test.cz", "jan.novak@firma-test.cz"])
     assert [(r.verdict, r.role) for r in results] == [(Verdict.VALID, True), (Verdict.VALID, False)]
     assert peers.mx1.connections == 1  # both addresses and the catch-all test on one connection
+    assert peers.mx1.peak <= 2  # never above the per-MX limit
     rcpts = peers.mx1.rcpts("firma-test.cz")
     assert len(rcpts) == 3 and rcpts[0].startswith("lf-probe-")  # the random local part first
 

@@ -164,6 +164,10 @@ def test_health_guard_needs_many_unrelated_domains_failing_and_no_success() -> N
     assert health.degraded(204)
     health.record("d.cz", connected=True, now=205)  # one success: it is them, not us
     assert not health.degraded(206)
+    # Failures after a success count again: a success a minute ago does not excuse a blocked prober now.
+    for domain in ("e.cz", "f.cz", "g.cz"):
+        health.record(domain, connected=False, now=207)
+    assert health.degraded(208)
 
 
 def test_result_json_shape() -> None:
