@@ -205,7 +205,22 @@ def validate(
         verifier = Verifier.from_settings(Settings())
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    for result in asyncio.run(verifier.verify_many(inputs)):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    # The bar goes to standard error (and only to a terminal): standard output stays pure JSON lines.
+    with Progress(
+        TextColumn("verifying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    ) as bar:
+        task = bar.add_task("verify", total=len(inputs))
+        results = asyncio.run(verifier.verify_many(inputs, lambda n: bar.advance(task, n)))
+    for result in results:
         sys.stdout.write(json.dumps(result.as_json(), ensure_ascii=False) + "\n")
 
 

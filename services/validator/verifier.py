@@ -109,8 +109,12 @@ class Verifier:
     def degraded(self) -> bool:
         return self.health.degraded(self._clock())
 
-    async def verify_many(self, emails: Sequence[str]) -> list[Result]:
-        """A result per address, in input order; domains are verified concurrently."""
+    async def verify_many(
+        self, emails: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> list[Result]:
+        """A result per address, in input order; domains are verified concurrently. `progress(n)` is
+        called as each `n` addresses get their result (a domain at a time)."""
+        report = progress or (lambda n: None)
         results: list[Result | None] = [None] * len(emails)
         by_domain: dict[str, list[_Address]] = {}
         for index, raw in enumerate(emails):
@@ -119,9 +123,14 @@ class Verifier:
                 results[index] = checked
             else:
                 by_domain.setdefault(checked.domain, []).append(checked)
-        done = await asyncio.gather(
-            *(self._verify_domain(domain, addrs) for domain, addrs in by_domain.items())
-        )
+        report(len(emails) - sum(len(a) for a in by_domain.values()))
+
+        async def domain_done(domain: str, addrs: list[_Address]) -> list[tuple[int, Result]]:
+            verified = await self._verify_domain(domain, addrs)
+            report(len(verified))
+            return verified
+
+        done = await asyncio.gather(*(domain_done(domain, addrs) for domain, addrs in by_domain.items()))
         for domain_results in done:
             for index, result in domain_results:
                 results[index] = result

@@ -110,7 +110,9 @@ CASES = [
 
 
 async def test_every_branch_in_one_batch_in_input_order(peers: Peers) -> None:
-    results = await verifier(peers).verify_many([case[0] for case in CASES])
+    reported: list[int] = []
+    results = await verifier(peers).verify_many([case[0] for case in CASES], reported.append)
+    assert sum(reported) == len(CASES) and reported[0] == 1  # the one syntax rejection, at once
     got = [(r.email, r.verdict, r.reason, r.mx, r.smtp_code) for r in results]
     assert got == CASES
     catch_all = results[[c[0] for c in CASES].index("kdokoli@vse-berem.cz")]
