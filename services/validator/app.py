@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -56,6 +56,9 @@ class Claimed:
     campaign_id: uuid.UUID
     email: str
     attempts: int
+    # The claim's `locked_until`: one value per claiming transaction, so it also tells this claim from a
+    # later one of the same lead (after this worker's lease ran out).
+    token: datetime
 
 
 class ValidationRunner:
@@ -132,15 +135,36 @@ class ValidationRunner:
                     validations.c.campaign_id,
                     validations.c.email,
                     validations.c.attempts,
+                    validations.c.locked_until,
                 )
             )
             return [Claimed(*row) for row in rows]
 
     async def _record(self, claimed: list[Claimed], results: list[Result]) -> None:
+        async with self.service.sessions() as session, session.begin():
+            # Only leads this claim still owns: a lead whose lease ran out may have been claimed again
+            # (and even recorded) by another worker meanwhile; its result is that worker's to record.
+            owned = set(
+                await session.scalars(
+                    select(validations.c.lead_id)
+                    .where(
+                        validations.c.lead_id.in_([c.lead_id for c in claimed]),
+                        validations.c.state == "probing",
+                        validations.c.locked_until == claimed[0].token,
+                    )
+                    .with_for_update()
+                )
+            )
+            pairs = [
+                (lead, result) for lead, result in zip(claimed, results, strict=True) if lead.lead_id in owned
+            ]
+            await self._store(session, pairs)
+
+    async def _store(self, session: AsyncSession, pairs: list[tuple[Claimed, Result]]) -> None:
         done: list[dict[str, Any]] = []
         again: list[dict[str, Any]] = []
         events: list[LeadValidated] = []
-        for lead, result in zip(claimed, results, strict=True):
+        for lead, result in pairs:
             if result.reason == Reason.PROBER_BLOCKED:
                 again.append(
                     {"lid": lead.lead_id, "attempts": lead.attempts, "held": True, "wait": self.held_retry}
@@ -180,42 +204,41 @@ class ValidationRunner:
                     )
                 )
         probing = and_(validations.c.lead_id == bindparam("lid"), validations.c.state == "probing")
-        async with self.service.sessions() as session, session.begin():
-            if done:
-                await session.execute(
-                    update(validations)
-                    .where(probing)
-                    .values(
-                        state="done",
-                        held=False,
-                        locked_until=None,
-                        validated_at=func.now(),
-                        verdict=bindparam("verdict"),
-                        reason=bindparam("reason"),
-                        mx=bindparam("mx"),
-                        smtp_code=bindparam("smtp_code"),
-                        catch_all=bindparam("catch_all"),
-                        disposable=bindparam("disposable"),
-                        role=bindparam("role"),
-                    ),
-                    done,
-                    execution_options={"synchronize_session": False},
-                )
-                await add_to_outbox(session, outbox, events)
-            if again:
-                await session.execute(
-                    update(validations)
-                    .where(probing)
-                    .values(
-                        state="queued",
-                        locked_until=None,
-                        attempts=bindparam("attempts"),
-                        held=bindparam("held"),
-                        next_attempt_at=func.now() + bindparam("wait", type_=Interval),
-                    ),
-                    again,
-                    execution_options={"synchronize_session": False},
-                )
+        if done:
+            await session.execute(
+                update(validations)
+                .where(probing)
+                .values(
+                    state="done",
+                    held=False,
+                    locked_until=None,
+                    validated_at=func.now(),
+                    verdict=bindparam("verdict"),
+                    reason=bindparam("reason"),
+                    mx=bindparam("mx"),
+                    smtp_code=bindparam("smtp_code"),
+                    catch_all=bindparam("catch_all"),
+                    disposable=bindparam("disposable"),
+                    role=bindparam("role"),
+                ),
+                done,
+                execution_options={"synchronize_session": False},
+            )
+            await add_to_outbox(session, outbox, events)
+        if again:
+            await session.execute(
+                update(validations)
+                .where(probing)
+                .values(
+                    state="queued",
+                    locked_until=None,
+                    attempts=bindparam("attempts"),
+                    held=bindparam("held"),
+                    next_attempt_at=func.now() + bindparam("wait", type_=Interval),
+                ),
+                again,
+                execution_options={"synchronize_session": False},
+            )
         if again:
             log.info(
                 "leads queued for a later pass", count=len(again), held=sum(1 for a in again if a["held"])
