@@ -246,3 +246,22 @@ def parse_event(data: bytes | str | Mapping[str, Any]) -> AnyEvent:
     if isinstance(data, bytes | str):
         return _ADAPTER.validate_json(data)
     return _ADAPTER.validate_python(dict(data))
+
+
+# The service that emits each event type (each owns its own facts): shown as the source of a lead's
+# timeline entries. LeadStatusChanged is a person's decision, made through the gateway.
+EVENT_SOURCES: Final[dict[str, str]] = {
+    "lead_imported": "importer",
+    "import_completed": "importer",
+    "import_progress": "importer",
+    "campaign_created": "sequencer",
+    "lead_validated": "validator",
+    "step_due": "sequencer",
+    "email_sent": "mailer",
+    "email_bounced": "inbox",
+    "reply_detected": "inbox",
+    "auto_reply_detected": "inbox",
+    "lead_unsubscribed": "gateway",
+    "lead_completed": "sequencer",
+    "lead_status_changed": "gateway",
+}

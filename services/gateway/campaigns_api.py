@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,8 +23,9 @@ from contracts.commands import (
     ValidationStatusReply,
 )
 from services.gateway.deps import Session, Workspace, ask, service_of
+from services.gateway.leads_query import LeadFilter, lead_conditions
 from services.gateway.projection import upsert_campaign
-from services.gateway.tables import campaigns, lead_view, workspaces
+from services.gateway.tables import campaigns, lead_events, lead_view, workspaces
 from services.runtime.service import Service
 
 router = APIRouter(prefix="/api/v1")
@@ -292,27 +293,20 @@ async def list_leads(
     validation: Annotated[
         ValidationValue | None, Query(description="Only leads with this validation verdict.")
     ] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200, description="Substring of email, name or company; case- and accent-insensitive."
+        ),
+    ] = None,
+    import_id: Annotated[UUID | None, Query(description="Only leads brought by this import.")] = None,
 ) -> LeadPage:
     await campaign_or_404(session, workspace_id, campaign_id)
-    filters: list[ColumnElement[bool]] = [
-        lead_view.c.campaign_id == campaign_id,
-        lead_view.c.workspace_id == workspace_id,
-    ]
-    if status_:
-        filters.append(lead_view.c.status.in_([s.value for s in status_]))
-    if validation:
-        filters.append(lead_view.c.validation == validation)
-    if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        filters.append(
-            or_(
-                lead_view.c.email.ilike(pattern),
-                lead_view.c.company_name.ilike(pattern),
-                lead_view.c.first_name.ilike(pattern),
-                lead_view.c.last_name.ilike(pattern),
-            )
-        )
+    filters = lead_conditions(
+        workspace_id,
+        campaign_id,
+        LeadFilter(status=status_, validation=validation, q=q, import_id=import_id),
+    )
     total = await session.scalar(select(func.count()).select_from(lead_view).where(and_(*filters))) or 0
     page_filters = list(filters)
     if cursor:
@@ -327,6 +321,19 @@ async def list_leads(
     return LeadPage(items=items, total=total, next_cursor=next_cursor)
 
 
+class TimelineEntry(BaseModel):
+    at: datetime = Field(description="When it happened (the event's time).")
+    type: str = Field(
+        description="The event type: `lead_imported`, `lead_validated`, `lead_status_changed`, …"
+    )
+    source: str = Field(
+        description="The service that emitted it: importer, validator, gateway, mailer, inbox, …"
+    )
+    summary: dict[str, Any] = Field(
+        description="The event's own fields (verdict and reason, new status and who set it, …)."
+    )
+
+
 class LeadDetail(LeadOut):
     campaign_id: UUID
     phone: str | None
@@ -335,6 +342,7 @@ class LeadDetail(LeadOut):
     industry: str | None
     custom: dict[str, str]
     created_at: datetime
+    timeline: list[TimelineEntry] = Field(description="Every event that touched the lead, oldest first.")
 
 
 @router.get("/leads/{lead_id}", response_model=LeadDetail, tags=["leads"])
@@ -346,4 +354,16 @@ async def get_lead(lead_id: UUID, workspace_id: Workspace, session: Session) -> 
     ).first()
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such lead.")
-    return LeadDetail.model_validate(row, from_attributes=True)
+    events = (
+        await session.execute(
+            select(
+                lead_events.c.occurred_at, lead_events.c.event_type, lead_events.c.source, lead_events.c.data
+            )
+            .where(lead_events.c.lead_id == lead_id, lead_events.c.workspace_id == workspace_id)
+            .order_by(lead_events.c.occurred_at, lead_events.c.id)
+        )
+    ).all()
+    timeline = [
+        TimelineEntry(at=at, type=kind, source=source, summary=data) for at, kind, source, data in events
+    ]
+    return LeadDetail.model_validate({**row._mapping, "timeline": timeline})

@@ -26,7 +26,9 @@ from contracts import (
     LeadValidated,
     apply,
 )
-from services.gateway.tables import campaigns, lead_view
+from contracts.events import EVENT_SOURCES
+from services.gateway.search import grams, search_text
+from services.gateway.tables import campaigns, lead_events, lead_view
 from services.runtime.bulk import copy_insert
 
 
@@ -35,6 +37,10 @@ async def project(session: AsyncSession, event: Event) -> None:
         case CampaignCreated():
             await upsert_campaign(session, event.campaign_id, event.workspace_id, event.name)
         case LeadImported():
+            searchable = [
+                search_text((lead.email, lead.first_name, lead.last_name, lead.company_name))
+                for lead in event.leads
+            ]
             await copy_insert(
                 session,
                 lead_view,
@@ -57,16 +63,29 @@ async def project(session: AsyncSession, event: Event) -> None:
                         LeadStatus.PENDING.value,
                         event.occurred_at,
                         event.occurred_at,
+                        folded,
+                        _pg_array(grams(folded)),
                     )
-                    for lead in event.leads
+                    for lead, folded in zip(event.leads, searchable, strict=True)
                 ),
                 conflict_target=sql.SQL("(id)"),
+            )
+            await _record_timeline(
+                session,
+                event,
+                [
+                    (lead.lead_id, {"import_id": str(event.import_id), "row": lead.row})
+                    for lead in event.leads
+                ],
             )
         case LeadStatusChanged():
             for lead_id in event.lead_ids:
                 await _apply_to_lead(session, event, lead_id, {})
+            details = {"status": event.status.value, "changed_by": event.changed_by, "reason": event.reason}
+            await _record_timeline(session, event, [(lead_id, details) for lead_id in event.lead_ids])
         case LeadEvent():
             await _apply_to_lead(session, event, event.lead_id, _extra_columns(event))
+            await _record_timeline(session, event, [(event.lead_id, _timeline_details(event))])
         case _:
             pass  # import progress/completion and other facts do not change a lead row
 
@@ -88,7 +107,55 @@ _IMPORTED_COLUMNS = (
     "status",
     "status_at",
     "last_activity_at",
+    "search",
+    "search_grams",
 )
+
+_TIMELINE_COLUMNS = ("lead_id", "workspace_id", "event_id", "event_type", "source", "occurred_at", "data")
+# Envelope fields every event has: the rest of an event is what its timeline entry shows.
+_ENVELOPE = {
+    "event_id",
+    "event_type",
+    "schema_version",
+    "occurred_at",
+    "workspace_id",
+    "campaign_id",
+    "lead_id",
+}
+
+
+def _pg_array(values: list[int]) -> str:
+    """A bigint[] in PostgreSQL's text form, for COPY."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _timeline_details(event: Event) -> dict[str, Any]:
+    return event.model_dump(mode="json", exclude=_ENVELOPE)
+
+
+async def _record_timeline(
+    session: AsyncSession, event: Event, entries: list[tuple[Any, dict[str, Any]]]
+) -> None:
+    """One timeline row per lead the event touched (a redelivered event adds none)."""
+    source = EVENT_SOURCES.get(event.event_type, "unknown")
+    await copy_insert(
+        session,
+        lead_events,
+        _TIMELINE_COLUMNS,
+        (
+            (
+                lead_id,
+                event.workspace_id,
+                event.event_id,
+                event.event_type,
+                source,
+                event.occurred_at,
+                Jsonb(data),
+            )
+            for lead_id, data in entries
+        ),
+        conflict_target=sql.SQL("ON CONSTRAINT lead_events_lead_event"),
+    )
 
 
 async def upsert_campaign(session: AsyncSession, campaign_id: Any, workspace_id: Any, name: str) -> None:

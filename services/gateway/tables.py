@@ -13,10 +13,11 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from services.runtime.db import runtime_tables
 
@@ -82,6 +83,50 @@ lead_view = Table(
     Column("validation_reason", Text),
     Column("last_activity_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Substring search without pg_trgm (see services/gateway/search.py): folded text and its 3-grams.
+    Column("search", Text, nullable=False, server_default=""),
+    Column("search_grams", ARRAY(BigInteger), nullable=False, server_default="{}"),
     Index("lead_view_campaign_seq", "campaign_id", "seq"),
     Index("lead_view_campaign_status", "campaign_id", "status", "seq"),
+    Index("lead_view_campaign_validation", "campaign_id", "validation", "seq"),
+    Index("lead_view_campaign_activity", "campaign_id", "last_activity_at", "seq"),
+    Index("lead_view_campaign_company", "campaign_id", "company_name", "seq"),
+    Index("lead_view_campaign_email", "campaign_id", "email", "seq"),
+    Index("lead_view_search_grams", "search_grams", postgresql_using="gin"),
+)
+
+# Every event that touched a lead, in order, with the service it came from: the lead's timeline.
+lead_events = Table(
+    "lead_events",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("lead_id", Uuid, nullable=False),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("data", JSONB, nullable=False, server_default="{}"),
+    UniqueConstraint("lead_id", "event_id", name="lead_events_lead_event"),
+    Index("lead_events_lead_time", "lead_id", "occurred_at", "id"),
+)
+
+# Long-running work started from the API (bulk actions over many leads), with its progress.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("campaign_id", Uuid),
+    Column("kind", Text, nullable=False),
+    Column("state", Text, nullable=False, server_default="running"),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("done", Integer, nullable=False, server_default="0"),
+    Column("params", JSONB, nullable=False, server_default="{}"),
+    Column("error", Text),
+    Column("created_by", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("jobs_running", "state", postgresql_where="state = 'running'"),
 )
