@@ -201,6 +201,16 @@ class LeadStatusChanged(CampaignEvent):
     job_id: UUID | None = None
 
 
+class LeadsRemoved(CampaignEvent):
+    """A human removed a batch of leads from a campaign: every service forgets them for that campaign, so
+    the same address can be imported into it again (as a new lead)."""
+
+    event_type: Literal["leads_removed"] = "leads_removed"
+    lead_ids: list[UUID] = Field(min_length=1, max_length=MAX_BATCH)
+    removed_by: str
+    job_id: UUID | None = None
+
+
 AnyEvent = Annotated[
     LeadImported
     | ImportCompleted
@@ -214,7 +224,8 @@ AnyEvent = Annotated[
     | AutoReplyDetected
     | LeadUnsubscribed
     | LeadCompleted
-    | LeadStatusChanged,
+    | LeadStatusChanged
+    | LeadsRemoved,
     Field(discriminator="event_type"),
 ]
 
@@ -232,6 +243,7 @@ _EVENT_CLASSES: Final[tuple[type[Event], ...]] = (
     LeadUnsubscribed,
     LeadCompleted,
     LeadStatusChanged,
+    LeadsRemoved,
 )
 
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
@@ -264,4 +276,5 @@ EVENT_SOURCES: Final[dict[str, str]] = {
     "lead_unsubscribed": "gateway",
     "lead_completed": "sequencer",
     "lead_status_changed": "gateway",
+    "leads_removed": "gateway",
 }

@@ -16,6 +16,10 @@ from pathlib import Path
 import pytest
 
 from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
+from tests.stack_fixtures import api_key, stack
+
+# The shared stack's fixtures, registered here once for every package (see tests/stack_fixtures.py).
+__all__ = ["api_key", "stack"]
 
 
 @pytest.fixture(scope="session")

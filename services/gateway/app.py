@@ -7,7 +7,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 
-from services.gateway import campaigns_api, imports_api, sources_api, suppressions_api
+from services.gateway import (
+    campaigns_api,
+    imports_api,
+    jobs_api,
+    leads_stream_api,
+    sources_api,
+    suppressions_api,
+    web,
+)
+from services.gateway.auth import SessionCookieAuth
 from services.gateway.projection import project
 from services.gateway.tables import metadata
 from services.gateway.upload_limit import UploadLimit
@@ -24,6 +33,8 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     service = Service(name="gateway", metadata=metadata, settings=settings, for_docs=for_docs)
     # lead_view consumes every event: it is the one place that shows all of a lead's history.
     service.consume(None, project, durable="gateway-lead-view")
+    # Bulk actions over many leads: the runner resumes running jobs when the gateway starts.
+    jobs_api.register(service)
     return service
 
 
@@ -40,9 +51,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     app.include_router(campaigns_api.router)
     app.include_router(imports_api.router)
+    app.include_router(jobs_api.router)
+    app.include_router(leads_stream_api.router)
     app.include_router(suppressions_api.router)
     app.include_router(sources_api.router)
+    app.include_router(web.router)
+    app.mount("/static", web.static_files(), name="static")
     app.add_middleware(UploadLimit, max_bytes=settings.import_max_bytes)
+    app.add_middleware(SessionCookieAuth)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

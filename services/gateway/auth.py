@@ -9,10 +9,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.gateway.tables import api_keys, workspaces
 
@@ -84,3 +88,55 @@ async def workspace_by_name(session: AsyncSession, name: str) -> UUID | None:
         )
     ).first()
     return row.id if row else None
+
+
+# --- the web UI's session cookie -------------------------------------------------------------------------
+
+SESSION_COOKIE = "leadflow_session"
+SESSION_MAX_AGE_SECONDS = 12 * 60 * 60
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class SessionCookieAuth:
+    """Lets the web UI's session cookie stand in for `Authorization: Bearer <key>` on /api/ routes.
+
+    The cookie holds the API key the user signed in with (HttpOnly, SameSite=Strict), so it is checked by
+    the very same `current_workspace` as a Bearer key and revoking the key ends the session too. A request
+    that sends its own Authorization header is passed on untouched. A cross-origin write is never upgraded
+    (belt and braces next to SameSite), so it answers 401.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope["path"]).startswith("/api/"):
+            headers = Headers(scope=scope)
+            key = _cookie_value(headers.get("cookie", ""), SESSION_COOKIE)
+            if key and "authorization" not in headers and _same_origin_or_safe(scope, headers):
+                scope = {
+                    **scope,
+                    "headers": [*scope["headers"], (b"authorization", f"Bearer {key}".encode("latin-1"))],
+                }
+        await self.app(scope, receive, send)
+
+
+def _cookie_value(cookie_header: str, name: str) -> str | None:
+    cookies = SimpleCookie()
+    try:
+        cookies.load(cookie_header)
+    except CookieError:
+        return None
+    morsel = cookies.get(name)
+    if morsel is None or not morsel.value.isascii():
+        return None
+    return morsel.value
+
+
+def _same_origin_or_safe(scope: Scope, headers: Headers) -> bool:
+    if scope["method"] not in _UNSAFE_METHODS:
+        return True
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == headers.get("host", "")

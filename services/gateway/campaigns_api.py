@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import and_, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
@@ -23,7 +24,18 @@ from contracts.commands import (
     ValidationStatusReply,
 )
 from services.gateway.deps import Session, Workspace, ask, service_of
-from services.gateway.leads_query import LeadFilter, lead_conditions
+from services.gateway.leads_query import (
+    Keyset,
+    LeadFilter,
+    LeadSort,
+    count_leads,
+    is_datetime_sort,
+    lead_filter_params,
+    nullable_sort,
+    page_conditions,
+    page_segments,
+    sort_value,
+)
 from services.gateway.projection import upsert_campaign
 from services.gateway.tables import campaigns, lead_events, lead_view, workspaces
 from services.runtime.service import Service
@@ -267,58 +279,118 @@ class LeadOut(BaseModel):
 
 class LeadPage(BaseModel):
     items: list[LeadOut]
-    total: int
-    next_cursor: str | None
+    total: int = Field(
+        description="Leads matching the filter (all pages). Exact unless `total_is_estimate` is true."
+    )
+    total_is_estimate: bool = Field(
+        default=False,
+        description="True only for a search (`q`) matching more than 5,000 leads: `total` is then an "
+        "estimate (never below 5,001), so counting does not slow every page of a broad search.",
+    )
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` (with the same `sort`) for the next page; null on the last page."
+    )
 
 
-def _encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(str(seq).encode()).decode().rstrip("=")
+def _encode_cursor(sort: LeadSort | None, after: Keyset) -> str:
+    """Opaque to clients: the sort it belongs to and the last row's (sort value, seq)."""
+    value = after.value.isoformat() if isinstance(after.value, datetime) else after.value
+    raw = json.dumps([sort or "", value, after.seq], separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> int:
+def _decode_cursor(cursor: str, sort: LeadSort | None) -> Keyset:
+    """The position a cursor holds, checked against the request's sort; 422 for anything else."""
+    invalid = HTTPException(422, "`cursor` is not one this API returned for this `sort`.")
     try:
-        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
     except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPException(422, "`cursor` is not one this API returned.") from exc
+        raise invalid from exc
+    if type(decoded) is int:  # cursors from before sorting: the seq of arrival order
+        if sort is not None or not 0 <= decoded < 2**63:
+            raise invalid
+        return Keyset(None, decoded)
+    if not (isinstance(decoded, list) and len(decoded) == 3 and type(decoded[2]) is int):
+        raise invalid
+    cursor_sort, value, seq = decoded
+    if cursor_sort != (sort or "") or not 0 <= seq < 2**63:
+        raise invalid
+    if value is None:  # arrival order carries no value; a NULL company or activity is None too
+        if sort is not None and not nullable_sort(sort):
+            raise invalid
+        return Keyset(None, seq)
+    if sort is None or not isinstance(value, str) or "\x00" in value:
+        raise invalid
+    if not is_datetime_sort(sort):
+        return Keyset(value, seq)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise invalid from exc
+    if moment.tzinfo is None:
+        raise invalid
+    return Keyset(moment, seq)
 
 
-@router.get("/campaigns/{campaign_id}/leads", response_model=LeadPage, tags=["leads"])
+@router.get(
+    "/campaigns/{campaign_id}/leads",
+    response_model=LeadPage,
+    tags=["leads"],
+    responses={
+        404: {"description": "No such campaign in this workspace."},
+        422: {"description": "An invalid parameter, `sort`, or a `cursor` not returned for this `sort`."},
+    },
+)
 async def list_leads(
     campaign_id: UUID,
     workspace_id: Workspace,
     session: Session,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    cursor: str | None = None,
-    status_: Annotated[list[LeadStatus] | None, Query(alias="status")] = None,
-    validation: Annotated[
-        ValidationValue | None, Query(description="Only leads with this validation verdict.")
+    lead_filter: Annotated[LeadFilter, Depends(lead_filter_params)],
+    limit: Annotated[
+        int, Query(ge=1, le=1000, description="Page size; the web UI offers 25, 50 and 100.")
+    ] = 50,
+    cursor: Annotated[
+        str | None, Query(description="`next_cursor` of the previous page (same `sort` and filter).")
     ] = None,
-    q: Annotated[
-        str | None,
+    sort: Annotated[
+        LeadSort | None,
         Query(
-            max_length=200, description="Substring of email, name or company; case- and accent-insensitive."
+            description="`last_activity`, `company`, `email` or `status`; a leading `-` sorts descending. "
+            "Leads without a company or activity come last either way; ties go by arrival. "
+            "Default: arrival order."
         ),
     ] = None,
-    import_id: Annotated[UUID | None, Query(description="Only leads brought by this import.")] = None,
 ) -> LeadPage:
+    """A page of a campaign's leads, with the total for the filter.
+
+    Paging is by keyset, never OFFSET: the cursor holds the last row's (sort value, arrival seq), so a deep
+    page costs what the first does, and leads added while a client pages never shift or repeat the rows
+    of later pages.
+    """
     await campaign_or_404(session, workspace_id, campaign_id)
-    filters = lead_conditions(
-        workspace_id,
-        campaign_id,
-        LeadFilter(status=status_, validation=validation, q=q, import_id=import_id),
-    )
-    total = await session.scalar(select(func.count()).select_from(lead_view).where(and_(*filters))) or 0
-    page_filters = list(filters)
-    if cursor:
-        page_filters.append(lead_view.c.seq > _decode_cursor(cursor))
-    rows = (
-        await session.execute(
-            select(lead_view).where(and_(*page_filters)).order_by(lead_view.c.seq).limit(limit + 1)
+    after = _decode_cursor(cursor, sort) if cursor else None
+    total = await count_leads(session, workspace_id, campaign_id, lead_filter)
+    filters = page_conditions(workspace_id, campaign_id, lead_filter, total)
+    rows: list[Any] = []
+    for segment in page_segments(sort, after):
+        wanted = limit + 1 - len(rows)
+        if wanted <= 0:
+            break
+        statement = (
+            select(lead_view)
+            .where(and_(*filters, *segment.conditions))
+            .order_by(*segment.order_by)
+            .limit(wanted)
         )
-    ).all()
+        rows.extend((await session.execute(statement)).all())
     items = [LeadOut.model_validate(row, from_attributes=True) for row in rows[:limit]]
-    next_cursor = _encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None
-    return LeadPage(items=items, total=total, next_cursor=next_cursor)
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = _encode_cursor(sort, Keyset(sort_value(sort, last), last.seq))
+    return LeadPage(
+        items=items, total=total.value, total_is_estimate=total.is_estimate, next_cursor=next_cursor
+    )
 
 
 class TimelineEntry(BaseModel):

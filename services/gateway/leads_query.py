@@ -1,17 +1,21 @@
 """Which leads of a campaign a request means: the list's filter, shared by the list, the CSV export and
-bulk actions over "everything matching this filter"."""
+bulk actions over "everything matching this filter"; the list's sort orders, keyset pages and totals."""
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
+from fastapi import Query
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, literal
+from sqlalchemy import ColumnElement, and_, func, literal, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import LeadStatus
 from services.gateway.search import fold, grams, like_pattern
-from services.gateway.tables import lead_view
+from services.gateway.tables import lead_counts, lead_view
 
 ValidationValue = Literal["pending", "valid", "invalid", "unknown"]
 
@@ -50,3 +54,220 @@ def lead_conditions(
             )
         conditions.append(lead_view.c.search.like(like_pattern(folded), escape="\\"))
     return conditions
+
+
+# --- sort orders and keyset pages ----------------------------------------------------------------------
+
+LeadSort = Literal[
+    "last_activity", "-last_activity", "company", "-company", "email", "-email", "status", "-status"
+]
+
+# Each sort is served by its lead_view index (campaign_id, column, seq): forwards for ascending, backwards
+# for descending; `seq` breaks ties, so every order is total and a page boundary is one (value, seq) pair.
+_SORT_COLUMNS = {
+    "last_activity": "last_activity_at",
+    "company": "company_name",
+    "email": "email",
+    "status": "status",
+}
+_NULLABLE = {"last_activity", "company"}
+
+SortValue = str | datetime | None
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """Where a page ended: the last row's sort value (None for NULL) and its seq."""
+
+    value: SortValue
+    seq: int
+
+
+@dataclass(frozen=True)
+class PageSegment:
+    """One index range of a page, read in order; a page reads segments until it has enough rows."""
+
+    conditions: list[ColumnElement[bool]]
+    order_by: list[ColumnElement[Any]]
+
+
+def sort_value(sort: LeadSort | None, row: Any) -> SortValue:
+    """The row's value of the sort column (what a cursor after this row carries)."""
+    if sort is None:
+        return None
+    value: SortValue = getattr(row, _SORT_COLUMNS[sort.lstrip("-")])
+    return value
+
+
+def is_datetime_sort(sort: LeadSort | None) -> bool:
+    return sort is not None and sort.lstrip("-") == "last_activity"
+
+
+def nullable_sort(sort: LeadSort | None) -> bool:
+    return sort is not None and sort.lstrip("-") in _NULLABLE
+
+
+def page_segments(sort: LeadSort | None, after: Keyset | None) -> list[PageSegment]:
+    """The ranges, in order, holding the rows after `after` in `sort` order (None: arrival order).
+
+    NULLs come last in both directions (an empty company is never the "top" company). Rather than one
+    `(col, seq) > (v, s) OR col IS NULL` condition, which no index range serves, the non-NULL values and
+    the NULLs are two segments, each a plain range of the same (campaign_id, col, seq) index.
+    """
+    seq = lead_view.c.seq
+    if sort is None:
+        return [PageSegment([seq > after.seq] if after else [], [seq])]
+    descending = sort.startswith("-")
+    name = sort.lstrip("-")
+    column = lead_view.c[_SORT_COLUMNS[name]]
+
+    def ordered(expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        return expr.desc() if descending else expr.asc()
+
+    def beyond(left: ColumnElement[Any], right: Any) -> ColumnElement[bool]:
+        comparison: ColumnElement[bool] = left < right if descending else left > right
+        return comparison
+
+    segments: list[PageSegment] = []
+    in_nulls = after is not None and after.value is None
+    if not in_nulls:
+        values: list[ColumnElement[bool]] = [column.is_not(None)] if name in _NULLABLE else []
+        if after is not None:
+            values.append(beyond(tuple_(column, seq), tuple_(literal(after.value, column.type), after.seq)))
+        segments.append(PageSegment(values, [ordered(column), ordered(seq)]))
+    if name in _NULLABLE:
+        nulls: list[ColumnElement[bool]] = [column.is_(None)]
+        if in_nulls:
+            assert after is not None
+            nulls.append(beyond(seq, after.seq))
+        segments.append(PageSegment(nulls, [ordered(seq)]))
+    return segments
+
+
+# --- totals ----------------------------------------------------------------------------------------------
+
+# Up to this many matches a search's total is exact: a capped count over the GIN match set, ~10 ms at
+# 5,000 in a campaign of 1M. Counting every match of a broad search costs ~5 µs a match (18,000 matches:
+# ~90 ms), so beyond the cap the total is an estimate from a fixed page sample.
+SEARCH_COUNT_CAP = 5_000
+# Rows of lead_view (all campaigns) a search estimate samples: 10,000 is ~5 ms, and a search over the cap
+# then has about 50 matches in the sample of a 1M campaign (±15%); more is steadier and slower.
+ESTIMATE_SAMPLE_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class LeadTotal:
+    value: int
+    is_estimate: bool
+
+
+def _searching(lead_filter: LeadFilter) -> bool:
+    return bool(lead_filter.q and fold(lead_filter.q))
+
+
+def page_conditions(
+    workspace_id: UUID, campaign_id: UUID, lead_filter: LeadFilter, total: LeadTotal
+) -> list[ColumnElement[bool]]:
+    """`lead_conditions` for reading a page, once the total is known.
+
+    A search over the cap matches at least 1 lead in 200, so walking the sort's own index and testing
+    `LIKE` finds a page's rows within a few thousand index entries (~2 ms). With the GIN condition present
+    the planner (which underestimates the correlated grams' match set a hundredfold) reads and sorts every
+    match instead: ~250 ms for 18,000 matches. Below the cap that is the right plan, and it is bounded.
+    """
+    if not (total.is_estimate and lead_filter.q and _searching(lead_filter)):
+        return lead_conditions(workspace_id, campaign_id, lead_filter)
+    conditions = lead_conditions(workspace_id, campaign_id, lead_filter.model_copy(update={"q": None}))
+    conditions.append(lead_view.c.search.like(like_pattern(fold(lead_filter.q)), escape="\\"))
+    return conditions
+
+
+async def _counted(
+    session: AsyncSession, workspace_id: UUID, campaign_id: UUID, lead_filter: LeadFilter
+) -> int:
+    """Exact, from lead_counts (kept by triggers): a sum over a few hundred rows whatever the size."""
+    conditions = [lead_counts.c.campaign_id == campaign_id, lead_counts.c.workspace_id == workspace_id]
+    if lead_filter.status:
+        conditions.append(lead_counts.c.status.in_([s.value for s in lead_filter.status]))
+    if lead_filter.validation:
+        conditions.append(lead_counts.c.validation == lead_filter.validation)
+    if lead_filter.import_id:
+        conditions.append(lead_counts.c.import_id == lead_filter.import_id)
+    total = await session.scalar(select(func.coalesce(func.sum(lead_counts.c.n), 0)).where(*conditions))
+    return int(total or 0)
+
+
+async def count_leads(
+    session: AsyncSession, workspace_id: UUID, campaign_id: UUID, lead_filter: LeadFilter
+) -> LeadTotal:
+    """How many leads match: exact without `q` (and for searches up to SEARCH_COUNT_CAP matches), else an
+    estimate no lower than the cap."""
+    if not _searching(lead_filter):
+        return LeadTotal(await _counted(session, workspace_id, campaign_id, lead_filter), False)
+    conditions = lead_conditions(workspace_id, campaign_id, lead_filter)
+    capped = select(literal(1)).select_from(lead_view).where(*conditions).limit(SEARCH_COUNT_CAP + 1)
+    matched = int(await session.scalar(select(func.count()).select_from(capped.subquery())) or 0)
+    if matched <= SEARCH_COUNT_CAP:
+        return LeadTotal(matched, False)
+    return LeadTotal(max(await _estimate(session, workspace_id, campaign_id, lead_filter), matched), True)
+
+
+async def _estimate(
+    session: AsyncSession, workspace_id: UUID, campaign_id: UUID, lead_filter: LeadFilter
+) -> int:
+    """The share of the campaign's leads matching in a page sample of lead_view (the same pages every
+    time, so the figure does not jump between requests) times the exact count without `q`."""
+    table_rows = await session.scalar(
+        text(f"SELECT greatest(reltuples, 1) FROM pg_class WHERE oid = '{lead_view.fullname}'::regclass")
+    )
+    percent = min(100.0, 100.0 * ESTIMATE_SAMPLE_ROWS / float(table_rows or 1))
+    sampled = lead_view.tablesample(func.system(percent), name="sampled", seed=literal(7))
+    in_campaign = and_(sampled.c.campaign_id == campaign_id, sampled.c.workspace_id == workspace_id)
+    q_folded = fold(lead_filter.q or "")
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(sampled.c.search.like(like_pattern(q_folded), escape="\\")),
+            )
+            .select_from(sampled)
+            .where(in_campaign, *_plain_conditions(sampled, lead_filter))
+        )
+    ).one()
+    sample_size, sample_matches = int(row[0]), int(row[1])
+    base = await _counted(session, workspace_id, campaign_id, lead_filter)
+    if not sample_size:
+        return 0
+    return round(base * sample_matches / sample_size)
+
+
+def _plain_conditions(table: Any, lead_filter: LeadFilter) -> list[ColumnElement[bool]]:
+    """The filter's status/validation/import conditions on `table` (lead_view or a sample of it)."""
+    conditions: list[ColumnElement[bool]] = []
+    if lead_filter.status:
+        conditions.append(table.c.status.in_([s.value for s in lead_filter.status]))
+    if lead_filter.validation:
+        conditions.append(table.c.validation == lead_filter.validation)
+    if lead_filter.import_id:
+        conditions.append(table.c.import_id == lead_filter.import_id)
+    return conditions
+
+
+def lead_filter_params(
+    status_: Annotated[
+        list[LeadStatus] | None, Query(alias="status", description="Any of these statuses (repeatable).")
+    ] = None,
+    validation: Annotated[
+        ValidationValue | None, Query(description="Only leads with this validation verdict.")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200, description="Substring of email, name or company; case- and accent-insensitive."
+        ),
+    ] = None,
+    import_id: Annotated[UUID | None, Query(description="Only leads brought by this import.")] = None,
+) -> LeadFilter:
+    """The leads list's filter parameters (a FastAPI dependency): the list, the export and anything else
+    that means "these leads" read them the same way."""
+    return LeadFilter(status=status_, validation=validation, q=q, import_id=import_id)

@@ -6,12 +6,26 @@ fold, so the table converges to the same status whatever order events arrive in.
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from uuid import UUID
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Uuid,
+    any_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import (
@@ -26,10 +40,10 @@ from contracts import (
     LeadValidated,
     apply,
 )
-from contracts.events import EVENT_SOURCES
+from contracts.events import EVENT_SOURCES, LeadsRemoved
 from services.gateway.search import grams, search_text
 from services.gateway.tables import campaigns, lead_events, lead_view
-from services.runtime.bulk import copy_insert
+from services.runtime.bulk import copy_insert, copy_text
 
 
 async def project(session: AsyncSession, event: Event) -> None:
@@ -79,15 +93,19 @@ async def project(session: AsyncSession, event: Event) -> None:
                 ],
             )
         case LeadStatusChanged():
-            for lead_id in event.lead_ids:
-                await _apply_to_lead(session, event, lead_id, {})
+            changed = await _apply_manual_batch(session, event)
             details = {"status": event.status.value, "changed_by": event.changed_by, "reason": event.reason}
-            await _record_timeline(session, event, [(lead_id, details) for lead_id in event.lead_ids])
+            if event.job_id is not None:
+                details["job_id"] = str(event.job_id)
+            await _record_timeline(session, event, [(lead_id, details) for lead_id in changed])
+        case LeadsRemoved():
+            await _remove_leads(session, event)
         case LeadEvent():
-            await _apply_to_lead(session, event, event.lead_id, _extra_columns(event))
-            await _record_timeline(session, event, [(event.lead_id, _timeline_details(event))])
+            if await _apply_to_lead(session, event, event.lead_id, _extra_columns(event)):
+                await _record_timeline(session, event, [(event.lead_id, _timeline_details(event))])
         case _:
             pass  # import progress/completion and other facts do not change a lead row
+    await _notify_lead_changes(session, event)
 
 
 _IMPORTED_COLUMNS = (
@@ -136,24 +154,25 @@ def _timeline_details(event: Event) -> dict[str, Any]:
 async def _record_timeline(
     session: AsyncSession, event: Event, entries: list[tuple[Any, dict[str, Any]]]
 ) -> None:
-    """One timeline row per lead the event touched (a redelivered event adds none)."""
+    """One timeline row per lead the event touched (a redelivered event adds none).
+
+    Sent as COPY text built here: a bulk status change shares one `data` dict across its thousand leads,
+    so it is serialised once, not once per row."""
     source = EVENT_SOURCES.get(event.event_type, "unknown")
+    serialised: dict[int, str] = {}
+
+    def as_json(data: dict[str, Any]) -> str:
+        text = serialised.get(id(data))
+        if text is None:
+            text = serialised[id(data)] = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return text
+
+    envelope = (str(event.workspace_id), str(event.event_id), event.event_type, source, event.occurred_at)
     await copy_insert(
         session,
         lead_events,
         _TIMELINE_COLUMNS,
-        (
-            (
-                lead_id,
-                event.workspace_id,
-                event.event_id,
-                event.event_type,
-                source,
-                event.occurred_at,
-                Jsonb(data),
-            )
-            for lead_id, data in entries
-        ),
+        copy_text((lead_id, *envelope, as_json(data)) for lead_id, data in entries),
         conflict_target=sql.SQL("ON CONSTRAINT lead_events_lead_event"),
     )
 
@@ -176,7 +195,8 @@ def _extra_columns(event: LeadEvent) -> dict[str, Any]:
             return {}
 
 
-async def _apply_to_lead(session: AsyncSession, event: Event, lead_id: Any, extra: dict[str, Any]) -> None:
+async def _apply_to_lead(session: AsyncSession, event: Event, lead_id: Any, extra: dict[str, Any]) -> bool:
+    """Fold `event` into the lead's row; False when the lead was removed from its campaign (nothing to do)."""
     row = (
         await session.execute(
             select(lead_view.c.status, lead_view.c.status_at, lead_view.c.manual_at, lead_view.c.manual_id)
@@ -185,6 +205,8 @@ async def _apply_to_lead(session: AsyncSession, event: Event, lead_id: Any, extr
         )
     ).first()
     if row is None:
+        if await _removed(session, event.workspace_id, [lead_id]):
+            return False
         # An event about a lead this view has not seen yet: fail so JetStream redelivers it after the
         # LeadImported that creates the row (consumers of different subjects are not ordered).
         raise LookupError(f"lead {lead_id} not in lead_view yet")
@@ -202,3 +224,134 @@ async def _apply_to_lead(session: AsyncSession, event: Event, lead_id: Any, extr
             **extra,
         )
     )
+    return True
+
+
+# --- live updates ----------------------------------------------------------------------------------------
+
+# Every gateway LISTENs on this channel and pushes what it hears to the open leads tables of that campaign
+# (services/gateway/leads_stream_api.py). NOTIFY is sent inside the projection's transaction, so it is
+# delivered only on commit, to every replica (whichever one projected the event), never for a rollback.
+LEAD_CHANGES_CHANNEL = "gateway_lead_changes"
+# PostgreSQL refuses a payload over 8000 bytes: 150 quoted UUIDs (~5.9 kB) plus the envelope stay under it.
+NOTIFY_MAX_LEAD_IDS = 150
+
+
+def lead_change_notifications(event: Event) -> list[str]:
+    """The NOTIFY payloads (JSON) announcing what `event` did to a campaign's leads; none if nothing.
+
+    An imported batch (up to 1,000 leads) is announced by count and import id, not ids: a table shows new
+    leads by reloading anyway. A bulk status change or removal is split into payloads of at most 150 ids.
+    """
+    match event:
+        case LeadImported():
+            changes: list[dict[str, Any]] = [
+                {
+                    "type": "leads_added",
+                    "lead_ids": [],
+                    "count": len(event.leads),
+                    "import_id": str(event.import_id),
+                }
+            ]
+        case LeadStatusChanged() | LeadsRemoved():  # a removed lead's row is gone when the table reloads it
+            ids = [str(lead_id) for lead_id in event.lead_ids]
+            changes = [
+                {"type": "lead_changed", "lead_ids": chunk, "count": len(chunk)}
+                for chunk in (
+                    ids[i : i + NOTIFY_MAX_LEAD_IDS] for i in range(0, len(ids), NOTIFY_MAX_LEAD_IDS)
+                )
+            ]
+        case LeadEvent():
+            changes = [{"type": "lead_changed", "lead_ids": [str(event.lead_id)], "count": 1}]
+        case _:
+            return []
+    envelope = {
+        "workspace_id": str(event.workspace_id),
+        "campaign_id": str(event.campaign_id),
+        "event_type": event.event_type,
+        "at": event.occurred_at.isoformat(),
+    }
+    return [json.dumps({**envelope, **change}, separators=(",", ":")) for change in changes]
+
+
+async def _notify_lead_changes(session: AsyncSession, event: Event) -> None:
+    for payload in lead_change_notifications(event):
+        await session.execute(select(func.pg_notify(LEAD_CHANGES_CHANNEL, payload)))
+
+
+_NIL_UUID = UUID(int=0)
+
+
+async def _apply_manual_batch(session: AsyncSession, event: LeadStatusChanged) -> list[UUID]:
+    """The status fold of a manual change (last writer wins, by `(occurred_at, event_id)`), applied to the
+    whole batch in ONE statement; returns the leads it touched.
+
+    A bulk job sends a thousand leads per event: one SELECT FOR UPDATE + UPDATE per lead made a 100k-lead
+    change take ~100k round trips. A manual change does not depend on the lead's current status (terminal
+    or not), only on the previous manual change, so `contracts.lead_status._apply_manual` is exactly this
+    CASE; `last_activity_at` moves forward either way, as it does for every event.
+    """
+    at = literal(event.occurred_at, DateTime(timezone=True))
+    newer = or_(
+        lead_view.c.manual_at.is_(None),
+        tuple_(lead_view.c.manual_at, func.coalesce(lead_view.c.manual_id, literal(_NIL_UUID, Uuid)))
+        < tuple_(at, literal(event.event_id, Uuid)),
+    )
+
+    def if_newer(value: ColumnElement[Any], column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return case((newer, value), else_=column)
+
+    rows = await session.execute(
+        update(lead_view)
+        .where(
+            # One array parameter: an IN list of a thousand binds costs more to render than to run.
+            lead_view.c.id == any_(literal(event.lead_ids, ARRAY(Uuid))),
+            lead_view.c.workspace_id == event.workspace_id,
+        )
+        .values(
+            status=if_newer(literal(event.status.value), lead_view.c.status),
+            status_at=if_newer(at, lead_view.c.status_at),
+            manual_at=if_newer(at, lead_view.c.manual_at),
+            manual_id=if_newer(literal(event.event_id, Uuid), lead_view.c.manual_id),
+            last_activity_at=func.greatest(lead_view.c.last_activity_at, at),
+        )
+        .returning(lead_view.c.id)
+    )
+    changed = [row.id for row in rows]
+    missing = set(event.lead_ids).difference(changed)
+    if missing and (unknown := missing.difference(await _removed(session, event.workspace_id, missing))):
+        # As in `_apply_to_lead`: a lead not projected yet; redelivered once its LeadImported is in.
+        raise LookupError(f"{len(unknown)} leads not in lead_view yet, e.g. {next(iter(unknown))}")
+    return changed
+
+
+async def _remove_leads(session: AsyncSession, event: LeadsRemoved) -> None:
+    """Delete the leads from the list; their timeline stays, closed by a `leads_removed` entry.
+
+    That entry is who removed them (an audit trail) and the tombstone that tells a late event about a removed
+    lead (a validation finishing, a status change of a job still running) from one about a lead whose
+    LeadImported has not arrived yet: the first is dropped, the second retried.
+    """
+    rows = await session.execute(
+        lead_view.delete()
+        .where(
+            lead_view.c.id.in_(event.lead_ids),
+            lead_view.c.workspace_id == event.workspace_id,
+            lead_view.c.campaign_id == event.campaign_id,
+        )
+        .returning(lead_view.c.id)
+    )
+    details = {"removed_by": event.removed_by, "job_id": str(event.job_id) if event.job_id else None}
+    await _record_timeline(session, event, [(row.id, details) for row in rows])
+
+
+async def _removed(session: AsyncSession, workspace_id: UUID, lead_ids: Any) -> set[UUID]:
+    """Which of these leads were removed from their campaign (they have a `leads_removed` timeline entry)."""
+    rows = await session.execute(
+        select(lead_events.c.lead_id).where(
+            lead_events.c.lead_id.in_(list(lead_ids)),
+            lead_events.c.workspace_id == workspace_id,
+            lead_events.c.event_type == "leads_removed",
+        )
+    )
+    return {row.lead_id for row in rows}

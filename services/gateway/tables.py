@@ -95,6 +95,22 @@ lead_view = Table(
     Index("lead_view_search_grams", "search_grams", postgresql_using="gin"),
 )
 
+# How many leads each campaign holds per (import, status, validation): the leads list's total without a
+# count(*) over a million rows. An append-only log of signed deltas written by statement-level triggers on
+# lead_view (migration gateway_0003), so every writer keeps it exact; a campaign's count is sum(n).
+lead_counts = Table(
+    "lead_counts",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("campaign_id", Uuid, nullable=False),
+    Column("import_id", Uuid),
+    Column("status", Text, nullable=False),
+    Column("validation", Text, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Index("lead_counts_campaign", "campaign_id", "status", "validation"),
+)
+
 # Every event that touched a lead, in order, with the service it came from: the lead's timeline.
 lead_events = Table(
     "lead_events",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from contracts import ImportCompleted, ImportProgress, LeadImported, subjects
 from contracts.commands import (
     CancelImport,
@@ -11,13 +14,14 @@ from contracts.commands import (
     PreviewReply,
     StartCsvImport,
 )
+from contracts.events import LeadsRemoved
 from services.importer import directory, pipeline, suppressions
 from services.importer.csv_source import preview
 from services.importer.domain import ImportInputError, suggest_mapping
 from services.importer.jobs import start, status
 from services.importer.repository import ImportRepository
 from services.importer.runner import ImportRunner, SourceFactory, explain
-from services.importer.tables import metadata
+from services.importer.tables import leads, metadata
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 
@@ -30,8 +34,21 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     suppressions.register(service)
     directory.register(service, runner)
     pipeline.register(service, runner)
+    service.consume("leads_removed", forget_removed_leads, durable="importer-removals")
     service.on_startup(runner.start)
     return service
+
+
+async def forget_removed_leads(session: AsyncSession, event: LeadsRemoved) -> None:
+    """Removed from the campaign: drop the leads from the campaign's dedupe set, so the same addresses are
+    imported into it again (as new leads) instead of being rejected as `already_in_campaign`."""
+    await session.execute(
+        delete(leads).where(
+            leads.c.id.in_(event.lead_ids),
+            leads.c.workspace_id == event.workspace_id,
+            leads.c.campaign_id == event.campaign_id,
+        )
+    )
 
 
 def register_import_commands(service: Service, runner: ImportRunner) -> None:

@@ -18,12 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Interval, and_, bindparam, func, or_, select, update
+from sqlalchemy import Interval, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import LeadImported, LeadValidated, subjects
 from contracts.commands import GetValidationStatus, ValidationStatusReply
+from contracts.events import LeadsRemoved
 from services.runtime.outbox import add_to_outbox
 from services.runtime.service import Service
 from services.runtime.settings import Settings
@@ -283,6 +284,23 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
         runner.wake()
 
     service.consume("lead_imported", queue_imported, durable="validator")
+
+    async def forget_removed(session: AsyncSession, event: LeadsRemoved) -> None:
+        """Removed leads are not verified any more: their queued (or retried, or held) validations go.
+
+        A lead being probed right now goes too: its worker records only rows it still owns, so the result
+        is dropped and no LeadValidated is sent. Finished validations go with them: nothing reads them for
+        a lead that no longer exists.
+        """
+        await session.execute(
+            delete(validations).where(
+                validations.c.lead_id.in_(event.lead_ids),
+                validations.c.workspace_id == event.workspace_id,
+                validations.c.campaign_id == event.campaign_id,
+            )
+        )
+
+    service.consume("leads_removed", forget_removed, durable="validator-removals")
 
     @service.broker.subscriber(
         subjects.command_subject("validator", "validation_status"),

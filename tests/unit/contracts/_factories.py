@@ -92,6 +92,11 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
         "changed_by": "user:alice",
         "reason": "replied by phone",
     },
+    "leads_removed": {
+        "campaign_id": CAMPAIGN,
+        "lead_ids": [LEAD],
+        "removed_by": "user:alice",
+    },
 }
 
 

@@ -18,6 +18,7 @@ from contracts import (
     ReplyDetected,
     parse_event,
 )
+from contracts.events import EVENT_SOURCES, LeadsRemoved
 
 from ._factories import IMPORT, LEAD, SAMPLE_FIELDS, T0, WS, make
 
@@ -158,6 +159,21 @@ def test_lead_status_changed_batch_size(count: int, ok: bool) -> None:
     else:
         with pytest.raises(ValidationError):
             make("lead_status_changed", lead_ids=ids)
+
+
+@pytest.mark.parametrize(("count", "ok"), [(0, False), (1, True), (MAX_BATCH, True), (MAX_BATCH + 1, False)])
+def test_leads_removed_batch_size(count: int, ok: bool) -> None:
+    ids = [UUID(int=i + 1) for i in range(count)]
+    if ok:
+        assert isinstance(make("leads_removed", lead_ids=ids), LeadsRemoved)
+    else:
+        with pytest.raises(ValidationError):
+            make("leads_removed", lead_ids=ids)
+
+
+def test_leads_removed_is_sourced_from_the_gateway() -> None:
+    assert EVENT_SOURCES["leads_removed"] == "gateway"
+    assert set(EVENT_SOURCES) == set(EVENT_TYPES)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,431 @@
+"""Bulk actions over a campaign's leads (set a status, remove), run as jobs with progress.
+
+A bulk action can name 100,000 leads, so it is never one blocking request: the request only records a
+`jobs` row and answers 202, and a runner task in every gateway process works through running jobs in
+batches of `MAX_BATCH` leads. Each batch is one transaction that writes the batch's event to the gateway's
+outbox and moves the job's checkpoint (`done`, and the last `seq` handled) forward, so a gateway that
+crashes mid-job resumes on start exactly where it committed: no batch is sent twice, none is skipped.
+
+The selection is frozen when the request is made: the job remembers the highest `lead_view.seq` that
+matched, and only leads at or below it are ever visited, in `seq` order (the list's own keyset). Leads
+imported while the job runs are never swept in. The filter itself is evaluated again batch by batch, so a
+lead that stopped matching meanwhile (a reply arrived, say) is left alone rather than overridden.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import uuid
+from typing import Annotated, Any, Literal, Self
+from uuid import UUID
+from weakref import WeakKeyDictionary
+
+import structlog
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import ColumnElement, Uuid, and_, any_, func, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts import MAX_BATCH, Event, LeadStatus, LeadStatusChanged
+from contracts.events import LeadsRemoved
+from services.gateway.auth import hash_api_key
+from services.gateway.campaigns_api import campaign_or_404
+from services.gateway.deps import Session, Workspace, bearer, service_of
+from services.gateway.leads_query import LeadFilter, lead_conditions
+from services.gateway.tables import api_keys, jobs, lead_view, outbox
+from services.runtime.outbox import add_to_outbox
+from services.runtime.service import Service
+
+log = structlog.get_logger(__name__)
+
+router = APIRouter(prefix="/api/v1")
+
+# Ids sent in the body; a larger selection is a `filter` (a 4 MB JSON body of ids helps nobody).
+MAX_IDS = 10_000
+JOB_KIND = "bulk_leads"
+# Batch event ids are uuid5(job, batch number): a batch sent again (an unknown commit outcome) is dropped
+# by the outbox's unique event id and JetStream's duplicate window alike.
+BATCH_EVENT_NAMESPACE = uuid.UUID("8a4f0c2e-5b1d-4e6a-9f3c-7d2b1e0a4c58")
+# A runner gives each running job this many batches before looking at the others, so a big job does not
+# hold a small one back for its whole length.
+BATCHES_PER_TURN = 10
+POLL_SECONDS = 1.0
+# A job whose batch keeps failing (not a blip of the database) is marked failed after this many tries.
+MAX_ATTEMPTS = 5
+
+JobState = Literal["running", "completed", "failed"]
+BulkAction = Literal["set_status", "remove"]
+
+
+# --- request and response --------------------------------------------------------------------------------
+
+
+class BulkFilter(LeadFilter):
+    """The list's filter; an unknown key is refused, as a typo must never widen a bulk action to every lead."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Selection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[UUID] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_IDS,
+        description="These leads. Ids that are not leads of the campaign are ignored and reported in "
+        "`ignored_ids`. Use `filter` for more than 10,000 leads.",
+    )
+    filter: BulkFilter | None = Field(
+        default=None,
+        description="Every lead the list shows with these query parameters (`{}`: the whole campaign), "
+        "as of the request: leads added later are not included.",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_selection(self) -> Self:
+        if (self.ids is None) == (self.filter is None):
+            raise ValueError("send exactly one of `ids` or `filter`")
+        return self
+
+
+class SetStatusAction(_Selection):
+    action: Literal["set_status"]
+    status: LeadStatus = Field(description="The status to set: a manual change, the latest one wins.")
+    reason: str | None = Field(default=None, max_length=500, description="Shown in each lead's timeline.")
+
+
+class RemoveAction(_Selection):
+    action: Literal["remove"]
+
+
+BulkActionIn = Annotated[SetStatusAction | RemoveAction, Field(discriminator="action")]
+
+
+class JobOut(BaseModel):
+    id: UUID
+    state: JobState = Field(
+        description="`running` until every batch is sent, then `completed` (or `failed`)."
+    )
+    percent: float = Field(
+        description="done / total * 100, rounded down to one decimal; 100 for a job with nothing to do."
+    )
+    done: int = Field(description="Leads handled so far.")
+    total: int = Field(description="Leads the selection matched when the job was created.")
+    action: BulkAction
+    error: str | None = Field(description="Why the job failed.")
+    campaign_id: UUID | None
+    ignored_ids: list[UUID] = Field(
+        default_factory=list, description="Requested ids that are not leads of this campaign (left alone)."
+    )
+
+
+def _percent(done: int, total: int) -> float:
+    return math.floor(done * 1000 / total) / 10 if total else 100.0
+
+
+def _job_out(row: Any) -> JobOut:
+    params: dict[str, Any] = row.params
+    return JobOut(
+        id=row.id,
+        state=row.state,
+        percent=_percent(row.done, row.total),
+        done=row.done,
+        total=row.total,
+        action=params["action"],
+        error=row.error,
+        campaign_id=row.campaign_id,
+        ignored_ids=params.get("ignored_ids", []),
+    )
+
+
+# --- routes ----------------------------------------------------------------------------------------------
+
+
+async def caller_name(
+    workspace_id: Workspace,
+    session: Session,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    """Who is making the change, as the lead's timeline shows it: the API key's name and prefix.
+
+    `Workspace` has already checked the key (a web session's cookie arrives as the same Bearer header)."""
+    assert credentials is not None
+    row = (
+        await session.execute(
+            select(api_keys.c.name, api_keys.c.prefix).where(
+                api_keys.c.key_hash == hash_api_key(credentials.credentials),
+                api_keys.c.workspace_id == workspace_id,
+            )
+        )
+    ).one()
+    return f"{row.name} ({row.prefix}…)"
+
+
+Caller = Annotated[str, Depends(caller_name)]
+
+
+@router.post(
+    "/campaigns/{campaign_id}/leads/bulk",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobOut,
+    tags=["leads"],
+    responses={404: {"description": "No such campaign in this workspace."}},
+)
+async def start_bulk_action(
+    campaign_id: UUID,
+    body: BulkActionIn,
+    workspace_id: Workspace,
+    changed_by: Caller,
+    session: Session,
+    request: Request,
+) -> JobOut:
+    """Set the status of, or remove, many leads at once: answers 202 with a job to poll at `/jobs/{id}`.
+
+    The leads are chosen by `ids` or by `filter` (exactly one) when the request is made.
+    """
+    await campaign_or_404(session, workspace_id, campaign_id)
+    conditions = lead_conditions(workspace_id, campaign_id, body.filter or LeadFilter())
+    ignored: list[UUID] = []
+    matched_ids: list[UUID] | None = None
+    if body.ids is not None:
+        requested = list(dict.fromkeys(body.ids))
+        found = set(await session.scalars(select(lead_view.c.id).where(*conditions, _among(requested))))
+        matched_ids = [lead_id for lead_id in requested if lead_id in found]
+        ignored = [lead_id for lead_id in requested if lead_id not in found]
+        conditions.append(_among(matched_ids))
+    # Count and upper bound in one statement: one snapshot, so `total` is exactly what the job will visit.
+    snapshot = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.max(lead_view.c.seq), 0)).where(*conditions)
+        )
+    ).one()
+    total, max_seq = int(snapshot[0]), int(snapshot[1])
+    params: dict[str, Any] = {
+        "action": body.action,
+        "status": body.status.value if isinstance(body, SetStatusAction) else None,
+        "reason": body.reason if isinstance(body, SetStatusAction) else None,
+        "ids": [str(lead_id) for lead_id in matched_ids] if matched_ids is not None else None,
+        "filter": body.filter.model_dump(mode="json", exclude_none=True) if body.filter else None,
+        "ignored_ids": [str(lead_id) for lead_id in ignored],
+        "max_seq": max_seq,
+        "cursor": 0,
+        "batches": 0,
+        "sent": 0,
+    }
+    finished = total == 0
+    row = (
+        await session.execute(
+            jobs.insert()
+            .values(
+                id=uuid.uuid4(),
+                workspace_id=workspace_id,
+                campaign_id=campaign_id,
+                kind=JOB_KIND,
+                state="completed" if finished else "running",
+                total=total,
+                done=0,
+                params=params,
+                created_by=changed_by,
+                finished_at=func.now() if finished else None,
+            )
+            .returning(jobs)
+        )
+    ).one()
+    await session.commit()
+    if not finished and (runner := runner_of(service_of(request))) is not None:
+        runner.wake()
+    return _job_out(row)
+
+
+@router.get(
+    "/jobs/{job_id}",
+    response_model=JobOut,
+    tags=["jobs"],
+    responses={404: {"description": "No such job in this workspace."}},
+)
+async def get_job(job_id: UUID, workspace_id: Workspace, session: Session) -> JobOut:
+    """A bulk action's progress: poll until `state` is no longer `running`."""
+    row = (
+        await session.execute(select(jobs).where(jobs.c.id == job_id, jobs.c.workspace_id == workspace_id))
+    ).first()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such job.")
+    return _job_out(row)
+
+
+# --- the runner ------------------------------------------------------------------------------------------
+
+
+def _among(lead_ids: list[UUID]) -> ColumnElement[bool]:
+    """`id = ANY(array)`: one parameter for up to 10,000 ids (an IN list binds each one separately)."""
+    return lead_view.c.id == any_(literal(lead_ids, ARRAY(Uuid)))
+
+
+def batch_event_id(job_id: UUID, batch: int) -> UUID:
+    return uuid.uuid5(BATCH_EVENT_NAMESPACE, f"{job_id}:{batch}")
+
+
+def selection(job: Any) -> list[ColumnElement[bool]]:
+    """The leads a job still has to visit: its frozen selection, past its checkpoint."""
+    params: dict[str, Any] = job.params
+    conditions = lead_conditions(
+        job.workspace_id, job.campaign_id, LeadFilter.model_validate(params.get("filter") or {})
+    )
+    if params.get("ids") is not None:
+        conditions.append(_among([UUID(i) for i in params["ids"]]))
+    conditions += [lead_view.c.seq > params["cursor"], lead_view.c.seq <= params["max_seq"]]
+    return conditions
+
+
+def batch_event(job: Any, batch: int, lead_ids: list[UUID]) -> Event:
+    params: dict[str, Any] = job.params
+    common: dict[str, Any] = {
+        "event_id": batch_event_id(job.id, batch),
+        "workspace_id": job.workspace_id,
+        "campaign_id": job.campaign_id,
+        "lead_ids": lead_ids,
+        "job_id": job.id,
+    }
+    if params["action"] == "remove":
+        return LeadsRemoved(removed_by=job.created_by, **common)
+    return LeadStatusChanged(
+        status=LeadStatus(params["status"]), changed_by=job.created_by, reason=params["reason"], **common
+    )
+
+
+class JobRunner:
+    """Works through the running jobs of every workspace, batch by batch; one per gateway process.
+
+    Several gateways may run it at once: a batch locks its job row (SKIP LOCKED), so each batch is taken
+    by exactly one of them and the checkpoint it commits is the next one's starting point.
+    """
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self._wake = asyncio.Event()
+        self._failures: dict[UUID, int] = {}
+
+    async def start(self) -> None:
+        # Jobs left running by a stopped or crashed gateway are picked up by the first pass.
+        self.service.spawn(self._run_forever(), "gateway-job-runner")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _run_forever(self) -> None:
+        while True:
+            try:
+                if await self.run_once():
+                    continue
+            except Exception as exc:
+                log.warning("job pass failed; retrying", error=repr(exc))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+
+    async def run_once(self) -> bool:
+        """One turn over every running job; True when some job has batches left."""
+        async with self.service.sessions() as session:
+            running = list(
+                await session.scalars(
+                    select(jobs.c.id).where(jobs.c.state == "running").order_by(jobs.c.created_at)
+                )
+            )
+        more = False
+        for job_id in running:
+            for _ in range(BATCHES_PER_TURN):
+                if not await self._attempt(job_id):
+                    break
+            else:
+                more = True
+        return more
+
+    async def _attempt(self, job_id: UUID) -> bool:
+        try:
+            more = await self.step(job_id)
+        except Exception as exc:
+            failures = self._failures.get(job_id, 0) + 1
+            self._failures[job_id] = failures
+            log.warning("job batch failed", job_id=str(job_id), attempt=failures, error=repr(exc))
+            if failures >= MAX_ATTEMPTS:
+                await self._fail(job_id, repr(exc))
+            return False
+        self._failures.pop(job_id, None)
+        return more
+
+    async def step(self, job_id: UUID) -> bool:
+        """Send the job's next batch and move its checkpoint, in one transaction; True if more remain."""
+        async with self.service.sessions() as session, session.begin():
+            job = (
+                await session.execute(
+                    select(jobs)
+                    .where(jobs.c.id == job_id, jobs.c.state == "running")
+                    .with_for_update(skip_locked=True)
+                )
+            ).first()
+            if job is None:  # finished, or another gateway is on this very batch
+                return False
+            return await self._send_batch(session, job)
+
+    async def _send_batch(self, session: AsyncSession, job: Any) -> bool:
+        params: dict[str, Any] = job.params
+        rows = (
+            await session.execute(
+                select(lead_view.c.id, lead_view.c.seq)
+                .where(and_(*selection(job)))
+                .order_by(lead_view.c.seq)
+                .limit(MAX_BATCH)
+            )
+        ).all()
+        batch = int(params["batches"])
+        if rows:
+            await add_to_outbox(session, outbox, [batch_event(job, batch, [row.id for row in rows])])
+        finished = len(rows) < MAX_BATCH or rows[-1].seq >= params["max_seq"]
+        values: dict[str, Any] = {
+            # Leads that left the filter meanwhile count as handled: at the end, done is the total.
+            "done": job.total if finished else min(job.done + len(rows), job.total),
+            "params": {
+                **params,
+                "cursor": rows[-1].seq if rows else params["cursor"],
+                "batches": batch + 1 if rows else batch,
+                "sent": int(params["sent"]) + len(rows),
+            },
+            "updated_at": func.now(),
+        }
+        if finished:
+            values |= {"state": "completed", "finished_at": func.now()}
+        await session.execute(update(jobs).where(jobs.c.id == job.id).values(**values))
+        if finished:
+            log.info("job completed", job_id=str(job.id), sent=values["params"]["sent"], total=job.total)
+        return not finished
+
+    async def _fail(self, job_id: UUID, error: str) -> None:
+        with contextlib.suppress(Exception):
+            async with self.service.sessions() as session, session.begin():
+                await session.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job_id, jobs.c.state == "running")
+                    .values(state="failed", error=error[:2000], updated_at=func.now(), finished_at=func.now())
+                )
+            self._failures.pop(job_id, None)
+
+
+_RUNNERS: WeakKeyDictionary[Service, JobRunner] = WeakKeyDictionary()
+
+
+def runner_of(service: Service) -> JobRunner | None:
+    return _RUNNERS.get(service)
+
+
+def register(service: Service) -> JobRunner:
+    """Wire bulk jobs into the gateway: the events they publish, and the runner (started with the service)."""
+    service.emits(LeadStatusChanged, LeadsRemoved)
+    runner = JobRunner(service)
+    _RUNNERS[service] = runner
+    service.on_startup(runner.start)
+    return runner

@@ -1,0 +1,76 @@
+// The gateway's API as the UI uses it. The session cookie authenticates every call (and EventSource).
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function request(method, path, { json, form, params } = {}) {
+  const url = new URL(path, location.origin);
+  for (const [name, value] of Object.entries(params ?? {})) {
+    for (const v of [value].flat()) if (v !== undefined && v !== null && v !== "") url.searchParams.append(name, v);
+  }
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+  if (json !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(json);
+  } else if (form) {
+    init.body = form;
+  }
+  const response = await fetch(url, init);
+  if (response.status === 401 && !path.startsWith("/ui/")) window.dispatchEvent(new Event("leadflow:signed-out"));
+  if (!response.ok) throw new ApiError(response.status, await errorText(response));
+  if (response.status === 204) return null;
+  return response.json();
+}
+
+async function errorText(response) {
+  try {
+    const body = await response.json();
+    if (typeof body.detail === "string") return body.detail;
+    if (Array.isArray(body.detail)) return body.detail.map((d) => d.msg).join("; ");
+  } catch { /* not JSON */ }
+  return `${response.status} ${response.statusText}`;
+}
+
+export const api = {
+  get: (path, params) => request("GET", path, { params }),
+  post: (path, json) => request("POST", path, { json }),
+  upload: (path, form) => request("POST", path, { form }),
+  del: (path) => request("DELETE", path),
+};
+
+/** Follow a server-sent-event stream; `handlers` maps event names to callbacks of the parsed JSON data. */
+export function listen(path, handlers, { onError } = {}) {
+  const source = new EventSource(path, { withCredentials: true });
+  for (const [name, handle] of Object.entries(handlers)) {
+    source.addEventListener(name, (event) => handle(JSON.parse(event.data)));
+  }
+  source.onerror = () => onError?.(source);
+  return source;
+}
+
+/** An import's live progress: SSE while it runs, then its final record (with the breakdown). */
+export function followImport(importId, onProgress) {
+  return new Promise((resolve, reject) => {
+    const finish = (source, record) => { source.close(); resolve(record); };
+    const source = listen(`/api/v1/imports/${importId}/events`, {
+      progress: (data) => onProgress(data),
+      completed: (data) => finish(source, data),
+      failed: (data) => finish(source, data),
+      cancelled: (data) => finish(source, data),
+    }, {
+      onError: async (s) => {
+        // The stream ends after the final event; a broken one falls back to reading the import.
+        if (s.readyState !== EventSource.CLOSED) return;
+        try {
+          const record = await api.get(`/api/v1/imports/${importId}`);
+          if (record.state !== "running") resolve(record);
+          else reject(new ApiError(0, "Lost the live progress; reload to see the import."));
+        } catch (error) { reject(error); }
+      },
+    });
+  });
+}

@@ -1,0 +1,71 @@
+"""The web UI: the single page at `/`, its static assets, and signing in and out with an API key.
+
+Everything the browser needs ships in `static/` with the package: no CDN, no build step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from services.gateway.auth import SESSION_COOKIE, SESSION_MAX_AGE_SECONDS, workspace_for_key
+from services.gateway.deps import Session
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Every asset is the gateway's own; nothing inline, nothing from elsewhere.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def static_files() -> StaticFiles:
+    return StaticFiles(directory=STATIC_DIR)
+
+
+@router.get("/")
+async def index() -> FileResponse:
+    return FileResponse(
+        STATIC_DIR / "index.html",
+        headers={
+            "Cache-Control": "no-cache",
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+        },
+    )
+
+
+class SignIn(BaseModel):
+    api_key: str = Field(min_length=1, max_length=200)
+
+
+@router.post("/ui/session", status_code=status.HTTP_204_NO_CONTENT)
+async def sign_in(body: SignIn, session: Session, request: Request, response: Response) -> None:
+    """Check the key once and keep it in an HttpOnly cookie that the API accepts like a Bearer key."""
+    key = body.api_key.strip()
+    if not key.isascii() or await workspace_for_key(session, key) is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "That API key is unknown or revoked.")
+    response.set_cookie(
+        SESSION_COOKIE,
+        key,
+        max_age=SESSION_MAX_AGE_SECONDS,
+        path="/",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
+
+
+@router.delete("/ui/session", status_code=status.HTTP_204_NO_CONTENT)
+async def sign_out(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", secure=request.url.scheme == "https", httponly=True, samesite="strict"
+    )
