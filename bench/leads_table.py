@@ -1,7 +1,7 @@
 """How fast the leads table answers over a campaign of 1,000,000 leads: pages, sorts, filters, search, totals.
 
 Starts its own NATS and PostgreSQL (embedded, temporary), migrates, COPYs the leads straight into
-`gateway.lead_view` (realistic names, companies, statuses; `search`/`search_grams` computed with
+`gateway.lead_view` (realistic names, companies, statuses; `search` and the `lead_search` grams computed with
 services/gateway/search.py as the projection does; the lead_counts triggers fire as for any writer), then
 runs the sequencer and the gateway as real processes and times each request through HTTP, one at a time:
 
@@ -98,7 +98,6 @@ COLUMNS = (
     "last_activity_at",
     "created_at",
     "search",
-    "search_grams",
 )
 
 
@@ -152,7 +151,7 @@ def lead_rows(
             activity,
             created,
             folded,
-            "{" + ",".join(map(str, grams(folded))) + "}",
+            "{" + ",".join(map(str, grams(folded))) + "}",  # for lead_search; not a lead_view column
         )
 
 
@@ -166,16 +165,24 @@ def load(conninfo: str, workspace_id: uuid.UUID, campaign_id: uuid.UUID, count: 
         done = 0
         while done < count:
             batch = [next(rows) for _ in range(min(BATCH, count - done))]
-            with (
-                conn.cursor() as cur,
-                cur.copy(f"COPY gateway.lead_view ({', '.join(COLUMNS)}) FROM STDIN") as copy,
-            ):
-                copy.write(copy_text(batch))
+            with conn.cursor() as cur:
+                with cur.copy(f"COPY gateway.lead_view ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                    copy.write(copy_text(row[:-1] for row in batch))
+                # The grams go to lead_search under the seq each lead just got, as the projection does.
+                cur.execute("CREATE TEMP TABLE IF NOT EXISTS bench_grams (id uuid, grams bigint[])")
+                with cur.copy("COPY bench_grams (id, grams) FROM STDIN") as copy:
+                    copy.write(copy_text((row[0], row[-1]) for row in batch))
+                cur.execute(
+                    "INSERT INTO gateway.lead_search (seq, grams) SELECT v.seq, g.grams "
+                    "FROM bench_grams AS g JOIN gateway.lead_view AS v ON v.id = g.id"
+                )
+                cur.execute("TRUNCATE bench_grams")
             conn.commit()
             done += len(batch)
             print(f"  loaded {done:,} leads ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE gateway.lead_view")
+        conn.execute("VACUUM ANALYZE gateway.lead_search")
         conn.execute("VACUUM ANALYZE gateway.lead_counts")
     return companies
 

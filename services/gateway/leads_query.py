@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import LeadStatus
 from services.gateway.search import fold, grams, like_pattern
-from services.gateway.tables import lead_counts, lead_view
+from services.gateway.tables import lead_counts, lead_search, lead_view
 
 ValidationValue = Literal["pending", "valid", "invalid", "unknown"]
 
@@ -50,7 +50,11 @@ def lead_conditions(
         query_grams = grams(folded)
         if query_grams:  # the GIN index narrows it down; LIKE is the exact recheck
             conditions.append(
-                lead_view.c.search_grams.contains(literal(query_grams, lead_view.c.search_grams.type))
+                lead_view.c.seq.in_(
+                    select(lead_search.c.seq).where(
+                        lead_search.c.grams.contains(literal(query_grams, lead_search.c.grams.type))
+                    )
+                )
             )
         conditions.append(lead_view.c.search.like(like_pattern(folded), escape="\\"))
     return conditions

@@ -42,7 +42,7 @@ from contracts import (
 )
 from contracts.events import EVENT_SOURCES, LeadsRemoved
 from services.gateway.search import grams, search_text
-from services.gateway.tables import campaigns, lead_events, lead_view
+from services.gateway.tables import campaigns, lead_events, lead_search, lead_view
 from services.runtime.bulk import copy_insert, copy_text
 
 
@@ -55,7 +55,7 @@ async def project(session: AsyncSession, event: Event) -> None:
                 search_text((lead.email, lead.first_name, lead.last_name, lead.company_name))
                 for lead in event.leads
             ]
-            await copy_insert(
+            inserted = await copy_insert(
                 session,
                 lead_view,
                 _IMPORTED_COLUMNS,
@@ -78,11 +78,20 @@ async def project(session: AsyncSession, event: Event) -> None:
                         event.occurred_at,
                         event.occurred_at,
                         folded,
-                        _pg_array(grams(folded)),
                     )
                     for lead, folded in zip(event.leads, searchable, strict=True)
                 ),
                 conflict_target=sql.SQL("(id)"),
+                returning=("id", "seq"),
+            )
+            # The search grams of the leads just inserted (a redelivered batch inserts none).
+            folded_of = {lead.lead_id: folded for lead, folded in zip(event.leads, searchable, strict=True)}
+            await copy_insert(
+                session,
+                lead_search,
+                ("seq", "grams"),
+                ((seq, _pg_array(grams(folded_of[lead_id]))) for lead_id, seq in inserted),
+                conflict_target=sql.SQL("(seq)"),
             )
             await _record_timeline(
                 session,
@@ -126,7 +135,6 @@ _IMPORTED_COLUMNS = (
     "status_at",
     "last_activity_at",
     "search",
-    "search_grams",
 )
 
 _TIMELINE_COLUMNS = ("lead_id", "workspace_id", "event_id", "event_type", "source", "occurred_at", "data")

@@ -83,16 +83,26 @@ lead_view = Table(
     Column("validation_reason", Text),
     Column("last_activity_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    # Substring search without pg_trgm (see services/gateway/search.py): folded text and its 3-grams.
+    # Substring search without pg_trgm (see services/gateway/search.py): the folded text (the LIKE recheck);
+    # its 3-grams live in `lead_search`.
     Column("search", Text, nullable=False, server_default=""),
-    Column("search_grams", ARRAY(BigInteger), nullable=False, server_default="{}"),
     Index("lead_view_campaign_seq", "campaign_id", "seq"),
     Index("lead_view_campaign_status", "campaign_id", "status", "seq"),
     Index("lead_view_campaign_validation", "campaign_id", "validation", "seq"),
     Index("lead_view_campaign_activity", "campaign_id", "last_activity_at", "seq"),
     Index("lead_view_campaign_company", "campaign_id", "company_name", "seq"),
     Index("lead_view_campaign_email", "campaign_id", "email", "seq"),
-    Index("lead_view_search_grams", "search_grams", postgresql_using="gin"),
+)
+
+# The search grams of each lead, apart from lead_view: a GIN index takes dozens of entries per row, and in
+# lead_view every status change (a new row version, as status is indexed) would add them all again —
+# most of the cost of a bulk change. Written once per lead; deleted with it.
+lead_search = Table(
+    "lead_search",
+    metadata,
+    Column("seq", BigInteger, ForeignKey(lead_view.c.seq, ondelete="CASCADE"), primary_key=True),
+    Column("grams", ARRAY(BigInteger), nullable=False),
+    Index("lead_search_grams", "grams", postgresql_using="gin"),
 )
 
 # How many leads each campaign holds per (import, status, validation): the leads list's total without a
