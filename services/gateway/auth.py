@@ -9,16 +9,17 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.gateway.tables import api_keys, workspaces
+from services.gateway.tables import api_keys, ui_sessions, workspaces
 
 KEY_PREFIX = "lf_"
 
@@ -68,14 +69,59 @@ async def rotate_named_key(session: AsyncSession, workspace_id: UUID, name: str)
 
 
 async def workspace_for_key(session: AsyncSession, key: str) -> UUID | None:
-    row = (
-        await session.execute(
-            select(api_keys.c.workspace_id).where(
-                api_keys.c.key_hash == hash_api_key(key), api_keys.c.revoked_at.is_(None)
+    found = await key_for_credentials(session, "bearer", key)
+    return found.workspace_id if found else None
+
+
+@dataclass(frozen=True)
+class ApiKeyRef:
+    """The (unrevoked) API key a request acts with: given as a Bearer key, or behind a UI session."""
+
+    id: UUID
+    workspace_id: UUID
+    name: str
+    prefix: str
+
+    @property
+    def label(self) -> str:
+        """Who made a change, as a lead's timeline shows it."""
+        return f"{self.name} ({self.prefix}…)"
+
+
+async def key_for_credentials(session: AsyncSession, scheme: str, credentials: str) -> ApiKeyRef | None:
+    """`Bearer <API key>`, or `Session <token>` (the UI's cookie, see SessionCookieAuth)."""
+    columns = (api_keys.c.id, api_keys.c.workspace_id, api_keys.c.name, api_keys.c.prefix)
+    if scheme.lower() == "bearer":
+        query = select(*columns).where(api_keys.c.key_hash == hash_api_key(credentials))
+    elif scheme.lower() == "session":
+        query = (
+            select(*columns)
+            .join(ui_sessions, ui_sessions.c.api_key_id == api_keys.c.id)
+            .where(
+                ui_sessions.c.token_hash == hash_api_key(credentials), ui_sessions.c.expires_at > func.now()
             )
         )
-    ).first()
-    return row.workspace_id if row else None
+    else:
+        return None
+    row = (await session.execute(query.where(api_keys.c.revoked_at.is_(None)))).first()
+    return ApiKeyRef(row.id, row.workspace_id, row.name, row.prefix) if row else None
+
+
+async def open_ui_session(session: AsyncSession, key: ApiKeyRef) -> str:
+    """A new sign-in: its token (for the cookie; only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    await session.execute(
+        ui_sessions.insert().values(
+            token_hash=hash_api_key(token),
+            api_key_id=key.id,
+            expires_at=func.now() + timedelta(seconds=SESSION_MAX_AGE_SECONDS),
+        )
+    )
+    return token
+
+
+async def close_ui_session(session: AsyncSession, token: str) -> None:
+    await session.execute(delete(ui_sessions).where(ui_sessions.c.token_hash == hash_api_key(token)))
 
 
 async def workspace_by_name(session: AsyncSession, name: str) -> UUID | None:
@@ -100,10 +146,11 @@ _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 class SessionCookieAuth:
     """Lets the web UI's session cookie stand in for `Authorization: Bearer <key>` on /api/ routes.
 
-    The cookie holds the API key the user signed in with (HttpOnly, SameSite=Strict), so it is checked by
-    the very same `current_workspace` as a Bearer key and revoking the key ends the session too. A request
-    that sends its own Authorization header is passed on untouched. A cross-origin write is never upgraded
-    (belt and braces next to SameSite), so it answers 401.
+    The cookie (HttpOnly, SameSite=Strict) holds a random session token, never the API key; this passes it
+    on as `Authorization: Session <token>`, which `current_workspace` resolves through `ui_sessions` to the
+    key it was opened with (revoking the key, signing out or 12 hours end it). A request that sends its own
+    Authorization header is passed on untouched. A cross-origin write is never upgraded (belt and braces
+    next to SameSite), so it answers 401.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -112,11 +159,11 @@ class SessionCookieAuth:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and str(scope["path"]).startswith("/api/"):
             headers = Headers(scope=scope)
-            key = _cookie_value(headers.get("cookie", ""), SESSION_COOKIE)
-            if key and "authorization" not in headers and _same_origin_or_safe(scope, headers):
+            token = _cookie_value(headers.get("cookie", ""), SESSION_COOKIE)
+            if token and "authorization" not in headers and _same_origin_or_safe(scope, headers):
                 scope = {
                     **scope,
-                    "headers": [*scope["headers"], (b"authorization", f"Bearer {key}".encode("latin-1"))],
+                    "headers": [*scope["headers"], (b"authorization", f"Session {token}".encode("latin-1"))],
                 }
         await self.app(scope, receive, send)
 

@@ -17,7 +17,7 @@ from contracts import subjects
 from contracts.commands import (
     Reply,
 )
-from services.gateway.auth import workspace_for_key
+from services.gateway.auth import ApiKeyRef, key_for_credentials
 from services.runtime.service import Service
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `leadflow workspace create NAME` prints one.")
@@ -36,25 +36,38 @@ async def db_session(request: Request) -> Any:
 Session = Annotated[AsyncSession, Depends(db_session)]
 
 
-async def current_workspace(
+async def current_key(
     request: Request,
     session: Session,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> UUID:
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    # Declared for the OpenAPI security scheme; the header is read below, as a UI session arrives there too.
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> ApiKeyRef:
+    """The API key the request acts with: `Authorization: Bearer <key>`, or the web UI's session (its
+    cookie arrives as `Authorization: Session <token>`, see auth.SessionCookieAuth)."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() not in ("bearer", "session") or not credentials.strip():
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "Send your API key as `Authorization: Bearer <key>`.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    workspace_id = await workspace_for_key(session, credentials.credentials)
-    if workspace_id is None:
+    key = await key_for_credentials(session, scheme, credentials.strip())
+    if key is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "That API key is unknown or revoked.",
+            "That API key is unknown or revoked."
+            if scheme.lower() == "bearer"
+            else "Your session has ended; sign in again.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return workspace_id
+    return key
+
+
+CurrentKey = Annotated[ApiKeyRef, Depends(current_key)]
+
+
+async def current_workspace(key: CurrentKey) -> UUID:
+    return key.workspace_id
 
 
 Workspace = Annotated[UUID, Depends(current_workspace)]

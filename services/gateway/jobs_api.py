@@ -24,7 +24,6 @@ from weakref import WeakKeyDictionary
 
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import ColumnElement, Uuid, and_, any_, func, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -32,11 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import MAX_BATCH, Event, LeadStatus, LeadStatusChanged
 from contracts.events import LeadsRemoved
-from services.gateway.auth import hash_api_key
 from services.gateway.campaigns_api import campaign_or_404
-from services.gateway.deps import Session, Workspace, bearer, service_of
+from services.gateway.deps import CurrentKey, Session, Workspace, service_of
 from services.gateway.leads_query import LeadFilter, lead_conditions
-from services.gateway.tables import api_keys, jobs, lead_view, outbox
+from services.gateway.tables import jobs, lead_view, outbox
 from services.runtime.outbox import add_to_outbox
 from services.runtime.service import Service
 
@@ -146,24 +144,10 @@ def _job_out(row: Any) -> JobOut:
 # --- routes ----------------------------------------------------------------------------------------------
 
 
-async def caller_name(
-    workspace_id: Workspace,
-    session: Session,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> str:
-    """Who is making the change, as the lead's timeline shows it: the API key's name and prefix.
-
-    `Workspace` has already checked the key (a web session's cookie arrives as the same Bearer header)."""
-    assert credentials is not None
-    row = (
-        await session.execute(
-            select(api_keys.c.name, api_keys.c.prefix).where(
-                api_keys.c.key_hash == hash_api_key(credentials.credentials),
-                api_keys.c.workspace_id == workspace_id,
-            )
-        )
-    ).one()
-    return f"{row.name} ({row.prefix}…)"
+async def caller_name(key: CurrentKey) -> str:
+    """Who is making the change, as the lead's timeline shows it: the API key's name and prefix (the key
+    a web session was opened with, for the web UI)."""
+    return key.label
 
 
 Caller = Annotated[str, Depends(caller_name)]

@@ -45,6 +45,17 @@ api_keys = Table(
     Column("revoked_at", DateTime(timezone=True)),
 )
 
+# The web UI's signed-in sessions: the cookie holds a random token, this table its hash and the API key
+# it was opened with (revoking the key ends its sessions; signing out deletes the row).
+ui_sessions = Table(
+    "ui_sessions",
+    metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("api_key_id", Uuid, ForeignKey(api_keys.c.id, ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
 campaigns = Table(
     "campaigns",
     metadata,

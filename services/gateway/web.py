@@ -12,7 +12,13 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from services.gateway.auth import SESSION_COOKIE, SESSION_MAX_AGE_SECONDS, workspace_for_key
+from services.gateway.auth import (
+    SESSION_COOKIE,
+    SESSION_MAX_AGE_SECONDS,
+    close_ui_session,
+    key_for_credentials,
+    open_ui_session,
+)
 from services.gateway.deps import Session
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -49,13 +55,18 @@ class SignIn(BaseModel):
 
 @router.post("/ui/session", status_code=status.HTTP_204_NO_CONTENT)
 async def sign_in(body: SignIn, session: Session, request: Request, response: Response) -> None:
-    """Check the key once and keep it in an HttpOnly cookie that the API accepts like a Bearer key."""
+    """Check the key once and open a session: the HttpOnly cookie holds a random token (its hash is
+    stored), never the key, and the API accepts it in place of the key until sign-out, the key's
+    revocation or 12 hours."""
     key = body.api_key.strip()
-    if not key.isascii() or await workspace_for_key(session, key) is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "That API key is unknown or revoked.")
+    async with session.begin():
+        found = await key_for_credentials(session, "bearer", key) if key.isascii() else None
+        if found is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "That API key is unknown or revoked.")
+        token = await open_ui_session(session, found)
     response.set_cookie(
         SESSION_COOKIE,
-        key,
+        token,
         max_age=SESSION_MAX_AGE_SECONDS,
         path="/",
         secure=request.url.scheme == "https",
@@ -65,7 +76,12 @@ async def sign_in(body: SignIn, session: Session, request: Request, response: Re
 
 
 @router.delete("/ui/session", status_code=status.HTTP_204_NO_CONTENT)
-async def sign_out(request: Request, response: Response) -> None:
+async def sign_out(session: Session, request: Request, response: Response) -> None:
+    """Ends the session on the server too: a copy of the cookie is worth nothing afterwards."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        async with session.begin():
+            await close_ui_session(session, token)
     response.delete_cookie(
         SESSION_COOKIE, path="/", secure=request.url.scheme == "https", httponly=True, samesite="strict"
     )

@@ -34,11 +34,17 @@ def test_sign_in_rejects_a_bad_key_and_sign_out_ends_the_session(
     [cookie] = [c for c in context.cookies() if c["name"] == "leadflow_session"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert page.evaluate("document.cookie") == ""  # invisible to scripts
+    assert cookie["value"] != api_key and api_key not in cookie["value"]  # a session token, not the key
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in to Leadflow")).to_be_visible()
     assert not [c for c in context.cookies() if c["name"] == "leadflow_session"]
     assert context.request.get("/api/v1/campaigns").status == 401
+    # Signing out ended the session on the server: a copy of the old cookie opens nothing.
+    stolen = context.request.get(
+        "/api/v1/campaigns", headers={"Cookie": f"leadflow_session={cookie['value']}"}
+    )
+    assert stolen.status == 401
 
 
 def test_create_a_campaign_and_import_a_csv_through_the_wizard(page: Page) -> None:
