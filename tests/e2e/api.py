@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from typing import Any
+from uuid import UUID
 
 import httpx
 
@@ -58,3 +59,9 @@ async def wait_for_leads(
             return body
         assert time.monotonic() < deadline, f"only {body['total']} of {total} leads listed"
         await asyncio.sleep(0.2)
+
+
+async def workspace_id_of(client: httpx.AsyncClient) -> UUID:
+    response = await client.get("/api/v1/workspace")
+    assert response.status_code == 200, response.text
+    return UUID(response.json()["id"])

@@ -21,7 +21,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
-import nats
 import pytest
 from nats.aio.client import Client
 
@@ -29,7 +28,7 @@ from contracts import CampaignCreated, LeadImported, LeadStatus, LeadStatusChang
 from contracts.events import MAX_BATCH, ImportedLead, LeadsRemoved, LeadValidated, Verdict
 from services.gateway.leads_stream_api import EXPORT_COLUMNS, LeadChangeHub, Subscriber
 from services.gateway.projection import lead_change_notifications
-from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads
+from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads, workspace_id_of
 from tests.e2e.conftest import create_workspace_key
 from tests.harness import ServiceStack
 
@@ -48,21 +47,6 @@ MAPPING = {
     "phone": "phone",
 }
 EVENT_WAIT_SECONDS = 30.0
-
-
-@pytest.fixture
-async def nc(stack: ServiceStack) -> AsyncIterator[Client]:
-    connection = await nats.connect(stack.nats_url)
-    try:
-        yield connection
-    finally:
-        await connection.drain()
-
-
-async def workspace_id_of(client: httpx.AsyncClient) -> UUID:
-    response = await client.get("/api/v1/workspace")
-    assert response.status_code == 200, response.text
-    return UUID(response.json()["id"])
 
 
 async def import_leads(

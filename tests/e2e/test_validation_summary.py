@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
-import nats
-import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from contracts import subjects
 from contracts.commands import GetValidationStatus, ValidationStatusReply
 from contracts.events import LeadValidated, Verdict
-from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads
+from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads, workspace_id_of
 from tests.e2e.conftest import create_workspace_key
 from tests.harness import ServiceStack
 
@@ -35,21 +33,6 @@ CSV = (
 )
 MAPPING = {"email": "email", "first_name": "first_name"}
 STATUS_SUBJECT = subjects.command_subject("validator", "validation_status")
-
-
-@pytest.fixture
-async def nc(stack: ServiceStack) -> AsyncIterator[Client]:
-    connection = await nats.connect(stack.nats_url)
-    try:
-        yield connection
-    finally:
-        await connection.drain()
-
-
-async def workspace_id_of(client: httpx.AsyncClient) -> UUID:
-    response = await client.get("/api/v1/workspace")
-    assert response.status_code == 200, response.text
-    return UUID(response.json()["id"])
 
 
 async def campaign_with_leads(client: httpx.AsyncClient) -> tuple[str, dict[str, dict[str, Any]]]:
