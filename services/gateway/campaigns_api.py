@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import and_, func, literal, select
+from sqlalchemy import BigInteger, and_, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,7 +37,7 @@ from services.gateway.leads_query import (
     sort_value,
 )
 from services.gateway.projection import upsert_campaign
-from services.gateway.tables import campaigns, lead_events, lead_view, workspaces
+from services.gateway.tables import campaigns, lead_counts, lead_events, lead_view, workspaces
 from services.runtime.service import Service
 
 router = APIRouter(prefix="/api/v1")
@@ -105,10 +105,11 @@ async def create_campaign(
 
 @router.get("/campaigns", response_model=list[CampaignOut], tags=["campaigns"])
 async def list_campaigns(workspace_id: Workspace, session: Session) -> list[CampaignOut]:
+    # From the trigger-kept count log, not count(*): a campaign of a million leads lists as fast as one of ten.
     counts = (
-        select(lead_view.c.campaign_id, func.count().label("n"))
-        .where(lead_view.c.workspace_id == workspace_id)
-        .group_by(lead_view.c.campaign_id)
+        select(lead_counts.c.campaign_id, cast(func.sum(lead_counts.c.n), BigInteger).label("n"))
+        .where(lead_counts.c.workspace_id == workspace_id)
+        .group_by(lead_counts.c.campaign_id)
         .subquery()
     )
     rows = await session.execute(
@@ -123,8 +124,8 @@ async def list_campaigns(workspace_id: Workspace, session: Session) -> list[Camp
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut, tags=["campaigns"])
 async def get_campaign(campaign_id: UUID, workspace_id: Workspace, session: Session) -> CampaignOut:
     row = await campaign_or_404(session, workspace_id, campaign_id)
-    total = await session.scalar(select(func.count()).where(lead_view.c.campaign_id == campaign_id))
-    return CampaignOut(id=row.id, name=row.name, created_at=row.created_at, leads=total or 0)
+    total = await count_leads(session, workspace_id, campaign_id, LeadFilter())
+    return CampaignOut(id=row.id, name=row.name, created_at=row.created_at, leads=total.value)
 
 
 # --- validation summary ----------------------------------------------------------------------------------

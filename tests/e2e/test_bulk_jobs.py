@@ -192,6 +192,10 @@ async def test_remove_then_import_again(client: httpx.AsyncClient) -> None:
     leads = await wait_for_list(client, campaign_id, lambda s: "ana@alpha.example" not in s)
     assert sorted(leads) == ["cyril@beta.example", "dana@beta.example", "emil@gamma.example"]
     assert (await client.get(f"/api/v1/leads/{ids['ana@alpha.example']}")).status_code == 404
+    # The campaign's lead count (from the trigger-kept counts) follows the removal.
+    assert (await client.get(f"/api/v1/campaigns/{campaign_id}")).json()["leads"] == 3
+    listed = {c["id"]: c["leads"] for c in (await client.get("/api/v1/campaigns")).json()}
+    assert listed[campaign_id] == 3
 
     # The importer forgets them too (asynchronously), so the same file brings exactly them back.
     deadline = time.monotonic() + 30
