@@ -1,7 +1,7 @@
 """Browser tests: Playwright drives Debian's Chromium against a real stack (tests/e2e's fixtures).
 
 The browser is the system's `/usr/bin/chromium` (`apt-get install chromium`; .ci/run installs it), never
-one downloaded at test time. Without it the tests skip locally and fail in CI.
+one downloaded at test time. Without it the tests skip locally; under CI=true the CI guard fails the run.
 """
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ def browser() -> Iterator[Browser]:
     """One browser for the browser tests, closed when they are done: sync Playwright runs its own event
     loop in this thread, which must be gone before the async tests after them start theirs."""
     if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: `apt-get install --no-install-recommends chromium` (or set LEADFLOW_CHROMIUM)"
-        if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        # A local run without the browser skips; under CI=true the suite's CI guard (tests/conftest.py)
+        # turns any skip into a failed run, as for every other piece of missing infrastructure.
+        pytest.skip(
+            f"{CHROMIUM} is missing: `apt-get install --no-install-recommends chromium` (or set LEADFLOW_CHROMIUM)"
+        )
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
