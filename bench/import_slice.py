@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from services.runtime import migrations
 from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
 from tests.harness import ServiceStack
+from tests.stack_fixtures import create_workspace_key
 
 
 def make_csv(rows: int) -> bytes:
@@ -85,17 +84,7 @@ def main() -> None:
         migrations.upgrade(database_url)
         stack = ServiceStack(nats_url=nats_url, database_url=database_url)
         stack.start("sequencer", "importer", "gateway")
-        key = (
-            subprocess.run(
-                [sys.executable, "-m", "services.cli", "workspace", "create", "bench"],
-                env={**os.environ, "LEADFLOW_DATABASE_URL": database_url},
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
+        key = create_workspace_key(stack, "bench")
         result = asyncio.run(measure(stack, key, args.rows))
         print(f"rows: {args.rows:,}")
         print(f"upload accepted (HTTP → object store → importer ack): {result['upload_s']:.2f} s")

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +41,7 @@ from services.runtime.bulk import copy_text
 from services.runtime.db import psycopg_conninfo
 from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
 from tests.harness import ServiceStack
+from tests.stack_fixtures import create_workspace_key
 
 FIRST = (  # noqa: SIM905 (as a list literal: one name per line)
     "Jan Petr Josef Pavel Martin Tomáš Jiří Lukáš Jakub David Ondřej Michal Filip Vojtěch Adam "
@@ -376,17 +375,7 @@ def main() -> None:
         conninfo = psycopg_conninfo(database_url)
         stack = ServiceStack(nats_url=nats_url, database_url=database_url)
         stack.start("sequencer", "gateway")
-        key = (
-            subprocess.run(
-                [sys.executable, "-m", "services.cli", "workspace", "create", "bench"],
-                env={**os.environ, "LEADFLOW_DATABASE_URL": database_url},
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
+        key = create_workspace_key(stack, "bench")
         headers = {"Authorization": f"Bearer {key}"}
         workspace_id = uuid.UUID(
             httpx.get(f"{stack.gateway_url}/api/v1/workspace", headers=headers).json()["id"]
