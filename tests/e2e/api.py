@@ -9,6 +9,9 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+from nats.aio.client import Client
+
+from contracts import LeadValidated, Verdict
 
 
 async def create_campaign(client: httpx.AsyncClient, name: str = "Q4 Prague agencies") -> str:
@@ -65,3 +68,29 @@ async def workspace_id_of(client: httpx.AsyncClient) -> UUID:
     response = await client.get("/api/v1/workspace")
     assert response.status_code == 200, response.text
     return UUID(response.json()["id"])
+
+
+async def publish_verdict(
+    nc: Client,
+    workspace_id: UUID,
+    campaign_id: str,
+    lead: dict[str, Any],
+    verdict: Verdict,
+    reason: str,
+    **extra: Any,
+) -> None:
+    """What the validator would publish: straight to the stream, deduplicated by the event id."""
+    event = LeadValidated(
+        workspace_id=workspace_id,
+        campaign_id=UUID(campaign_id),
+        lead_id=UUID(lead["id"]),
+        email=lead["email"],
+        verdict=verdict,
+        reason=reason,
+        mx="mx." + lead["email"].split("@")[1],
+        smtp_code=extra.pop("smtp_code", 550 if verdict is Verdict.INVALID else 250),
+        **extra,
+    )
+    await nc.jetstream().publish(
+        event.subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)}
+    )

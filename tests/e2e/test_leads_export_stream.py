@@ -18,17 +18,24 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import httpx
 import pytest
 from nats.aio.client import Client
 
 from contracts import CampaignCreated, LeadImported, LeadStatus, LeadStatusChanged
-from contracts.events import MAX_BATCH, ImportedLead, LeadsRemoved, LeadValidated, Verdict
+from contracts.events import MAX_BATCH, ImportedLead, LeadsRemoved, Verdict
 from services.gateway.leads_stream_api import EXPORT_COLUMNS, LeadChangeHub, Subscriber
 from services.gateway.projection import lead_change_notifications
-from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads, workspace_id_of
+from tests.e2e.api import (
+    create_campaign,
+    publish_verdict,
+    start_import,
+    wait_for_import,
+    wait_for_leads,
+    workspace_id_of,
+)
 from tests.e2e.conftest import create_workspace_key
 from tests.harness import ServiceStack
 
@@ -63,25 +70,6 @@ async def leads_by_email(
 ) -> dict[str, dict[str, Any]]:
     page = await wait_for_leads(client, campaign_id, total)
     return {item["email"]: item for item in page["items"]}
-
-
-async def publish_verdict(
-    nc: Client, workspace_id: UUID, campaign_id: str, lead: dict[str, Any], verdict: Verdict, reason: str
-) -> None:
-    """What the validator would publish: straight to the stream."""
-    event = LeadValidated(
-        workspace_id=workspace_id,
-        campaign_id=UUID(campaign_id),
-        lead_id=UUID(lead["id"]),
-        email=lead["email"],
-        verdict=verdict,
-        reason=reason,
-        mx="mx.example.com",
-        smtp_code=550 if verdict is Verdict.INVALID else 250,
-    )
-    await nc.jetstream().publish(
-        event.subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)}
-    )
 
 
 # --- export ----------------------------------------------------------------------------------------------

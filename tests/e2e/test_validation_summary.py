@@ -19,8 +19,15 @@ from nats.aio.msg import Msg
 
 from contracts import subjects
 from contracts.commands import GetValidationStatus, ValidationStatusReply
-from contracts.events import LeadValidated, Verdict
-from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads, workspace_id_of
+from contracts.events import Verdict
+from tests.e2e.api import (
+    create_campaign,
+    publish_verdict,
+    start_import,
+    wait_for_import,
+    wait_for_leads,
+    workspace_id_of,
+)
 from tests.e2e.conftest import create_workspace_key
 from tests.harness import ServiceStack
 
@@ -43,32 +50,6 @@ async def campaign_with_leads(client: httpx.AsyncClient) -> tuple[str, dict[str,
     assert done["state"] == "completed", done
     page = await wait_for_leads(client, campaign_id, 4)
     return campaign_id, {item["email"]: item for item in page["items"]}
-
-
-async def publish_verdict(
-    nc: Client,
-    workspace_id: UUID,
-    campaign_id: str,
-    lead: dict[str, Any],
-    verdict: Verdict,
-    reason: str,
-    **extra: Any,
-) -> None:
-    """What the validator would publish: straight to the stream, deduplicated by the event id."""
-    event = LeadValidated(
-        workspace_id=workspace_id,
-        campaign_id=UUID(campaign_id),
-        lead_id=UUID(lead["id"]),
-        email=lead["email"],
-        verdict=verdict,
-        reason=reason,
-        mx="mx." + lead["email"].split("@")[1],
-        smtp_code=extra.pop("smtp_code", 250),
-        **extra,
-    )
-    await nc.jetstream().publish(
-        event.subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)}
-    )
 
 
 async def summary(client: httpx.AsyncClient, campaign_id: str) -> dict[str, Any]:
