@@ -9,9 +9,11 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import nats
 from nats.aio.client import Client
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from contracts import LeadValidated, Verdict
+from contracts import LeadValidated, Verdict, parse_event, subjects
 
 
 async def create_campaign(client: httpx.AsyncClient, name: str = "Q4 Prague agencies") -> str:
@@ -94,3 +96,24 @@ async def publish_verdict(
     await nc.jetstream().publish(
         event.subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)}
     )
+
+
+async def stream_events(nats_url: str, workspace_id: str, event_type: str) -> list[Any]:
+    """Every event of one type the stream holds for a workspace, oldest first (read by an ordered consumer)."""
+    nc = await nats.connect(nats_url)
+    try:
+        sub = await nc.jetstream().subscribe(
+            subjects.event_subject(workspace_id, event_type),
+            ordered_consumer=True,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+        )
+        found = []
+        try:
+            while True:
+                found.append(parse_event((await sub.next_msg(timeout=1.0)).data))
+        except TimeoutError:
+            pass
+        await sub.unsubscribe()
+        return found
+    finally:
+        await nc.close()

@@ -8,13 +8,11 @@ import uuid
 from collections import Counter
 
 import httpx
-import nats
 import psycopg
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from contracts import LeadImported, parse_event, subjects
+from contracts import LeadImported
 from services.runtime.db import psycopg_conninfo
-from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads
+from tests.e2e.api import create_campaign, start_import, stream_events, wait_for_import, wait_for_leads
 from tests.harness import ServiceStack
 
 ROWS = 50_000
@@ -24,31 +22,6 @@ def big_csv(rows: int) -> bytes:
     lines = ["email,first_name,company"]
     lines += [f"lead{i:06d}@company{i % 997}.cz,Name{i},Company {i % 997}" for i in range(rows)]
     return ("\n".join(lines) + "\n").encode()
-
-
-async def lead_imported_messages(nats_url: str, workspace_id: str, import_id: str) -> list[LeadImported]:
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        sub = await js.subscribe(
-            subjects.event_subject(workspace_id, "lead_imported"),
-            ordered_consumer=True,
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
-        )
-        found: list[LeadImported] = []
-        try:
-            while True:
-                msg = await sub.next_msg(timeout=1.0)
-                event = parse_event(msg.data)
-                assert isinstance(event, LeadImported)
-                if str(event.import_id) == import_id:
-                    found.append(event)
-        except TimeoutError:
-            pass
-        await sub.unsubscribe()
-        return found
-    finally:
-        await nc.close()
 
 
 async def test_importer_killed_mid_import_resumes_exactly_once(
@@ -96,7 +69,11 @@ async def test_importer_killed_mid_import_resumes_exactly_once(
         )
     assert total == distinct == ROWS
 
-    events = await lead_imported_messages(stack.nats_url, workspace_id, import_id)
+    events = [
+        e
+        for e in await stream_events(stack.nats_url, workspace_id, "lead_imported")
+        if isinstance(e, LeadImported) and str(e.import_id) == import_id
+    ]
     per_lead = Counter(lead.lead_id for event in events for lead in event.leads)
     assert len(per_lead) == ROWS
     assert set(per_lead.values()) == {1}, "a lead appeared in more than one LeadImported message"

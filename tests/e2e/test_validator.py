@@ -20,12 +20,11 @@ from typing import Any
 import httpx
 import nats
 import pytest
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from contracts import LeadImported, LeadValidated, parse_event, subjects
+from contracts import LeadImported, LeadValidated
 from services.runtime import migrations
 from services.runtime.embedded import EmbeddedNats
-from tests.e2e.api import create_campaign, start_import, wait_for_import
+from tests.e2e.api import create_campaign, start_import, stream_events, wait_for_import
 from tests.e2e.conftest import create_workspace_key
 from tests.harness import ServiceStack
 from tests.peers.fakedns import start as start_dns
@@ -116,26 +115,6 @@ async def wait_validated(client: httpx.AsyncClient, campaign_id: str, count: int
             return items
         await asyncio.sleep(0.2)
     raise AssertionError(f"leads not all validated: {items}")
-
-
-async def stream_events(nats_url: str, workspace_id: str, event_type: str) -> list[Any]:
-    nc = await nats.connect(nats_url)
-    try:
-        sub = await nc.jetstream().subscribe(
-            subjects.event_subject(workspace_id, event_type),
-            ordered_consumer=True,
-            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
-        )
-        found = []
-        try:
-            while True:
-                found.append(parse_event((await sub.next_msg(timeout=1.0)).data))
-        except TimeoutError:
-            pass
-        await sub.unsubscribe()
-        return found
-    finally:
-        await nc.close()
 
 
 async def test_imported_leads_are_verified_by_themselves(
