@@ -167,12 +167,13 @@ def load(conninfo: str, workspace_id: uuid.UUID, campaign_id: uuid.UUID, count: 
             with conn.cursor() as cur:
                 with cur.copy(f"COPY gateway.lead_view ({', '.join(COLUMNS)}) FROM STDIN") as copy:
                     copy.write(copy_text(row[:-1] for row in batch))
-                # The grams go to lead_search under the seq each lead just got, as the projection does.
+                # The grams and sort keys go to lead_search under the seq each lead just got, as the projection does.
                 cur.execute("CREATE TEMP TABLE IF NOT EXISTS bench_grams (id uuid, grams bigint[])")
                 with cur.copy("COPY bench_grams (id, grams) FROM STDIN") as copy:
                     copy.write(copy_text((row[0], row[-1]) for row in batch))
                 cur.execute(
-                    "INSERT INTO gateway.lead_search (seq, grams) SELECT v.seq, g.grams "
+                    "INSERT INTO gateway.lead_search (seq, grams, campaign_id, company_name, email) "
+                    "SELECT v.seq, g.grams, v.campaign_id, v.company_name, v.email "
                     "FROM bench_grams AS g JOIN gateway.lead_view AS v ON v.id = g.id"
                 )
                 cur.execute("TRUNCATE bench_grams")

@@ -379,6 +379,7 @@ async def list_leads(
             break
         statement = (
             select(lead_view)
+            .select_from(segment.source)
             .where(and_(*filters, *segment.conditions))
             .order_by(*segment.order_by)
             .limit(wanted)

@@ -2,9 +2,11 @@
 
 A bulk action can name 100,000 leads, so it is never one blocking request: the request only records a
 `jobs` row and answers 202, and a runner task in every gateway process works through running jobs in
-batches of `MAX_BATCH` leads. Each batch is one transaction that writes the batch's event to the gateway's
-outbox and moves the job's checkpoint (`done`, and the last `seq` handled) forward, so a gateway that
-crashes mid-job resumes on start exactly where it committed: no batch is sent twice, none is skipped.
+batches of `MAX_BATCH` leads. Each batch is one transaction that applies the change to the gateway's own
+read model (lead_view, the leads' timelines, live-update notifications), writes the batch's event to the
+gateway's outbox for the other services, and moves the job's checkpoint (`done`, and the last `seq`
+handled) forward, so a gateway that crashes mid-job resumes on start exactly where it committed: no batch
+is applied or sent twice, none is skipped.
 
 The selection is frozen when the request is made: the job remembers the highest `lead_view.seq` that
 matched, and only leads at or below it are ever visited, in `seq` order (the list's own keyset). Leads
@@ -18,6 +20,7 @@ import asyncio
 import contextlib
 import math
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 from weakref import WeakKeyDictionary
@@ -25,16 +28,23 @@ from weakref import WeakKeyDictionary
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import ColumnElement, Uuid, and_, any_, func, literal, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, DateTime, Uuid, and_, any_, func, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import MAX_BATCH, Event, LeadStatus, LeadStatusChanged
-from contracts.events import LeadsRemoved
+from contracts.events import EVENT_SOURCES, LeadsRemoved
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import CurrentKey, Session, Workspace, service_of
 from services.gateway.leads_query import LeadFilter, lead_conditions
-from services.gateway.tables import jobs, lead_view, outbox
+from services.gateway.projection import (
+    PROJECTION_DURABLE,
+    manual_change_values,
+    notify_lead_changes,
+    removal_details,
+    status_change_details,
+)
+from services.gateway.tables import jobs, lead_events, lead_view, outbox
 from services.runtime.outbox import add_to_outbox
 from services.runtime.service import Service
 
@@ -266,20 +276,88 @@ def selection(job: Any) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def batch_event(job: Any, batch: int, lead_ids: list[UUID]) -> Event:
+async def apply_batch(session: AsyncSession, job: Any, batch: int) -> tuple[int, int, Event | None]:
+    """Apply the job's next batch to lead_view and the leads' timelines, in ONE statement.
+
+    Returns how many leads of the selection the batch matched, the last one's seq (the next checkpoint) and
+    the batch's event, naming the leads it changed (None when it changed none: all removed meanwhile).
+
+    The gateway owns manual changes, so it applies them to its own read model here, in the transaction that
+    puts the event in the outbox, rather than waiting for the event to come back from the bus to its
+    projection: a 100,000-lead change is then listed as soon as the job completes, and the work is done
+    once. The UPDATE (or DELETE), its RETURNING and the timeline INSERT are data-modifying CTEs over the
+    batch's keyset range, so a thousand leads cost one round trip and no per-lead work in Python.
+    """
     params: dict[str, Any] = job.params
+    event_id = batch_event_id(job.id, batch)
+    occurred_at = datetime.now(UTC)
+    pending = (
+        select(lead_view.c.id, lead_view.c.seq)
+        .where(and_(*selection(job)))
+        .order_by(lead_view.c.seq)
+        .limit(MAX_BATCH)
+        .cte("pending")
+    )
+    in_batch = lead_view.c.id.in_(select(pending.c.id))
+    if params["action"] == "remove":
+        event_type, details = "leads_removed", removal_details(job.created_by, job.id)
+        changed = lead_view.delete().where(in_batch).returning(lead_view.c.id, lead_view.c.seq).cte("changed")
+    else:
+        status = LeadStatus(params["status"])
+        event_type = "lead_status_changed"
+        details = status_change_details(status, job.created_by, params["reason"], job.id)
+        changed = (
+            update(lead_view)
+            .where(in_batch)
+            .values(manual_change_values(event_id, occurred_at, status))
+            .returning(lead_view.c.id, lead_view.c.seq)
+            .cte("changed")
+        )
+    timeline = (
+        insert(lead_events)
+        .from_select(
+            ["lead_id", "workspace_id", "event_id", "event_type", "source", "occurred_at", "data"],
+            select(
+                changed.c.id,
+                literal(job.workspace_id, Uuid),
+                literal(event_id, Uuid),
+                literal(event_type),
+                literal(EVENT_SOURCES[event_type]),
+                literal(occurred_at, DateTime(timezone=True)),
+                literal(details, JSONB),
+            ),
+        )
+        .on_conflict_do_nothing(constraint="lead_events_lead_time_event")
+        .returning(lead_events.c.id)
+        .cte("timeline")
+    )
+    matched, last_seq, lead_ids = (
+        await session.execute(
+            select(
+                select(func.count()).select_from(pending).scalar_subquery(),
+                select(func.max(pending.c.seq)).scalar_subquery(),
+                select(func.array_agg(aggregate_order_by(changed.c.id, changed.c.seq))).scalar_subquery(),
+            ).add_cte(timeline)
+        )
+    ).one()
+    if not lead_ids:
+        return int(matched), int(last_seq or 0), None
     common: dict[str, Any] = {
-        "event_id": batch_event_id(job.id, batch),
+        "event_id": event_id,
+        "occurred_at": occurred_at,
         "workspace_id": job.workspace_id,
         "campaign_id": job.campaign_id,
         "lead_ids": lead_ids,
         "job_id": job.id,
     }
+    event: Event
     if params["action"] == "remove":
-        return LeadsRemoved(removed_by=job.created_by, **common)
-    return LeadStatusChanged(
-        status=LeadStatus(params["status"]), changed_by=job.created_by, reason=params["reason"], **common
-    )
+        event = LeadsRemoved(removed_by=job.created_by, **common)
+    else:
+        event = LeadStatusChanged(
+            status=LeadStatus(params["status"]), changed_by=job.created_by, reason=params["reason"], **common
+        )
+    return int(matched), int(last_seq), event
 
 
 class JobRunner:
@@ -358,26 +436,27 @@ class JobRunner:
 
     async def _send_batch(self, session: AsyncSession, job: Any) -> bool:
         params: dict[str, Any] = job.params
-        rows = (
-            await session.execute(
-                select(lead_view.c.id, lead_view.c.seq)
-                .where(and_(*selection(job)))
-                .order_by(lead_view.c.seq)
-                .limit(MAX_BATCH)
-            )
-        ).all()
         batch = int(params["batches"])
-        if rows:
-            await add_to_outbox(session, outbox, [batch_event(job, batch, [row.id for row in rows])])
-        finished = len(rows) < MAX_BATCH or rows[-1].seq >= params["max_seq"]
+        matched, last_seq, event = await apply_batch(session, job, batch)
+        if event is not None:
+            await add_to_outbox(session, outbox, [event])
+            # Already applied to lead_view above: the projection skips it when it comes back from the bus.
+            await session.execute(
+                insert(self.service.processed_events)
+                .values(consumer=PROJECTION_DURABLE, event_id=event.event_id)
+                .on_conflict_do_nothing()
+            )
+            await notify_lead_changes(session, event)
+        sent = len(event.lead_ids) if isinstance(event, LeadStatusChanged | LeadsRemoved) else 0
+        finished = matched < MAX_BATCH or last_seq >= params["max_seq"]
         values: dict[str, Any] = {
             # Leads that left the filter meanwhile count as handled: at the end, done is the total.
-            "done": job.total if finished else min(job.done + len(rows), job.total),
+            "done": job.total if finished else min(job.done + matched, job.total),
             "params": {
                 **params,
-                "cursor": rows[-1].seq if rows else params["cursor"],
-                "batches": batch + 1 if rows else batch,
-                "sent": int(params["sent"]) + len(rows),
+                "cursor": last_seq if matched else params["cursor"],
+                "batches": batch + 1 if event is not None else batch,
+                "sent": int(params["sent"]) + sent,
             },
             "updated_at": func.now(),
         }

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from fastapi import Query
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, and_, func, literal, select, text, tuple_
+from sqlalchemy import ColumnElement, FromClause, Table, and_, func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import LeadStatus
@@ -66,14 +66,17 @@ LeadSort = Literal[
     "last_activity", "-last_activity", "company", "-company", "email", "-email", "status", "-status"
 ]
 
-# Each sort is served by its lead_view index (campaign_id, column, seq): forwards for ascending, backwards
-# for descending; `seq` breaks ties, so every order is total and a page boundary is one (value, seq) pair.
+# Each sort is served by an index (campaign_id, column, seq): forwards for ascending, backwards for
+# descending; `seq` breaks ties, so every order is total and a page boundary is one (value, seq) pair. The
+# columns that change (status, last activity) are indexed in lead_view; the company and email, which never
+# change, in lead_search (see tables.py: out of the path of every status change), joined by seq.
 _SORT_COLUMNS = {
     "last_activity": "last_activity_at",
     "company": "company_name",
     "email": "email",
     "status": "status",
 }
+_SORTED_IN_LEAD_SEARCH = {"company", "email"}
 _NULLABLE = {"last_activity", "company"}
 
 SortValue = str | datetime | None
@@ -89,10 +92,14 @@ class Keyset:
 
 @dataclass(frozen=True)
 class PageSegment:
-    """One index range of a page, read in order; a page reads segments until it has enough rows."""
+    """One index range of a page, read in order; a page reads segments until it has enough rows.
+
+    `source` is what the page selects lead_view's rows from: lead_view, or lead_view joined to the table
+    whose index the range walks."""
 
     conditions: list[ColumnElement[bool]]
     order_by: list[ColumnElement[Any]]
+    source: FromClause = lead_view
 
 
 def sort_value(sort: LeadSort | None, row: Any) -> SortValue:
@@ -118,12 +125,18 @@ def page_segments(sort: LeadSort | None, after: Keyset | None) -> list[PageSegme
     `(col, seq) > (v, s) OR col IS NULL` condition, which no index range serves, the non-NULL values and
     the NULLs are two segments, each a plain range of the same (campaign_id, col, seq) index.
     """
-    seq = lead_view.c.seq
     if sort is None:
-        return [PageSegment([seq > after.seq] if after else [], [seq])]
+        return [PageSegment([lead_view.c.seq > after.seq] if after else [], [lead_view.c.seq])]
     descending = sort.startswith("-")
     name = sort.lstrip("-")
-    column = lead_view.c[_SORT_COLUMNS[name]]
+    keys: Table = lead_search if name in _SORTED_IN_LEAD_SEARCH else lead_view
+    seq, column = keys.c.seq, keys.c[_SORT_COLUMNS[name]]
+    source: FromClause = lead_view
+    joined: list[ColumnElement[bool]] = []
+    if keys is lead_search:
+        source = lead_view.join(lead_search, lead_search.c.seq == lead_view.c.seq)
+        # Said of lead_search too, so the planner walks its (campaign_id, column, seq) index.
+        joined = [lead_search.c.campaign_id == lead_view.c.campaign_id]
 
     def ordered(expr: ColumnElement[Any]) -> ColumnElement[Any]:
         return expr.desc() if descending else expr.asc()
@@ -138,13 +151,13 @@ def page_segments(sort: LeadSort | None, after: Keyset | None) -> list[PageSegme
         values: list[ColumnElement[bool]] = [column.is_not(None)] if name in _NULLABLE else []
         if after is not None:
             values.append(beyond(tuple_(column, seq), tuple_(literal(after.value, column.type), after.seq)))
-        segments.append(PageSegment(values, [ordered(column), ordered(seq)]))
+        segments.append(PageSegment(joined + values, [ordered(column), ordered(seq)], source))
     if name in _NULLABLE:
         nulls: list[ColumnElement[bool]] = [column.is_(None)]
         if in_nulls:
             assert after is not None
             nulls.append(beyond(seq, after.seq))
-        segments.append(PageSegment(nulls, [ordered(seq)]))
+        segments.append(PageSegment(joined + nulls, [ordered(seq)], source))
     return segments
 
 

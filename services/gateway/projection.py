@@ -7,6 +7,7 @@ fold, so the table converges to the same status whatever order events arrive in.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import (
     ColumnElement,
     DateTime,
+    Text,
     Uuid,
     any_,
     case,
@@ -84,13 +86,19 @@ async def project(session: AsyncSession, event: Event) -> None:
                 conflict_target=sql.SQL("(id)"),
                 returning=("id", "seq"),
             )
-            # The search grams of the leads just inserted (a redelivered batch inserts none).
-            folded_of = {lead.lead_id: folded for lead, folded in zip(event.leads, searchable, strict=True)}
+            # The search grams and sort keys of the leads just inserted (a redelivered batch inserts none).
+            imported = {
+                lead.lead_id: (lead, folded) for lead, folded in zip(event.leads, searchable, strict=True)
+            }
+            keys = []
+            for lead_id, seq in inserted:
+                lead, folded = imported[lead_id]
+                keys.append((seq, _pg_array(grams(folded)), event.campaign_id, lead.company_name, lead.email))
             await copy_insert(
                 session,
                 lead_search,
-                ("seq", "grams"),
-                ((seq, _pg_array(grams(folded_of[lead_id]))) for lead_id, seq in inserted),
+                ("seq", "grams", "campaign_id", "company_name", "email"),
+                keys,
                 conflict_target=sql.SQL("(seq)"),
             )
             await _record_timeline(
@@ -103,9 +111,7 @@ async def project(session: AsyncSession, event: Event) -> None:
             )
         case LeadStatusChanged():
             changed = await _apply_manual_batch(session, event)
-            details = {"status": event.status.value, "changed_by": event.changed_by, "reason": event.reason}
-            if event.job_id is not None:
-                details["job_id"] = str(event.job_id)
+            details = status_change_details(event.status, event.changed_by, event.reason, event.job_id)
             await _record_timeline(session, event, [(lead_id, details) for lead_id in changed])
         case LeadsRemoved():
             await _remove_leads(session, event)
@@ -114,8 +120,13 @@ async def project(session: AsyncSession, event: Event) -> None:
                 await _record_timeline(session, event, [(event.lead_id, _timeline_details(event))])
         case _:
             pass  # import progress/completion and other facts do not change a lead row
-    await _notify_lead_changes(session, event)
+    await notify_lead_changes(session, event)
 
+
+# The projection's durable consumer. A writer that applies an event to lead_view itself, in the transaction
+# that puts it in the outbox (a bulk job's status batch), records it as processed under this name there too,
+# so the projection skips it when it arrives.
+PROJECTION_DURABLE = "gateway-lead-view"
 
 _IMPORTED_COLUMNS = (
     "id",
@@ -181,7 +192,7 @@ async def _record_timeline(
         lead_events,
         _TIMELINE_COLUMNS,
         copy_text((lead_id, *envelope, as_json(data)) for lead_id, data in entries),
-        conflict_target=sql.SQL("ON CONSTRAINT lead_events_lead_event"),
+        conflict_target=sql.SQL("ON CONSTRAINT lead_events_lead_time_event"),
     )
 
 
@@ -282,33 +293,62 @@ def lead_change_notifications(event: Event) -> list[str]:
     return [json.dumps({**envelope, **change}, separators=(",", ":")) for change in changes]
 
 
-async def _notify_lead_changes(session: AsyncSession, event: Event) -> None:
-    for payload in lead_change_notifications(event):
-        await session.execute(select(func.pg_notify(LEAD_CHANGES_CHANNEL, payload)))
+async def notify_lead_changes(session: AsyncSession, event: Event) -> None:
+    """Announce `event`'s changes to every gateway's live tables, when this transaction commits (one
+    statement however many payloads: a bulk batch of 1,000 leads needs seven)."""
+    payloads = lead_change_notifications(event)
+    if payloads:
+        payload = func.unnest(literal(payloads, ARRAY(Text))).table_valued("payload").render_derived()
+        await session.execute(select(func.pg_notify(LEAD_CHANGES_CHANNEL, payload.c.payload)))
 
 
 _NIL_UUID = UUID(int=0)
 
 
-async def _apply_manual_batch(session: AsyncSession, event: LeadStatusChanged) -> list[UUID]:
-    """The status fold of a manual change (last writer wins, by `(occurred_at, event_id)`), applied to the
-    whole batch in ONE statement; returns the leads it touched.
+def manual_change_values(event_id: UUID, occurred_at: datetime, status: LeadStatus) -> dict[str, Any]:
+    """The lead_view columns a manual status change sets, as SQL over the row's current values: the status
+    fold of a manual change (last writer wins, by `(occurred_at, event_id)`).
 
-    A bulk job sends a thousand leads per event: one SELECT FOR UPDATE + UPDATE per lead made a 100k-lead
-    change take ~100k round trips. A manual change does not depend on the lead's current status (terminal
-    or not), only on the previous manual change, so `contracts.lead_status._apply_manual` is exactly this
-    CASE; `last_activity_at` moves forward either way, as it does for every event.
+    A manual change does not depend on the lead's current status (terminal or not), only on the previous
+    manual change, so `contracts.lead_status._apply_manual` is exactly this CASE; `last_activity_at` moves
+    forward either way, as it does for every event.
     """
-    at = literal(event.occurred_at, DateTime(timezone=True))
+    at = literal(occurred_at, DateTime(timezone=True))
     newer = or_(
         lead_view.c.manual_at.is_(None),
         tuple_(lead_view.c.manual_at, func.coalesce(lead_view.c.manual_id, literal(_NIL_UUID, Uuid)))
-        < tuple_(at, literal(event.event_id, Uuid)),
+        < tuple_(at, literal(event_id, Uuid)),
     )
 
     def if_newer(value: ColumnElement[Any], column: ColumnElement[Any]) -> ColumnElement[Any]:
         return case((newer, value), else_=column)
 
+    return {
+        "status": if_newer(literal(status.value), lead_view.c.status),
+        "status_at": if_newer(at, lead_view.c.status_at),
+        "manual_at": if_newer(at, lead_view.c.manual_at),
+        "manual_id": if_newer(literal(event_id, Uuid), lead_view.c.manual_id),
+        "last_activity_at": func.greatest(lead_view.c.last_activity_at, at),
+    }
+
+
+def status_change_details(
+    status: LeadStatus, changed_by: str, reason: str | None, job_id: UUID | None
+) -> dict[str, Any]:
+    """What a manual status change's timeline entry shows."""
+    details: dict[str, Any] = {"status": status.value, "changed_by": changed_by, "reason": reason}
+    if job_id is not None:
+        details["job_id"] = str(job_id)
+    return details
+
+
+async def _apply_manual_batch(session: AsyncSession, event: LeadStatusChanged) -> list[UUID]:
+    """A manual status change applied to the whole batch in ONE statement; returns the leads it touched.
+
+    A bulk job sends a thousand leads per event: one SELECT FOR UPDATE + UPDATE per lead made a 100k-lead
+    change take ~100k round trips. (A bulk job of this gateway applies its batches itself, in
+    `jobs_api`; this path is for a LeadStatusChanged that reaches the projection unapplied.)
+    """
     rows = await session.execute(
         update(lead_view)
         .where(
@@ -316,13 +356,7 @@ async def _apply_manual_batch(session: AsyncSession, event: LeadStatusChanged) -
             lead_view.c.id == any_(literal(event.lead_ids, ARRAY(Uuid))),
             lead_view.c.workspace_id == event.workspace_id,
         )
-        .values(
-            status=if_newer(literal(event.status.value), lead_view.c.status),
-            status_at=if_newer(at, lead_view.c.status_at),
-            manual_at=if_newer(at, lead_view.c.manual_at),
-            manual_id=if_newer(literal(event.event_id, Uuid), lead_view.c.manual_id),
-            last_activity_at=func.greatest(lead_view.c.last_activity_at, at),
-        )
+        .values(manual_change_values(event.event_id, event.occurred_at, event.status))
         .returning(lead_view.c.id)
     )
     changed = [row.id for row in rows]
@@ -349,8 +383,13 @@ async def _remove_leads(session: AsyncSession, event: LeadsRemoved) -> None:
         )
         .returning(lead_view.c.id)
     )
-    details = {"removed_by": event.removed_by, "job_id": str(event.job_id) if event.job_id else None}
+    details = removal_details(event.removed_by, event.job_id)
     await _record_timeline(session, event, [(row.id, details) for row in rows])
+
+
+def removal_details(removed_by: str, job_id: UUID | None) -> dict[str, Any]:
+    """What a removal's timeline entry shows."""
+    return {"removed_by": removed_by, "job_id": str(job_id) if job_id else None}
 
 
 async def _removed(session: AsyncSession, workspace_id: UUID, lead_ids: Any) -> set[UUID]:

@@ -312,8 +312,9 @@ async def test_broad_search_total_is_an_estimate_beyond_the_cap(
         with cur.copy("COPY test_grams (id, grams) FROM STDIN") as copy:
             copy.write(copy_text((row[0], row[-1]) for row in rows))
         cur.execute(
-            "INSERT INTO gateway.lead_search (seq, grams) "
-            "SELECT v.seq, g.grams FROM test_grams AS g JOIN gateway.lead_view AS v ON v.id = g.id"
+            "INSERT INTO gateway.lead_search (seq, grams, campaign_id, company_name, email) "
+            "SELECT v.seq, g.grams, v.campaign_id, v.company_name, v.email "
+            "FROM test_grams AS g JOIN gateway.lead_view AS v ON v.id = g.id"
         )
     path = f"/api/v1/campaigns/{campaign_id}/leads"
     page = (await client.get(path, params={"q": "bulkco", "limit": 25})).json()
