@@ -293,10 +293,10 @@ def lead_change_notifications(event: Event) -> list[str]:
     return [json.dumps({**envelope, **change}, separators=(",", ":")) for change in changes]
 
 
-async def notify_lead_changes(session: AsyncSession, event: Event) -> None:
-    """Announce `event`'s changes to every gateway's live tables, when this transaction commits (one
+async def notify_lead_changes(session: AsyncSession, *events: Event) -> None:
+    """Announce the events' changes to every gateway's live tables, when this transaction commits (one
     statement however many payloads: a bulk batch of 1,000 leads needs seven)."""
-    payloads = lead_change_notifications(event)
+    payloads = [payload for event in events for payload in lead_change_notifications(event)]
     if payloads:
         payload = func.unnest(literal(payloads, ARRAY(Text))).table_valued("payload").render_derived()
         await session.execute(select(func.pg_notify(LEAD_CHANGES_CHANNEL, payload.c.payload)))
@@ -305,19 +305,23 @@ async def notify_lead_changes(session: AsyncSession, event: Event) -> None:
 _NIL_UUID = UUID(int=0)
 
 
-def manual_change_values(event_id: UUID, occurred_at: datetime, status: LeadStatus) -> dict[str, Any]:
+def manual_change_values(
+    event_id: UUID | ColumnElement[UUID], occurred_at: datetime, status: LeadStatus
+) -> dict[str, Any]:
     """The lead_view columns a manual status change sets, as SQL over the row's current values: the status
-    fold of a manual change (last writer wins, by `(occurred_at, event_id)`).
+    fold of a manual change (last writer wins, by `(occurred_at, event_id)`). `event_id` is the event's
+    id, or an SQL expression giving each row its event's id (several events in one statement).
 
     A manual change does not depend on the lead's current status (terminal or not), only on the previous
     manual change, so `contracts.lead_status._apply_manual` is exactly this CASE; `last_activity_at` moves
     forward either way, as it does for every event.
     """
     at = literal(occurred_at, DateTime(timezone=True))
+    event = literal(event_id, Uuid) if isinstance(event_id, UUID) else event_id
     newer = or_(
         lead_view.c.manual_at.is_(None),
         tuple_(lead_view.c.manual_at, func.coalesce(lead_view.c.manual_id, literal(_NIL_UUID, Uuid)))
-        < tuple_(at, literal(event_id, Uuid)),
+        < tuple_(at, event),
     )
 
     def if_newer(value: ColumnElement[Any], column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -327,7 +331,7 @@ def manual_change_values(event_id: UUID, occurred_at: datetime, status: LeadStat
         "status": if_newer(literal(status.value), lead_view.c.status),
         "status_at": if_newer(at, lead_view.c.status_at),
         "manual_at": if_newer(at, lead_view.c.manual_at),
-        "manual_id": if_newer(literal(event_id, Uuid), lead_view.c.manual_id),
+        "manual_id": if_newer(event, lead_view.c.manual_id),
         "last_activity_at": func.greatest(lead_view.c.last_activity_at, at),
     }
 
