@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import BigInteger, and_, cast, func, literal, select
+from sqlalchemy import BigInteger, ColumnElement, and_, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -174,13 +174,16 @@ class ValidationSummary(BaseModel):
 
 
 async def _validation_counts(session: AsyncSession, workspace_id: UUID, campaign_id: UUID) -> Any:
-    """Every count in one aggregate statement: a campaign can hold 100k leads, so no rows are loaded."""
-    scope = and_(lead_view.c.campaign_id == campaign_id, lead_view.c.workspace_id == workspace_id)
-    pending = lead_view.c.validation == "pending"
+    """Every count in one statement over `lead_counts` (kept by triggers on lead_view): a few hundred rows
+    whatever the campaign's size, where aggregating lead_view took ~300 ms at a million leads."""
+    scope = and_(lead_counts.c.campaign_id == campaign_id, lead_counts.c.workspace_id == workspace_id)
+    n = lead_counts.c.n
+    pending = lead_counts.c.validation == "pending"
     by_reason = (
-        select(lead_view.c.validation_reason.label("reason"), func.count().label("n"))
-        .where(scope, ~pending, lead_view.c.validation_reason.is_not(None))
-        .group_by(lead_view.c.validation_reason)
+        select(lead_counts.c.validation_reason.label("reason"), func.sum(n).label("n"))
+        .where(scope, ~pending, lead_counts.c.validation_reason.is_not(None))
+        .group_by(lead_counts.c.validation_reason)
+        .having(func.sum(n) != 0)
         .subquery("by_reason")
     )
     reasons = select(
@@ -189,13 +192,18 @@ async def _validation_counts(session: AsyncSession, workspace_id: UUID, campaign
             literal({}, JSONB),
         )
     ).scalar_subquery()
+
+    def total(*where: ColumnElement[bool]) -> ColumnElement[Any]:
+        summed = func.sum(n).filter(*where) if where else func.sum(n)
+        return func.coalesce(summed, 0)
+
     statement = select(
-        func.count().label("total"),
-        func.count().filter(~pending).label("validated"),
-        func.count().filter(pending).label("in_progress"),
-        func.count().filter(lead_view.c.validation == "valid").label("valid"),
-        func.count().filter(lead_view.c.validation == "invalid").label("invalid"),
-        func.count().filter(lead_view.c.validation == "unknown").label("unknown"),
+        total().label("total"),
+        total(~pending).label("validated"),
+        total(pending).label("in_progress"),
+        total(lead_counts.c.validation == "valid").label("valid"),
+        total(lead_counts.c.validation == "invalid").label("invalid"),
+        total(lead_counts.c.validation == "unknown").label("unknown"),
         reasons.label("reasons"),
     ).where(scope)
     return (await session.execute(statement)).one()

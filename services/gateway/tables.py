@@ -123,8 +123,8 @@ lead_search = Table(
     Index("lead_search_campaign_email", "campaign_id", "email", "seq"),
 )
 
-# How many leads each campaign holds per (import, status, validation): the leads list's total without a
-# count(*) over a million rows. An append-only log of signed deltas written by statement-level triggers on
+# How many leads each campaign holds per (import, status, validation, validation reason): the leads list's
+# total and the validation summary without a count(*) over a million rows. An append-only log of signed deltas written by statement-level triggers on
 # lead_view (migration gateway_0003), so every writer keeps it exact; a campaign's count is sum(n).
 lead_counts = Table(
     "lead_counts",
@@ -136,6 +136,7 @@ lead_counts = Table(
     Column("status", Text, nullable=False),
     Column("validation", Text, nullable=False),
     Column("n", BigInteger, nullable=False),
+    Column("validation_reason", Text),  # since gateway_0007: the validation summary counts by reason
     Index("lead_counts_campaign", "campaign_id", "status", "validation"),
 )
 

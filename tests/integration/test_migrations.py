@@ -98,3 +98,61 @@ def test_leadflow_migrate_command(fresh_database_url: Callable[[], str]) -> None
     )
     assert down.returncode == 0, down.stderr
     assert tables(url) == set()
+
+
+def test_gateway_0006_and_0007_carry_existing_leads_over(fresh_database_url: Callable[[], str]) -> None:
+    """Leads projected before the two revisions keep their sort keys (0006) and their counts, now also by
+    validation reason (0007), and both go back on downgrade."""
+    url = fresh_database_url()
+    migrations.upgrade(url, ("gateway",), "gateway_0005")
+    conninfo = psycopg_conninfo(url)
+    campaign = "6a0d1f9e-0000-4000-8000-000000000001"
+    workspace = "6a0d1f9e-0000-4000-8000-000000000002"
+    leads = [
+        ("a@x.cz", "Alfa", "valid", "accepted"),
+        ("b@x.cz", None, "valid", "accepted"),
+        ("c@x.cz", "Beta", "invalid", "mailbox_not_found"),
+        ("d@x.cz", "Beta", "pending", None),
+    ]
+    with psycopg.connect(conninfo) as conn:
+        for email, company, validation, reason in leads:
+            seq = conn.execute(
+                "INSERT INTO gateway.lead_view (id, workspace_id, campaign_id, email, company_name, validation, "
+                "validation_reason) VALUES (gen_random_uuid(), %s, %s, %s, %s, %s, %s) RETURNING seq",
+                (workspace, campaign, email, company, validation, reason),
+            ).fetchone()
+            assert seq is not None
+            conn.execute("INSERT INTO gateway.lead_search (seq, grams) VALUES (%s, '{}')", seq)
+
+    migrations.upgrade(url, ("gateway",))
+    with psycopg.connect(conninfo) as conn:
+        keys = conn.execute(
+            "SELECT email, company_name, campaign_id::text FROM gateway.lead_search"
+        ).fetchall()
+        assert sorted(keys) == [(e, c, campaign) for e, c, _, _ in leads]
+        counts = conn.execute(
+            "SELECT validation, validation_reason, sum(n)::int FROM gateway.lead_counts "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
+        assert counts == [("invalid", "mailbox_not_found", 1), ("pending", None, 1), ("valid", "accepted", 2)]
+        # The triggers keep counting by reason.
+        conn.execute(
+            "UPDATE gateway.lead_view SET validation = 'unknown', validation_reason = 'catch_all' "
+            "WHERE email = 'd@x.cz'"
+        )
+        by_reason = conn.execute(
+            "SELECT validation_reason, sum(n)::int FROM gateway.lead_counts GROUP BY 1 HAVING sum(n) <> 0 "
+            "ORDER BY 1"
+        ).fetchall()
+        assert by_reason == [("accepted", 2), ("catch_all", 1), ("mailbox_not_found", 1)]
+
+    migrations.downgrade(url, ("gateway",), "gateway_0005")
+    with psycopg.connect(conninfo) as conn:
+        counts = conn.execute(
+            "SELECT validation, sum(n)::int FROM gateway.lead_counts GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        assert counts == [("invalid", 1), ("unknown", 1), ("valid", 2)]
+        indexes = {
+            r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'gateway'")
+        }
+        assert {"lead_view_campaign_company", "lead_view_campaign_email", "lead_events_lead_time"} <= indexes
