@@ -1,25 +1,31 @@
 """Idempotent durable JetStream consumers with a dead-letter subject.
 
-A handler runs inside one database transaction together with the `processed_events` insert, and the
-message is acked only after that transaction commits. A redelivered message whose id is already recorded
-is acked without running the handler. A handler that raises is nacked with backoff and retried; after
-`max_deliver` deliveries, or at once when the payload is not a valid event, the message is copied to
+A consumer fetches up to `BATCH_SIZE` messages at a time and handles them in as few database transactions
+as `BATCH_BYTES` allows (one, for a fetch of small events), together with their `processed_events`
+inserts, and acks them only after that transaction commits: one commit per batch, not per event, is what
+lets a projection keep up with a validator's thousand events a second. An event whose id is already
+recorded (a redelivery) is skipped without running the handler. When a handler raises, the batch's
+transaction rolls back and its events are handled again one at a time, each in its own transaction: the
+one that fails is nacked with backoff and retried, the others are applied. After `max_deliver`
+deliveries, or at once when the payload is not a valid event, a message is copied to
 `leadflow-dlq.<durable>` with the error and acked, so one poison message never blocks its consumer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import ValidationError
-from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, Uuid, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts import AnyEvent, parse_event, subjects
@@ -28,14 +34,29 @@ from services.runtime.streams import events_jstream
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+# Handles several events in one call, in delivery order (a projection can then apply them set-based).
+BatchHandler = Callable[[AsyncSession, Sequence[Any]], Awaitable[None]]
+
+# Messages fetched at once and handled together, in transactions of at most BATCH_BYTES of payload (but
+# for one larger message): a fetch of a hundred verdicts is one transaction, a fetch of LeadImported
+# chunks (a thousand leads, ~300 kB each) one transaction per chunk.
+BATCH_SIZE = 100
+BATCH_BYTES = 256 * 1024
+# The transactions of one fetch run at most this many at once.
+CONCURRENT_TRANSACTIONS = 4
+# How long an idle fetch waits for messages. (FastStream's batch mode is not used: its fetch loop stops on
+# the plain asyncio.TimeoutError nats-py raises for a nearly spent deadline, and its supervisor restarts
+# it seconds later. The per-message mode calls every handler of a fetch at once; they are gathered here.)
+FETCH_TIMEOUT_SECONDS = 2.0
+# Loop turns a fetch's first message waits for the others to arrive, again each time more have come.
+GATHER_TURNS = 4
 
 
 def redelivery_delay(delivered: int) -> float:
     return float(min(0.2 * 2 ** (delivered - 1), 30.0))
 
 
-async def dead_letter(js: JetStreamContext, durable: str, msg: NatsMessage, error: str) -> None:
-    raw = msg.raw_message
+async def dead_letter(js: JetStreamContext, durable: str, raw: Msg, error: str) -> None:
     headers = {
         "Leadflow-Original-Subject": raw.subject,
         "Leadflow-Error": error[:2000],
@@ -48,8 +69,27 @@ async def dead_letter(js: JetStreamContext, durable: str, msg: NatsMessage, erro
     await js.publish(subjects.dead_letter_subject(durable), raw.data, headers=headers)
 
 
+def _transactions(decoded: list[tuple[Msg, AnyEvent]]) -> list[list[tuple[Msg, AnyEvent]]]:
+    """The fetched messages cut, in order, into groups of at most BATCH_BYTES of payload (a larger message
+    is a group of its own): one transaction each."""
+    groups: list[list[tuple[Msg, AnyEvent]]] = []
+    size = BATCH_BYTES
+    for item in decoded:
+        length = len(item[0].data)
+        if size + length > BATCH_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(item)
+        size += length
+    return groups
+
+
 class EventConsumer:
-    """Registers one durable pull consumer on `broker` that feeds `handler` exactly once per event."""
+    """Registers one durable pull consumer on `broker` that feeds `handler` exactly once per event.
+
+    With `batch_handler`, a batch's first-time events go to it in one call (in delivery order); `handler`
+    still handles them one at a time when a batch has to be retried event by event.
+    """
 
     def __init__(
         self,
@@ -64,21 +104,28 @@ class EventConsumer:
         ack_wait_seconds: float,
         js: Callable[[], JetStreamContext],
         description: str = "",
+        batch_handler: BatchHandler | None = None,
+        batch_size: int = BATCH_SIZE,
     ) -> None:
         self.durable = durable
         self.handled = 0
         self._processed = processed_events
         self._sessions = sessions
         self._handler = handler
+        self._batch_handler = batch_handler
         self._max_deliver = max_deliver
         self._js = js
         # JetStream's own limit is set above ours: we decide when a message is dead, not the server.
         config = ConsumerConfig(ack_wait=ack_wait_seconds, max_deliver=max_deliver + 2)
+        self._gathered: list[tuple[Msg, AnyEvent]] = []
+        self._batch_done: asyncio.Future[None] | None = None
         broker.subscriber(
             subject,
             stream=events_jstream(),
             durable=durable,
-            pull_sub=PullSub(batch_size=16, timeout=2.0),
+            # FastStream calls on_message for every message of a fetch at once and fetches again when all
+            # have returned: on_message gathers them, and the fetch is handled as one batch.
+            pull_sub=PullSub(batch_size=batch_size, timeout=FETCH_TIMEOUT_SECONDS),
             ack_policy=AckPolicy.MANUAL,
             config=config,
             title=durable,
@@ -86,28 +133,107 @@ class EventConsumer:
         )(self.on_message)
 
     async def on_message(self, msg: NatsMessage) -> None:
-        delivered = msg.raw_message.metadata.num_delivered
+        raw: Msg = msg.raw_message
         try:
-            event: AnyEvent = parse_event(msg.body)
+            event = parse_event(raw.data)
         except ValidationError as exc:
-            log.error(
-                "undecodable event dead-lettered", durable=self.durable, subject=msg.raw_message.subject
-            )
-            await dead_letter(self._js(), self.durable, msg, f"undecodable event: {exc}")
-            await msg.ack()
+            log.error("undecodable event dead-lettered", durable=self.durable, subject=raw.subject)
+            await dead_letter(self._js(), self.durable, raw, f"undecodable event: {exc}")
+            await raw.ack()
             return
-        lead_id = getattr(event, "lead_id", None)
-        # Bound for the whole handling, so whatever the handler logs carries the message's ids too.
-        with structlog.contextvars.bound_contextvars(
-            durable=self.durable,
-            event_id=str(event.event_id),
-            event_type=event.event_type,
-            workspace_id=str(event.workspace_id),
-            lead_id=str(lead_id) if lead_id else None,
-        ):
-            await self._process(msg, event, delivered)
+        self._gathered.append((raw, event))
+        if self._batch_done is None:
+            # The first message of a fetch: the others' on_message calls are already scheduled and gather
+            # theirs while this one yields, loop turn after loop turn, as long as more keep coming (they
+            # pass through FastStream's own awaits first); then the batch is handled for all of them.
+            done = self._batch_done = asyncio.get_running_loop().create_future()
+            gathered = 0
+            while len(self._gathered) > gathered:
+                gathered = len(self._gathered)
+                for _ in range(GATHER_TURNS):
+                    await asyncio.sleep(0)
+            batch, self._gathered, self._batch_done = self._gathered, [], None
+            try:
+                await self.handle_batch(batch)
+            finally:
+                done.set_result(None)
+        else:
+            await asyncio.shield(self._batch_done)
 
-    async def _process(self, msg: NatsMessage, event: AnyEvent, delivered: int) -> None:
+    async def handle_batch(self, decoded: list[tuple[Msg, AnyEvent]]) -> None:
+        """Handle (and ack, nack or dead-letter) the messages of one fetch."""
+        groups = _transactions(decoded)
+        if len(groups) == 1:
+            await self._process_group(groups[0])
+            return
+        # Several large messages (import chunks): a few transactions at once, as PostgreSQL and this
+        # process's Python work then overlap. Their order does not matter to a handler that must take
+        # events out of order anyway (events of different subjects are not ordered).
+        limit = asyncio.Semaphore(CONCURRENT_TRANSACTIONS)
+
+        async def bounded(group: list[tuple[Msg, AnyEvent]]) -> None:
+            async with limit:
+                await self._process_group(group)
+
+        await asyncio.gather(*(bounded(group) for group in groups))
+
+    async def _process_group(self, group: list[tuple[Msg, AnyEvent]]) -> None:
+        if len(group) > 1 and await self._process_together(group):
+            return
+        await self._process_one_by_one(group)
+
+    async def _process_one_by_one(self, decoded: list[tuple[Msg, AnyEvent]]) -> None:
+        for raw, event in decoded:
+            lead_id = getattr(event, "lead_id", None)
+            # Bound for the whole handling, so whatever the handler logs carries the message's ids too.
+            with structlog.contextvars.bound_contextvars(
+                durable=self.durable,
+                event_id=str(event.event_id),
+                event_type=event.event_type,
+                workspace_id=str(event.workspace_id),
+                lead_id=str(lead_id) if lead_id else None,
+            ):
+                await self._process(raw, event)
+
+    async def _process_together(self, decoded: list[tuple[Msg, AnyEvent]]) -> bool:
+        """The whole batch in one transaction; False (and nothing committed) if any handler raised."""
+        try:
+            async with self._sessions() as session, session.begin():
+                ids = list(dict.fromkeys(event.event_id for _, event in decoded))
+                first_time = set(
+                    await session.scalars(
+                        insert(self._processed)
+                        # One array parameter (a statement compiled once), not a VALUES row per event.
+                        .from_select(
+                            ["consumer", "event_id"],
+                            select(literal(self.durable), func.unnest(literal(ids, ARRAY(Uuid)))),
+                        )
+                        .on_conflict_do_nothing()
+                        .returning(self._processed.c.event_id)
+                    )
+                )
+                fresh: list[AnyEvent] = []
+                for _, event in decoded:  # in delivery order, each event once
+                    if event.event_id in first_time:
+                        first_time.discard(event.event_id)
+                        fresh.append(event)
+                with structlog.contextvars.bound_contextvars(durable=self.durable, batch=len(decoded)):
+                    if self._batch_handler is not None:
+                        await self._batch_handler(session, fresh)
+                    else:
+                        for event in fresh:
+                            await self._handler(session, event)
+        except Exception as exc:
+            log.info("batch failed; handling its events one by one", durable=self.durable, error=repr(exc))
+            return False
+        for raw, _ in decoded:
+            await raw.ack()
+        self.handled += len(decoded)
+        log.debug("batch handled", durable=self.durable, events=len(decoded), applied=len(fresh))
+        return True
+
+    async def _process(self, raw: Msg, event: AnyEvent) -> None:
+        delivered = raw.metadata.num_delivered
         try:
             async with self._sessions() as session, session.begin():
                 first_time = (
@@ -123,12 +249,12 @@ class EventConsumer:
         except Exception as exc:
             if delivered >= self._max_deliver:
                 log.error("handler failed, dead-lettered", deliveries=delivered, error=repr(exc))
-                await dead_letter(self._js(), self.durable, msg, repr(exc))
-                await msg.ack()
+                await dead_letter(self._js(), self.durable, raw, repr(exc))
+                await raw.ack()
             else:
                 log.warning("handler failed, will retry", deliveries=delivered, error=repr(exc))
-                await msg.nack(delay=redelivery_delay(delivered))
+                await raw.nak(delay=redelivery_delay(delivered))
             return
-        await msg.ack()
+        await raw.ack()
         self.handled += 1
         log.debug("event handled" if first_time is not None else "duplicate delivery ignored")

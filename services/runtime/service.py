@@ -22,7 +22,7 @@ from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts import Event, subjects
-from services.runtime.consumer import EventConsumer, Handler
+from services.runtime.consumer import BatchHandler, EventConsumer, Handler
 from services.runtime.db import create_engine, ping, runtime_tables, session_factory
 from services.runtime.logs import configure_logging
 from services.runtime.outbox import OutboxRelay
@@ -77,8 +77,16 @@ class Service:
     def js(self) -> JetStreamContext:
         return self.broker.connection.jetstream()
 
-    def consume(self, event_type: str | None, handler: Handler, *, durable: str) -> EventConsumer:
-        """A durable consumer of one event type across workspaces, or of every event when None."""
+    def consume(
+        self,
+        event_type: str | None,
+        handler: Handler,
+        *,
+        durable: str,
+        batch_handler: BatchHandler | None = None,
+    ) -> EventConsumer:
+        """A durable consumer of one event type across workspaces, or of every event when None; with
+        `batch_handler`, a batch's events are handed to it together (see EventConsumer)."""
         consumer = EventConsumer(
             broker=self.broker,
             durable=durable,
@@ -86,6 +94,7 @@ class Service:
             processed_events=self.processed_events,
             sessions=self.sessions,
             handler=handler,
+            batch_handler=batch_handler,
             max_deliver=self.settings.max_deliver,
             ack_wait_seconds=self.settings.ack_wait_seconds,
             js=lambda: self.js,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -43,7 +43,12 @@ class Recorder:
 
 
 async def run_consumer(
-    nats_url: str, schema: Schema, handler: Any, event_type: str, max_deliver: int = 3
+    nats_url: str,
+    schema: Schema,
+    handler: Any,
+    event_type: str,
+    max_deliver: int = 3,
+    batch_handler: Any = None,
 ) -> tuple[NatsBroker, EventConsumer]:
     broker = NatsBroker(nats_url)
     durable = f"test-{uuid.uuid4().hex[:8]}"
@@ -54,6 +59,7 @@ async def run_consumer(
         processed_events=schema.processed_events,
         sessions=schema.sessions,
         handler=handler,
+        batch_handler=batch_handler,
         max_deliver=max_deliver,
         ack_wait_seconds=5,
         js=lambda: broker.connection.jetstream(),
@@ -124,4 +130,98 @@ async def test_poison_message_goes_to_dead_letter(schema: Schema, nats_url: str,
         assert info.num_ack_pending == 0 and info.num_pending == 0
     finally:
         await dlq.unsubscribe()
+        await broker.stop()
+
+
+class BatchRecorder:
+    """A batch handler writing one effect per event, that fails the first batch holding `flaky`; and the
+    single-event handler the consumer falls back to."""
+
+    def __init__(self, schema: Schema, flaky: uuid.UUID) -> None:
+        self.schema = schema
+        self.flaky = flaky
+        self.failed = False
+        self.batches: list[int] = []
+        self.singles = 0
+
+    async def batch(self, session: AsyncSession, events: Sequence[Event]) -> None:
+        self.batches.append(len(events))
+        for event in events:
+            await session.execute(self.schema.effects.insert().values(event_id=event.event_id, note="batch"))
+            if event.event_id == self.flaky and not self.failed:
+                self.failed = True
+                raise RuntimeError("simulated failure in a batch")
+
+    async def single(self, session: AsyncSession, event: Event) -> None:
+        self.singles += 1
+        await session.execute(self.schema.effects.insert().values(event_id=event.event_id, note="single"))
+
+
+async def test_a_batch_is_one_transaction_and_a_failure_falls_back_to_one_by_one(
+    schema: Schema, nats_url: str, nc: Client
+) -> None:
+    event_type = f"batch_{uuid.uuid4().hex[:6]}"
+    js = nc.jetstream()
+    workspace_id = uuid.uuid4()
+    subject = subjects.event_subject(workspace_id, event_type)
+    events = [
+        CampaignCreated(workspace_id=workspace_id, campaign_id=uuid.uuid4(), name=f"c{i}") for i in range(20)
+    ]
+    recorder = BatchRecorder(schema, flaky=events[7].event_id)
+    # Waiting before the consumer starts, so its first pull takes them as one batch; one event twice.
+    for event in events:
+        await js.publish(subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)})
+    await js.publish(subject, events[3].to_bytes(), headers={"Nats-Msg-Id": f"{events[3].event_id}-again"})
+    broker, consumer = await run_consumer(
+        nats_url, schema, recorder.single, event_type, batch_handler=recorder.batch
+    )
+    try:
+        for _ in range(100):
+            if consumer.handled >= 21:
+                break
+            await asyncio.sleep(0.1)
+        assert consumer.handled == 21
+        # The batch holding the flaky event failed as a whole (its effects rolled back), then each of its
+        # events went alone; every event's effect is there exactly once.
+        assert recorder.failed and max(recorder.batches) > 1
+        async with schema.sessions() as session:
+            effects = (await session.execute(select(schema.effects.c.event_id, schema.effects.c.note))).all()
+        assert sorted(str(e.event_id) for e in effects) == sorted(str(e.event_id) for e in events)
+        note_of = {e.event_id: e.note for e in effects}
+        assert note_of[events[7].event_id] == "single" and recorder.singles >= 2
+
+        info = await js.consumer_info(subjects.STREAM, consumer.durable)
+        assert info.num_ack_pending == 0 and info.num_pending == 0
+    finally:
+        await broker.stop()
+
+
+async def test_waiting_events_are_handled_in_one_batch_call(
+    schema: Schema, nats_url: str, nc: Client
+) -> None:
+    event_type = f"batchok_{uuid.uuid4().hex[:6]}"
+    js = nc.jetstream()
+    workspace_id = uuid.uuid4()
+    events = [
+        CampaignCreated(workspace_id=workspace_id, campaign_id=uuid.uuid4(), name=f"c{i}") for i in range(10)
+    ]
+    for event in events:
+        subject = subjects.event_subject(workspace_id, event_type)
+        await js.publish(subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)})
+    recorder = BatchRecorder(schema, flaky=uuid.uuid4())  # nothing fails
+    broker, consumer = await run_consumer(
+        nats_url, schema, recorder.single, event_type, batch_handler=recorder.batch
+    )
+    try:
+        for _ in range(100):
+            if consumer.handled >= 10:
+                break
+            await asyncio.sleep(0.1)
+        assert consumer.handled == 10
+        # Gathered, not handled one by one (a fetch may leave a straggler for the next one).
+        assert sum(recorder.batches) + recorder.singles == 10 and max(recorder.batches) >= 5
+        async with schema.sessions() as session:
+            effects = (await session.execute(select(schema.effects.c.event_id))).scalars().all()
+        assert sorted(map(str, effects)) == sorted(str(e.event_id) for e in events)
+    finally:
         await broker.stop()
