@@ -17,7 +17,7 @@ from services.gateway import (
     web,
 )
 from services.gateway.auth import SessionCookieAuth
-from services.gateway.projection import PROJECTION_DURABLE, project
+from services.gateway.projection import PROJECTION_DURABLE, project, project_batch
 from services.gateway.tables import metadata
 from services.gateway.upload_limit import UploadLimit
 from services.runtime.service import Service
@@ -32,7 +32,7 @@ key's workspace, and another workspace's ids answer 404.
 def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     service = Service(name="gateway", metadata=metadata, settings=settings, for_docs=for_docs)
     # lead_view consumes every event: it is the one place that shows all of a lead's history.
-    service.consume(None, project, durable=PROJECTION_DURABLE)
+    service.consume(None, project, durable=PROJECTION_DURABLE, batch_handler=project_batch)
     # Bulk actions over many leads: the runner resumes running jobs when the gateway starts.
     jobs_api.register(service)
     return service

@@ -7,6 +7,7 @@ fold, so the table converges to the same status whatever order events arrive in.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -24,6 +25,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
@@ -123,6 +125,26 @@ async def project(session: AsyncSession, event: Event) -> None:
     await notify_lead_changes(session, event)
 
 
+async def project_batch(session: AsyncSession, events: Sequence[Event]) -> None:
+    """Several events in delivery order, in one transaction (the consumer's batch).
+
+    Runs of single-lead events (a validator's LeadValidated, a mailer's EmailSent, …) are applied together:
+    one locking read, one UPDATE and one timeline COPY for the run, where one at a time cost a transaction
+    each and the projection fell behind the validator. Everything else goes through `project`.
+    """
+    run: list[LeadEvent] = []
+    for event in events:
+        if isinstance(event, LeadEvent):
+            run.append(event)
+            continue
+        if run:
+            await _apply_lead_events(session, run)
+            run = []
+        await project(session, event)
+    if run:
+        await _apply_lead_events(session, run)
+
+
 # The projection's durable consumer. A writer that applies an event to lead_view itself, in the transaction
 # that puts it in the outbox (a bulk job's status batch), records it as processed under this name there too,
 # so the projection skips it when it arrives.
@@ -181,17 +203,24 @@ async def _record_timeline(
     serialised: dict[int, str] = {}
 
     def as_json(data: dict[str, Any]) -> str:
-        text = serialised.get(id(data))
-        if text is None:
-            text = serialised[id(data)] = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        return text
+        known = serialised.get(id(data))
+        if known is None:
+            known = serialised[id(data)] = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return known
 
     envelope = (str(event.workspace_id), str(event.event_id), event.event_type, source, event.occurred_at)
+    await _write_timeline(
+        session, copy_text((lead_id, *envelope, as_json(data)) for lead_id, data in entries)
+    )
+
+
+async def _write_timeline(session: AsyncSession, rows: bytes) -> None:
+    """Timeline rows (`_TIMELINE_COLUMNS`, as COPY text); an entry already there is left alone."""
     await copy_insert(
         session,
         lead_events,
         _TIMELINE_COLUMNS,
-        copy_text((lead_id, *envelope, as_json(data)) for lead_id, data in entries),
+        rows,
         conflict_target=sql.SQL("ON CONSTRAINT lead_events_lead_time_event"),
     )
 
@@ -244,6 +273,102 @@ async def _apply_to_lead(session: AsyncSession, event: Event, lead_id: Any, extr
         )
     )
     return True
+
+
+_APPLY_LEAD_EVENTS = text(
+    f"""
+    UPDATE {lead_view.fullname} AS v SET
+        status = c.status,
+        status_at = c.status_at,
+        manual_at = c.manual_at,
+        manual_id = c.manual_id,
+        last_activity_at = greatest(v.last_activity_at, c.last_activity_at),
+        validation = coalesce(c.validation, v.validation),
+        validation_reason = CASE WHEN c.validation IS NULL THEN v.validation_reason
+                                 ELSE c.validation_reason END,
+        step = coalesce(c.step, v.step),
+        total_steps = coalesce(c.total_steps, v.total_steps)
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:status AS text[]), CAST(:status_at AS timestamptz[]),
+        CAST(:manual_at AS timestamptz[]), CAST(:manual_id AS uuid[]), CAST(:last_activity_at AS timestamptz[]),
+        CAST(:validation AS text[]), CAST(:validation_reason AS text[]), CAST(:step AS integer[]),
+        CAST(:total_steps AS integer[])
+    ) AS c(id, status, status_at, manual_at, manual_id, last_activity_at, validation, validation_reason, step,
+           total_steps)
+    WHERE v.id = c.id
+    """
+)
+
+
+async def _apply_lead_events(session: AsyncSession, events: list[LeadEvent]) -> None:
+    """`_apply_to_lead` for many single-lead events at once, folded in order per lead (a lead may have
+    several in the run), with the same outcome as applying them one by one."""
+    ids = list(dict.fromkeys(event.lead_id for event in events))
+    rows = (
+        await session.execute(
+            select(
+                lead_view.c.id,
+                lead_view.c.workspace_id,
+                lead_view.c.status,
+                lead_view.c.status_at,
+                lead_view.c.manual_at,
+                lead_view.c.manual_id,
+            )
+            .where(lead_view.c.id == any_(literal(ids, ARRAY(Uuid))))
+            .order_by(lead_view.c.id)  # one lock order for every projection replica: no deadlocks
+            .with_for_update()
+        )
+    ).all()
+    states = {
+        row.id: LeadState(LeadStatus(row.status), row.status_at, row.manual_at, row.manual_id) for row in rows
+    }
+    workspace_of = {row.id: row.workspace_id for row in rows}
+    absent = {e.lead_id for e in events if workspace_of.get(e.lead_id) != e.workspace_id}
+    for workspace_id in {e.workspace_id for e in events if e.lead_id in absent}:
+        asked = {e.lead_id for e in events if e.lead_id in absent and e.workspace_id == workspace_id}
+        if unknown := asked.difference(await _removed(session, workspace_id, asked)):
+            # As in `_apply_to_lead`: redelivered (one by one) once the lead's LeadImported is in.
+            raise LookupError(f"{len(unknown)} leads not in lead_view yet, e.g. {next(iter(unknown))}")
+    extras: dict[UUID, dict[str, Any]] = {}
+    activity: dict[UUID, datetime] = {}
+    timeline: list[tuple[Any, ...]] = []
+    for event in events:
+        if event.lead_id in absent:  # removed from its campaign: nothing to do
+            continue
+        states[event.lead_id] = apply(states[event.lead_id], event)
+        extras.setdefault(event.lead_id, {}).update(_extra_columns(event))
+        activity[event.lead_id] = max(activity.get(event.lead_id, event.occurred_at), event.occurred_at)
+        timeline.append(
+            (
+                event.lead_id,
+                event.workspace_id,
+                event.event_id,
+                event.event_type,
+                EVENT_SOURCES.get(event.event_type, "unknown"),
+                event.occurred_at,
+                json.dumps(_timeline_details(event), ensure_ascii=False, separators=(",", ":")),
+            )
+        )
+    changed = list(extras)
+    if not changed:
+        return
+    await session.execute(
+        _APPLY_LEAD_EVENTS,
+        {
+            "ids": changed,
+            "status": [states[i].status.value for i in changed],
+            "status_at": [states[i].status_at for i in changed],
+            "manual_at": [states[i].manual_at for i in changed],
+            "manual_id": [states[i].manual_id for i in changed],
+            "last_activity_at": [activity[i] for i in changed],
+            "validation": [extras[i].get("validation") for i in changed],
+            "validation_reason": [extras[i].get("validation_reason") for i in changed],
+            "step": [extras[i].get("step") for i in changed],
+            "total_steps": [extras[i].get("total_steps") for i in changed],
+        },
+    )
+    await _write_timeline(session, copy_text(timeline))
+    await notify_lead_changes(session, *(e for e in events if e.lead_id not in absent))
 
 
 # --- live updates ----------------------------------------------------------------------------------------

@@ -1,0 +1,211 @@
+"""The projection's batch path on a real PostgreSQL: a consumer batch applied by `project_batch` leaves
+lead_view and the timelines exactly as the same events applied one at a time by `project` do."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from contracts import (
+    EmailBounced,
+    EmailSent,
+    Event,
+    LeadImported,
+    LeadStatus,
+    LeadStatusChanged,
+    LeadUnsubscribed,
+    LeadValidated,
+    ReplyDetected,
+    Verdict,
+)
+from contracts.events import ImportedLead, LeadCompleted, LeadsRemoved
+from services.gateway.projection import project, project_batch
+from services.gateway.tables import lead_events, lead_view
+from services.runtime.db import create_engine, session_factory
+
+LEADS = 4
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One event of the sequence, for lead number `lead` (all leads for a manual change)."""
+
+    kind: str
+    lead: int
+    minutes: int
+    value: int
+
+
+steps = st.lists(
+    st.builds(
+        Step,
+        kind=st.sampled_from(
+            ["validated", "sent", "bounced", "replied", "unsubscribed", "completed", "manual", "removed"]
+        ),
+        lead=st.integers(0, LEADS - 1),
+        minutes=st.integers(0, 60),  # events arrive out of order: their times are shuffled
+        value=st.integers(0, 5),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+def events_for(
+    steps: list[Step], workspace_id: uuid.UUID, campaign_id: uuid.UUID, ids: list[uuid.UUID]
+) -> list[Event]:
+    """The events of `steps` for one campaign; event ids depend on the step only, so two campaigns given
+    the same steps get the same ids (and manual changes compare the same way)."""
+    common: dict[str, Any] = {"workspace_id": workspace_id, "campaign_id": campaign_id}
+    events: list[Event] = []
+    for n, step in enumerate(steps):
+        lead: dict[str, Any] = {**common, "lead_id": ids[step.lead], "event_id": uuid.UUID(int=n + 1)}
+        at = T0 + timedelta(minutes=step.minutes)
+        email = f"lead{step.lead}@firma.cz"
+        match step.kind:
+            case "validated":
+                verdict = [Verdict.VALID, Verdict.INVALID, Verdict.UNKNOWN][step.value % 3]
+                events.append(
+                    LeadValidated(
+                        **lead,
+                        occurred_at=at,
+                        email=email,
+                        verdict=verdict,
+                        reason=f"r{step.value}",
+                        mx=None,
+                        smtp_code=None,
+                    )
+                )
+            case "sent":
+                events.append(
+                    EmailSent(
+                        **lead,
+                        occurred_at=at,
+                        step=step.value % 3 + 1,
+                        total_steps=3,
+                        message_id=f"m{n}",
+                        mailbox="a@b.cz",
+                    )
+                )
+            case "bounced":
+                events.append(
+                    EmailBounced(
+                        **lead, occurred_at=at, source="dsn", kind="hard", smtp_code=550, email=email
+                    )
+                )
+            case "replied":
+                events.append(ReplyDetected(**lead, occurred_at=at, message_id=f"r{n}", from_address=email))
+            case "unsubscribed":
+                events.append(LeadUnsubscribed(**lead, occurred_at=at, email=email, source="link"))
+            case "completed":
+                events.append(LeadCompleted(**lead, occurred_at=at, total_steps=3))
+            case "manual":
+                status = list(LeadStatus)[step.value % len(LeadStatus)]
+                events.append(
+                    LeadStatusChanged(
+                        **common,
+                        event_id=uuid.UUID(int=n + 1),
+                        occurred_at=at,
+                        lead_ids=ids,
+                        status=status,
+                        changed_by="test",
+                    )
+                )
+            case "removed":
+                events.append(
+                    LeadsRemoved(
+                        **common,
+                        event_id=uuid.UUID(int=n + 1),
+                        occurred_at=at,
+                        lead_ids=[ids[step.lead]],
+                        removed_by="test",
+                    )
+                )
+    return events
+
+
+async def imported(session: Any, workspace_id: uuid.UUID, campaign_id: uuid.UUID) -> list[uuid.UUID]:
+    ids = [uuid.uuid4() for _ in range(LEADS)]
+    await project(
+        session,
+        LeadImported(
+            workspace_id=workspace_id,
+            campaign_id=campaign_id,
+            import_id=uuid.uuid4(),
+            chunk=0,
+            occurred_at=T0 - timedelta(days=1),
+            leads=[
+                ImportedLead(lead_id=lead_id, email=f"lead{i}@firma.cz", row=i + 1)
+                for i, lead_id in enumerate(ids)
+            ],
+        ),
+    )
+    return ids
+
+
+async def outcome(session: Any, ids: list[uuid.UUID]) -> tuple[list[Any], list[Any]]:
+    """Each lead's row (None once removed) and timeline after its import (whose ids differ), by lead number."""
+    columns = [
+        lead_view.c.status,
+        lead_view.c.status_at,
+        lead_view.c.manual_at,
+        lead_view.c.manual_id,
+        lead_view.c.validation,
+        lead_view.c.validation_reason,
+        lead_view.c.step,
+        lead_view.c.total_steps,
+        lead_view.c.last_activity_at,
+    ]
+    rows = []
+    timelines = []
+    for lead_id in ids:
+        row = (await session.execute(select(*columns).where(lead_view.c.id == lead_id))).first()
+        rows.append(tuple(row) if row else None)
+        entries = await session.execute(
+            select(
+                lead_events.c.event_id,
+                lead_events.c.event_type,
+                lead_events.c.occurred_at,
+                lead_events.c.data,
+            )
+            .where(lead_events.c.lead_id == lead_id, lead_events.c.event_type != "lead_imported")
+            .order_by(lead_events.c.occurred_at, lead_events.c.event_id)
+        )
+        timelines.append([tuple(entry) for entry in entries])
+    return rows, timelines
+
+
+async def compare(database_url: str, sequence: list[Step]) -> None:
+    engine = create_engine(database_url)
+    sessions = session_factory(engine)
+    try:
+        workspace_id = uuid.uuid4()
+        one_by_one, batched = uuid.uuid4(), uuid.uuid4()
+        async with sessions() as session, session.begin():
+            ids_a = await imported(session, workspace_id, one_by_one)
+            ids_b = await imported(session, workspace_id, batched)
+        for event in events_for(sequence, workspace_id, one_by_one, ids_a):
+            async with sessions() as session, session.begin():
+                await project(session, event)
+        async with sessions() as session, session.begin():
+            await project_batch(session, events_for(sequence, workspace_id, batched, ids_b))
+        async with sessions() as session:
+            assert await outcome(session, ids_b) == await outcome(session, ids_a)
+    finally:
+        await engine.dispose()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sequence=steps)
+def test_a_batch_is_applied_as_its_events_one_by_one(
+    migrated_database_url: str, sequence: list[Step]
+) -> None:
+    asyncio.run(compare(migrated_database_url, sequence))
