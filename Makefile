@@ -34,6 +34,7 @@ format: install
 bench: install
 	$(PY) bench/import_slice.py
 	$(PY) bench/validate.py
+	$(PY) bench/projection.py
 
 asyncapi: install
 	$(VENV)/bin/leadflow asyncapi --output docs/asyncapi.json

@@ -1,0 +1,177 @@
+"""How fast the gateway's lead_view projection takes in an importer's leads and a validator's verdicts.
+
+Starts its own embedded NATS and PostgreSQL (temporary), migrates, runs the gateway (and the sequencer,
+which creates campaigns) as processes, creates a workspace and a campaign through the API, then publishes straight to the stream, as the services would:
+
+1. `--leads` leads as LeadImported events of 1,000 (an importer's chunks), timed until the campaign's
+   lead count shows every one of them;
+2. one LeadValidated per lead (a validator's verdicts, in lead order), timed until lead_view holds every
+   verdict.
+
+Each phase prints the projection's rate and, as the raw baseline measured in the same run, how fast
+nats-py alone published those events (`publish_async`, acks awaited): the ratio says how close the
+projection comes to the rate at which the bus takes them in. The validator verifies about 1,500
+addresses/s (bench/validate.py); a projection slower than that shows verdicts later and later.
+
+    .venv/bin/python bench/projection.py [--leads 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import nats
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from contracts import MAX_BATCH, Event, LeadImported, LeadValidated, Verdict
+from contracts.events import ImportedLead
+from services.runtime import migrations
+from services.runtime.db import psycopg_conninfo
+from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
+from tests.harness import ServiceStack
+from tests.stack_fixtures import create_workspace_key
+
+
+async def publish(nats_url: str, events: list[Event]) -> float:
+    """Publish every event (deduplicated by its id) and wait for the stream's acks; the seconds it took."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        t0 = time.perf_counter()
+        acks = [
+            await js.publish_async(e.subject, e.to_bytes(), headers={"Nats-Msg-Id": str(e.event_id)})
+            for e in events
+        ]
+        await asyncio.gather(*acks)
+        return time.perf_counter() - t0
+    finally:
+        await nc.close()
+
+
+def wait_for(conninfo: str, query: str, params: tuple[object, ...], expected: int, since: float) -> float:
+    """Poll `query` (one number) until it reaches `expected`; the seconds since `since`."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        deadline = time.perf_counter() + 600
+        while time.perf_counter() < deadline:
+            row = conn.execute(query, params).fetchone()
+            if row is not None and int(row[0] or 0) >= expected:
+                return time.perf_counter() - since
+            time.sleep(0.02)
+    raise RuntimeError(f"projection unfinished after 600 s: {query}")
+
+
+def main() -> None:
+    # `timeout` and CI send SIGTERM: exit through the `finally` below so no server is left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--leads", type=int, default=50_000)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
+    nats_server = EmbeddedNats(tmp / "nats")
+    postgres = EmbeddedPostgres(tmp / "pg")
+    stack: ServiceStack | None = None
+    try:
+        nats_url = nats_server.start()
+        database_url = create_database(postgres.start(), "bench")
+        migrations.upgrade(database_url)
+        conninfo = psycopg_conninfo(database_url)
+        stack = ServiceStack(nats_url=nats_url, database_url=database_url)
+        stack.start("sequencer", "gateway")  # the sequencer creates campaigns
+        headers = {"Authorization": f"Bearer {create_workspace_key(stack, 'bench')}"}
+        workspace = httpx.get(f"{stack.gateway_url}/api/v1/workspace", headers=headers)
+        workspace_id = uuid.UUID(workspace.json()["id"])
+        created = httpx.post(f"{stack.gateway_url}/api/v1/campaigns", headers=headers, json={"name": "bench"})
+        created.raise_for_status()
+        campaign_id = uuid.UUID(created.json()["id"])
+
+        leads = [
+            ImportedLead(
+                lead_id=uuid.uuid4(),
+                email=f"lead{i}@firma{i % 500}.cz",
+                row=i + 1,
+                company_name=f"Firma {i % 500}",
+            )
+            for i in range(args.leads)
+        ]
+        import_id = uuid.uuid4()
+        chunks: list[Event] = [
+            LeadImported(
+                workspace_id=workspace_id,
+                campaign_id=campaign_id,
+                import_id=import_id,
+                chunk=n,
+                leads=leads[start : start + MAX_BATCH],
+            )
+            for n, start in enumerate(range(0, len(leads), MAX_BATCH))
+        ]
+        t0 = time.perf_counter()
+        published_chunks = asyncio.run(publish(nats_url, chunks))
+        imported = wait_for(
+            conninfo,
+            "SELECT sum(n) FROM gateway.lead_counts WHERE campaign_id = %s",
+            (campaign_id,),
+            len(leads),
+            t0,
+        )
+
+        verdicts: list[Event] = [
+            LeadValidated(
+                workspace_id=workspace_id,
+                campaign_id=campaign_id,
+                lead_id=lead.lead_id,
+                email=lead.email,
+                verdict=Verdict.VALID if i % 10 else Verdict.INVALID,
+                reason="accepted" if i % 10 else "mailbox_not_found",
+                mx="mx." + lead.email.split("@")[1],
+                smtp_code=250 if i % 10 else 550,
+            )
+            for i, lead in enumerate(leads)
+        ]
+        t1 = time.perf_counter()
+        published_verdicts = asyncio.run(publish(nats_url, verdicts))
+        validated = wait_for(
+            conninfo,
+            "SELECT sum(n) FROM gateway.lead_counts WHERE campaign_id = %s AND validation <> 'pending'",
+            (campaign_id,),
+            len(leads),
+            t1,
+        )
+        with psycopg.connect(conninfo) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM gateway.lead_events WHERE event_type = 'lead_validated'"
+            ).fetchone()
+        assert row is not None and row[0] == len(leads), f"timeline entries: {row}"
+
+        n = len(leads)
+        print(f"leads: {n:,} in one campaign, projected by one gateway process\n")
+        print(f"{'phase':<30}  {'projected':>16}  {'raw publish':>16}  ratio")
+        phases = [
+            (f"LeadImported ({len(chunks)} x {MAX_BATCH:,})", imported, published_chunks, "leads/s"),
+            (f"LeadValidated ({n:,})", validated, published_verdicts, "events/s"),
+        ]
+        for label, seconds, baseline, unit in phases:
+            print(
+                f"{label:<30}  {n / seconds:>7,.0f} {unit:<8}  {n / baseline:>7,.0f} {unit:<8}"
+                f"  {baseline / seconds:5.1%}  ({seconds:.1f} s until all projected, {baseline:.1f} s to publish)"
+            )
+    finally:
+        if stack is not None:
+            stack.stop()
+        nats_server.stop()
+        postgres.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
