@@ -11,10 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,8 +19,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.runtime import migrations
-from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
+from servers import bench_stack
+
 from tests.harness import ServiceStack
 from tests.stack_fixtures import create_workspace_key
 
@@ -69,21 +66,10 @@ async def measure(stack: ServiceStack, key: str, rows: int) -> dict[str, float]:
 
 
 def main() -> None:
-    # `timeout` and CI send SIGTERM: exit through the `finally` below so no server is left running.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=50_000)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
-    nats_server = EmbeddedNats(tmp / "nats")
-    postgres = EmbeddedPostgres(tmp / "pg")
-    stack: ServiceStack | None = None
-    try:
-        nats_url = nats_server.start()
-        database_url = create_database(postgres.start(), "bench")
-        migrations.upgrade(database_url)
-        stack = ServiceStack(nats_url=nats_url, database_url=database_url)
-        stack.start("sequencer", "importer", "gateway")
+    with bench_stack("sequencer", "importer", "gateway") as stack:
         key = create_workspace_key(stack, "bench")
         result = asyncio.run(measure(stack, key, args.rows))
         print(f"rows: {args.rows:,}")
@@ -91,12 +77,6 @@ def main() -> None:
         print(f"import completed (all chunks committed):              {result['import_s']:.2f} s")
         print(f"all leads listed by the API (file in → listed):       {result['listed_s']:.2f} s")
         print(f"end-to-end rate: {args.rows / result['listed_s']:,.0f} leads/s")
-    finally:
-        if stack is not None:
-            stack.stop()
-        nats_server.stop()
-        postgres.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

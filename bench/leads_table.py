@@ -16,11 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import shutil
-import signal
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,15 +30,14 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from servers import bench_campaign, bench_stack
+
 from services.gateway.campaigns_api import _encode_cursor
 from services.gateway.leads_query import Keyset, LeadSort
 from services.gateway.search import fold, grams, search_text
-from services.runtime import migrations
 from services.runtime.bulk import copy_text
 from services.runtime.db import psycopg_conninfo
-from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
 from tests.harness import ServiceStack
-from tests.stack_fixtures import create_workspace_key
 
 FIRST = (  # noqa: SIM905 (as a list literal: one name per line)
     "Jan Petr Josef Pavel Martin Tomáš Jiří Lukáš Jakub David Ondřej Michal Filip Vojtěch Adam "
@@ -359,31 +355,13 @@ async def bulk(
 
 
 def main() -> None:
-    # `timeout` and CI send SIGTERM: exit through the `finally` below so no server is left running.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     parser = argparse.ArgumentParser()
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
-    nats_server = EmbeddedNats(tmp / "nats")
-    postgres = EmbeddedPostgres(tmp / "pg")
-    stack: ServiceStack | None = None
-    try:
-        nats_url = nats_server.start()
-        database_url = create_database(postgres.start(), "bench")
-        migrations.upgrade(database_url)
-        conninfo = psycopg_conninfo(database_url)
-        stack = ServiceStack(nats_url=nats_url, database_url=database_url)
-        stack.start("sequencer", "gateway")
-        key = create_workspace_key(stack, "bench")
-        headers = {"Authorization": f"Bearer {key}"}
-        workspace_id = uuid.UUID(
-            httpx.get(f"{stack.gateway_url}/api/v1/workspace", headers=headers).json()["id"]
-        )
-        created = httpx.post(f"{stack.gateway_url}/api/v1/campaigns", headers=headers, json={"name": "bench"})
-        created.raise_for_status()
-        campaign_id = uuid.UUID(created.json()["id"])
+    with bench_stack("sequencer", "gateway") as stack:
+        conninfo = psycopg_conninfo(stack.database_url)
+        key, workspace_id, campaign_id = bench_campaign(stack)
         t0 = time.perf_counter()
         companies = load(conninfo, workspace_id, campaign_id, args.leads)
         load_s = time.perf_counter() - t0
@@ -396,12 +374,6 @@ def main() -> None:
             p50, p95 = statistics.median(samples), percentile(samples, 95)
             print(f"{label:<{width}}  {p50:7.1f}  {p95:7.1f}  {note}")
         print("\ntargets: p95 < 50 ms for every page request; bulk status change over 100,000 leads < 5 s")
-    finally:
-        if stack is not None:
-            stack.stop()
-        nats_server.stop()
-        postgres.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

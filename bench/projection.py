@@ -20,27 +20,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
-import signal
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-import httpx
 import nats
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from servers import bench_campaign, bench_stack
+
 from contracts import MAX_BATCH, Event, LeadImported, LeadValidated, Verdict
 from contracts.events import ImportedLead
-from services.runtime import migrations
 from services.runtime.db import psycopg_conninfo
-from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
-from tests.harness import ServiceStack
-from tests.stack_fixtures import create_workspace_key
 
 
 async def publish(nats_url: str, events: list[Event]) -> float:
@@ -72,28 +66,12 @@ def wait_for(conninfo: str, query: str, params: tuple[object, ...], expected: in
 
 
 def main() -> None:
-    # `timeout` and CI send SIGTERM: exit through the `finally` below so no server is left running.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     parser = argparse.ArgumentParser()
     parser.add_argument("--leads", type=int, default=50_000)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
-    nats_server = EmbeddedNats(tmp / "nats")
-    postgres = EmbeddedPostgres(tmp / "pg")
-    stack: ServiceStack | None = None
-    try:
-        nats_url = nats_server.start()
-        database_url = create_database(postgres.start(), "bench")
-        migrations.upgrade(database_url)
-        conninfo = psycopg_conninfo(database_url)
-        stack = ServiceStack(nats_url=nats_url, database_url=database_url)
-        stack.start("sequencer", "gateway")  # the sequencer creates campaigns
-        headers = {"Authorization": f"Bearer {create_workspace_key(stack, 'bench')}"}
-        workspace = httpx.get(f"{stack.gateway_url}/api/v1/workspace", headers=headers)
-        workspace_id = uuid.UUID(workspace.json()["id"])
-        created = httpx.post(f"{stack.gateway_url}/api/v1/campaigns", headers=headers, json={"name": "bench"})
-        created.raise_for_status()
-        campaign_id = uuid.UUID(created.json()["id"])
+    with bench_stack("sequencer", "gateway") as stack:  # the sequencer creates campaigns
+        conninfo = psycopg_conninfo(stack.database_url)
+        _, workspace_id, campaign_id = bench_campaign(stack)
 
         leads = [
             ImportedLead(
@@ -116,7 +94,7 @@ def main() -> None:
             for n, start in enumerate(range(0, len(leads), MAX_BATCH))
         ]
         t0 = time.perf_counter()
-        published_chunks = asyncio.run(publish(nats_url, chunks))
+        published_chunks = asyncio.run(publish(stack.nats_url, chunks))
         imported = wait_for(
             conninfo,
             "SELECT sum(n) FROM gateway.lead_counts WHERE campaign_id = %s",
@@ -139,7 +117,7 @@ def main() -> None:
             for i, lead in enumerate(leads)
         ]
         t1 = time.perf_counter()
-        published_verdicts = asyncio.run(publish(nats_url, verdicts))
+        published_verdicts = asyncio.run(publish(stack.nats_url, verdicts))
         validated = wait_for(
             conninfo,
             "SELECT sum(n) FROM gateway.lead_counts WHERE campaign_id = %s AND validation <> 'pending'",
@@ -165,12 +143,6 @@ def main() -> None:
                 f"{label:<30}  {n / seconds:>7,.0f} {unit:<8}  {n / baseline:>7,.0f} {unit:<8}"
                 f"  {baseline / seconds:5.1%}  ({seconds:.1f} s until all projected, {baseline:.1f} s to publish)"
             )
-    finally:
-        if stack is not None:
-            stack.stop()
-        nats_server.stop()
-        postgres.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
