@@ -68,6 +68,15 @@ async def run_consumer(
     return broker, consumer
 
 
+async def handled(consumer: EventConsumer, at_least: int, within: float = 10) -> int:
+    """How many messages the consumer has handled, once that is `at_least` (or `within` seconds passed)."""
+    for _ in range(int(within / 0.1)):
+        if consumer.handled >= at_least:
+            break
+        await asyncio.sleep(0.1)
+    return consumer.handled
+
+
 async def effects_count(schema: Schema) -> int:
     async with schema.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(schema.effects)) or 0)
@@ -87,11 +96,7 @@ async def test_failed_commit_is_redelivered_and_applied_once(
         await asyncio.wait_for(handler.done.wait(), 15)
         # The same event again under another message id (a producer retry outside the duplicate window).
         await js.publish(subject, event.to_bytes(), headers={"Nats-Msg-Id": f"{event.event_id}-again"})
-        for _ in range(50):
-            if consumer.handled >= 2:
-                break
-            await asyncio.sleep(0.1)
-        assert consumer.handled == 2
+        assert await handled(consumer, 2) == 2
         assert handler.calls == 2  # the failing try and the successful redelivery; the duplicate is a no-op
         assert await effects_count(schema) == 1
         info = await js.consumer_info(subjects.STREAM, consumer.durable)
@@ -176,11 +181,7 @@ async def test_a_batch_is_one_transaction_and_a_failure_falls_back_to_one_by_one
         nats_url, schema, recorder.single, event_type, batch_handler=recorder.batch
     )
     try:
-        for _ in range(100):
-            if consumer.handled >= 21:
-                break
-            await asyncio.sleep(0.1)
-        assert consumer.handled == 21
+        assert await handled(consumer, 21) == 21
         # The batch holding the flaky event failed as a whole (its effects rolled back), then each of its
         # events went alone; every event's effect is there exactly once.
         assert recorder.failed and max(recorder.batches) > 1
@@ -213,11 +214,7 @@ async def test_waiting_events_are_handled_in_one_batch_call(
         nats_url, schema, recorder.single, event_type, batch_handler=recorder.batch
     )
     try:
-        for _ in range(100):
-            if consumer.handled >= 10:
-                break
-            await asyncio.sleep(0.1)
-        assert consumer.handled == 10
+        assert await handled(consumer, 10) == 10
         # Gathered, not handled one by one (a fetch may leave a straggler for the next one).
         assert sum(recorder.batches) + recorder.singles == 10 and max(recorder.batches) >= 5
         async with schema.sessions() as session:
