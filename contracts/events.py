@@ -139,7 +139,20 @@ class CampaignCreated(CampaignEvent):
     name: str
 
 
+ValidationRun = Annotated[
+    int,
+    Field(
+        ge=0,
+        description="0 for a lead's first verification, one more for every re-run: a lead's verdict is the "
+        "one of its highest run, whatever order verdicts arrive in",
+    ),
+]
+
+
 class LeadValidated(LeadEvent):
+    """One lead's verdict (the `leadflow validate` CLI and external subscribers); the validator itself
+    announces verdicts in batches (`LeadsValidated`)."""
+
     event_type: Literal["lead_validated"] = "lead_validated"
     email: str
     verdict: Verdict
@@ -149,6 +162,43 @@ class LeadValidated(LeadEvent):
     catch_all: bool = False
     disposable: bool = False
     role: bool = False
+    run: ValidationRun = 0
+
+
+class ValidatedLead(_Frozen):
+    """One verdict inside a `LeadsValidated` batch: the fields of `LeadValidated` past its envelope."""
+
+    lead_id: UUID
+    email: str
+    verdict: Verdict
+    reason: str
+    mx: str | None = None
+    smtp_code: int | None = None
+    catch_all: bool = False
+    disposable: bool = False
+    role: bool = False
+    run: ValidationRun = 0
+
+
+class LeadsValidated(CampaignEvent):
+    """Up to 1,000 verdicts of one campaign's leads, recorded together: verdicts travel batched like
+    imports, so a verification backlog is a few hundred messages, not a hundred thousand."""
+
+    event_type: Literal["leads_validated"] = "leads_validated"
+    leads: list[ValidatedLead] = Field(min_length=1, max_length=MAX_BATCH)
+
+    def one_by_one(self) -> list[LeadValidated]:
+        """The batch as single-lead events sharing its envelope time (the status fold's input)."""
+        return [
+            LeadValidated(
+                event_id=self.event_id,
+                occurred_at=self.occurred_at,
+                workspace_id=self.workspace_id,
+                campaign_id=self.campaign_id,
+                **lead.model_dump(),
+            )
+            for lead in self.leads
+        ]
 
 
 class StepDue(StepEvent):
@@ -217,6 +267,7 @@ AnyEvent = Annotated[
     | ImportProgress
     | CampaignCreated
     | LeadValidated
+    | LeadsValidated
     | StepDue
     | EmailSent
     | EmailBounced
@@ -235,6 +286,7 @@ _EVENT_CLASSES: Final[tuple[type[Event], ...]] = (
     ImportProgress,
     CampaignCreated,
     LeadValidated,
+    LeadsValidated,
     StepDue,
     EmailSent,
     EmailBounced,
@@ -268,6 +320,7 @@ EVENT_SOURCES: Final[dict[str, str]] = {
     "import_progress": "importer",
     "campaign_created": "sequencer",
     "lead_validated": "validator",
+    "leads_validated": "validator",
     "step_due": "sequencer",
     "email_sent": "mailer",
     "email_bounced": "inbox",

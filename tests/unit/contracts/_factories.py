@@ -65,6 +65,20 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
         "mx": "mx.example.com",
         "smtp_code": 250,
     },
+    "leads_validated": {
+        "campaign_id": CAMPAIGN,
+        "leads": [
+            {
+                "lead_id": _LEAD_FIELDS["lead_id"],
+                "email": "jane@example.com",
+                "verdict": "invalid",
+                "reason": "mailbox_not_found",
+                "mx": "mx.example.com",
+                "smtp_code": 550,
+                "run": 1,
+            }
+        ],
+    },
     "step_due": {**_LEAD_FIELDS, "step": 1, "total_steps": 3, "due_at": T1},
     "email_sent": {
         **_LEAD_FIELDS,
