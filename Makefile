@@ -35,6 +35,7 @@ bench: install
 	$(PY) bench/import_slice.py
 	$(PY) bench/validate.py
 	$(PY) bench/projection.py
+	$(PY) bench/import_during_backlog.py
 
 asyncapi: install
 	$(VENV)/bin/leadflow asyncapi --output docs/asyncapi.json

@@ -5,8 +5,10 @@ which creates campaigns) as processes, creates a workspace and a campaign throug
 
 1. `--leads` leads as LeadImported events of 1,000 (an importer's chunks), timed until the campaign's
    lead count shows every one of them;
-2. one LeadValidated per lead (a validator's verdicts, in lead order), timed until lead_view holds every
-   verdict.
+2. one LeadValidated per lead (single verdicts, in lead order; a tenth invalid), timed until lead_view
+   holds every verdict;
+3. a re-run as the validator publishes it: LeadsValidated batches of 1,000 verdicts (run 1, every lead
+   valid), timed until lead_view holds every verdict and the tenth made Invalid is Pending again.
 
 Each phase prints the projection's rate and, as the raw baseline measured in the same run, how fast
 nats-py alone published those events (`publish_async`, acks awaited): the ratio says how close the
@@ -33,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from servers import bench_campaign, bench_stack
 
 from contracts import MAX_BATCH, Event, LeadImported, LeadValidated, Verdict
-from contracts.events import ImportedLead
+from contracts.events import ImportedLead, LeadsValidated, ValidatedLead
 from services.runtime.db import psycopg_conninfo
 
 
@@ -131,16 +133,57 @@ def main() -> None:
             ).fetchone()
         assert row is not None and row[0] == len(leads), f"timeline entries: {row}"
 
+        batches: list[Event] = [
+            LeadsValidated(
+                workspace_id=workspace_id,
+                campaign_id=campaign_id,
+                leads=[
+                    ValidatedLead(
+                        lead_id=lead.lead_id,
+                        email=lead.email,
+                        verdict=Verdict.VALID,
+                        reason="accepted",
+                        mx="mx." + lead.email.split("@")[1],
+                        smtp_code=250,
+                        run=1,
+                    )
+                    for lead in leads[start : start + MAX_BATCH]
+                ],
+            )
+            for start in range(0, len(leads), MAX_BATCH)
+        ]
+        t2 = time.perf_counter()
+        published_batches = asyncio.run(publish(stack.nats_url, batches))
+        revalidated = wait_for(
+            conninfo,
+            "SELECT sum(n) FROM gateway.lead_counts WHERE campaign_id = %s AND validation = 'valid' "
+            "AND status = 'pending'",
+            (campaign_id,),
+            len(leads),
+            t2,
+        )
+        with psycopg.connect(conninfo) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM gateway.lead_events WHERE event_type = 'lead_validated'"
+            ).fetchone()
+        assert row is not None and row[0] == 2 * len(leads), f"timeline entries: {row}"
+
         n = len(leads)
         print(f"leads: {n:,} in one campaign, projected by one gateway process\n")
-        print(f"{'phase':<30}  {'projected':>16}  {'raw publish':>16}  ratio")
+        print(f"{'phase':<30}  {'projected':>18}  {'raw publish':>18}  ratio")
         phases = [
             (f"LeadImported ({len(chunks)} x {MAX_BATCH:,})", imported, published_chunks, "leads/s"),
             (f"LeadValidated ({n:,})", validated, published_verdicts, "events/s"),
+            (
+                f"LeadsValidated ({len(batches)} x {MAX_BATCH:,})",
+                revalidated,
+                published_batches,
+                "verdicts/s",
+            ),
         ]
         for label, seconds, baseline, unit in phases:
             print(
-                f"{label:<30}  {n / seconds:>7,.0f} {unit:<8}  {n / baseline:>7,.0f} {unit:<8}"
+                f"{label:<30}  {n / seconds:>7,.0f} {unit:<10}  {n / baseline:>7,.0f} {unit:<10}"
                 f"  {baseline / seconds:5.1%}  ({seconds:.1f} s until all projected, {baseline:.1f} s to publish)"
             )
 
