@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any, Literal, cast
 
 from dnslib import QTYPE, RCODE, RR
+from dnslib.dns import DNSError
 from dnslib.server import DNSLogger, DNSServer
 
 _QUIET = "-request,-reply,-truncated,-error,-recv,-send,-data"
@@ -56,7 +57,9 @@ class FakeZone:
             self._countdown = (queries, behaviour)
 
     def resolve(self, request: Any, handler: Any) -> Any:
-        """Called by dnslib on its server thread for each request; None means send nothing."""
+        """Called by dnslib on its server thread for each request. To send nothing it raises DNSError,
+        which dnslib's handler catches and logs (quietly here), where a None reply would raise in its
+        thread and print a traceback for every query."""
         qname, qtype = request.q.qname, request.q.qtype
         name = str(qname).rstrip(".").lower()
         with self._lock:
@@ -68,7 +71,7 @@ class FakeZone:
                     self.behaviour = then
             behaviour = self.behaviour
         if name in self.timeout_names or behaviour == "silent":
-            return None
+            raise DNSError(f"no answer for {name}, on purpose")
         reply = request.reply()
         if behaviour != "zone":
             reply.header.rcode = RCODE.NXDOMAIN if behaviour == "nxdomain" else RCODE.SERVFAIL
