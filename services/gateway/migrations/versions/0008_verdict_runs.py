@@ -1,14 +1,14 @@
 """gateway: lead_view keeps what the status fold needs to take back an invalid verdict (the status the
 other events give, the latest validation run, when that run found the lead invalid)
 
-Revision ID: gateway_0008_verdict_runs
+Revision ID: gateway_0008
 Revises: gateway_0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "gateway_0008_verdict_runs"
+revision = "gateway_0008"
 down_revision = "gateway_0007"
 branch_labels = None
 depends_on = None

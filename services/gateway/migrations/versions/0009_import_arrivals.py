@@ -1,15 +1,15 @@
 """gateway: what the list knows of each import's leads still on their way (how many a finished import
 imported, how many of its leads have been listed)
 
-Revision ID: gateway_0009_import_arrivals
-Revises: gateway_0008_verdict_runs
+Revision ID: gateway_0009
+Revises: gateway_0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "gateway_0009_import_arrivals"
-down_revision = "gateway_0008_verdict_runs"
+revision = "gateway_0009"
+down_revision = "gateway_0008"
 branch_labels = None
 depends_on = None
 
