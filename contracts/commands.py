@@ -84,6 +84,22 @@ class CancelImport(Command):
     import_id: UUID
 
 
+IMPORT_PAGE_MAX = 100
+
+
+class ListCampaignImports(Command):
+    """A campaign's imports, newest first; `cursor` is the previous page's `next_cursor`."""
+
+    campaign_id: UUID
+    limit: int = Field(default=20, ge=1, le=IMPORT_PAGE_MAX)
+    cursor: str | None = None
+
+
+class ImportPage(Reply):
+    items: list[ImportStatusReply] = Field(default_factory=list)
+    next_cursor: str | None = None
+
+
 class PreviewCsv(Command):
     """The first part of a file (the gateway sends at most PREVIEW_BYTES of it), base64-encoded."""
 

@@ -56,6 +56,8 @@ imports = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("finished_at", DateTime(timezone=True)),
     Index("imports_running", "state", postgresql_where="state = 'running'"),
+    # A campaign's import history, newest first.
+    Index("imports_campaign_created", "campaign_id", "created_at", "id"),
 )
 
 leads = Table(
