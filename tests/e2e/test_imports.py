@@ -365,3 +365,34 @@ async def test_unsubscribes_and_hard_bounces_join_the_suppression_list(
     assert by_email["Gone@firma.cz"]["source"] == "unsubscribed"
     assert by_email["dead@firma.cz"]["source"] == "bounced" and "550" in by_email["dead@firma.cz"]["reason"]
     assert "full@firma.cz" not in by_email  # a soft bounce does not suppress
+
+
+async def test_quoted_line_breaks_come_back_exactly_as_written(client: httpx.AsyncClient) -> None:
+    # RFC 4180: records end with CRLF, and a quoted field keeps its own CRLF, LF or CR untouched, in the
+    # preview, in the lead's fields, in its custom values and in the export.
+    data = (
+        b"email,company,note\r\n"
+        b'crlf@firma.cz,"Firma\r\ns.r.o.","first\r\nsecond"\r\n'
+        b'lf@firma.cz,"Firma\ns.r.o.","first\nsecond"\r\n'
+        b'cr@firma.cz,"Firma\rs.r.o.","first\rsecond"\r\n'
+    )
+    expected = {
+        "crlf@firma.cz": ("Firma\r\ns.r.o.", "first\r\nsecond"),
+        "lf@firma.cz": ("Firma\ns.r.o.", "first\nsecond"),
+        "cr@firma.cz": ("Firma\rs.r.o.", "first\rsecond"),
+    }
+    shown = (await preview(client, data)).json()
+    assert {row[0]: (row[1], row[2]) for row in shown["rows"]} == expected
+
+    campaign_id = await create_campaign(client, "line breaks")
+    started = await start_import(client, campaign_id, data, {"email": "email", "company_name": "company"})
+    assert (await wait_for_import(client, started["id"]))["counts"]["imported"] == 3
+    page = await wait_for_leads(client, campaign_id, 3)
+    stored = {}
+    for item in page["items"]:
+        lead = (await client.get(f"/api/v1/leads/{item['id']}")).json()
+        stored[lead["email"]] = (lead["company_name"], lead["custom"]["note"])
+    assert stored == expected
+    export = await client.get(f"/api/v1/campaigns/{campaign_id}/leads/export.csv")
+    exported = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"), newline="")))
+    assert {r["email"]: (r["company_name"], r["note"]) for r in exported} == expected
