@@ -378,9 +378,10 @@ async def list_leads(
     sort: Annotated[
         LeadSort | None,
         Query(
-            description="`last_activity`, `company`, `email` or `status`; a leading `-` sorts descending. "
-            "Leads without a company or activity come last either way; ties go by arrival. Default: "
-            "`-last_activity`, the most recent activity first."
+            description="`last_activity`, `company`, `name` (surname, then first name), `email` or "
+            "`status`; a leading `-` sorts descending. Company and name sort in Czech alphabetical order "
+            "(č after c, ch after h). Leads without a company, name or activity come last either way; ties "
+            "go by arrival. Default: `-last_activity`, the most recent activity first."
         ),
     ] = None,
 ) -> LeadPage:
@@ -402,7 +403,7 @@ async def list_leads(
         if wanted <= 0:
             break
         statement = (
-            select(lead_view)
+            select(lead_view, *([segment.key] if segment.key is not None else []))
             .select_from(segment.source)
             .where(and_(*filters, *segment.conditions))
             .order_by(*segment.order_by)

@@ -45,7 +45,8 @@ from contracts import (
     apply,
 )
 from contracts.events import EVENT_SOURCES, LeadsRemoved
-from services.gateway.search import grams, search_text
+from services.gateway.collation import person_name, sort_key
+from services.gateway.search import grams, lead_search_text
 from services.gateway.tables import campaigns, lead_events, lead_search, lead_view
 from services.runtime.bulk import copy_insert, copy_text
 
@@ -56,7 +57,7 @@ async def project(session: AsyncSession, event: Event) -> None:
             await upsert_campaign(session, event.campaign_id, event.workspace_id, event.name)
         case LeadImported():
             searchable = [
-                search_text((lead.email, lead.first_name, lead.last_name, lead.company_name))
+                lead_search_text(lead.email, lead.first_name, lead.last_name, lead.company_name, lead.city)
                 for lead in event.leads
             ]
             inserted = await copy_insert(
@@ -95,11 +96,21 @@ async def project(session: AsyncSession, event: Event) -> None:
             keys = []
             for lead_id, seq in inserted:
                 lead, folded = imported[lead_id]
-                keys.append((seq, _pg_array(grams(folded)), event.campaign_id, lead.company_name, lead.email))
+                keys.append(
+                    (
+                        seq,
+                        _pg_array(grams(folded)),
+                        event.campaign_id,
+                        lead.company_name,
+                        lead.email,
+                        sort_key(lead.company_name),
+                        sort_key(person_name(lead.first_name, lead.last_name)),
+                    )
+                )
             await copy_insert(
                 session,
                 lead_search,
-                ("seq", "grams", "campaign_id", "company_name", "email"),
+                ("seq", "grams", "campaign_id", "company_name", "email", "company_key", "name_key"),
                 keys,
                 conflict_target=sql.SQL("(seq)"),
             )

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -116,10 +117,16 @@ lead_search = Table(
     Column("seq", BigInteger, ForeignKey(lead_view.c.seq, ondelete="CASCADE"), primary_key=True),
     Column("grams", ARRAY(BigInteger), nullable=False),
     Column("campaign_id", Uuid, nullable=False),
+    # What the company key is made of: keys must be recomputed when the collation changes.
     Column("company_name", Text),
     Column("email", Text, nullable=False),
+    # Czech collation keys (services/gateway/collation.py) of the company and of "surname first name";
+    # NULL when there is none, so such leads come last.
+    Column("company_key", LargeBinary),
+    Column("name_key", LargeBinary),
     Index("lead_search_grams", "grams", postgresql_using="gin"),
-    Index("lead_search_campaign_company", "campaign_id", "company_name", "seq"),
+    Index("lead_search_campaign_company_key", "campaign_id", "company_key", "seq"),
+    Index("lead_search_campaign_name_key", "campaign_id", "name_key", "seq"),
     Index("lead_search_campaign_email", "campaign_id", "email", "seq"),
 )
 
