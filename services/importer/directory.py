@@ -51,6 +51,7 @@ from contracts.commands import (
     SearchDirectory,
     StartDirectoryImport,
 )
+from services.gateway.collation import sort_key
 from services.importer.csv_source import detect_delimiter, detect_encoding
 from services.importer.domain import ImportInputError, normalise_email
 from services.importer.jobs import start
@@ -665,6 +666,11 @@ def cities_query(countries: Sequence[str]) -> tuple[sql.Composed, list[Any]]:
     return query, [list(countries), list(countries), FACET_LIMIT]
 
 
+def in_czech_order(values: Iterable[str]) -> list[str]:
+    """Dropdown values as a Czech reader looks for them: České Budějovice after Brno, not after Znojmo."""
+    return sorted(values, key=lambda value: sort_key(value) or b"")
+
+
 def encode_cursor(position: int) -> str:
     return base64.urlsafe_b64encode(str(position).encode()).decode().rstrip("=")
 
@@ -763,9 +769,9 @@ def register(service: Service, runner: ImportRunner) -> None:
             cities = await fetch(session, *cities_query(cmd.country))
             industries = await fetch(session, *facet_query("industry"))
         return DirectoryFacets(
-            countries=[r["value"] for r in countries],
-            cities=[r["value"] for r in cities],
-            industries=[r["value"] for r in industries],
+            countries=in_czech_order(r["value"] for r in countries),
+            cities=in_czech_order(r["value"] for r in cities),
+            industries=in_czech_order(r["value"] for r in industries),
         )
 
     @broker.subscriber(

@@ -77,17 +77,14 @@ async def test_directory_search_counts_match_the_database(
 ) -> None:
     facets = (await client.get("/api/v1/directory/facets")).json()
     assert facets["countries"] == ["AT", "CZ", "DE", "HU", "PL", "SK"]
-    assert facets["industries"] == [
-        r[0] for r in query(stack, "SELECT DISTINCT industry FROM importer.directory_companies ORDER BY 1")
-    ]
+    industries = query(stack, "SELECT DISTINCT industry FROM importer.directory_companies")
+    assert sorted(facets["industries"]) == sorted(r[0] for r in industries)
     czech = (await client.get("/api/v1/directory/facets", params={"country": "CZ"})).json()["cities"]
     assert "Praha" in czech and "Brno" in czech and "Wien" not in czech
-    assert czech == [
-        r[0]
-        for r in query(
-            stack, "SELECT DISTINCT city FROM importer.directory_companies WHERE country = 'CZ' ORDER BY 1"
-        )
-    ]
+    cities = query(stack, "SELECT DISTINCT city FROM importer.directory_companies WHERE country = 'CZ'")
+    assert sorted(czech) == sorted(r[0] for r in cities) and len(czech) == len(cities)
+    # In Czech alphabetical order, as a person looks for them: Č after C, before D (not after Z).
+    assert czech.index("Brno") < czech.index("České Budějovice") < czech.index("Hradec Králové")
 
     # A band overlaps the requested range: it starts at or below its top and ends at or above its bottom
     # (an open-ended band, e.g. 1000+, never ends).
