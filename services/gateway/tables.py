@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
@@ -128,6 +129,14 @@ lead_search = Table(
     Index("lead_search_campaign_company_key", "campaign_id", "company_key", "seq"),
     Index("lead_search_campaign_name_key", "campaign_id", "name_key", "seq"),
     Index("lead_search_campaign_email", "campaign_id", "email", "seq"),
+)
+
+# The collation the stored sort keys were made with: one row (services/gateway/sort_keys.py).
+sort_key_collation = Table(
+    "sort_key_collation",
+    metadata,
+    Column("id", Integer, CheckConstraint("id = 1"), primary_key=True, server_default="1"),
+    Column("name", Text, nullable=False),
 )
 
 # How many leads each campaign holds per (import, status, validation, validation reason): the leads list's

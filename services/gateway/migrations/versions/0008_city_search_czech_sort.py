@@ -10,7 +10,7 @@ Revises: gateway_0007
 import sqlalchemy as sa
 from alembic import op
 
-from services.gateway.collation import person_name, sort_key
+from services.gateway.collation import COLLATION, person_name, sort_key
 from services.gateway.search import grams, lead_search_text, search_text
 
 revision = "gateway_0008_search_sort"
@@ -67,6 +67,15 @@ def _backfill(with_city: bool) -> None:
 
 
 def upgrade() -> None:
+    # One row: the collation the stored keys were made with (services/gateway/sort_keys.py re-keys on a
+    # change).
+    op.create_table(
+        "sort_key_collation",
+        sa.Column("id", sa.Integer, sa.CheckConstraint("id = 1"), primary_key=True, server_default="1"),
+        sa.Column("name", sa.Text, nullable=False),
+        schema=S,
+    )
+    op.execute(sa.text(f"INSERT INTO {S}.sort_key_collation (name) VALUES (:c)").bindparams(c=COLLATION))
     op.add_column("lead_search", sa.Column("company_key", sa.LargeBinary), schema=S)
     op.add_column("lead_search", sa.Column("name_key", sa.LargeBinary), schema=S)
     op.drop_index("lead_search_campaign_company", table_name="lead_search", schema=S)
@@ -88,3 +97,4 @@ def downgrade() -> None:
     op.create_index(
         "lead_search_campaign_company", "lead_search", ["campaign_id", "company_name", "seq"], schema=S
     )
+    op.drop_table("sort_key_collation", schema=S)
