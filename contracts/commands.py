@@ -84,6 +84,22 @@ class CancelImport(Command):
     import_id: UUID
 
 
+IMPORT_PAGE_MAX = 100
+
+
+class ListCampaignImports(Command):
+    """A campaign's imports, newest first; `cursor` is the previous page's `next_cursor`."""
+
+    campaign_id: UUID
+    limit: int = Field(default=20, ge=1, le=IMPORT_PAGE_MAX)
+    cursor: str | None = None
+
+
+class ImportPage(Reply):
+    items: list[ImportStatusReply] = Field(default_factory=list)
+    next_cursor: str | None = None
+
+
 class PreviewCsv(Command):
     """The first part of a file (the gateway sends at most PREVIEW_BYTES of it), base64-encoded."""
 
@@ -143,6 +159,29 @@ class SuppressionPage(Reply):
     items: list[Suppression] = Field(default_factory=list)
     total: int = 0
     next_cursor: str | None = None
+
+
+class UploadSuppressions(Command):
+    """Add every address of an uploaded CSV (an object in the uploads bucket) to the suppression list."""
+
+    object_name: str
+    filename: str = Field(default="", max_length=500)
+    reason: str = Field(default="", max_length=500)
+
+
+class RejectedSuppressionRow(BaseModel):
+    row: int = Field(description="the row in the file as a spreadsheet numbers it (the first row is 1)")
+    value: str = Field(description="the cell as written (empty for a row that could not be read)")
+    reason: str
+
+
+class SuppressionsUploaded(Reply):
+    added: int = 0
+    already: int = 0
+    # Every rejected row, as a JSON list of RejectedSuppressionRow in the uploads bucket: a reply is one
+    # NATS message, and a file of short bad rows would make the list many times larger than the file.
+    rejected_count: int = 0
+    rejected_object: str | None = None
 
 
 # --- company directory and pipeline --------------------------------------------------------------------

@@ -12,6 +12,7 @@ from services.gateway import (
     imports_api,
     jobs_api,
     leads_stream_api,
+    sort_keys,
     sources_api,
     suppressions_api,
     validation_api,
@@ -46,6 +47,8 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     service.consume(IMPORT_EVENTS, project_imports, durable=IMPORTS_DURABLE, only_new=True)
     # Bulk actions over many leads: the runner resumes running jobs when the gateway starts.
     jobs_api.register(service)
+    # Sort keys made by another ICU version are recomputed in the background.
+    sort_keys.register(service)
     return service
 
 

@@ -339,11 +339,25 @@ class LeadPage(BaseModel):
     )
 
 
+# Newest first is what a person opening the table expects to see.
+DEFAULT_SORT: LeadSort = "-last_activity"
+
+
 def _encode_cursor(sort: LeadSort | None, after: Keyset) -> str:
     """Opaque to clients: the sort it belongs to and the last row's (sort value, seq)."""
     value = after.value.isoformat() if isinstance(after.value, datetime) else after.value
     raw = json.dumps([sort or "", value, after.seq], separators=(",", ":"), ensure_ascii=False)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _in_arrival_order(cursor: str) -> bool:
+    """A cursor of arrival order, the default before `-last_activity` was: such pages continue as they
+    began (a client that stored one is not sent back to the first page of another order)."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return type(decoded) is int or (isinstance(decoded, list) and len(decoded) == 3 and decoded[0] == "")
 
 
 def _decode_cursor(cursor: str, sort: LeadSort | None) -> Keyset:
@@ -402,9 +416,10 @@ async def list_leads(
     sort: Annotated[
         LeadSort | None,
         Query(
-            description="`last_activity`, `company`, `email` or `status`; a leading `-` sorts descending. "
-            "Leads without a company or activity come last either way; ties go by arrival. "
-            "Default: arrival order."
+            description="`last_activity`, `company`, `name` (surname, then first name), `email` or "
+            "`status`; a leading `-` sorts descending. Company and name sort in Czech alphabetical order "
+            "(č after c, ch after h). Leads without a company, name or activity come last either way; ties "
+            "go by arrival. Default: `-last_activity`, the most recent activity first."
         ),
     ] = None,
 ) -> LeadPage:
@@ -415,6 +430,8 @@ async def list_leads(
     of later pages.
     """
     await campaign_or_404(session, workspace_id, campaign_id)
+    if sort is None and not (cursor and _in_arrival_order(cursor)):
+        sort = DEFAULT_SORT
     after = _decode_cursor(cursor, sort) if cursor else None
     total = await count_leads(session, workspace_id, campaign_id, lead_filter)
     filters = page_conditions(workspace_id, campaign_id, lead_filter, total)
@@ -424,7 +441,7 @@ async def list_leads(
         if wanted <= 0:
             break
         statement = (
-            select(lead_view)
+            select(lead_view, *([segment.key] if segment.key is not None else []))
             .select_from(segment.source)
             .where(and_(*filters, *segment.conditions))
             .order_by(*segment.order_by)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, File, Form, Header, HTTPException, Request, UploadFile, status
+from fastapi import APIRouter, File, Form, Header, HTTPException, Query, Request, UploadFile, status
 from fastapi.responses import StreamingResponse
 from nats.aio.msg import Msg
 from pydantic import BaseModel, Field
@@ -18,18 +18,21 @@ from sse_starlette import EventSourceResponse
 
 from contracts import AnyEvent, ImportCompleted, ImportProgress, parse_event, subjects
 from contracts.commands import (
+    IMPORT_PAGE_MAX,
     LEAD_FIELDS,
     PREVIEW_BYTES,
     PREVIEW_ROWS,
     CancelImport,
     GetImport,
+    ImportPage,
     ImportStatusReply,
+    ListCampaignImports,
     PreviewCsv,
     PreviewReply,
     StartCsvImport,
 )
 from services.gateway.campaigns_api import campaign_or_404
-from services.gateway.deps import Session, Workspace, ask, service_of
+from services.gateway.deps import Session, Workspace, ask, raise_for_reply, service_of
 from services.runtime.service import Service
 from services.runtime.streams import UPLOADS_BUCKET
 
@@ -80,6 +83,45 @@ def import_out(reply: ImportStatusReply) -> ImportOut:
         created_at=reply.created_at,
         finished_at=reply.finished_at,
     )
+
+
+class ImportHistory(BaseModel):
+    items: list[ImportOut] = Field(description="newest first")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+@router.get(
+    "/campaigns/{campaign_id}/imports",
+    response_model=ImportHistory,
+    tags=["imports"],
+    responses={
+        404: {"description": "No such campaign in this workspace."},
+        422: {"description": "A `cursor` this API did not return, or a bad `limit`."},
+    },
+)
+async def list_campaign_imports(
+    campaign_id: UUID,
+    workspace_id: Workspace,
+    session: Session,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=IMPORT_PAGE_MAX)] = 20,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+) -> ImportHistory:
+    """The campaign's imports (CSV, directory, pipeline), newest first, each as `GET /api/v1/imports/{id}`
+    gives it: state, progress, breakdown and, once finished, the `report_url` of its rejected rows.
+    `source` says where the rows came from; `filename` is the uploaded file's name, or for the directory
+    and the pipeline a label made from the filter ("Directory: Praha, IT services")."""
+    await campaign_or_404(session, workspace_id, campaign_id)
+    await session.close()
+    reply: ImportPage = await ask(
+        service_of(request),
+        "list_campaign_imports",
+        "importer",
+        ListCampaignImports(workspace_id=workspace_id, campaign_id=campaign_id, limit=limit, cursor=cursor),
+        ImportPage,
+    )
+    raise_for_reply(reply)
+    return ImportHistory(items=[import_out(item) for item in reply.items], next_cursor=reply.next_cursor)
 
 
 def parse_mapping(raw: str) -> dict[str, str]:
@@ -286,14 +328,24 @@ async def _progress_stream(
         await nc.subscribe(subjects.import_progress_subject(import_id), cb=collect),
         await nc.subscribe(subjects.event_subject(workspace_id, "import_completed"), cb=collect),
     ]
+    # The importer's first progress brings the total, counted before any row is stored; an event that only
+    # brings the total is sent too, so a client can say "of N" from the start. Nothing is sent for the
+    # state before that (no rows, no total): the client knows the import is running.
+    sent: tuple[int, int | None] = (seen, None)
+
+    def news(rows_done: int, total_rows: int | None) -> bool:
+        return (
+            (rows_done, total_rows) != sent and rows_done >= sent[0] and (rows_done, total_rows) != (0, None)
+        )
+
     try:
         while True:
             current = await import_status(service, workspace_id, import_id)
             if current.state in FINAL_STATES:
                 yield _final(current)
                 return
-            if current.rows_done > seen:
-                seen = current.rows_done
+            if news(current.rows_done, current.total_rows):
+                sent = (current.rows_done, current.total_rows)
                 yield _progress(current.percent, current.rows_done, current.total_rows, current.counts)
             while True:
                 try:
@@ -302,9 +354,10 @@ async def _progress_stream(
                     break  # quiet for a while: re-read the state (the importer may have restarted)
                 if isinstance(event, ImportCompleted):
                     break  # the final state and breakdown come from the importer's record
-                if isinstance(event, ImportProgress) and event.rows_done > seen:
-                    seen = event.rows_done
-                    yield _progress(event.percent, event.rows_done, current.total_rows, event.counts)
+                if isinstance(event, ImportProgress) and news(event.rows_done, event.total_rows):
+                    total = event.total_rows if event.total_rows is not None else sent[1]
+                    sent = (event.rows_done, total)
+                    yield _progress(event.percent, event.rows_done, total, event.counts)
     finally:
         for subscription in subscriptions:
             await subscription.unsubscribe()

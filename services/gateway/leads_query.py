@@ -14,7 +14,8 @@ from sqlalchemy import ColumnElement, FromClause, Table, and_, func, literal, se
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import LeadStatus
-from services.gateway.search import fold, grams, like_pattern
+from services.gateway.collation import person_name, sort_key
+from services.gateway.search import like_pattern, query_grams, search_words
 from services.gateway.tables import lead_counts, lead_search, lead_view
 
 ValidationValue = Literal["pending", "valid", "invalid", "unknown"]
@@ -28,7 +29,8 @@ class LeadFilter(BaseModel):
     q: str | None = Field(
         default=None,
         max_length=200,
-        description="Substring of email, first or last name or company; case- and accent-insensitive.",
+        description="Words, each a substring of the email, first or last name, company or city (any "
+        "field, any order); case- and accent-insensitive.",
     )
     import_id: UUID | None = Field(default=None, description="Leads brought by this import.")
 
@@ -46,38 +48,55 @@ def lead_conditions(
         conditions.append(lead_view.c.validation == lead_filter.validation)
     if lead_filter.import_id:
         conditions.append(lead_view.c.import_id == lead_filter.import_id)
-    if lead_filter.q and (folded := fold(lead_filter.q)):
-        query_grams = grams(folded)
-        if query_grams:  # the GIN index narrows it down; LIKE is the exact recheck
+    if lead_filter.q and (words := search_words(lead_filter.q)):
+        every_gram = query_grams(words)
+        if every_gram:  # the GIN index narrows it down; LIKE is the exact recheck, word by word
             conditions.append(
                 lead_view.c.seq.in_(
                     select(lead_search.c.seq).where(
-                        lead_search.c.grams.contains(literal(query_grams, lead_search.c.grams.type))
+                        lead_search.c.grams.contains(literal(every_gram, lead_search.c.grams.type))
                     )
                 )
             )
-        conditions.append(lead_view.c.search.like(like_pattern(folded), escape="\\"))
+        conditions += _words_occur(lead_view, words)
     return conditions
+
+
+def _words_occur(table: Any, words: list[str]) -> list[ColumnElement[bool]]:
+    """Each folded word occurs somewhere in the lead's folded text (any field, any order)."""
+    return [table.c.search.like(like_pattern(word), escape="\\") for word in words]
 
 
 # --- sort orders and keyset pages ----------------------------------------------------------------------
 
 LeadSort = Literal[
-    "last_activity", "-last_activity", "company", "-company", "email", "-email", "status", "-status"
+    "last_activity",
+    "-last_activity",
+    "company",
+    "-company",
+    "name",
+    "-name",
+    "email",
+    "-email",
+    "status",
+    "-status",
 ]
 
 # Each sort is served by an index (campaign_id, column, seq): forwards for ascending, backwards for
 # descending; `seq` breaks ties, so every order is total and a page boundary is one (value, seq) pair. The
-# columns that change (status, last activity) are indexed in lead_view; the company and email, which never
-# change, in lead_search (see tables.py: out of the path of every status change), joined by seq.
-_SORT_COLUMNS = {
-    "last_activity": "last_activity_at",
-    "company": "company_name",
-    "email": "email",
-    "status": "status",
+# columns that change (status, last activity) are indexed in lead_view; what never changes (the company
+# and name sort keys, the email), in lead_search (see tables.py: out of the path of every status change),
+# joined by seq. Company and name sort by their Czech collation keys (services/gateway/collation.py).
+_SORT_KEYS: dict[str, tuple[Table, str]] = {
+    "last_activity": (lead_view, "last_activity_at"),
+    "company": (lead_search, "company_key"),
+    "name": (lead_search, "name_key"),
+    "email": (lead_search, "email"),
+    "status": (lead_view, "status"),
 }
-_SORTED_IN_LEAD_SEARCH = {"company", "email"}
-_NULLABLE = {"last_activity", "company"}
+# A cursor of these carries the text (what a person reads), and its key is computed from it again.
+_COLLATED = {"company", "name"}
+_NULLABLE = {"last_activity", "company", "name"}
 
 SortValue = str | datetime | None
 
@@ -100,14 +119,27 @@ class PageSegment:
     conditions: list[ColumnElement[bool]]
     order_by: list[ColumnElement[Any]]
     source: FromClause = lead_view
+    # The stored sort key of a collated sort, selected as `sort_key` beside the row: whether a row has one
+    # decides which segment a cursor after it continues in.
+    key: ColumnElement[Any] | None = None
 
 
 def sort_value(sort: LeadSort | None, row: Any) -> SortValue:
-    """The row's value of the sort column (what a cursor after this row carries)."""
-    if sort is None:
-        return None
-    value: SortValue = getattr(row, _SORT_COLUMNS[sort.lstrip("-")])
-    return value
+    """The row's value of the sort column (what a cursor after this row carries): for company and name
+    the text their key is made of, None when the row has no stored key (`sort_key`, see PageSegment)."""
+    match None if sort is None else sort.lstrip("-"):
+        case None:
+            return None
+        case "company":
+            return row.company_name if row.sort_key is not None else None
+        case "name":
+            return person_name(row.first_name, row.last_name) if row.sort_key is not None else None
+        case "last_activity":
+            value: SortValue = row.last_activity_at
+            return value
+        case name:
+            text: str = getattr(row, name)
+            return text
 
 
 def is_datetime_sort(sort: LeadSort | None) -> bool:
@@ -129,14 +161,16 @@ def page_segments(sort: LeadSort | None, after: Keyset | None) -> list[PageSegme
         return [PageSegment([lead_view.c.seq > after.seq] if after else [], [lead_view.c.seq])]
     descending = sort.startswith("-")
     name = sort.lstrip("-")
-    keys: Table = lead_search if name in _SORTED_IN_LEAD_SEARCH else lead_view
-    seq, column = keys.c.seq, keys.c[_SORT_COLUMNS[name]]
+    keys, column_name = _SORT_KEYS[name]
+    seq, column = keys.c.seq, keys.c[column_name]
     source: FromClause = lead_view
     joined: list[ColumnElement[bool]] = []
     if keys is lead_search:
         source = lead_view.join(lead_search, lead_search.c.seq == lead_view.c.seq)
         # Said of lead_search too, so the planner walks its (campaign_id, column, seq) index.
         joined = [lead_search.c.campaign_id == lead_view.c.campaign_id]
+
+    key = column.label("sort_key") if name in _COLLATED else None
 
     def ordered(expr: ColumnElement[Any]) -> ColumnElement[Any]:
         return expr.desc() if descending else expr.asc()
@@ -150,14 +184,19 @@ def page_segments(sort: LeadSort | None, after: Keyset | None) -> list[PageSegme
     if not in_nulls:
         values: list[ColumnElement[bool]] = [column.is_not(None)] if name in _NULLABLE else []
         if after is not None:
-            values.append(beyond(tuple_(column, seq), tuple_(literal(after.value, column.type), after.seq)))
-        segments.append(PageSegment(joined + values, [ordered(column), ordered(seq)], source))
+            boundary = (
+                literal(sort_key(str(after.value)), column.type)
+                if name in _COLLATED
+                else literal(after.value, column.type)
+            )
+            values.append(beyond(tuple_(column, seq), tuple_(boundary, after.seq)))
+        segments.append(PageSegment(joined + values, [ordered(column), ordered(seq)], source, key))
     if name in _NULLABLE:
         nulls: list[ColumnElement[bool]] = [column.is_(None)]
         if in_nulls:
             assert after is not None
             nulls.append(beyond(seq, after.seq))
-        segments.append(PageSegment(joined + nulls, [ordered(seq)], source))
+        segments.append(PageSegment(joined + nulls, [ordered(seq)], source, key))
     return segments
 
 
@@ -179,7 +218,7 @@ class LeadTotal:
 
 
 def _searching(lead_filter: LeadFilter) -> bool:
-    return bool(lead_filter.q and fold(lead_filter.q))
+    return bool(lead_filter.q and search_words(lead_filter.q))
 
 
 def page_conditions(
@@ -195,8 +234,7 @@ def page_conditions(
     if not (total.is_estimate and lead_filter.q and _searching(lead_filter)):
         return lead_conditions(workspace_id, campaign_id, lead_filter)
     conditions = lead_conditions(workspace_id, campaign_id, lead_filter.model_copy(update={"q": None}))
-    conditions.append(lead_view.c.search.like(like_pattern(fold(lead_filter.q)), escape="\\"))
-    return conditions
+    return conditions + _words_occur(lead_view, search_words(lead_filter.q))
 
 
 async def _counted(
@@ -240,12 +278,12 @@ async def _estimate(
     percent = min(100.0, 100.0 * ESTIMATE_SAMPLE_ROWS / float(table_rows or 1))
     sampled = lead_view.tablesample(func.system(percent), name="sampled", seed=literal(7))
     in_campaign = and_(sampled.c.campaign_id == campaign_id, sampled.c.workspace_id == workspace_id)
-    q_folded = fold(lead_filter.q or "")
+    words = search_words(lead_filter.q or "")
     row = (
         await session.execute(
             select(
                 func.count(),
-                func.count().filter(sampled.c.search.like(like_pattern(q_folded), escape="\\")),
+                func.count().filter(and_(*_words_occur(sampled, words))),
             )
             .select_from(sampled)
             .where(in_campaign, *_plain_conditions(sampled, lead_filter))
@@ -280,7 +318,9 @@ def lead_filter_params(
     q: Annotated[
         str | None,
         Query(
-            max_length=200, description="Substring of email, name or company; case- and accent-insensitive."
+            max_length=200,
+            description="Words that must each occur in the email, a name, the company or the city "
+            "(`katerina brno` finds Kateřina in Brno); case- and accent-insensitive.",
         ),
     ] = None,
     import_id: Annotated[UUID | None, Query(description="Only leads brought by this import.")] = None,

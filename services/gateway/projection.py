@@ -51,7 +51,8 @@ from contracts import (
     apply,
 )
 from contracts.events import EVENT_SOURCES, LeadsRemoved, LeadsValidated
-from services.gateway.search import grams, search_text
+from services.gateway.collation import person_name, sort_key
+from services.gateway.search import grams, lead_search_text
 from services.gateway.tables import (
     campaigns,
     import_arrivals,
@@ -156,7 +157,8 @@ async def list_imported(session: AsyncSession, event: LeadImported) -> None:
     """An import chunk's leads into the list (Pending, with their search keys and timeline entries), and
     announced to the open tables."""
     searchable = [
-        search_text((lead.email, lead.first_name, lead.last_name, lead.company_name)) for lead in event.leads
+        lead_search_text(lead.email, lead.first_name, lead.last_name, lead.company_name, lead.city)
+        for lead in event.leads
     ]
     inserted = await copy_insert(
         session,
@@ -192,11 +194,21 @@ async def list_imported(session: AsyncSession, event: LeadImported) -> None:
     keys = []
     for lead_id, seq in inserted:
         lead, folded = imported[lead_id]
-        keys.append((seq, _pg_array(grams(folded)), event.campaign_id, lead.company_name, lead.email))
+        keys.append(
+            (
+                seq,
+                _pg_array(grams(folded)),
+                event.campaign_id,
+                lead.company_name,
+                lead.email,
+                sort_key(lead.company_name),
+                sort_key(person_name(lead.first_name, lead.last_name)),
+            )
+        )
     await copy_insert(
         session,
         lead_search,
-        ("seq", "grams", "campaign_id", "company_name", "email"),
+        ("seq", "grams", "campaign_id", "company_name", "email", "company_key", "name_key"),
         keys,
         conflict_target=sql.SQL("(seq)"),
     )

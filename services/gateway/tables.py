@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -123,11 +125,25 @@ lead_search = Table(
     Column("seq", BigInteger, ForeignKey(lead_view.c.seq, ondelete="CASCADE"), primary_key=True),
     Column("grams", ARRAY(BigInteger), nullable=False),
     Column("campaign_id", Uuid, nullable=False),
+    # What the company key is made of: keys must be recomputed when the collation changes.
     Column("company_name", Text),
     Column("email", Text, nullable=False),
+    # Czech collation keys (services/gateway/collation.py) of the company and of "surname first name";
+    # NULL when there is none, so such leads come last.
+    Column("company_key", LargeBinary),
+    Column("name_key", LargeBinary),
     Index("lead_search_grams", "grams", postgresql_using="gin"),
-    Index("lead_search_campaign_company", "campaign_id", "company_name", "seq"),
+    Index("lead_search_campaign_company_key", "campaign_id", "company_key", "seq"),
+    Index("lead_search_campaign_name_key", "campaign_id", "name_key", "seq"),
     Index("lead_search_campaign_email", "campaign_id", "email", "seq"),
+)
+
+# The collation the stored sort keys were made with: one row (services/gateway/sort_keys.py).
+sort_key_collation = Table(
+    "sort_key_collation",
+    metadata,
+    Column("id", Integer, CheckConstraint("id = 1"), primary_key=True, server_default="1"),
+    Column("name", Text, nullable=False),
 )
 
 # How many leads each campaign holds per (import, status, validation, validation reason): the leads list's

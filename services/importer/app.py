@@ -9,7 +9,9 @@ from contracts import ImportCompleted, ImportProgress, LeadImported, subjects
 from contracts.commands import (
     CancelImport,
     GetImport,
+    ImportPage,
     ImportStatusReply,
+    ListCampaignImports,
     PreviewCsv,
     PreviewReply,
     StartCsvImport,
@@ -18,7 +20,7 @@ from contracts.events import LeadsRemoved
 from services.importer import directory, pipeline, suppressions
 from services.importer.csv_source import preview
 from services.importer.domain import ImportInputError, suggest_mapping
-from services.importer.jobs import start, status
+from services.importer.jobs import campaign_imports, start, status
 from services.importer.repository import ImportRepository
 from services.importer.runner import ImportRunner, SourceFactory, explain
 from services.importer.tables import leads, metadata
@@ -84,6 +86,15 @@ def register_import_commands(service: Service, runner: ImportRunner) -> None:
     )
     async def get_import(cmd: GetImport) -> ImportStatusReply:
         return await status(service, cmd.workspace_id, cmd.import_id)
+
+    @broker.subscriber(
+        subjects.command_subject("importer", "list_campaign_imports"),
+        queue="importer",
+        title="importer.list_campaign_imports",
+        description="A campaign's imports, newest first, each with its state and breakdown; keyset-paged.",
+    )
+    async def list_campaign_imports(cmd: ListCampaignImports) -> ImportPage:
+        return await campaign_imports(service, cmd)
 
     @broker.subscriber(
         subjects.command_subject("importer", "cancel_import"),

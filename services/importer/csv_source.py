@@ -207,9 +207,13 @@ def preview(sample: bytes, *, truncated: bool, max_rows: int = 20) -> Preview:
         sample = _whole_lines(sample, detect_encoding(sample))
     stream = open_csv(io.BytesIO(sample))
     rows = []
-    for _, row in itertools.islice(stream.rows(), max_rows):
+    for _, row in itertools.islice(stream.rows(), max_rows + 1):
         rows.append([""] * len(stream.headers) if ragged_reason(row) else [row[h] for h in stream.headers])
-    return Preview(stream.encoding, stream.delimiter, stream.headers, rows)
+    if truncated and len(rows) <= max_rows and rows:
+        # The sample ends at a line break, which may be one inside a quoted field: the last record may be
+        # cut short, and a preview shows fields exactly as written or not at all.
+        rows.pop()
+    return Preview(stream.encoding, stream.delimiter, stream.headers, rows[:max_rows])
 
 
 def _whole_lines(sample: bytes, encoding: str) -> bytes:

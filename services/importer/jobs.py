@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from contracts.commands import ImportStatusReply
+from contracts.commands import ImportPage, ImportStatusReply, ListCampaignImports
 from services.importer.domain import empty_counts
 from services.importer.repository import ImportRepository
 from services.importer.runner import ImportRunner, percent_of
@@ -25,6 +28,11 @@ async def status(service: Service, workspace_id: UUID, import_id: UUID) -> Impor
         job = await ImportRepository.from_session(session).get(import_id)
     if job is None or job.workspace_id != workspace_id:
         return ImportStatusReply(error="No such import.", error_code="not_found")
+    return status_of(job)
+
+
+def status_of(job: Any) -> ImportStatusReply:
+    """An import's row as the reply every import command gives."""
     completed = job.state == "completed"
     # A running import never shows 100% before its last chunk is committed.
     percent = 100.0 if completed else min(percent_of(job.rows_done, job.total_rows), 99.99)
@@ -44,3 +52,36 @@ async def status(service: Service, workspace_id: UUID, import_id: UUID) -> Impor
         created_at=job.created_at,
         finished_at=job.finished_at,
     )
+
+
+def encode_import_cursor(created_at: datetime, import_id: UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(import_id)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_import_cursor(cursor: str) -> tuple[datetime, UUID]:
+    """Raises ValueError for a cursor this API did not hand out."""
+    try:
+        created_at, import_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError("a cursor's time has a zone")
+        return moment, UUID(import_id)
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise ValueError("`cursor` is not one this API returned.") from exc
+
+
+async def campaign_imports(service: Service, cmd: ListCampaignImports) -> ImportPage:
+    try:
+        after = decode_import_cursor(cmd.cursor) if cmd.cursor else None
+    except ValueError as exc:
+        return ImportPage(error=str(exc), error_code="invalid")
+    async with service.sessions() as session:
+        rows = await ImportRepository.from_session(session).newest_of_campaign(
+            cmd.workspace_id, cmd.campaign_id, cmd.limit + 1, after
+        )
+    page = rows[: cmd.limit]
+    next_cursor = None
+    if len(rows) > cmd.limit:
+        next_cursor = encode_import_cursor(page[-1].created_at, page[-1].id)
+    return ImportPage(items=[status_of(row) for row in page], next_cursor=next_cursor)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +29,21 @@ class ImportRepository:
 
     async def get(self, import_id: UUID) -> Row[Any] | None:
         return (await self.session.execute(select(imports).where(imports.c.id == import_id))).first()
+
+    async def newest_of_campaign(
+        self, workspace_id: UUID, campaign_id: UUID, limit: int, after: tuple[datetime, UUID] | None
+    ) -> list[Row[Any]]:
+        """A campaign's imports, newest first (ties by id), from just after `after` (created_at, id)."""
+        conditions = [imports.c.campaign_id == campaign_id, imports.c.workspace_id == workspace_id]
+        if after is not None:
+            conditions.append(tuple_(imports.c.created_at, imports.c.id) < tuple_(*after))
+        statement = (
+            select(imports)
+            .where(*conditions)
+            .order_by(imports.c.created_at.desc(), imports.c.id.desc())
+            .limit(limit)
+        )
+        return list((await self.session.execute(statement)).all())
 
     async def running_ids(self) -> list[UUID]:
         rows = await self.session.execute(select(imports.c.id).where(imports.c.state == "running"))

@@ -56,6 +56,8 @@ imports = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("finished_at", DateTime(timezone=True)),
     Index("imports_running", "state", postgresql_where="state = 'running'"),
+    # A campaign's import history, newest first.
+    Index("imports_campaign_created", "campaign_id", "created_at", "id"),
 )
 
 leads = Table(
@@ -153,6 +155,7 @@ directory_companies = Table(
     ),
     Index("directory_companies_country_city", "country", "city"),
     Index("directory_companies_city", "city"),
+    Index("directory_companies_folded_city", text("importer.fold_text(city)"), postgresql_include=["city"]),
     Index("directory_companies_industry", "industry"),
     Index("directory_companies_size", "size_band", postgresql_using="gist"),
     Index("directory_companies_revenue", "revenue_band", postgresql_using="gist"),
@@ -199,5 +202,11 @@ pipeline_leads = Table(
     ),
     Index("pipeline_leads_workspace_seq", "workspace_id", "seq"),
     Index("pipeline_leads_workspace_city", "workspace_id", "city"),
+    Index(
+        "pipeline_leads_workspace_folded_city",
+        "workspace_id",
+        text("importer.fold_text(city)"),
+        postgresql_include=["city"],
+    ),
     Index("pipeline_leads_workspace_industry", "workspace_id", "industry"),
 )

@@ -29,6 +29,8 @@ def _as_text(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()  # bytea's hex input (its backslash is escaped for COPY below)
     return str(value)
 
 

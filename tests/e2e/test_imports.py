@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import nats
 import pytest
+from nats.aio.msg import Msg
 
-from contracts import EmailBounced, LeadUnsubscribed
+from contracts import EmailBounced, ImportProgress, LeadUnsubscribed, parse_event
 from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads
 from tests.e2e.conftest import create_workspace_key
 from tests.harness import ServiceStack
@@ -210,6 +211,36 @@ async def test_sse_streams_progress_to_the_final_breakdown(client: httpx.AsyncCl
     ).status_code == 401
 
 
+async def test_progress_says_of_how_many_rows_as_soon_as_the_first_pass_has_counted_them(
+    client: httpx.AsyncClient, stack: ServiceStack
+) -> None:
+    rows = 60_000
+    campaign_id = await create_campaign(client, "of N")
+    published: list[ImportProgress] = []
+
+    async def collect(msg: Msg) -> None:
+        event = parse_event(msg.data)
+        assert isinstance(event, ImportProgress)
+        published.append(event)
+
+    nc = await nats.connect(stack.nats_url)
+    try:
+        await nc.subscribe("leadflow-progress.*", cb=collect)
+        started = await start_import(client, campaign_id, many_rows(rows, "ofn"), {"email": "email"})
+        events = await read_sse(client, f"/api/v1/imports/{started['id']}/events")
+    finally:
+        await nc.drain()
+    ours = [e for e in published if str(e.import_id) == started["id"]]
+    # The first progress the importer sends is the total, before any chunk is stored.
+    assert (ours[0].rows_done, ours[0].total_rows) == (0, rows)
+    assert all(e.total_rows == rows for e in ours)
+
+    progress = [json.loads(e["data"]) for e in events if e["event"] == "progress"]
+    assert len(progress) > 2
+    assert all(p["total_rows"] == rows for p in progress)
+    assert json.loads(events[-1]["data"])["total_rows"] == rows
+
+
 async def test_cancel_stops_an_import_and_keeps_what_it_imported(client: httpx.AsyncClient) -> None:
     campaign_id = await create_campaign(client, "cancel")
     started = await start_import(client, campaign_id, many_rows(200_000, "cancel"), {"email": "email"})
@@ -334,3 +365,34 @@ async def test_unsubscribes_and_hard_bounces_join_the_suppression_list(
     assert by_email["Gone@firma.cz"]["source"] == "unsubscribed"
     assert by_email["dead@firma.cz"]["source"] == "bounced" and "550" in by_email["dead@firma.cz"]["reason"]
     assert "full@firma.cz" not in by_email  # a soft bounce does not suppress
+
+
+async def test_quoted_line_breaks_come_back_exactly_as_written(client: httpx.AsyncClient) -> None:
+    # RFC 4180: records end with CRLF, and a quoted field keeps its own CRLF, LF or CR untouched, in the
+    # preview, in the lead's fields, in its custom values and in the export.
+    data = (
+        b"email,company,note\r\n"
+        b'crlf@firma.cz,"Firma\r\ns.r.o.","first\r\nsecond"\r\n'
+        b'lf@firma.cz,"Firma\ns.r.o.","first\nsecond"\r\n'
+        b'cr@firma.cz,"Firma\rs.r.o.","first\rsecond"\r\n'
+    )
+    expected = {
+        "crlf@firma.cz": ("Firma\r\ns.r.o.", "first\r\nsecond"),
+        "lf@firma.cz": ("Firma\ns.r.o.", "first\nsecond"),
+        "cr@firma.cz": ("Firma\rs.r.o.", "first\rsecond"),
+    }
+    shown = (await preview(client, data)).json()
+    assert {row[0]: (row[1], row[2]) for row in shown["rows"]} == expected
+
+    campaign_id = await create_campaign(client, "line breaks")
+    started = await start_import(client, campaign_id, data, {"email": "email", "company_name": "company"})
+    assert (await wait_for_import(client, started["id"]))["counts"]["imported"] == 3
+    page = await wait_for_leads(client, campaign_id, 3)
+    stored = {}
+    for item in page["items"]:
+        lead = (await client.get(f"/api/v1/leads/{item['id']}")).json()
+        stored[lead["email"]] = (lead["company_name"], lead["custom"]["note"])
+    assert stored == expected
+    export = await client.get(f"/api/v1/campaigns/{campaign_id}/leads/export.csv")
+    exported = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"), newline="")))
+    assert {r["email"]: (r["company_name"], r["note"]) for r in exported} == expected

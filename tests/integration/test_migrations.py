@@ -262,3 +262,58 @@ def test_gateway_0008_lets_leads_made_invalid_by_a_verdict_before_it_come_back(
 
     migrations.downgrade(url, ("gateway",), "gateway_0007")
     migrations.upgrade(url, ("gateway",))
+
+
+def test_gateway_0010_makes_existing_leads_findable_by_city_and_sortable_in_czech(
+    fresh_database_url: Callable[[], str],
+) -> None:
+    """Leads projected before the revision get the city in their search text and grams, and Czech sort
+    keys for company and name; a downgrade takes the city out again."""
+    from services.gateway.search import grams
+
+    url = fresh_database_url()
+    migrations.upgrade(url, ("gateway",), "gateway_0009")
+    conninfo = psycopg_conninfo(url)
+    campaign = "6a0d1f9e-0000-4000-8000-000000000003"
+    leads = [
+        ("k@x.cz", "Kateřina", "Černá", "Zeman a.s.", "Brno"),
+        ("c@x.cz", "Cyril", "Cibulka", "Chata s.r.o.", None),
+        ("h@x.cz", None, None, "Hora", "Plzeň"),
+    ]
+    with psycopg.connect(conninfo) as conn:
+        for email, first, last, company, city in leads:
+            seq = conn.execute(
+                "INSERT INTO gateway.lead_view (id, workspace_id, campaign_id, email, first_name, last_name, "
+                "company_name, city, search) VALUES (gen_random_uuid(), %s, %s, %s, %s, %s, %s, %s, '') "
+                "RETURNING seq",
+                (campaign, campaign, email, first, last, company, city),
+            ).fetchone()
+            assert seq is not None
+            conn.execute(
+                "INSERT INTO gateway.lead_search (seq, grams, campaign_id, company_name, email) "
+                "VALUES (%s, '{}', %s, %s, %s)",
+                (seq[0], campaign, company, email),
+            )
+
+    migrations.upgrade(url, ("gateway",))
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(
+            "SELECT v.email, v.search, s.grams FROM gateway.lead_view v JOIN gateway.lead_search s USING (seq)"
+        ).fetchall()
+        found = {email: (search, set(g)) for email, search, g in rows}
+        assert found["k@x.cz"][0] == "k@x.cz katerina cerna zeman a.s. brno"
+        assert set(grams("brno")) <= found["k@x.cz"][1]
+        assert found["h@x.cz"][0] == "h@x.cz hora plzen"
+        by_company = conn.execute(
+            "SELECT company_name FROM gateway.lead_search ORDER BY company_key NULLS LAST, seq"
+        ).fetchall()
+        assert [r[0] for r in by_company] == ["Hora", "Chata s.r.o.", "Zeman a.s."]  # ch after h
+        by_name = conn.execute(
+            "SELECT email FROM gateway.lead_search ORDER BY name_key NULLS LAST, seq"
+        ).fetchall()
+        assert [r[0] for r in by_name] == ["c@x.cz", "k@x.cz", "h@x.cz"]  # Cibulka, Černá, no name last
+
+    migrations.downgrade(url, ("gateway",), "gateway_0009")
+    with psycopg.connect(conninfo) as conn:
+        search = conn.execute("SELECT search FROM gateway.lead_view WHERE email = 'h@x.cz'").fetchone()
+        assert search == ("h@x.cz hora",)

@@ -18,6 +18,7 @@ from services.importer.csv_source import (
     detect_delimiter,
     detect_encoding,
     open_csv,
+    preview,
     ragged_reason,
 )
 from services.importer.domain import ImportInputError
@@ -486,3 +487,53 @@ def test_cp1250_export_reads_back(records: list[list[str]]) -> None:
         for n, values in enumerate(records, start=1)
         if any(v.strip() for v in values)
     ]
+
+
+# RFC 4180: a quoted field holds line breaks, and they are part of its content exactly as written; the
+# line breaks between records (CRLF, LF or a lone CR) only end records.
+@pytest.mark.parametrize("record_end", ["\r\n", "\n", "\r"])
+@pytest.mark.parametrize("inside", ["\r\n", "\n", "\r", "\r\n\r\n", "\n\r"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1250"])
+def test_quoted_line_breaks_are_kept_exactly_as_written(record_end: str, inside: str, encoding: str) -> None:
+    text = record_end.join(
+        ["email,note,city", f'a@firma.cz,"první{inside}druhá",Brno', f'"b@firma.cz","{inside}",Plzeň', ""]
+    )
+    _, rows = _read(text.encode(encoding))
+    assert rows == [
+        (1, {"email": "a@firma.cz", "note": f"první{inside}druhá", "city": "Brno"}),
+        (2, {"email": "b@firma.cz", "note": inside, "city": "Plzeň"}),
+    ]
+    shown = preview(text.encode(encoding), truncated=False)
+    assert shown.rows == [["a@firma.cz", f"první{inside}druhá", "Brno"], ["b@firma.cz", inside, "Plzeň"]]
+
+
+_field_text = st.text(alphabet=st.sampled_from(list('ab ,;"\r\n\tčŽ')), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(_field_text, min_size=3, max_size=3), min_size=1, max_size=8),
+    st.sampled_from([csv.QUOTE_ALL, csv.QUOTE_MINIMAL]),
+    st.sampled_from([",", ";", "\t", "|"]),
+    st.sampled_from(["utf-8", "utf-16", "cp1250"]),
+)
+def test_every_field_written_by_the_csv_module_reads_back_unchanged(
+    rows: list[list[str]], quoting: Literal[0, 1], delimiter: str, encoding: str
+) -> None:
+    out = io.StringIO()
+    # CRLF record ends, as RFC 4180 and Excel write them (the csv module then quotes any field with CR/LF).
+    writer = csv.writer(out, delimiter=delimiter, quoting=quoting, lineterminator="\r\n")
+    writer.writerow(["email", "note", "x"])
+    writer.writerows(rows)
+    data = out.getvalue().encode(encoding)
+    _, read = _read(data)
+    expected = [r for r in rows if "".join(r).strip()]  # blank records carry nothing and are skipped
+    assert [[row["email"], row["note"], row["x"]] for _, row in read] == expected
+    assert preview(data, truncated=False).rows == expected[:20]
+
+
+def test_a_truncated_preview_never_shows_a_field_cut_at_a_line_break_inside_it() -> None:
+    text = 'email,note\r\na@firma.cz,"one\r\ntwo"\r\nb@firma.cz,"three\r\nfour\r\nfive"\r\n'
+    data = text.encode()
+    cut = data[: data.index(b"four") + 6]  # a sample that ends after "four\r\n", inside the quotes
+    assert preview(cut, truncated=True).rows == [["a@firma.cz", "one\r\ntwo"]]

@@ -203,6 +203,9 @@ def test_parse_row_trims_and_turns_blanks_into_nothing() -> None:
 # --- filters ---------------------------------------------------------------------------------------------
 
 
+FOLDED_CITY = "importer.fold_text(city) = ANY(ARRAY[importer.fold_text(%s::text)])"
+
+
 def sql_of(f: DirectoryFilter) -> tuple[str, list[Any]]:
     where, params = where_clause(f)
     return where.as_string(None), params
@@ -215,8 +218,14 @@ def sql_of(f: DirectoryFilter) -> tuple[str, list[Any]]:
         ({"country": "CZ"}, '"country" = ANY(%s)', [["CZ"]]),
         (
             {"country": ["CZ", "SK"], "city": "Brno", "industry": ["IT services"]},
-            '"country" = ANY(%s) AND "city" = ANY(%s) AND "industry" = ANY(%s)',
-            [["CZ", "SK"], ["Brno"], ["IT services"]],
+            '"country" = ANY(%s) AND ' + FOLDED_CITY + ' AND "industry" = ANY(%s)',
+            [["CZ", "SK"], "Brno", ["IT services"]],
+        ),
+        # Cities ignore case and accents: each value is folded by the same SQL function as the column.
+        (
+            {"city": ["plzen", "BRNO"]},
+            "importer.fold_text(city) = ANY(ARRAY[importer.fold_text(%s::text), importer.fold_text(%s::text)])",
+            ["plzen", "BRNO"],
         ),
         ({"size_min": 10}, "size_band && int4range(%s::integer, %s::integer, '[]')", [10, None]),
         ({"size_max": 49}, "size_band && int4range(%s::integer, %s::integer, '[]')", [None, 49]),
@@ -329,8 +338,8 @@ def test_a_foreign_cursor_is_refused(cursor: str) -> None:
         ({}, "workspace_id = %s", [WORKSPACE]),
         (
             {"city": "Brno", "stage": ["new", "won"]},
-            'workspace_id = %s AND "city" = ANY(%s) AND "stage" = ANY(%s)',
-            [WORKSPACE, ["Brno"], ["new", "won"]],
+            "workspace_id = %s AND " + FOLDED_CITY + ' AND "stage" = ANY(%s)',
+            [WORKSPACE, "Brno", ["new", "won"]],
         ),
         (
             {"size_min": 10, "revenue_max": 5},
@@ -357,8 +366,8 @@ def test_pipeline_import_query_from_ids_or_filter() -> None:
     assert "workspace_id = %s AND id = ANY(%s)" in by_ids.as_string(None)
     assert params == [WORKSPACE, [lead]]
     by_filter, params = pipeline.import_query(WORKSPACE, {"filter": {"city": "Brno"}})
-    assert by_filter.as_string(None).endswith('WHERE workspace_id = %s AND "city" = ANY(%s)')
-    assert params == [WORKSPACE, ["Brno"]]
+    assert by_filter.as_string(None).endswith("WHERE workspace_id = %s AND " + FOLDED_CITY)
+    assert params == [WORKSPACE, "Brno"]
     for broken in ({"ids": ["not-a-uuid"]}, {"filter": {"size_min": -1}}):
         with pytest.raises(ImportInputError, match="not valid"):
             pipeline.import_query(WORKSPACE, broken)
