@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import (
     CampaignCreated,
+    CampaignEvent,
     EmailSent,
     Event,
     LeadEvent,
@@ -44,7 +45,7 @@ from contracts import (
     LeadValidated,
     apply,
 )
-from contracts.events import EVENT_SOURCES, LeadsRemoved
+from contracts.events import EVENT_SOURCES, LeadsRemoved, LeadsValidated
 from services.gateway.search import grams, search_text
 from services.gateway.tables import campaigns, lead_events, lead_search, lead_view
 from services.runtime.bulk import copy_insert, copy_text
@@ -117,6 +118,9 @@ async def project(session: AsyncSession, event: Event) -> None:
             await _record_timeline(session, event, [(lead_id, details) for lead_id in changed])
         case LeadsRemoved():
             await _remove_leads(session, event)
+        case LeadsValidated():
+            await _apply_lead_events(session, event.one_by_one())  # it announces the changes itself
+            return
         case LeadEvent():
             if await _apply_to_lead(session, event, event.lead_id, _extra_columns(event)):
                 await _record_timeline(session, event, [(event.lead_id, _timeline_details(event))])
@@ -128,14 +132,18 @@ async def project(session: AsyncSession, event: Event) -> None:
 async def project_batch(session: AsyncSession, events: Sequence[Event]) -> None:
     """Several events in delivery order, in one transaction (the consumer's batch).
 
-    Runs of single-lead events (a validator's LeadValidated, a mailer's EmailSent, …) are applied together:
-    one locking read, one UPDATE and one timeline COPY for the run, where one at a time cost a transaction
-    each and the projection fell behind the validator. Everything else goes through `project`.
+    Runs of lead events (the validator's LeadsValidated batches, a mailer's EmailSent, …) are applied
+    together: one locking read, one UPDATE and one timeline COPY for the run, where one at a time cost a
+    transaction each and the projection fell behind the validator. A LeadsValidated counts as its verdicts
+    one by one. Everything else goes through `project`.
     """
     run: list[LeadEvent] = []
     for event in events:
         if isinstance(event, LeadEvent):
             run.append(event)
+            continue
+        if isinstance(event, LeadsValidated):
+            run.extend(event.one_by_one())
             continue
         if run:
             await _apply_lead_events(session, run)
@@ -300,9 +308,10 @@ _APPLY_LEAD_EVENTS = text(
 )
 
 
-async def _apply_lead_events(session: AsyncSession, events: list[LeadEvent]) -> None:
+async def _apply_lead_events(session: AsyncSession, events: Sequence[LeadEvent]) -> None:
     """`_apply_to_lead` for many single-lead events at once, folded in order per lead (a lead may have
-    several in the run), with the same outcome as applying them one by one."""
+    several in the run), with the same outcome as applying them one by one. Each event is one timeline
+    entry of its lead: a LeadsValidated's verdicts (one event id) are each their lead's `lead_validated`."""
     ids = list(dict.fromkeys(event.lead_id for event in events))
     rows = (
         await session.execute(
@@ -368,7 +377,7 @@ async def _apply_lead_events(session: AsyncSession, events: list[LeadEvent]) -> 
         },
     )
     await _write_timeline(session, copy_text(timeline))
-    await notify_lead_changes(session, *(e for e in events if e.lead_id not in absent))
+    await _notify(session, _lead_events_notifications([e for e in events if e.lead_id not in absent]))
 
 
 # --- live updates ----------------------------------------------------------------------------------------
@@ -385,43 +394,69 @@ def lead_change_notifications(event: Event) -> list[str]:
     """The NOTIFY payloads (JSON) announcing what `event` did to a campaign's leads; none if nothing.
 
     An imported batch (up to 1,000 leads) is announced by count and import id, not ids: a table shows new
-    leads by reloading anyway. A bulk status change or removal is split into payloads of at most 150 ids.
+    leads by reloading anyway. A bulk status change, removal or verdict batch is split into payloads of at
+    most 150 ids.
     """
     match event:
         case LeadImported():
-            changes: list[dict[str, Any]] = [
-                {
-                    "type": "leads_added",
-                    "lead_ids": [],
-                    "count": len(event.leads),
-                    "import_id": str(event.import_id),
-                }
-            ]
-        case LeadStatusChanged() | LeadsRemoved():  # a removed lead's row is gone when the table reloads it
-            ids = [str(lead_id) for lead_id in event.lead_ids]
-            changes = [
-                {"type": "lead_changed", "lead_ids": chunk, "count": len(chunk)}
-                for chunk in (
-                    ids[i : i + NOTIFY_MAX_LEAD_IDS] for i in range(0, len(ids), NOTIFY_MAX_LEAD_IDS)
+            added = {"type": "leads_added", "lead_ids": [], "count": len(event.leads)}
+            return [
+                json.dumps(
+                    {**_envelope(event), **added, "import_id": str(event.import_id)}, separators=(",", ":")
                 )
             ]
+        case LeadStatusChanged() | LeadsRemoved():  # a removed lead's row is gone when the table reloads it
+            return _changed_leads(event, event.lead_ids)
+        case LeadsValidated():
+            return _changed_leads(event, [lead.lead_id for lead in event.leads])
         case LeadEvent():
-            changes = [{"type": "lead_changed", "lead_ids": [str(event.lead_id)], "count": 1}]
+            return _changed_leads(event, [event.lead_id])
         case _:
             return []
-    envelope = {
+
+
+def _envelope(event: CampaignEvent) -> dict[str, str]:
+    return {
         "workspace_id": str(event.workspace_id),
         "campaign_id": str(event.campaign_id),
         "event_type": event.event_type,
         "at": event.occurred_at.isoformat(),
     }
-    return [json.dumps({**envelope, **change}, separators=(",", ":")) for change in changes]
+
+
+def _changed_leads(event: CampaignEvent, lead_ids: Sequence[UUID]) -> list[str]:
+    """`lead_changed` payloads for these leads of one event, at most `NOTIFY_MAX_LEAD_IDS` ids each."""
+    envelope = _envelope(event)
+    ids = list(map(str, dict.fromkeys(lead_ids)))
+    return [
+        json.dumps(
+            {**envelope, "type": "lead_changed", "lead_ids": chunk, "count": len(chunk)},
+            separators=(",", ":"),
+        )
+        for chunk in (ids[i : i + NOTIFY_MAX_LEAD_IDS] for i in range(0, len(ids), NOTIFY_MAX_LEAD_IDS))
+    ]
+
+
+def _lead_events_notifications(events: Sequence[LeadEvent]) -> list[str]:
+    """What a run of single-lead events announces: one `lead_changed` per event, except the verdicts of one
+    LeadsValidated (one event id), announced together as that batch is."""
+    by_event: dict[tuple[UUID, UUID], list[LeadEvent]] = {}
+    for event in events:
+        by_event.setdefault((event.event_id, event.campaign_id), []).append(event)
+    return [
+        payload
+        for same in by_event.values()
+        for payload in _changed_leads(same[0], [event.lead_id for event in same])
+    ]
 
 
 async def notify_lead_changes(session: AsyncSession, *events: Event) -> None:
     """Announce the events' changes to every gateway's live tables, when this transaction commits (one
     statement however many payloads: a bulk batch of 1,000 leads needs seven)."""
-    payloads = [payload for event in events for payload in lead_change_notifications(event)]
+    await _notify(session, [payload for event in events for payload in lead_change_notifications(event)])
+
+
+async def _notify(session: AsyncSession, payloads: list[str]) -> None:
     if payloads:
         payload = func.unnest(literal(payloads, ARRAY(Text))).table_valued("payload").render_derived()
         await session.execute(select(func.pg_notify(LEAD_CHANGES_CHANNEL, payload.c.payload)))

@@ -14,6 +14,7 @@ from nats.aio.client import Client
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from contracts import LeadValidated, Verdict, parse_event, subjects
+from contracts.events import LeadsValidated, ValidatedLead
 
 
 async def create_campaign(client: httpx.AsyncClient, name: str = "Q4 Prague agencies") -> str:
@@ -96,6 +97,36 @@ async def publish_verdict(
     await nc.jetstream().publish(
         event.subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)}
     )
+
+
+async def publish_verdicts(
+    nc: Client,
+    workspace_id: UUID,
+    campaign_id: str,
+    verdicts: list[tuple[dict[str, Any], Verdict, str]],
+    run: int = 0,
+) -> LeadsValidated:
+    """What the validator publishes: one `LeadsValidated` carrying (lead, verdict, reason) for each lead."""
+    event = LeadsValidated(
+        workspace_id=workspace_id,
+        campaign_id=UUID(campaign_id),
+        leads=[
+            ValidatedLead(
+                lead_id=UUID(lead["id"]),
+                email=lead["email"],
+                verdict=verdict,
+                reason=reason,
+                mx="mx." + lead["email"].split("@")[1],
+                smtp_code=550 if verdict is Verdict.INVALID else 250,
+                run=run,
+            )
+            for lead, verdict, reason in verdicts
+        ],
+    )
+    await nc.jetstream().publish(
+        event.subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)}
+    )
+    return event
 
 
 async def stream_events(nats_url: str, workspace_id: str, event_type: str) -> list[Any]:

@@ -25,7 +25,7 @@ import pytest
 from nats.aio.client import Client
 
 from contracts import CampaignCreated, LeadImported, LeadStatus, LeadStatusChanged
-from contracts.events import MAX_BATCH, ImportedLead, LeadsRemoved, Verdict
+from contracts.events import MAX_BATCH, ImportedLead, LeadsRemoved, LeadsValidated, ValidatedLead, Verdict
 from services.gateway.leads_stream_api import EXPORT_COLUMNS, LeadChangeHub, Subscriber
 from services.gateway.projection import lead_change_notifications
 from tests.e2e.api import (
@@ -384,6 +384,18 @@ def test_notifications_stay_under_postgres_payload_limit() -> None:
     decoded = [json.loads(p) for p in payloads]
     assert [lead_id for d in decoded for lead_id in d["lead_ids"]] == [str(i) for i in lead_ids]
     assert all(d["count"] == len(d["lead_ids"]) and d["type"] == "lead_changed" for d in decoded)
+    verdicts = LeadsValidated(
+        workspace_id=workspace_id,
+        campaign_id=campaign_id,
+        leads=[
+            ValidatedLead(lead_id=i, email=f"l{n}@example.com", verdict=Verdict.VALID, reason="accepted")
+            for n, i in enumerate(lead_ids)
+        ],
+    )
+    checked = [json.loads(p) for p in lead_change_notifications(verdicts)]
+    assert len(checked) == 7 and all(len(p.encode()) <= 8000 for p in lead_change_notifications(verdicts))
+    assert [lead_id for d in checked for lead_id in d["lead_ids"]] == [str(i) for i in lead_ids]
+    assert {(d["type"], d["event_type"]) for d in checked} == {("lead_changed", "leads_validated")}
     removed = LeadsRemoved(
         workspace_id=workspace_id, campaign_id=campaign_id, lead_ids=lead_ids[:2], removed_by="test"
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -23,6 +24,7 @@ from contracts.events import Verdict
 from tests.e2e.api import (
     create_campaign,
     publish_verdict,
+    publish_verdicts,
     start_import,
     wait_for_import,
     wait_for_leads,
@@ -171,6 +173,49 @@ async def test_summary_counts_verdicts_and_reasons_without_a_validator(
     assert (finished["total"], finished["validated"], finished["percent"]) == (4, 4, 100.0)
     assert (finished["valid"], finished["invalid"], finished["unknown"]) == (2, 1, 1)
     assert finished["reasons"] == {"accepted": 2, "mailbox_not_found": 1, "catch_all": 1}
+
+
+async def test_a_batch_of_verdicts_is_listed_lead_by_lead_with_each_verdict_in_its_leads_timeline(
+    client: httpx.AsyncClient, nc: Client
+) -> None:
+    workspace_id = await workspace_id_of(client)
+    campaign_id, leads = await campaign_with_leads(client)
+
+    batch = await publish_verdicts(
+        nc,
+        workspace_id,
+        campaign_id,
+        [
+            (leads["ana@valid.example"], Verdict.VALID, "accepted"),
+            (leads["bob@invalid.example"], Verdict.INVALID, "mailbox_not_found"),
+            (leads["cyril@catchall.example"], Verdict.UNKNOWN, "catch_all"),
+        ],
+    )
+
+    done = await wait_for_summary(client, campaign_id, lambda body: body["validated"] == 3)
+    assert (done["valid"], done["invalid"], done["unknown"], done["in_progress"]) == (1, 1, 1, 1)
+    assert done["reasons"] == {"accepted": 1, "mailbox_not_found": 1, "catch_all": 1}
+    listed = await leads_where(client, campaign_id)
+    assert {
+        email: (lead["status"], lead["validation"], lead["validation_reason"])
+        for email, lead in listed.items()
+    } == {
+        "ana@valid.example": ("pending", "valid", "accepted"),
+        "bob@invalid.example": ("invalid", "invalid", "mailbox_not_found"),
+        "cyril@catchall.example": ("pending", "unknown", "catch_all"),
+        "dana@later.example": ("pending", "pending", None),
+    }
+    for email, verdict, reason in [
+        ("ana@valid.example", "valid", "accepted"),
+        ("bob@invalid.example", "invalid", "mailbox_not_found"),
+        ("cyril@catchall.example", "unknown", "catch_all"),
+    ]:
+        detail = (await client.get(f"/api/v1/leads/{leads[email]['id']}")).json()
+        [entry] = [e for e in detail["timeline"] if e["type"] != "lead_imported"]
+        assert (entry["type"], entry["source"]) == ("lead_validated", "validator")
+        assert datetime.fromisoformat(entry["at"]) == batch.occurred_at
+        assert entry["summary"]["email"] == email
+        assert (entry["summary"]["verdict"], entry["summary"]["reason"]) == (verdict, reason)
 
 
 async def test_summary_reports_the_validators_queue_and_health(client: httpx.AsyncClient, nc: Client) -> None:

@@ -1,5 +1,6 @@
 """The projection's batch path on a real PostgreSQL: a consumer batch applied by `project_batch` leaves
-lead_view and the timelines exactly as the same events applied one at a time by `project` do."""
+lead_view and the timelines exactly as the same events applied one at a time by `project` do, a verdict
+batch (`LeadsValidated`) exactly as its verdicts one at a time."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from contracts import (
     ReplyDetected,
     Verdict,
 )
-from contracts.events import ImportedLead, LeadCompleted, LeadsRemoved
+from contracts.events import ImportedLead, LeadCompleted, LeadsRemoved, LeadsValidated, ValidatedLead
 from services.gateway.projection import project, project_batch
 from services.gateway.tables import lead_events, lead_view
 from services.runtime.db import create_engine, session_factory
@@ -36,7 +37,8 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class Step:
-    """One event of the sequence, for lead number `lead` (all leads for a manual change)."""
+    """One event of the sequence, for lead number `lead` (all leads for a manual change, leads `lead` to
+    the last for a verdict batch)."""
 
     kind: str
     lead: int
@@ -48,7 +50,17 @@ steps = st.lists(
     st.builds(
         Step,
         kind=st.sampled_from(
-            ["validated", "sent", "bounced", "replied", "unsubscribed", "completed", "manual", "removed"]
+            [
+                "validated",
+                "validated_batch",
+                "sent",
+                "bounced",
+                "replied",
+                "unsubscribed",
+                "completed",
+                "manual",
+                "removed",
+            ]
         ),
         lead=st.integers(0, LEADS - 1),
         minutes=st.integers(0, 60),  # events arrive out of order: their times are shuffled
@@ -82,6 +94,26 @@ def events_for(
                         reason=f"r{step.value}",
                         mx=None,
                         smtp_code=None,
+                    )
+                )
+            case "validated_batch":
+                events.append(
+                    LeadsValidated(
+                        **common,
+                        event_id=uuid.UUID(int=n + 1),
+                        occurred_at=at,
+                        leads=[
+                            ValidatedLead(
+                                lead_id=ids[i],
+                                email=f"lead{i}@firma.cz",
+                                verdict=[Verdict.VALID, Verdict.INVALID, Verdict.UNKNOWN][
+                                    (step.value + i) % 3
+                                ],
+                                reason=f"b{step.value + i}",
+                                smtp_code=550,
+                            )
+                            for i in range(step.lead, LEADS)
+                        ],
                     )
                 )
             case "sent":
@@ -183,22 +215,37 @@ async def outcome(session: Any, ids: list[uuid.UUID]) -> tuple[list[Any], list[A
     return rows, timelines
 
 
+def single_lead_events(events: list[Event]) -> list[Event]:
+    """The events with every verdict batch replaced by its verdicts, one event each."""
+    return [
+        e for event in events for e in (event.one_by_one() if isinstance(event, LeadsValidated) else [event])
+    ]
+
+
 async def compare(database_url: str, sequence: list[Step]) -> None:
     engine = create_engine(database_url)
     sessions = session_factory(engine)
     try:
         workspace_id = uuid.uuid4()
-        one_by_one, batched = uuid.uuid4(), uuid.uuid4()
+        single, one_by_one, batched = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         async with sessions() as session, session.begin():
+            ids_s = await imported(session, workspace_id, single)
             ids_a = await imported(session, workspace_id, one_by_one)
             ids_b = await imported(session, workspace_id, batched)
+        # The reference: every verdict on its own, each event in its own transaction.
+        for event in single_lead_events(events_for(sequence, workspace_id, single, ids_s)):
+            async with sessions() as session, session.begin():
+                await project(session, event)
+        # The consumer's retry path: each event (a verdict batch whole) in its own transaction.
         for event in events_for(sequence, workspace_id, one_by_one, ids_a):
             async with sessions() as session, session.begin():
                 await project(session, event)
         async with sessions() as session, session.begin():
             await project_batch(session, events_for(sequence, workspace_id, batched, ids_b))
         async with sessions() as session:
-            assert await outcome(session, ids_b) == await outcome(session, ids_a)
+            reference = await outcome(session, ids_s)
+            assert await outcome(session, ids_a) == reference
+            assert await outcome(session, ids_b) == reference
     finally:
         await engine.dispose()
 
