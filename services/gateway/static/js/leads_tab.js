@@ -169,7 +169,7 @@ export class LeadsTab {
     const last = first + this.page.items.length - 1;
     const shown = this.page.items.length ? `${number(first)}–${number(last)} of ${number(total)} leads` : `${number(total)} leads`;
     replaceChildren(this.pager,
-      h("button", { type: "button", disabled: index === 1, onclick: () => this.turn(() => this.cursors.pop()) }, "Previous"),
+      h("button", { type: "button", disabled: index === 1, onclick: () => this.turn(() => { if (this.cursors.length > 1) this.cursors.pop(); }) }, "Previous"),
       h("span", { id: "page-status", "aria-live": "polite" }, `Page ${index} of ${pages} · ${shown}`),
       h("button", { type: "button", disabled: !next_cursor, onclick: () => this.turn(() => this.cursors.push(next_cursor)) }, "Next"),
     );
