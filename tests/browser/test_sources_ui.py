@@ -34,9 +34,11 @@ def test_add_from_database_counts_live_and_shows_the_breakdown(
     page.goto(f"/#/campaigns/{campaign_id}")
     page.get_by_role("button", name="Add from Database").click()
     dialog = page.get_by_role("dialog", name="Add from Database")
-    expect(dialog.locator("#directory-count")).to_have_text("2,000 companies match.")
+    expect(dialog.locator("#directory-count")).to_have_text("2,000 companies match (the first 10 below).")
     dialog.get_by_label("Country", exact=True).select_option("CZ")
-    expect(dialog.locator("#directory-count")).to_have_text(f"{expected:,} companies match.")
+    expect(dialog.locator("#directory-count")).to_have_text(
+        f"{expected:,} companies match (the first 10 below)."
+    )
     expect(dialog.get_by_label("City", exact=True)).to_contain_text("Praha")
     dialog.get_by_role("button", name=f"Add {expected:,} companies").click()
 

@@ -83,7 +83,7 @@ export class ImportHistory {
       h("div", { class: "import-head" },
         h("h3", {}, title),
         h("span", { class: `badge state-${item.state}` }, STATE_LABELS[item.state] ?? item.state)),
-      h("p", { class: "muted" }, [source && source !== title ? `${source} · ` : "", "started ", started,
+      h("p", { class: "muted" }, [source && !title.startsWith(source) ? `${source} · ` : "", "started ", started,
         item.finished_at && !running ? ` · took ${duration(item.created_at, item.finished_at)}` : ""]),
       progress,
       breakdown(item, { compact: true }),
