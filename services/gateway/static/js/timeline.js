@@ -19,10 +19,10 @@ function verdict(s) {
 
 const BOUNCE_SOURCE = { smtp: "the receiving server refused it while sending", dsn: "a delivery-failure notice came back" };
 const UNSUBSCRIBED = {
-  link: "Unsubscribed with the link in an email",
-  one_click: "Unsubscribed with the one-click button of their mail app",
-  reply: "Asked to be unsubscribed in a reply",
-  manual: "Unsubscribed by hand",
+  link: "with the link in an email",
+  one_click: "with the one-click button of their mail app",
+  reply: "by asking in a reply",
+  manual: "by hand",
 };
 
 /** What one timeline entry says: a title, a sentence, flags; `summary` keeps every raw value for Details. */
@@ -46,9 +46,9 @@ export function describe(entry) {
           + (s.smtp_code ? ` (SMTP ${s.smtp_code})` : ""),
       };
     case "reply_detected":
-      return { title: "Replied", text: replyText(s) };
+      return { title: "Replied", text: replyText(s), quote: s.snippet };
     case "auto_reply_detected":
-      return { title: "Automatic reply", text: `${replyText(s)} — an out-of-office or similar, not counted as a reply` };
+      return { title: "Automatic reply", text: `${replyText(s)} — an out-of-office or similar, not counted as a reply`, quote: s.snippet };
     case "lead_unsubscribed":
       return { title: "Unsubscribed", text: UNSUBSCRIBED[s.source] ?? "" };
     case "lead_completed":
@@ -86,9 +86,10 @@ export function timeline(entries) {
   if (!Array.isArray(entries)) return h("p", { class: "muted" }, "This server does not report a timeline yet.");
   if (!entries.length) return h("p", { class: "muted" }, "Nothing has happened to this lead yet.");
   return h("ol", { class: "timeline", "aria-label": "Timeline" }, entries.map((entry) => {
-    const { title, text, tags = [] } = describe(entry);
+    const { title, text, tags = [], quote } = describe(entry);
     return h("li", { dataset: { type: entry.type } },
       h("p", { class: "what" }, h("strong", {}, title), text ? `: ${text}` : ""),
+      quote ? h("blockquote", {}, quote) : null,
       tags.some(Boolean) ? h("p", { class: "tags" }, tags.filter(Boolean).map((t) => h("span", { class: "tag" }, t))) : null,
       h("div", { class: "when" }, h("time", { datetime: entry.at, title: absoluteTime(entry.at) }, relativeTime(entry.at))),
       details(entry),
