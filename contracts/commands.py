@@ -161,6 +161,29 @@ class SuppressionPage(Reply):
     next_cursor: str | None = None
 
 
+class UploadSuppressions(Command):
+    """Add every address of an uploaded CSV (an object in the uploads bucket) to the suppression list."""
+
+    object_name: str
+    filename: str = Field(default="", max_length=500)
+    reason: str = Field(default="", max_length=500)
+
+
+class RejectedSuppressionRow(BaseModel):
+    row: int = Field(description="the row in the file as a spreadsheet numbers it (the first row is 1)")
+    value: str = Field(description="the cell as written (empty for a row that could not be read)")
+    reason: str
+
+
+class SuppressionsUploaded(Reply):
+    added: int = 0
+    already: int = 0
+    # Every rejected row, as a JSON list of RejectedSuppressionRow in the uploads bucket: a reply is one
+    # NATS message, and a file of short bad rows would make the list many times larger than the file.
+    rejected_count: int = 0
+    rejected_object: str | None = None
+
+
 # --- company directory and pipeline --------------------------------------------------------------------
 
 # A page of companies or pipeline leads travels back as one NATS message (1 MB at most by default); 200

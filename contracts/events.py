@@ -127,6 +127,9 @@ class ImportProgress(ImportEvent):
     percent: float = Field(ge=0, le=100)
     rows_done: int = Field(ge=0)
     counts: dict[str, int]
+    total_rows: int | None = Field(
+        default=None, ge=0, description="the rows the import will read, once its first pass has counted them"
+    )
 
     @property
     def subject(self) -> str:

@@ -301,11 +301,25 @@ class LeadPage(BaseModel):
     )
 
 
+# Newest first is what a person opening the table expects to see.
+DEFAULT_SORT: LeadSort = "-last_activity"
+
+
 def _encode_cursor(sort: LeadSort | None, after: Keyset) -> str:
     """Opaque to clients: the sort it belongs to and the last row's (sort value, seq)."""
     value = after.value.isoformat() if isinstance(after.value, datetime) else after.value
     raw = json.dumps([sort or "", value, after.seq], separators=(",", ":"), ensure_ascii=False)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _in_arrival_order(cursor: str) -> bool:
+    """A cursor of arrival order, the default before `-last_activity` was: such pages continue as they
+    began (a client that stored one is not sent back to the first page of another order)."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return type(decoded) is int or (isinstance(decoded, list) and len(decoded) == 3 and decoded[0] == "")
 
 
 def _decode_cursor(cursor: str, sort: LeadSort | None) -> Keyset:
@@ -365,8 +379,8 @@ async def list_leads(
         LeadSort | None,
         Query(
             description="`last_activity`, `company`, `email` or `status`; a leading `-` sorts descending. "
-            "Leads without a company or activity come last either way; ties go by arrival. "
-            "Default: arrival order."
+            "Leads without a company or activity come last either way; ties go by arrival. Default: "
+            "`-last_activity`, the most recent activity first."
         ),
     ] = None,
 ) -> LeadPage:
@@ -377,6 +391,8 @@ async def list_leads(
     of later pages.
     """
     await campaign_or_404(session, workspace_id, campaign_id)
+    if sort is None and not (cursor and _in_arrival_order(cursor)):
+        sort = DEFAULT_SORT
     after = _decode_cursor(cursor, sort) if cursor else None
     total = await count_leads(session, workspace_id, campaign_id, lead_filter)
     filters = page_conditions(workspace_id, campaign_id, lead_filter, total)

@@ -328,14 +328,24 @@ async def _progress_stream(
         await nc.subscribe(subjects.import_progress_subject(import_id), cb=collect),
         await nc.subscribe(subjects.event_subject(workspace_id, "import_completed"), cb=collect),
     ]
+    # The importer's first progress brings the total, counted before any row is stored; an event that only
+    # brings the total is sent too, so a client can say "of N" from the start. Nothing is sent for the
+    # state before that (no rows, no total): the client knows the import is running.
+    sent: tuple[int, int | None] = (seen, None)
+
+    def news(rows_done: int, total_rows: int | None) -> bool:
+        return (
+            (rows_done, total_rows) != sent and rows_done >= sent[0] and (rows_done, total_rows) != (0, None)
+        )
+
     try:
         while True:
             current = await import_status(service, workspace_id, import_id)
             if current.state in FINAL_STATES:
                 yield _final(current)
                 return
-            if current.rows_done > seen:
-                seen = current.rows_done
+            if news(current.rows_done, current.total_rows):
+                sent = (current.rows_done, current.total_rows)
                 yield _progress(current.percent, current.rows_done, current.total_rows, current.counts)
             while True:
                 try:
@@ -344,9 +354,10 @@ async def _progress_stream(
                     break  # quiet for a while: re-read the state (the importer may have restarted)
                 if isinstance(event, ImportCompleted):
                     break  # the final state and breakdown come from the importer's record
-                if isinstance(event, ImportProgress) and event.rows_done > seen:
-                    seen = event.rows_done
-                    yield _progress(event.percent, event.rows_done, current.total_rows, event.counts)
+                if isinstance(event, ImportProgress) and news(event.rows_done, event.total_rows):
+                    total = event.total_rows if event.total_rows is not None else sent[1]
+                    sent = (event.rows_done, total)
+                    yield _progress(event.percent, event.rows_done, total, event.counts)
     finally:
         for subscription in subscriptions:
             await subscription.unsubscribe()

@@ -112,7 +112,8 @@ async def search_directory(
     """Companies of the directory matching every given filter, in a stable order, with the match count.
 
     The directory is reference data shared by the installation; a size or revenue range matches a
-    company whose band overlaps it. Free text searches company name, website and email."""
+    company whose band overlaps it; `city` ignores case and accents (`plzen` finds Plzeň). Free text
+    searches company name, website and email."""
     try:
         criteria = DirectoryFilter(
             country=country or [],
@@ -131,6 +132,33 @@ async def search_directory(
         "search_directory",
         "importer",
         SearchDirectory(workspace_id=workspace_id, filter=criteria, limit=limit, cursor=cursor),
+        DirectoryPage,
+    )
+    raise_for_reply(reply)
+    return CompanyPage(items=reply.items, total=reply.total, next_cursor=reply.next_cursor)
+
+
+class DirectorySearchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    filter: DirectoryFilter = Field(
+        default_factory=DirectoryFilter,
+        description="exactly what `POST /campaigns/{id}/imports/directory` takes as `filter`",
+    )
+    limit: int = Field(default=50, ge=1, le=SOURCE_PAGE_MAX)
+    cursor: str | None = Field(default=None, description="the previous page's `next_cursor`")
+
+
+@router.post("/directory/companies/search", response_model=CompanyPage, tags=["directory"])
+async def preview_directory_import(
+    body: DirectorySearchIn, workspace_id: Workspace, request: Request
+) -> CompanyPage:
+    """The companies an "add to campaign" with this `filter` would import, and how many (`total`): the
+    same filter object as the import's, the same SQL, so the count is the number of rows it will read."""
+    reply: DirectoryPage = await ask(
+        service_of(request),
+        "search_directory",
+        "importer",
+        SearchDirectory(workspace_id=workspace_id, filter=body.filter, limit=body.limit, cursor=body.cursor),
         DirectoryPage,
     )
     raise_for_reply(reply)
@@ -293,7 +321,8 @@ async def list_pipeline_leads(
     cursor: str | None = None,
 ) -> PipelinePage:
     """The workspace's pipeline leads matching every given filter, oldest first, with the match count.
-    Size and revenue ranges are inclusive; free text searches email, names, company name and website."""
+    Size and revenue ranges are inclusive; `city` ignores case and accents (`plzen` finds Plzeň); free text
+    searches email, names, company name and website."""
     try:
         criteria = PipelineFilter(
             city=city or [],
@@ -312,6 +341,34 @@ async def list_pipeline_leads(
         "list_pipeline_leads",
         "importer",
         ListPipelineLeads(workspace_id=workspace_id, filter=criteria, limit=limit, cursor=cursor),
+        PipelineLeadPage,
+    )
+    raise_for_reply(reply)
+    return PipelinePage(items=reply.items, total=reply.total, next_cursor=reply.next_cursor)
+
+
+class PipelineSearchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    filter: PipelineFilter = Field(
+        default_factory=PipelineFilter,
+        description="exactly what `POST /campaigns/{id}/imports/pipeline` takes as `filter`",
+    )
+    limit: int = Field(default=50, ge=1, le=SOURCE_PAGE_MAX)
+    cursor: str | None = Field(default=None, description="the previous page's `next_cursor`")
+
+
+@router.post("/pipeline/leads/search", response_model=PipelinePage, tags=["pipeline"])
+async def preview_pipeline_import(
+    body: PipelineSearchIn, workspace_id: Workspace, request: Request
+) -> PipelinePage:
+    """The pipeline leads an import with this `filter` would read, and how many (`total`)."""
+    reply: PipelineLeadPage = await ask(
+        service_of(request),
+        "list_pipeline_leads",
+        "importer",
+        ListPipelineLeads(
+            workspace_id=workspace_id, filter=body.filter, limit=body.limit, cursor=body.cursor
+        ),
         PipelineLeadPage,
     )
     raise_for_reply(reply)

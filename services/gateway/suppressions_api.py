@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from uuid import uuid4
 
-from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile, status
+from pydantic import BaseModel, Field, TypeAdapter
 
 from contracts.commands import (
     AddSuppression,
     ListSuppressions,
+    RejectedSuppressionRow,
     RemoveSuppression,
     Reply,
     Suppression,
     SuppressionPage,
     SuppressionReply,
+    SuppressionsUploaded,
+    UploadSuppressions,
 )
 from services.gateway.deps import Workspace, ask, raise_for_reply, service_of
+from services.gateway.imports_api import checked_size
+from services.runtime.streams import UPLOADS_BUCKET
 
 router = APIRouter(prefix="/api/v1", tags=["suppressions"])
 
@@ -91,3 +97,66 @@ async def remove_suppression(email: str, workspace_id: Workspace, request: Reque
     )
     raise_for_reply(reply)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class SuppressionUploadOut(BaseModel):
+    added: int = Field(description="addresses that were not on the list and now are")
+    already: int = Field(description="addresses already on the list, or repeated earlier in the file")
+    rejected: list[RejectedSuppressionRow] = Field(
+        description="every row that is not an address, with its reason (blank rows are skipped)"
+    )
+
+
+@router.post(
+    "/suppressions/upload",
+    response_model=SuppressionUploadOut,
+    responses={
+        413: {"description": "The file is larger than `LEADFLOW_SUPPRESSION_UPLOAD_MAX_BYTES` (10 MB)."},
+        422: {"description": "An empty file, or one that is not a readable CSV."},
+    },
+)
+async def upload_suppressions(
+    workspace_id: Workspace,
+    request: Request,
+    file: Annotated[UploadFile, File(description="A CSV of addresses")],
+    reason: Annotated[str, Form(max_length=500, description="why; default: the file's name")] = "",
+) -> SuppressionUploadOut:
+    """Add every address of a CSV to the suppression list, in one transaction. The file may be in any
+    encoding and delimiter an import recognises; the addresses are in the column a header names as the
+    email ("email", "E-mail", …), else in the first column (a file without a header works too). Each
+    non-blank row is counted once: `added`, `already`, or in `rejected` with its row and reason."""
+    service = service_of(request)
+    checked_size(file, service.settings.suppression_upload_max_bytes)
+    object_name = f"suppressions-{uuid4()}"
+    store = await service.js.object_store(UPLOADS_BUCKET)
+    await file.seek(0)
+    await store.put(object_name, file.file)  # type: ignore[arg-type]
+    try:
+        reply: SuppressionsUploaded = await ask(
+            service,
+            "upload_suppressions",
+            "importer",
+            UploadSuppressions(
+                workspace_id=workspace_id,
+                object_name=object_name,
+                filename=file.filename or "",
+                reason=reason,
+            ),
+            SuppressionsUploaded,
+        )
+    finally:
+        await store.delete(object_name)
+    raise_for_reply(reply)
+    rejected: list[RejectedSuppressionRow] = []
+    if reply.rejected_object:
+        document = await store.get(reply.rejected_object)
+        await store.delete(reply.rejected_object)
+        rejected = _REJECTED_ROWS.validate_json(document.data or b"[]")
+    if len(rejected) != reply.rejected_count:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "The list of rejected rows was lost; upload the file again."
+        )
+    return SuppressionUploadOut(added=reply.added, already=reply.already, rejected=rejected)
+
+
+_REJECTED_ROWS = TypeAdapter(list[RejectedSuppressionRow])

@@ -31,7 +31,14 @@ from contracts.commands import (
     StartPipelineImport,
     StoredPipelineLead,
 )
-from services.importer.directory import decode_cursor, encode_cursor, fetch, filter_label, like_pattern
+from services.importer.directory import (
+    decode_cursor,
+    encode_cursor,
+    fetch,
+    filter_label,
+    folded_city_condition,
+    like_pattern,
+)
 from services.importer.domain import ImportInputError, normalise_email
 from services.importer.jobs import start
 from services.importer.runner import ImportRunner
@@ -55,8 +62,13 @@ def where_clause(workspace_id: UUID, f: PipelineFilter) -> tuple[sql.Composable,
     for column in ("city", "industry", "stage"):
         values = getattr(f, column)
         if values:
-            parts.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
-            params.append(list(values))
+            if column == "city":
+                condition, values = folded_city_condition(values)
+                parts.append(condition)
+                params += values
+            else:
+                parts.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
+                params.append(list(values))
     for column, low, high in (
         ("company_size", f.size_min, f.size_max),
         ("revenue", f.revenue_min, f.revenue_max),

@@ -217,6 +217,8 @@ class ImportRunner:
             _, total_rows = await receive()
             if job.total_rows != total_rows:
                 await self._save_total(job.id, total_rows)
+            # The total is known before the first chunk is: progress can say "of N" from now on.
+            await self._progress(job, percent_of(rows_done, total_rows), rows_done, total_rows, counts)
             per_transaction = chunks_per_transaction(total_rows, self.service.settings.import_chunk_rows)
             finished = False
             while not finished:
@@ -245,7 +247,7 @@ class ImportRunner:
                 rows_done, chunks_done = stored.rows_done, stored.chunks_done
                 percent = percent_of(rows_done, total_rows)
                 if progress.due(percent):
-                    await self._progress(job, percent, rows_done, counts)
+                    await self._progress(job, percent, rows_done, total_rows, counts)
             return "completed"
         finally:
             abandoned.set()
@@ -254,13 +256,16 @@ class ImportRunner:
                 await pumping
             await publisher.close(writer)
 
-    async def _progress(self, job: Any, percent: float, rows_done: int, counts: dict[str, int]) -> None:
+    async def _progress(
+        self, job: Any, percent: float, rows_done: int, total_rows: int, counts: dict[str, int]
+    ) -> None:
         event = ImportProgress(
             workspace_id=job.workspace_id,
             campaign_id=job.campaign_id,
             import_id=job.id,
             percent=percent,
             rows_done=rows_done,
+            total_rows=total_rows,
             counts=dict(counts),
         )
         # Progress is ephemeral (core NATS): a lost update is replaced by the next one.

@@ -6,11 +6,17 @@ API and from the events of the services that learn of unsubscribes and hard boun
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import csv
+import tempfile
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from email_validator import EmailNotValidError
+from nats.js.errors import NotFoundError
+from pydantic import TypeAdapter
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,15 +25,21 @@ from contracts import EmailBounced, Event, LeadUnsubscribed, subjects
 from contracts.commands import (
     AddSuppression,
     ListSuppressions,
+    RejectedSuppressionRow,
     RemoveSuppression,
     Reply,
     Suppression,
     SuppressionPage,
     SuppressionReply,
+    SuppressionsUploaded,
+    UploadSuppressions,
 )
-from services.importer.domain import normalise_email
+from services.importer.domain import ImportInputError, normalise_email
+from services.importer.runner import explain
+from services.importer.suppression_file import ListedAddress, read_suppression_file
 from services.importer.tables import suppressions
 from services.runtime.service import Service
+from services.runtime.streams import UPLOADS_BUCKET
 
 
 class SuppressionRepository:
@@ -51,6 +63,33 @@ class SuppressionRepository:
                 )
             )
         ).one()
+
+    async def add_many(
+        self, workspace_id: UUID, addresses: Sequence[ListedAddress], reason: str, source: str
+    ) -> int:
+        """Add the addresses not on the list yet (one statement per 5,000); returns how many were new."""
+        added = 0
+        for start in range(0, len(addresses), 5000):
+            batch = addresses[start : start + 5000]
+            result = await self.session.execute(
+                insert(suppressions)
+                .values(
+                    [
+                        {
+                            "workspace_id": workspace_id,
+                            "email_key": a.key,
+                            "email": a.email,
+                            "reason": reason,
+                            "source": source,
+                        }
+                        for a in batch
+                    ]
+                )
+                .on_conflict_do_nothing()
+                .returning(suppressions.c.email_key)
+            )
+            added += len(result.all())
+        return added
 
     async def remove(self, workspace_id: UUID, key: str) -> bool:
         result = await self.session.execute(
@@ -141,8 +180,51 @@ def register(service: Service) -> None:
         next_cursor = _cursor(page[-1].email_key) if len(rows) > cmd.limit else None
         return SuppressionPage(items=[_out(r) for r in page], total=total, next_cursor=next_cursor)
 
+    @broker.subscriber(
+        subjects.command_subject("importer", "upload_suppressions"),
+        queue="importer",
+        title="importer.upload_suppressions",
+        description="Add every address of an uploaded CSV to the suppression list, in one transaction; "
+        "every row that is not an address comes back with its reason.",
+    )
+    async def upload_suppressions(cmd: UploadSuppressions) -> SuppressionsUploaded:
+        return await add_uploaded(service, cmd)
+
     service.consume("lead_unsubscribed", on_suppressing_event, durable="importer-suppress-unsubscribed")
     service.consume("email_bounced", on_suppressing_event, durable="importer-suppress-bounced")
+
+
+async def add_uploaded(service: Service, cmd: UploadSuppressions) -> SuppressionsUploaded:
+    store = await service.js.object_store(UPLOADS_BUCKET)
+    with tempfile.TemporaryFile() as spool:
+        try:
+            await store.get(cmd.object_name, writeinto=spool)
+        except NotFoundError:
+            return SuppressionsUploaded(
+                error="The uploaded file is no longer available.", error_code="invalid"
+            )
+        spool.seek(0)
+        try:
+            listed = await asyncio.to_thread(read_suppression_file, spool)
+        except (ImportInputError, UnicodeDecodeError, csv.Error) as exc:
+            return SuppressionsUploaded(error=explain(exc), error_code="invalid")
+    reason = cmd.reason or (f"uploaded list {cmd.filename}" if cmd.filename else "uploaded list")
+    async with service.sessions() as session, session.begin():
+        added = await SuppressionRepository.from_session(session).add_many(
+            cmd.workspace_id, listed.addresses, reason, "manual"
+        )
+    rejected_object = None
+    if listed.rejected:
+        rejected_object = f"{cmd.object_name}.rejected.json"
+        rows = [RejectedSuppressionRow(row=r.row, value=r.value, reason=r.reason) for r in listed.rejected]
+        document = TypeAdapter(list[RejectedSuppressionRow]).dump_json(rows)
+        await store.put(rejected_object, document)
+    return SuppressionsUploaded(
+        added=added,
+        already=len(listed.addresses) - added + listed.repeated,
+        rejected_count=len(listed.rejected),
+        rejected_object=rejected_object,
+    )
 
 
 def _key_for(email: str) -> str:

@@ -155,6 +155,7 @@ directory_companies = Table(
     ),
     Index("directory_companies_country_city", "country", "city"),
     Index("directory_companies_city", "city"),
+    Index("directory_companies_folded_city", text("importer.fold_text(city)"), postgresql_include=["city"]),
     Index("directory_companies_industry", "industry"),
     Index("directory_companies_size", "size_band", postgresql_using="gist"),
     Index("directory_companies_revenue", "revenue_band", postgresql_using="gist"),
@@ -201,5 +202,11 @@ pipeline_leads = Table(
     ),
     Index("pipeline_leads_workspace_seq", "workspace_id", "seq"),
     Index("pipeline_leads_workspace_city", "workspace_id", "city"),
+    Index(
+        "pipeline_leads_workspace_folded_city",
+        "workspace_id",
+        text("importer.fold_text(city)"),
+        postgresql_include=["city"],
+    ),
     Index("pipeline_leads_workspace_industry", "workspace_id", "industry"),
 )

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(default=15.0, gt=0, description="gateway → service commands")
     import_chunk_rows: int = Field(default=1000, ge=1, le=1000, description="leads per LeadImported batch")
     import_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1, description="largest accepted CSV upload")
+    suppression_upload_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, description="largest accepted suppression-list upload"
+    )
 
     # The validator's probe. Defaults suit a real network; tests point them at local DNS and MX peers.
     dns_nameservers: str = Field(

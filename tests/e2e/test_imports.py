@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import nats
 import pytest
+from nats.aio.msg import Msg
 
-from contracts import EmailBounced, LeadUnsubscribed
+from contracts import EmailBounced, ImportProgress, LeadUnsubscribed, parse_event
 from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads
 from tests.e2e.conftest import create_workspace_key
 from tests.harness import ServiceStack
@@ -208,6 +209,36 @@ async def test_sse_streams_progress_to_the_final_breakdown(client: httpx.AsyncCl
     assert (
         await client.get(f"/api/v1/imports/{started['id']}/events", headers={"Authorization": "Bearer x"})
     ).status_code == 401
+
+
+async def test_progress_says_of_how_many_rows_as_soon_as_the_first_pass_has_counted_them(
+    client: httpx.AsyncClient, stack: ServiceStack
+) -> None:
+    rows = 60_000
+    campaign_id = await create_campaign(client, "of N")
+    published: list[ImportProgress] = []
+
+    async def collect(msg: Msg) -> None:
+        event = parse_event(msg.data)
+        assert isinstance(event, ImportProgress)
+        published.append(event)
+
+    nc = await nats.connect(stack.nats_url)
+    try:
+        await nc.subscribe("leadflow-progress.*", cb=collect)
+        started = await start_import(client, campaign_id, many_rows(rows, "ofn"), {"email": "email"})
+        events = await read_sse(client, f"/api/v1/imports/{started['id']}/events")
+    finally:
+        await nc.drain()
+    ours = [e for e in published if str(e.import_id) == started["id"]]
+    # The first progress the importer sends is the total, before any chunk is stored.
+    assert (ours[0].rows_done, ours[0].total_rows) == (0, rows)
+    assert all(e.total_rows == rows for e in ours)
+
+    progress = [json.loads(e["data"]) for e in events if e["event"] == "progress"]
+    assert len(progress) > 2
+    assert all(p["total_rows"] == rows for p in progress)
+    assert json.loads(events[-1]["data"])["total_rows"] == rows
 
 
 async def test_cancel_stops_an_import_and_keeps_what_it_imported(client: httpx.AsyncClient) -> None:

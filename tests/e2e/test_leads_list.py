@@ -28,7 +28,7 @@ COMPANIES = ["Žďárské strojírny", "acme", "Acme", "Beta s.r.o.", "Omega a.s
 MAPPING = {"email": "email", "first_name": "first", "company_name": "company"}
 
 SORT_SQL = {
-    None: "seq",
+    None: "last_activity_at DESC NULLS LAST, seq DESC",  # the default: newest activity first
     "last_activity": "last_activity_at ASC NULLS LAST, seq ASC",
     "-last_activity": "last_activity_at DESC NULLS LAST, seq DESC",
     "company": "company_name ASC NULLS LAST, seq ASC",
@@ -212,8 +212,8 @@ async def test_paging_is_stable_while_leads_are_imported(
         assert len(added) == 16
         for lead_id, cursor_row in added:
             assert (lead_id in seen) == (rank[lead_id] > rank[cursor_row]), (sort, lead_id)
-        if sort is None:  # in arrival order every new lead comes after every original one
-            assert all(lead_id in seen for lead_id, _ in added)
+        if sort is None:  # newest first: every new lead sorts before the cursor of the page it arrived after
+            assert not any(lead_id in seen for lead_id, _ in added)
 
 
 def expected_total(stack: ServiceStack, campaign_id: str, where: str = "TRUE", *params: Any) -> int:
@@ -377,11 +377,18 @@ async def test_invalid_sort_and_cursor_are_422(client: httpx.AsyncClient, stack:
     for params, cursor in bad:
         response = await client.get(path, params={**params, "cursor": cursor})
         assert response.status_code == 422, (params, cursor, response.text)
-    # The cursor paging by arrival order handed out before sorting existed (base64 of the seq) still works.
-    first = (await client.get(path, params={"limit": 2})).json()
-    seq = sql(stack, "SELECT seq FROM gateway.lead_view WHERE id = %s", first["items"][-1]["id"])[0][0]
+    # Cursors of arrival order, the old default, still page on in arrival order: the one handed out before
+    # sorting existed (base64 of the seq) and the one handed out before the default became newest first.
+    arrival = [
+        str(r[0])
+        for r in sql(
+            stack, "SELECT id FROM gateway.lead_view WHERE campaign_id = %s ORDER BY seq", campaign_id
+        )
+    ]
+    seq = sql(stack, "SELECT seq FROM gateway.lead_view WHERE id = %s", arrival[1])[0][0]
     old_style = base64.urlsafe_b64encode(str(seq).encode()).decode().rstrip("=")
     rest = (await client.get(path, params={"cursor": old_style})).json()
-    assert rest["items"] == (await client.get(path, params={"cursor": first["next_cursor"]})).json()["items"]
-    assert len(rest["items"]) == 4
+    assert [i["id"] for i in rest["items"]] == arrival[2:]
+    sorted_style = forged(["", None, seq])
+    assert (await client.get(path, params={"cursor": sorted_style})).json()["items"] == rest["items"]
     assert (await client.get(path, params={"cursor": company_cursor, "sort": "company"})).status_code == 200

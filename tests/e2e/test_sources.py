@@ -350,3 +350,84 @@ async def test_pipeline_create_filter_and_import(
     assert neither.status_code == 422
     too_many = await owner.post("/api/v1/pipeline/leads", json=[{"email": f"l{i}@x.cz"} for i in range(1001)])
     assert too_many.status_code == 422 and "1,000" in too_many.json()["detail"]
+
+
+async def test_city_filters_ignore_case_and_accents_and_the_preview_counts_what_the_import_reads(
+    client: httpx.AsyncClient, stack: ServiceStack, directory: None
+) -> None:
+    plzen = query(stack, "SELECT id FROM importer.directory_companies WHERE city = 'Plzeň' ORDER BY id")
+    brno = query(stack, "SELECT id FROM importer.directory_companies WHERE city = 'Brno' ORDER BY id")
+    assert plzen and brno
+    for spelled in ("plzen", "PLZEŇ", "Plzen"):
+        found = (await client.get("/api/v1/directory/companies", params={"city": spelled})).json()
+        assert found["total"] == len(plzen), spelled
+    both = await all_pages(client, "/api/v1/directory/companies", {"city": ["plzen", "BRNO"]})
+    assert [c["id"] for c in both] == sorted(r[0] for r in plzen + brno)
+
+    # The preview takes the import's own filter object and lists exactly what the import then reads.
+    criteria = {"city": ["plzen", "BRNO"], "industry": "Construction"}
+    preview = await client.post("/api/v1/directory/companies/search", json={"filter": criteria, "limit": 3})
+    assert preview.status_code == 200, preview.text
+    shown = preview.json()
+    expected = query(
+        stack,
+        "SELECT id, email IS NULL FROM importer.directory_companies "
+        "WHERE city IN ('Plzeň', 'Brno') AND industry = 'Construction' ORDER BY id",
+    )
+    assert shown["total"] == len(expected) > 3
+    assert [c["id"] for c in shown["items"]] == [r[0] for r in expected[:3]]
+    following = await client.post(
+        "/api/v1/directory/companies/search",
+        json={"filter": criteria, "limit": 200, "cursor": shown["next_cursor"]},
+    )
+    assert [c["id"] for c in following.json()["items"]] == [r[0] for r in expected[3:]]
+    bad = await client.post("/api/v1/directory/companies/search", json={"filter": {"planet": "Mars"}})
+    assert bad.status_code == 422
+
+    campaign_id = await create_campaign(client, "Plzeň and Brno builders")
+    started = await client.post(
+        f"/api/v1/campaigns/{campaign_id}/imports/directory", json={"filter": criteria}
+    )
+    done = await wait_for_import(client, started.json()["id"])
+    assert done["total_rows"] == shown["total"]
+    assert done["counts"]["missing_email"] == sum(1 for r in expected if r[1])
+    assert done["counts"]["imported"] == sum(1 for r in expected if not r[1])
+
+
+async def test_pipeline_city_filter_ignores_case_and_accents_in_the_list_preview_and_import(
+    stack: ServiceStack,
+) -> None:
+    async with httpx.AsyncClient(
+        base_url=stack.gateway_url,
+        headers={"Authorization": f"Bearer {create_workspace_key(stack, 'Pipeline cities')}"},
+        timeout=30,
+    ) as own:
+        stored = await own.post(
+            "/api/v1/pipeline/leads",
+            json=[
+                {"email": "a@plzen.cz", "city": "Plzeň", "company_size": 20, "revenue": 5_000_000},
+                {"email": "b@plzen.cz", "city": "PLZEŇ", "company_size": 500},
+                {"email": "c@brno.cz", "city": "Brno", "revenue": 100},
+                {"email": "d@praha.cz", "city": "Praha"},
+            ],
+        )
+        assert stored.status_code == 200, stored.text
+        listed = (await own.get("/api/v1/pipeline/leads", params={"city": ["plzen", "brno"]})).json()
+        assert sorted(i["email"] for i in listed["items"]) == ["a@plzen.cz", "b@plzen.cz", "c@brno.cz"]
+        # The size and revenue filters take the directory's names.
+        sized = (
+            await own.get(
+                "/api/v1/pipeline/leads", params={"city": "plzen", "size_max": 100, "revenue_min": 1}
+            )
+        ).json()
+        assert [i["email"] for i in sized["items"]] == ["a@plzen.cz"]
+
+        criteria = {"city": "PLZEN"}
+        preview = (await own.post("/api/v1/pipeline/leads/search", json={"filter": criteria})).json()
+        assert preview["total"] == 2
+        campaign_id = await create_campaign(own, "Plzeň pipeline")
+        started = await own.post(
+            f"/api/v1/campaigns/{campaign_id}/imports/pipeline", json={"filter": criteria}
+        )
+        done = await wait_for_import(own, started.json()["id"])
+        assert (done["total_rows"], done["counts"]["imported"]) == (2, 2)
