@@ -74,7 +74,6 @@ export function openPipelineImport(campaignId, onImported) {
   openDialog({ title: "Import from Pipeline", body, footer: [footer], className: "wide", onClose: () => { if (finished) onImported(); } });
 
   const texts = () => Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()]).filter(([, v]) => v));
-  const filter = () => ({ ...texts(), ...ranges.values() });
   // The import takes the list's keys, with one value per list key as a list.
   const asFilter = () => ({ ...Object.fromEntries(Object.entries(texts()).map(([k, v]) => [k, k === "q" ? v : [v]])), ...ranges.values() });
   let total = 0;
@@ -90,11 +89,13 @@ export function openPipelineImport(campaignId, onImported) {
     const problem = ranges.problem();
     if (problem) { total = 0; count.textContent = problem; replaceChildren(list); refreshButtons(); return; }
     try {
-      const page = await api.get("/api/v1/pipeline/leads", { ...filter(), limit: 100 });
+      // The import's own filter object: the count shown is what "Import all matching" reads.
+      const page = await api.post("/api/v1/pipeline/leads/search", { filter: asFilter(), limit: 100 });
       if (mine !== asked) return;
       total = page.total;
       selected.clear();
-      count.textContent = `${number(page.total)} pipeline leads match${page.total > page.items.length ? ` (showing the first ${page.items.length})` : ""}.`;
+      const matches = page.total === 1 ? "pipeline lead matches" : "pipeline leads match";
+      count.textContent = `${number(page.total)} ${matches}${page.total > page.items.length ? ` (showing the first ${page.items.length})` : ""}.`;
       replaceChildren(list, page.items.length ? h("table", {}, h("tbody", {}, page.items.map((lead) => {
         const box = h("input", { type: "checkbox", "aria-label": `Select ${lead.email ?? lead.company_name}`, onchange: (e) => {
           if (e.target.checked) selected.add(lead.id); else selected.delete(lead.id);
@@ -158,7 +159,8 @@ export async function openDirectoryImport(campaignId, onImported) {
     const problem = ranges.problem();
     if (problem) { count.textContent = problem; replaceChildren(preview); add.disabled = true; return; }
     try {
-      const page = await api.get("/api/v1/directory/companies", { ...filter(), limit: PREVIEW_ROWS });
+      // The import's own filter object: the count and the companies shown are what "Add" imports.
+      const page = await api.post("/api/v1/directory/companies/search", { filter: filter(), limit: PREVIEW_ROWS });
       if (mine !== asked) return;
       count.textContent = page.total > page.items.length
         ? `${number(page.total)} companies match (the first ${page.items.length} below).`

@@ -44,12 +44,14 @@ function addForm(onAdded) {
 
 function uploadForm(onUploaded) {
   const file = h("input", { type: "file", id: "suppress-file", accept: ".csv,.txt,text/csv", required: true });
+  const reason = h("input", { type: "text", id: "suppress-file-reason", maxlength: 500, placeholder: "the file's name" });
   const result = h("div", { id: "suppress-upload-result", "aria-live": "polite" });
   const submit = h("button", { type: "submit", class: "primary" }, "Upload");
   return h("form", { class: "panel", "aria-labelledby": "upload-heading", onsubmit: async (event) => {
     event.preventDefault();
     const form = new FormData();
     form.append("file", file.files[0]);
+    if (reason.value.trim()) form.append("reason", reason.value.trim());
     submit.disabled = true;
     replaceChildren(result, h("p", { class: "muted" }, "Uploading…"));
     try {
@@ -63,8 +65,8 @@ function uploadForm(onUploaded) {
     submit.disabled = false;
   } },
     h("h2", { id: "upload-heading" }, "Upload a CSV"),
-    h("p", { class: "muted" }, "A file of addresses, one per row or in a column named like “email”. Every address is checked; the rest of the file is ignored."),
-    field("suppress-file", "CSV file", file),
+    h("p", { class: "muted" }, "Addresses in the column whose header names the email (“email”, “E-mail”…), else in the first column; any encoding and delimiter an import reads. Every row is checked."),
+    h("div", { class: "row" }, field("suppress-file", "CSV file", file, "grow"), field("suppress-file-reason", "Reason for all of them (optional)", reason, "grow")),
     h("p", {}, submit),
     result,
   );
