@@ -308,9 +308,9 @@ async def run_verifier(
     lookup = resolver.lookup
     last_lookup = 0.0
 
-    async def timed_lookup(domain: str) -> MxLookup:
+    async def timed_lookup(domain: str, *, fresh: bool = False) -> MxLookup:
         nonlocal last_lookup
-        answer = await lookup(domain)
+        answer = await lookup(domain, fresh=fresh)
         last_lookup = time.perf_counter()
         return answer
 

@@ -189,10 +189,12 @@ def validate(
     Prints one JSON object per address, in input order:
     {"email", "verdict", "reason", "mx", "smtp_code", "catch_all", "disposable", "role"}.
     Configured by the same LEADFLOW_DNS_* / LEADFLOW_SMTP_PROBE_* / LEADFLOW_VALIDATOR_* variables.
+    Checks the DNS canaries first: when the resolver fails for them it verifies nothing and exits 2, and
+    addresses whose DNS broke during the run print as unknown / dns_unhealthy (exit 2 as well).
     """
     import json
 
-    from services.validator.verifier import Verifier
+    from services.validator.verifier import DNS_ADVICE, DnsUntrusted, Verifier
 
     inputs = list(addresses or [])
     if file is not None:
@@ -205,6 +207,10 @@ def validate(
         verifier = Verifier.from_settings(Settings())
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    from services.runtime.logs import configure_logging
+
+    # Standard output is JSON lines only; what goes wrong is said below, in a sentence on standard error.
+    configure_logging("ERROR")
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -219,9 +225,19 @@ def validate(
         disable=not sys.stderr.isatty(),
     ) as bar:
         task = bar.add_task("verify", total=len(inputs))
-        results = asyncio.run(verifier.verify_many(inputs, lambda n: bar.advance(task, n)))
+        try:
+            results = asyncio.run(verifier.verify_checked(inputs, lambda n: bar.advance(task, n)))
+        except DnsUntrusted as exc:
+            typer.echo(f"DNS looks broken: {exc}. No address was verified: {DNS_ADVICE}", err=True)
+            raise typer.Exit(2) from None
     for result in results:
         sys.stdout.write(json.dumps(result.as_json(), ensure_ascii=False) + "\n")
+    if any(result.reason == "dns_unhealthy" for result in results):
+        typer.echo(
+            f"DNS broke during the run; addresses marked dns_unhealthy were not verified: {DNS_ADVICE}",
+            err=True,
+        )
+        raise typer.Exit(2)
 
 
 if __name__ == "__main__":

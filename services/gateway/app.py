@@ -14,6 +14,7 @@ from services.gateway import (
     leads_stream_api,
     sources_api,
     suppressions_api,
+    validation_api,
     web,
 )
 from services.gateway.auth import SessionCookieAuth
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(leads_stream_api.router)
     app.include_router(suppressions_api.router)
     app.include_router(sources_api.router)
+    app.include_router(validation_api.router)
     app.include_router(web.router)
     app.mount("/static", web.static_files(), name="static")
     app.add_middleware(UploadLimit, max_bytes=settings.import_max_bytes)

@@ -140,15 +140,23 @@ ValidationValue = Literal["pending", "valid", "invalid", "unknown"]
 
 class ValidatorStatus(BaseModel):
     state: ValidatorState = Field(
-        description="`ok`: the validator answered and is verifying; `degraded`: it answered but has paused "
-        "SMTP probes because the prober itself looks blocked (leads wait in `held` rather than being marked "
-        "`unknown`); `unavailable`: it did not answer within about 2 s (the counts are still current)."
+        description="`ok`: the validator answered and is verifying; `degraded`: it answered but cannot "
+        "trust its own checks — its DNS resolver fails for well-known mail domains, or its SMTP prober "
+        "looks blocked — so the leads that depend on them wait in `held` rather than getting a verdict "
+        "for the validator's fault; `unavailable`: it did not answer within about 2 s (the counts are "
+        "still current)."
     )
     queued: int | None = Field(
         description="Leads of the campaign waiting for a verification pass; null when `unavailable`."
     )
     held: int | None = Field(
         description="Of `queued`, leads held back while the validator is degraded; null when `unavailable`."
+    )
+    reason: str | None = Field(
+        default=None,
+        description='Why the validator is `degraded`, in words to show a user: "DNS resolver '
+        'unreachable", "resolver answers NXDOMAIN for known domains", "SMTP probes fail across many '
+        'unrelated domains …" (several joined by "; "); null otherwise.',
     )
 
 
@@ -224,7 +232,12 @@ async def _validator_status(service: Service, workspace_id: UUID, campaign_id: U
         return ValidatorStatus(state="unavailable", queued=None, held=None)
     if reply.error:
         return ValidatorStatus(state="unavailable", queued=None, held=None)
-    return ValidatorStatus(state="degraded" if reply.degraded else "ok", queued=reply.queued, held=reply.held)
+    return ValidatorStatus(
+        state="degraded" if reply.degraded else "ok",
+        queued=reply.queued,
+        held=reply.held,
+        reason=reply.reason if reply.degraded else None,
+    )
 
 
 @router.get(

@@ -55,6 +55,18 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="wait before retrying leads held while the prober looked blocked"
     )
     validator_cache_ttl_seconds: float = Field(default=3600.0, ge=0, description="MX and catch-all cache")
+    validator_dns_canaries: str = Field(
+        default="gmail.com,outlook.com,yahoo.com,icloud.com,seznam.cz",
+        description="comma-separated domains that certainly have MX records: when most of them fail to "
+        "resolve, the resolver is at fault and DNS failures are held, not made verdicts; empty = judge by "
+        "failures spreading across unrelated domains alone",
+    )
+    validator_dns_canary_interval_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how often the canaries are checked (also at once when DNS "
+        "failures spread, and before any DNS failure becomes a verdict)",
+    )
     validator_allow_test_domains: bool = Field(
         default=False,
         description="accept addresses under .test (tests and demos only: it never exists on the Internet)",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -20,7 +20,7 @@ import aiodns
 import pycares
 from aiodns.error import ARES_ENODATA, ARES_ENOTFOUND, ARES_ETIMEOUT, DNSError
 
-from services.validator.domain import MxHost, is_null_mx, order_mx
+from services.validator.domain import LookupOutcome, MxHost, is_null_mx, order_mx
 
 # A timeout or a resolver error says nothing about the domain: retry it soon rather than keep it an hour.
 FAILURE_CACHE_TTL = 30.0
@@ -36,6 +36,21 @@ class MxKind(StrEnum):
     NO_MAIL = "no_mail"  # the domain exists, but has no MX and no A/AAAA
     TIMEOUT = "timeout"  # the nameservers did not answer in time
     ERROR = "error"  # any other resolver failure (SERVFAIL, refused, malformed name, ...)
+
+    @property
+    def outcome(self) -> LookupOutcome:
+        """What this answer says about the resolver (for the DNS health guard)."""
+        return _OUTCOMES.get(self, LookupOutcome.ANSWERED)
+
+
+_OUTCOMES = {
+    MxKind.NXDOMAIN: LookupOutcome.NXDOMAIN,
+    MxKind.NO_MAIL: LookupOutcome.NO_MX,
+    MxKind.TIMEOUT: LookupOutcome.TIMEOUT,
+    MxKind.ERROR: LookupOutcome.ERROR,
+}
+# Answers a broken resolver gives for every name: forgotten when the resolver is found broken or fixed.
+_FAILURES = frozenset(_OUTCOMES)
 
 
 @dataclass(frozen=True)
@@ -94,18 +109,25 @@ class MxResolver:
         self._clock = clock
         self._cache: dict[str, tuple[float, MxLookup]] = {}
         self._inflight: dict[str, asyncio.Task[MxLookup]] = {}
+        # Bumped by `reset`: a lookup that started before it must not put its answer in the cache.
+        self._generation = 0
         self._max_in_flight = max_in_flight
         self._slots: asyncio.Semaphore | None = None
         self._resolver: aiodns.DNSResolver | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def lookup(self, domain: str) -> MxLookup:
-        """Where mail for `domain` (ASCII/punycode) goes; answered from the cache when still fresh."""
+    @property
+    def nameservers(self) -> list[str] | None:
+        return self._nameservers
+
+    async def lookup(self, domain: str, *, fresh: bool = False) -> MxLookup:
+        """Where mail for `domain` (ASCII/punycode) goes; answered from the cache when still fresh,
+        unless `fresh` (a re-run asks the DNS again: the answer may have changed since)."""
         key = domain.strip().rstrip(".").lower()
         cached = self._cache.get(key)
         if cached is not None:
             expires_at, result = cached
-            if self._clock() < expires_at:
+            if self._clock() < expires_at and not fresh:
                 return result
             del self._cache[key]
         task = self._inflight.get(key)
@@ -124,11 +146,20 @@ class MxResolver:
             self._loop = None
             self._slots = None
 
+    async def reset(self) -> None:
+        """Forget every failure the cache holds and start a new channel (c-ares keeps negative answers
+        of its own): called when the resolver is found broken or fixed, so that no answer it gave while
+        broken outlives that. Lookups in flight end as errors and are not cached."""
+        self._generation += 1
+        self._cache = {k: v for k, v in self._cache.items() if v[1].kind not in _FAILURES}
+        await self.close()
+
     def _forget(self, key: str, task: asyncio.Task[MxLookup]) -> None:
         if self._inflight.get(key) is task:
             del self._inflight[key]
 
     async def _resolve_and_cache(self, key: str) -> MxLookup:
+        generation = self._generation
         if self._slots is None:  # created on the running loop, like the resolver
             self._slots = asyncio.Semaphore(self._max_in_flight)
         async with self._slots:
@@ -136,7 +167,8 @@ class MxResolver:
         ttl = self._cache_ttl
         if result.kind in (MxKind.TIMEOUT, MxKind.ERROR):
             ttl = min(ttl, FAILURE_CACHE_TTL)
-        self._cache[key] = (self._clock() + ttl, result)
+        if generation == self._generation:
+            self._cache[key] = (self._clock() + ttl, result)
         return result
 
     async def _resolve(self, domain: str) -> MxLookup:
@@ -217,6 +249,39 @@ class MxResolver:
             )
             self._loop = loop
         return self._resolver
+
+
+async def check_canaries(
+    nameservers: list[str] | None, domains: Sequence[str], *, query_timeout: float, tries: int = 2
+) -> dict[str, LookupOutcome]:
+    """Ask for each canary's MX records on a channel of its own, created for this check: nothing cached
+    (neither ours nor c-ares') may answer for a resolver that has changed since."""
+    resolver = aiodns.DNSResolver(nameservers=nameservers, timeout=query_timeout, tries=tries)
+
+    async def one(domain: str) -> LookupOutcome:
+        try:
+            answer = await resolver.query_dns(domain, "MX")
+        except DNSError as exc:
+            code = _code(exc)
+            if code == ARES_ENOTFOUND:
+                return LookupOutcome.NXDOMAIN
+            if code == ARES_ENODATA:
+                return LookupOutcome.NO_MX
+            return LookupOutcome.TIMEOUT if code == ARES_ETIMEOUT else LookupOutcome.ERROR
+        records = [
+            MxHost(rr.data.priority, rr.data.exchange.rstrip("."))
+            for rr in answer.answer
+            if isinstance(rr.data, pycares.MXRecordData)
+        ]
+        if not records or is_null_mx(records):
+            return LookupOutcome.NO_MX
+        return LookupOutcome.ANSWERED
+
+    try:
+        outcomes = await asyncio.gather(*(one(domain) for domain in domains))
+    finally:
+        await resolver.close()
+    return dict(zip(domains, outcomes, strict=True))
 
 
 def _code(exc: DNSError) -> int | None:

@@ -23,9 +23,10 @@ metadata = MetaData(schema=SCHEMA)
 outbox, processed_events = runtime_tables(metadata)
 
 # A lead is queued once (its id is the key: a redelivered LeadImported queues nothing), claimed by a
-# worker for a pass (`probing` until `locked_until`), and either done (LeadValidated emitted with it) or
-# queued again for a later pass: greylisted (`attempts` counts those passes) or held while the prober
-# itself looks blocked (`held`).
+# worker for a pass (`probing` until `locked_until`), and either done (its verdict emitted with it) or
+# queued again for a later pass: greylisted (`attempts` counts those passes) or held while the validator
+# itself looks at fault (`held`, `held_for` says which part: the SMTP prober or DNS). A re-run queues a
+# done lead again with `run` one higher; every verdict carries the run it belongs to.
 validations = Table(
     "validations",
     metadata,
@@ -36,6 +37,7 @@ validations = Table(
     Column("state", Text, nullable=False, server_default="queued"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("held", Boolean, nullable=False, server_default="false"),
+    Column("held_for", Text),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("locked_until", DateTime(timezone=True)),
     Column("verdict", Text),
@@ -47,6 +49,16 @@ validations = Table(
     Column("role", Boolean, nullable=False, server_default="false"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("validated_at", DateTime(timezone=True)),
-    Index("validations_due", "next_attempt_at", postgresql_where=text("state <> 'done'")),
+    Column("run", Integer, nullable=False, server_default="0"),
+    # The fair claim walks the queued leads workspace by workspace, campaign by campaign, each campaign's
+    # in the order they fall due (see repository.py).
+    Index(
+        "validations_queue",
+        "workspace_id",
+        "campaign_id",
+        "next_attempt_at",
+        postgresql_where=text("state = 'queued'"),
+    ),
+    Index("validations_leases", "locked_until", postgresql_where=text("state = 'probing'")),
     Index("validations_campaign", "campaign_id", "state"),
 )

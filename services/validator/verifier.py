@@ -3,6 +3,9 @@
 syntax (email-validator) → role and disposable flags → MX (cached per domain) → one SMTP session per
 domain: a random local part first (catch-all), then every address's RCPT → greylisted addresses probed
 again on the retry schedule. The same pipeline serves `leadflow validate` and the validator service.
+
+A DNS failure (no such domain, no mail server, a timeout) becomes a result only when the DNS guard
+believes it: while our own resolver looks broken it is `dns_unhealthy` instead, which the service holds.
 """
 
 from __future__ import annotations
@@ -10,21 +13,27 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
 from email_validator import EmailNotValidError, validate_email
 
 from contracts import Verdict
 from services.runtime.settings import Settings
-from services.validator.dns import MxKind, MxLookup, MxResolver
+from services.validator.dns import MxKind, MxLookup, MxResolver, check_canaries
+from services.validator.dns_guard import DnsGuard
 from services.validator.domain import (
+    DNS_DEPENDENT,
+    DnsFault,
+    DnsHealth,
+    LookupOutcome,
     ProbeHealth,
     RcptKind,
     Reason,
     Result,
     is_disposable,
     is_role,
+    parse_domains,
     parse_nameservers,
     parse_retry_schedule,
     verdict_of,
@@ -50,6 +59,18 @@ class _Address:
     disposable: bool
 
 
+class DnsUntrusted(Exception):
+    """The resolver failed the canary check: no DNS answer it gives can be believed."""
+
+
+# What `leadflow validate` says when DNS cannot be trusted.
+DNS_ADVICE = (
+    "with a resolver that fails for well-known mail domains, good addresses would come out invalid. "
+    "Check the resolver (LEADFLOW_DNS_NAMESERVERS, else the system's); LEADFLOW_VALIDATOR_DNS_CANARIES "
+    "names the domains checked."
+)
+
+
 class Verifier:
     def __init__(
         self,
@@ -60,11 +81,16 @@ class Verifier:
         allow_test_domains: bool = False,
         catch_all_ttl: float = 3600.0,
         health: ProbeHealth | None = None,
+        dns_guard: DnsGuard | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """Without `dns_guard`, every DNS failure is believed (a bench, or a test of one branch)."""
         self.resolver = resolver
         self.prober = prober
+        self.dns_guard = dns_guard
+        if dns_guard is not None:
+            dns_guard.on_change(self._dns_changed)
         self.greylist_retries = tuple(greylist_retries)
         self.allow_test_domains = allow_test_domains
         self.catch_all_ttl = catch_all_ttl
@@ -88,10 +114,19 @@ class Verifier:
             global_limit=settings.validator_concurrency,
             on_connect=lambda domain, connected: health.record(domain, connected=connected, now=clock()),
         )
+        nameservers = parse_nameservers(settings.dns_nameservers) or None
         resolver = MxResolver(
-            parse_nameservers(settings.dns_nameservers) or None,
+            nameservers,
             timeout=settings.dns_timeout_seconds,
             cache_ttl=settings.validator_cache_ttl_seconds,
+        )
+
+        async def canaries(domains: Sequence[str]) -> dict[str, LookupOutcome]:
+            return await check_canaries(nameservers, domains, query_timeout=settings.dns_timeout_seconds)
+
+        dns_health = DnsHealth(
+            canaries=parse_domains(settings.validator_dns_canaries),
+            interval_seconds=settings.validator_dns_canary_interval_seconds,
         )
         return cls(
             resolver,
@@ -102,31 +137,63 @@ class Verifier:
             allow_test_domains=settings.validator_allow_test_domains,
             catch_all_ttl=settings.validator_cache_ttl_seconds,
             health=health,
+            dns_guard=DnsGuard(dns_health, canaries, clock=clock),
             clock=clock,
         )
 
+    async def _dns_changed(self, fault: DnsFault | None) -> None:
+        # Whatever the resolver answered before this change is suspect (it broke) or stale (it was fixed).
+        await self.resolver.reset()
+
     @property
     def degraded(self) -> bool:
+        """The SMTP prober looks blocked (see ProbeHealth)."""
         return self.health.degraded(self._clock())
 
-    async def verify_many(
+    @property
+    def dns_fault(self) -> DnsFault | None:
+        """Why our own DNS cannot be trusted right now, if it cannot (see DnsHealth)."""
+        return self.dns_guard.fault if self.dns_guard is not None else None
+
+    async def verify_checked(
         self, emails: Sequence[str], progress: Callable[[int], None] | None = None
     ) -> list[Result]:
+        """`verify_many` for `leadflow validate`, which has no queue to hold leads in: the canaries are
+        checked first, and `DnsUntrusted` raised when they fail, before any address is verified."""
+        guard = self.dns_guard
+        if guard is not None and guard.health.canaries:
+            fault = await guard.check()
+            if fault is not None:
+                answers = ", ".join(f"{d}: {o.value}" for d, o in guard.last_outcomes.items())
+                raise DnsUntrusted(f"{fault.message} ({answers})")
+        return await self.verify_many(emails, progress)
+
+    async def verify_many(
+        self,
+        emails: Sequence[str],
+        progress: Callable[[int], None] | None = None,
+        *,
+        fresh: Collection[int] = (),
+    ) -> list[Result]:
         """A result per address, in input order; domains are verified concurrently. `progress(n)` is
-        called as each `n` addresses get their result (a domain at a time)."""
+        called as each `n` addresses get their result (a domain at a time). The domains of the
+        addresses at the indexes in `fresh` are looked up again rather than answered from the cache."""
         report = progress or (lambda n: None)
         results: list[Result | None] = [None] * len(emails)
         by_domain: dict[str, list[_Address]] = {}
+        refresh: set[str] = set()
         for index, raw in enumerate(emails):
             checked = self._check_syntax(index, raw)
             if isinstance(checked, Result):
                 results[index] = checked
             else:
                 by_domain.setdefault(checked.domain, []).append(checked)
+                if index in fresh:
+                    refresh.add(checked.domain)
         report(len(emails) - sum(len(a) for a in by_domain.values()))
 
         async def domain_done(domain: str, addrs: list[_Address]) -> list[tuple[int, Result]]:
-            verified = await self._verify_domain(domain, addrs)
+            verified = await self._verify_domain(domain, addrs, fresh=domain in refresh)
             report(len(verified))
             return verified
 
@@ -154,10 +221,20 @@ class Verifier:
             index, raw, f"{local}@{domain}", domain, role=is_role(local), disposable=is_disposable(domain)
         )
 
-    async def _verify_domain(self, domain: str, addresses: list[_Address]) -> list[tuple[int, Result]]:
-        lookup = await self.resolver.lookup(domain)
+    async def _verify_domain(
+        self, domain: str, addresses: list[_Address], *, fresh: bool = False
+    ) -> list[tuple[int, Result]]:
+        guard = self.dns_guard
+        if guard is not None and guard.skip_lookups():
+            return [(a.index, self._result(a, Reason.DNS_UNHEALTHY)) for a in addresses]
+        looked_up_at = guard.now() if guard is not None else 0.0
+        lookup = await self.resolver.lookup(domain, fresh=fresh)
+        if guard is not None:
+            await guard.record_lookup(domain, lookup.kind.outcome)
         dns_reason = _DNS_REASONS.get(lookup.kind)
         if dns_reason is not None:
+            if dns_reason in DNS_DEPENDENT and guard is not None and not await guard.believe(looked_up_at):
+                dns_reason = Reason.DNS_UNHEALTHY
             return [(a.index, self._result(a, dns_reason)) for a in addresses]
         mx = lookup.hosts[0].host if lookup.hosts else None
         found_at = self._catch_all.get(domain)

@@ -82,6 +82,7 @@ def mail_peers() -> Iterator[dict[str, str]]:
             "LEADFLOW_DNS_NAMESERVERS": f"127.0.0.1:{dns_port}",
             "LEADFLOW_SMTP_PROBE_PORT": str(smtp_port),
             "LEADFLOW_SMTP_PROBE_HELO": "probe.leadflow.cz",
+            "LEADFLOW_VALIDATOR_DNS_CANARIES": "firma.cz",
         }
     finally:
         mx.stop()

@@ -105,7 +105,7 @@ async def test_summary_counts_verdicts_and_reasons_without_a_validator(
         "unknown": 0,
         "percent": 0.0,
         "reasons": {},
-        "validator": {"state": "unavailable", "queued": None, "held": None},
+        "validator": {"state": "unavailable", "queued": None, "held": None, "reason": None},
     }
 
     await publish_verdict(
@@ -141,7 +141,7 @@ async def test_summary_counts_verdicts_and_reasons_without_a_validator(
         "unknown": 1,
         "percent": 75.0,
         "reasons": {"accepted": 1, "mailbox_not_found": 1, "catch_all": 1},
-        "validator": {"state": "unavailable", "queued": None, "held": None},
+        "validator": {"state": "unavailable", "queued": None, "held": None, "reason": None},
     }
 
     listed = await leads_where(client, campaign_id)
@@ -225,7 +225,10 @@ async def test_summary_reports_the_validators_queue_and_health(client: httpx.Asy
 
     async def answer(msg: Msg) -> None:
         asked.append(GetValidationStatus.model_validate_json(msg.data))
-        await msg.respond(ValidationStatusReply(queued=3, held=2, degraded=True).model_dump_json().encode())
+        reply = ValidationStatusReply(
+            queued=3, held=2, degraded=True, reason="resolver answers NXDOMAIN for known domains"
+        )
+        await msg.respond(reply.model_dump_json().encode())
 
     subscription = await nc.subscribe(STATUS_SUBJECT, cb=answer)
     await nc.flush()
@@ -234,7 +237,12 @@ async def test_summary_reports_the_validators_queue_and_health(client: httpx.Asy
     finally:
         await subscription.unsubscribe()
 
-    assert body["validator"] == {"state": "degraded", "queued": 3, "held": 2}
+    assert body["validator"] == {
+        "state": "degraded",
+        "queued": 3,
+        "held": 2,
+        "reason": "resolver answers NXDOMAIN for known domains",
+    }
     assert asked == [GetValidationStatus(workspace_id=workspace_id, campaign_id=UUID(campaign_id))]
     # No leads yet: nothing to wait for.
     assert (body["total"], body["validated"], body["in_progress"], body["percent"]) == (0, 0, 0, 100.0)
@@ -249,7 +257,7 @@ async def test_summary_reports_the_validators_queue_and_health(client: httpx.Asy
         body = await summary(client, campaign_id)
     finally:
         await subscription.unsubscribe()
-    assert body["validator"] == {"state": "ok", "queued": 7, "held": 0}
+    assert body["validator"] == {"state": "ok", "queued": 7, "held": 0, "reason": None}
 
 
 async def test_summary_is_workspace_scoped_and_documented(

@@ -48,13 +48,14 @@ def test_models_match_migrations(fresh_database_url: Callable[[], str]) -> None:
     from services.gateway.tables import metadata as gateway
     from services.importer.tables import metadata as importer
     from services.sequencer.tables import metadata as sequencer
+    from services.validator.tables import metadata as validator
 
     url = fresh_database_url()
     migrations.upgrade(url)
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            for metadata in (gateway, importer, sequencer):
+            for metadata in (gateway, importer, sequencer, validator):
                 ctx = MigrationContext.configure(
                     conn, opts={"include_schemas": True, "include_name": _only(metadata.schema)}
                 )

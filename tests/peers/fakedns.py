@@ -14,12 +14,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from dnslib import QTYPE, RCODE, RR
 from dnslib.server import DNSLogger, DNSServer
 
 _QUIET = "-request,-reply,-truncated,-error,-recv,-send,-data"
+
+
+# How the server behaves: from its zone, or as a broken resolver does for every name.
+Behaviour = Literal["zone", "nxdomain", "servfail", "silent"]
 
 
 class FakeZone:
@@ -28,13 +32,28 @@ class FakeZone:
     Names in `timeout_names` get no reply at all, so the client times out. Every query received is
     appended to `queries` as `(name, type)` (lower-case name, no trailing dot), so tests can prove a
     cache or a shared in-flight lookup kept queries off the wire.
+
+    `behaviour` turns it into a broken resolver while it runs: "nxdomain" answers NXDOMAIN for every name,
+    "servfail" SERVFAIL, "silent" never answers; "zone" (the default) serves the zone again. `load`
+    replaces the zone. Both take effect with the next query.
     """
 
     def __init__(self, zone_text: str, timeout_names: Iterable[str] = ()) -> None:
         self.rrs: list[Any] = RR.fromZone(zone_text)
         self.timeout_names = {n.rstrip(".").lower() for n in timeout_names}
         self.queries: list[tuple[str, str]] = []
+        self.behaviour: Behaviour = "zone"
+        self._countdown: tuple[int, Behaviour] | None = None
         self._lock = threading.Lock()
+
+    def load(self, zone_text: str) -> None:
+        self.rrs = RR.fromZone(zone_text)
+
+    def break_after(self, queries: int, behaviour: Behaviour) -> None:
+        """Answer `queries` more queries as now, then behave as `behaviour` (a resolver that breaks
+        while a client is using it)."""
+        with self._lock:
+            self._countdown = (queries, behaviour)
 
     def resolve(self, request: Any, handler: Any) -> Any:
         """Called by dnslib on its server thread for each request; None means send nothing."""
@@ -42,9 +61,18 @@ class FakeZone:
         name = str(qname).rstrip(".").lower()
         with self._lock:
             self.queries.append((name, str(QTYPE.get(qtype))))
-        if name in self.timeout_names:
+            if self._countdown is not None:
+                left, then = self._countdown
+                self._countdown = (left - 1, then) if left > 0 else None
+                if left == 0:
+                    self.behaviour = then
+            behaviour = self.behaviour
+        if name in self.timeout_names or behaviour == "silent":
             return None
         reply = request.reply()
+        if behaviour != "zone":
+            reply.header.rcode = RCODE.NXDOMAIN if behaviour == "nxdomain" else RCODE.SERVFAIL
+            return reply
         exists = False
         for rr in self.rrs:
             if rr.rname == qname:

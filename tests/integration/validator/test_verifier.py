@@ -157,6 +157,7 @@ def test_cli_prints_one_json_object_per_address_in_order(peers: Peers) -> None:
         "LEADFLOW_SMTP_PROBE_PORT": str(peers.smtp_port),
         "LEADFLOW_SMTP_PROBE_HELO": "probe.leadflow.cz",
         "LEADFLOW_VALIDATOR_GREYLIST_RETRY_SECONDS": "0.05",
+        "LEADFLOW_VALIDATOR_DNS_CANARIES": "firma-test.cz,zaloha.cz",
     }
     done = subprocess.run(
         [

@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts import Verdict
+from contracts.commands import VERDICT_REASONS
+from contracts.events import MAX_BATCH
 from services.validator.domain import (
+    DNS_DEPENDENT,
+    HELD_REASONS,
+    Claimed,
+    HoldCause,
     MxHost,
     ProbeHealth,
     RcptKind,
     Reason,
+    Requeue,
     Result,
     classify_rcpt,
     enhanced_code,
     is_disposable,
     is_null_mx,
     is_role,
+    next_step,
     order_mx,
     parse_nameservers,
     parse_retry_schedule,
+    validated_event_id,
+    verdict_events,
     verdict_of,
 )
 
@@ -182,3 +196,83 @@ def test_result_json_shape() -> None:
         "disposable": False,
         "role": False,
     }
+
+
+def test_every_verdict_reason_is_a_contract_reason_code_and_held_ones_are_not() -> None:
+    assert {r.value for r in Reason} - {r.value for r in HELD_REASONS} == set(VERDICT_REASONS)
+    assert {Reason.DNS_UNHEALTHY, Reason.PROBER_BLOCKED} == HELD_REASONS
+    assert Reason.NULL_MX not in DNS_DEPENDENT  # a published record: no broken resolver invents it
+    assert Reason.NO_SUCH_DOMAIN in DNS_DEPENDENT and Reason.DNS_TIMEOUT in DNS_DEPENDENT
+
+
+SCHEDULE = (60.0, 300.0)
+WAITS = {HoldCause.PROBER: 300.0, HoldCause.DNS: 120.0}
+
+
+@pytest.mark.parametrize(
+    ("reason", "attempts", "step"),
+    [
+        (Reason.ACCEPTED, 0, None),
+        (Reason.NO_SUCH_DOMAIN, 0, None),
+        (Reason.GREYLISTED, 0, Requeue(1, 60.0)),
+        (Reason.GREYLISTED, 1, Requeue(2, 300.0)),
+        (Reason.GREYLISTED, 2, None),  # the schedule used up: the verdict, unknown
+        (Reason.DNS_TIMEOUT, 0, Requeue(1, 60.0)),  # one domain's nameservers slow: try again later
+        (Reason.DNS_ERROR, 2, None),
+        (Reason.MX_UNREACHABLE, 1, Requeue(2, 300.0)),
+        (Reason.PROBER_BLOCKED, 1, Requeue(1, 300.0, HoldCause.PROBER)),  # held: attempts kept
+        (Reason.DNS_UNHEALTHY, 2, Requeue(2, 120.0, HoldCause.DNS)),  # even past the schedule
+    ],
+)
+def test_what_a_pass_result_leads_to(reason: Reason, attempts: int, step: Requeue | None) -> None:
+    result = Result("a@firma.cz", verdict_of(reason), reason)
+    assert next_step(result, attempts, SCHEDULE, WAITS) == (step if step is not None else result)
+
+
+def claimed_lead(campaign: uuid.UUID, run: int = 0, workspace: uuid.UUID | None = None) -> Claimed:
+    return Claimed(
+        lead_id=uuid.uuid4(),
+        workspace_id=workspace or uuid.UUID(int=1),
+        campaign_id=campaign,
+        email=f"{uuid.uuid4().hex[:8]}@firma.cz",
+        attempts=0,
+        run=run,
+        token=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+
+
+def test_verdicts_travel_as_one_batch_per_campaign_with_their_run() -> None:
+    one, two = uuid.uuid4(), uuid.uuid4()
+    leads = [claimed_lead(one), claimed_lead(two, run=1), claimed_lead(one, run=2)]
+    results = [
+        Result(c.email, Verdict.VALID, Reason.ACCEPTED, mx="mx.firma.cz", smtp_code=250) for c in leads
+    ]
+    events = verdict_events(list(zip(leads, results, strict=True)))
+    assert [(e.campaign_id, [v.lead_id for v in e.leads]) for e in events] == [
+        (one, [leads[0].lead_id, leads[2].lead_id]),
+        (two, [leads[1].lead_id]),
+    ]
+    first = events[0].leads[1]
+    assert (first.email, first.verdict, first.reason, first.mx, first.smtp_code, first.run) == (
+        leads[2].email,
+        Verdict.VALID,
+        "accepted",
+        "mx.firma.cz",
+        250,
+        2,
+    )
+    # Recorded again (the same leads at the same runs), the batch is the same event: JetStream drops it.
+    again = verdict_events(list(zip(reversed(leads), reversed(results), strict=True)))
+    assert {e.event_id for e in again} == {e.event_id for e in events}
+    # Another run of the same lead is another event.
+    alone = verdict_events([(leads[0], results[0])])[0].event_id
+    assert alone == validated_event_id(one, [(leads[0].lead_id, 0)])
+    assert verdict_events([(replace(leads[0], run=3), results[0])])[0].event_id != alone
+
+
+def test_a_batch_larger_than_an_event_holds_is_split() -> None:
+    campaign = uuid.uuid4()
+    leads = [claimed_lead(campaign) for _ in range(MAX_BATCH + 1)]
+    events = verdict_events([(c, Result(c.email, Verdict.UNKNOWN, Reason.CATCH_ALL)) for c in leads])
+    assert [len(e.leads) for e in events] == [MAX_BATCH, 1]
+    assert len({e.event_id for e in events}) == 2
