@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.browser.seed import bounce_and_unsubscribe, create_campaign, import_csv, leads, wait_for_leads
+from contracts import ImportCompleted, LeadImported
+from contracts.events import ImportedLead
+from tests.browser.seed import (
+    bounce_and_unsubscribe,
+    create_campaign,
+    import_csv,
+    leads,
+    publish_events,
+    wait_for_leads,
+)
 from tests.harness import ServiceStack
 
 
@@ -89,3 +99,51 @@ def test_an_empty_campaign_claims_no_validation_progress(page: Page, api: httpx.
     expect(summary).not_to_contain_text("%")
     expect(page.get_by_role("progressbar", name="Validated")).to_have_count(0)
     expect(page.locator("#leads tbody")).to_have_text("No leads yet: import some above.")
+
+
+def test_a_validator_that_does_not_answer_is_a_notice_not_an_alert(page: Page, api: httpx.Client) -> None:
+    # The shared test stack runs no validator at all.
+    campaign_id = seeded_campaign(api, "No validator", 1, "silent.example")
+    page.goto(f"/#/campaigns/{campaign_id}")
+    banner = page.locator("#validator-banner")
+    expect(banner).to_have_text(
+        "The validator is not answering. The counts below are current; verification resumes when it is back."
+    )
+    expect(banner).to_have_attribute("data-state", "unavailable")
+    expect(page.get_by_role("alert")).to_have_count(0)
+
+
+def test_leads_of_a_finished_import_are_announced_then_fill_in_live(
+    page: Page, api: httpx.Client, stack: ServiceStack
+) -> None:
+    campaign_id = create_campaign(api, "Arriving campaign")
+    workspace = uuid.UUID(api.get("/api/v1/workspace").json()["id"])
+    import_id = uuid.uuid4()
+    envelope = {"workspace_id": workspace, "campaign_id": uuid.UUID(campaign_id), "import_id": import_id}
+    # The importer has finished (its ImportCompleted is projected) while its leads are still on their way to
+    # the table, as when the projection is behind.
+    publish_events(
+        stack.nats_url,
+        [ImportCompleted(**envelope, state="completed", counts={"imported": 3, "invalid_format": 1})],
+    )
+    page.goto(f"/#/campaigns/{campaign_id}")
+    body = page.locator("#leads tbody")
+    expect(body).to_have_text(
+        "3 leads from a finished import are on the way; they appear here as they arrive."
+    )
+    expect(body).not_to_contain_text("No leads yet")
+
+    first = [ImportedLead(lead_id=uuid.uuid4(), email="arrived1@arriving.example", row=1)]
+    publish_events(stack.nats_url, [LeadImported(**envelope, chunk=0, leads=first)])
+    expect(body.locator("tr")).to_have_count(1, timeout=15_000)
+    expect(body).to_contain_text("arrived1@arriving.example")
+    expect(page.locator("#arriving")).to_have_text(
+        "2 more leads from a finished import are on the way; they appear as they arrive."
+    )
+    rest = [
+        ImportedLead(lead_id=uuid.uuid4(), email=f"arrived{row}@arriving.example", row=row) for row in (2, 4)
+    ]
+    publish_events(stack.nats_url, [LeadImported(**envelope, chunk=1, leads=rest)])
+    expect(body.locator("tr")).to_have_count(3, timeout=15_000)
+    expect(page.locator("#arriving")).to_be_hidden()
+    expect(page.locator("#page-status")).to_contain_text("of 3 leads")

@@ -51,6 +51,7 @@ REASON_WORDS = {
     "mx_unreachable": f"none of the domain's mail servers could be reached{UNKNOWN}",
     "smtp_timeout": f"the mail server did not answer in time{UNKNOWN}",
     "prober_blocked": "our checks looked blocked, so the lead waits for a later pass",
+    "dns_unhealthy": "our DNS resolver looked broken, so the lead waits for a later pass",
 }
 VERDICT_TITLES = {
     Verdict.VALID: "Verified",

@@ -131,9 +131,11 @@ export class LeadsTab {
     const plural = (n) => `${number(n)} lead${n === 1 ? "" : "s"}`;
     // The page is not empty while an import's leads are still being listed: say so, never "No leads yet".
     this.arriving.hidden = !(arriving > 0 && items.length);
-    this.arriving.textContent = arriving > 0 ? `${plural(arriving)} more from a finished import on the way; they appear as they arrive.` : "";
+    const are = arriving === 1 ? "is" : "are";
+    this.arriving.textContent = arriving > 0
+      ? `${number(arriving)} more lead${arriving === 1 ? "" : "s"} from a finished import ${are} on the way; they appear as they arrive.` : "";
     const empty = this.hasFilter() ? "No leads match these filters."
-      : arriving > 0 ? `${plural(arriving)} from a finished import on the way; they appear here as they arrive.`
+      : arriving > 0 ? `${plural(arriving)} from a finished import ${are} on the way; they appear here as they arrive.`
         : "No leads yet: import some above.";
     replaceChildren(this.body, items.length ? items.map((lead) => this.row(lead)) :
       h("tr", {}, h("td", { colspan: 7, class: `empty ${arriving > 0 ? "on-the-way" : ""}`.trim() }, empty)));

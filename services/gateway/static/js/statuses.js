@@ -29,6 +29,7 @@ export const REASONS = {
   mx_unreachable: ["Mail server unreachable", `none of the domain's mail servers could be reached${UNKNOWN}`],
   smtp_timeout: ["Mail server timed out", `the mail server did not answer in time${UNKNOWN}`],
   prober_blocked: ["Held: checks blocked", "our checks looked blocked, so the lead waits for a later pass"],
+  dns_unhealthy: ["Held: DNS broken", "our DNS resolver looked broken, so the lead waits for a later pass"],
 };
 
 const words = (code) => String(code).replaceAll("_", " ");

@@ -32,7 +32,9 @@ export class ValidationSummary {
       return;
     }
     this.summary = s;
-    this.reverify.disabled = s.total === 0;
+    // Only leads with a result can be checked again; those still waiting get theirs anyway.
+    this.reverify.disabled = s.validated === 0;
+    this.reverify.title = s.validated === 0 ? "No lead has a result yet" : "";
     // Only what changed is rebuilt: a banner re-announces itself to screen readers when it is replaced.
     const bannerKey = JSON.stringify([s.validator.state, s.validator.reason ?? null]);
     if (bannerKey !== this.bannerKey) {
@@ -58,8 +60,8 @@ export class ValidationSummary {
     });
     const error = h("p", { class: "error", role: "alert" });
     const body = h("div", { id: "reverify-form" },
-      h("p", {}, "The validator checks the addresses again. A lead marked Invalid only by an earlier check goes back to Pending if it now passes; the timeline keeps both results."),
-      h("div", { class: "choice" }, every, h("label", { for: every.id }, `Every lead of the campaign (${number(s.total)})`)),
+      h("p", {}, "The validator checks these addresses again, e.g. after its resolver was fixed. A lead marked Invalid only by its earlier result goes back to Pending if the new check finds it valid or unknown; the timeline keeps both results. Leads still waiting for a check are not queued twice."),
+      h("div", { class: "choice" }, every, h("label", { for: every.id }, `Every lead with a result (${number(s.validated)})`)),
       h("div", { class: "choice" }, some, h("label", { for: some.id }, "Only leads whose last check ended with:")),
       reasons.length ? h("ul", { class: "choices", "aria-label": "Results to re-verify" }, boxes.map(([, item]) => item)) : null,
       error,
