@@ -242,3 +242,42 @@ def test_no_page_logs_a_console_error_or_a_failed_request(
     favicon = page.request.get("/favicon.ico")
     assert favicon.status == 200 and favicon.headers["content-type"].startswith("image/")
     assert problems == []
+
+
+def test_every_page_fits_a_390px_screen(page: Page, api: httpx.Client) -> None:
+    campaign_id = create_campaign(api, "Narrow campaign")
+    import_csv(
+        api,
+        campaign_id,
+        "email,company\nnarrow.person.with.a.long.address@a-rather-long-domain-name.example,Úzká firma\n",
+        {"email": "email", "company_name": "company"},
+    )
+    assert api.post("/api/v1/suppressions", json={"email": "narrow@suppressed.example"}).status_code == 201
+    page.set_viewport_size(NARROW)
+
+    def fits(name: str) -> None:
+        page.wait_for_load_state("networkidle")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= NARROW["width"], f"{name} is {width}px wide"
+        screenshot(page, name)
+
+    page.goto(f"/#/campaigns/{campaign_id}")
+    expect(page.locator("#page-status")).to_contain_text("of 1 leads")
+    page.get_by_label("Select narrow.person.with.a.long.address@a-rather-long-domain-name.example").check()
+    expect(page.locator("#bulk-remove")).to_be_visible()
+    fits("leads-table-selection-390")
+    page.get_by_role("link", name="Imports", exact=True).click()
+    expect(page.locator("#import-history > li")).to_have_count(1)
+    fits("import-history-390")
+    page.get_by_role("link", name="Suppression list").click()
+    expect(page.locator("#suppress-status")).to_contain_text("address")
+    fits("suppression-list-390")
+    page.goto(f"/#/campaigns/{campaign_id}")
+    page.get_by_role("button", name="Import CSV").click()
+    wizard = page.get_by_role("dialog", name="Import CSV")
+    wizard.get_by_label("CSV file").set_input_files(
+        files=FilePayload(name="narrow.csv", mimeType="text/csv", buffer=b"email,name\nx@narrow.example,X\n")
+    )
+    wizard.get_by_role("button", name="Preview").click()
+    expect(wizard.get_by_role("button", name="Start import")).to_be_in_viewport(ratio=1)
+    fits("import-wizard-390")

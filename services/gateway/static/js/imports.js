@@ -65,9 +65,10 @@ export async function showImportProgress(container, started) {
 
 export function breakdown(record, { compact = false } = {}) {
   const of = record.total_rows ? ` of ${number(record.total_rows)}` : "";
+  const rows = (record.total_rows ?? record.rows_done) === 1 ? "row" : "rows";
   const headline = {
-    completed: `Import finished: ${number(record.rows_done)}${of} rows read.`,
-    cancelled: `Import cancelled after ${number(record.rows_done)}${of} rows; what was imported stays.`,
+    completed: `Import finished: ${number(record.rows_done)}${of} ${rows} read.`,
+    cancelled: `Import cancelled after ${number(record.rows_done)}${of} ${rows}; what was imported stays.`,
     failed: `Import failed: ${record.error || "unknown error"}.`,
     running: progressText(record),
   }[record.state] ?? record.state;
