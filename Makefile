@@ -8,16 +8,21 @@ STAMP  := $(VENV)/.install-stamp
 
 install: $(STAMP)
 
-# Re-install only when the project's dependencies change; otherwise this is a no-op.
+INSTALL_LOG := $(VENV)/install.log
+
+# Re-install only when the project's dependencies change; otherwise this is a no-op. pip's output goes to
+# $(INSTALL_LOG), the terminal gets one line (and the log's tail if the install fails).
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Leadflow needs Python >= 3.11 (set PYTHON=...)")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@echo "Installing Leadflow and its dependencies into $(VENV) (log: $(INSTALL_LOG))…"
+	@{ $(PY) -m pip install --disable-pip-version-check --upgrade pip \
+	  && $(PY) -m pip install --disable-pip-version-check -e '.[dev]'; } > $(INSTALL_LOG) 2>&1 \
+	  || { tail -n 30 $(INSTALL_LOG) >&2; echo "The install failed; the whole log: $(INSTALL_LOG)" >&2; exit 1; }
 	@touch $(STAMP)
 
 run: install
-	$(VENV)/bin/leadflow up
+	@$(VENV)/bin/leadflow up
 
 test: install
 	$(PY) -m pytest

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -22,19 +24,49 @@ app.add_typer(directory_app, name="directory")
 
 DEV_WORKSPACE = "Default"
 DEV_KEY_NAME = "dev (leadflow up)"
+# Exit status of a command that needs the running stack and found none it may use.
+NO_STACK_EXIT = 3
+
+Embedded = Annotated[
+    bool,
+    typer.Option(
+        "--embedded",
+        help="When no stack runs on the data folder, start its embedded PostgreSQL for this command only "
+        "(creating the folder if it is new) instead of failing.",
+    ),
+]
+
+
+@contextlib.contextmanager
+def stack_database(embedded: bool) -> Iterator[str]:
+    """The running stack's database (see `leadflow up`), or exit with a message saying where we looked."""
+    from services.runtime.stack import StackNotFound, database_url_for_cli
+
+    try:
+        with database_url_for_cli(
+            Settings(), embedded=embedded, notify=lambda note: typer.echo(note, err=True)
+        ) as url:
+            yield url
+    except StackNotFound as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(NO_STACK_EXIT) from None
 
 
 @app.command()
 def up() -> None:
     """Start the whole system: embedded NATS and PostgreSQL (unless their URLs are set) and every service.
 
-    Honours LEADFLOW_DATA_DIR (default .leadflow) and LEADFLOW_HTTP_PORT (default 8000).
+    Honours LEADFLOW_DATA_DIR (default .leadflow) and LEADFLOW_HTTP_PORT (default 8000). The terminal
+    shows the banner and errors; the logs are JSON lines in <data folder>/logs/. Other commands find
+    this stack from any directory while it runs.
     """
     from services.runtime.logs import configure_logging
-    from services.runtime.stack import Endpoints, run_stack
+    from services.runtime.stack import LOGS_DIR, UP_LOG, Endpoints, run_stack
 
     settings = Settings()
-    configure_logging(settings.log_level, settings.log_json)
+    data_dir = settings.data_dir.expanduser().resolve()
+    configure_logging(settings.log_level, file=data_dir / LOGS_DIR / UP_LOG)
+    typer.echo(f"Starting Leadflow on {data_dir} (logs in {data_dir / LOGS_DIR})…", err=True)
 
     def announce(gateway_url: str, endpoints: Endpoints) -> None:
         key = asyncio.run(_dev_key(endpoints.database_url))
@@ -43,7 +75,7 @@ def up() -> None:
             f"  Gateway      {gateway_url}\n"
             f"  API docs     {gateway_url}/docs\n"
             f"  NATS         {endpoints.nats_url}\n"
-            f"  Data folder  {settings.data_dir.resolve()}\n"
+            f"  Data folder  {data_dir}\n"
             f"  Dev API key  {key}   (workspace {DEV_WORKSPACE!r}; a new one each start)\n"
             "Press Ctrl-C to stop.\n"
         )
@@ -71,12 +103,15 @@ async def _dev_key(database_url: str) -> str:
 @app.command()
 def migrate(
     downgrade: Annotated[bool, typer.Option("--downgrade", help="Undo every migration instead.")] = False,
+    embedded: Embedded = False,
 ) -> None:
-    """Apply every service's database migrations (one Alembic history per service schema)."""
-    from services.runtime import migrations
-    from services.runtime.stack import database_url_for_cli
+    """Apply every service's database migrations (one Alembic history per service schema).
 
-    with database_url_for_cli(Settings()) as url:
+    The database: LEADFLOW_DATABASE_URL, else the running stack's (exit status 3 when there is none).
+    """
+    from services.runtime import migrations
+
+    with stack_database(embedded) as url:
         if downgrade:
             migrations.downgrade(url)
         else:
@@ -85,10 +120,15 @@ def migrate(
 
 
 @workspace_app.command("create")
-def workspace_create(name: Annotated[str, typer.Argument(help="The workspace's name.")]) -> None:
-    """Create a workspace and print its API key (shown once) on the last line."""
+def workspace_create(
+    name: Annotated[str, typer.Argument(help="The workspace's name.")], embedded: Embedded = False
+) -> None:
+    """Create a workspace and print its API key (shown once) on the last line.
+
+    In the running stack's database (from any directory), else LEADFLOW_DATABASE_URL's; exit status 3
+    when there is no stack to use.
+    """
     from services.runtime import migrations
-    from services.runtime.stack import database_url_for_cli
 
     async def create(url: str) -> str:
         from services.gateway.auth import create_workspace
@@ -103,7 +143,7 @@ def workspace_create(name: Annotated[str, typer.Argument(help="The workspace's n
         typer.echo(f"Workspace {name!r} created: {issued.workspace_id}", err=True)
         return issued.key
 
-    with database_url_for_cli(Settings()) as url:
+    with stack_database(embedded) as url:
         migrations.upgrade(url)
         key = asyncio.run(create(url))
     typer.echo(key)
@@ -120,17 +160,18 @@ def directory_load(
     replace: Annotated[
         bool, typer.Option("--replace", help="Empty the directory first (one transaction).")
     ] = False,
+    embedded: Embedded = False,
 ) -> None:
     """Load companies from a CSV into the directory; rejected rows are listed with their line and reason.
 
-    Exit status: 0 every row loaded, 1 some rows rejected (the others are loaded), 2 nothing loaded.
+    Exit status: 0 every row loaded, 1 some rows rejected (the others are loaded), 2 nothing loaded,
+    3 no running stack to load into.
     """
     from services.importer import directory
     from services.runtime import migrations
     from services.runtime.db import psycopg_conninfo
-    from services.runtime.stack import database_url_for_cli
 
-    with database_url_for_cli(Settings()) as url:
+    with stack_database(embedded) as url:
         migrations.upgrade(url)
         code = directory.load_file(psycopg_conninfo(url), file, replace=replace, out=sys.stdout)
     raise typer.Exit(code)
@@ -145,6 +186,7 @@ def directory_sample(
         typer.Option("--output", dir_okay=False, help="Write a directory CSV instead of loading."),
     ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Empty the directory first.")] = False,
+    embedded: Embedded = False,
 ) -> None:
     """Generate synthetic Central-European companies and load them (or write them with --output)."""
     from services.importer import directory
@@ -156,9 +198,8 @@ def directory_sample(
         return
     from services.runtime import migrations
     from services.runtime.db import psycopg_conninfo
-    from services.runtime.stack import database_url_for_cli
 
-    with database_url_for_cli(Settings()) as url:
+    with stack_database(embedded) as url:
         migrations.upgrade(url)
         directory.load_sample(psycopg_conninfo(url), rows, seed, replace=replace, out=sys.stdout)
 

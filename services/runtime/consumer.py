@@ -46,7 +46,8 @@ BATCH_BYTES = 256 * 1024
 CONCURRENT_TRANSACTIONS = 4
 # How long an idle fetch waits for messages. (FastStream's batch mode is not used: its fetch loop stops on
 # the plain asyncio.TimeoutError nats-py raises for a nearly spent deadline, and its supervisor restarts
-# it seconds later. The per-message mode calls every handler of a fetch at once; they are gathered here.)
+# it seconds later. The per-message mode calls every handler of a fetch at once; they are gathered here.
+# Its loop meets the same error now and then, idle, and is restarted at once: logs.py keeps that at DEBUG.)
 FETCH_TIMEOUT_SECONDS = 2.0
 # Loop turns a fetch's first message waits for the others to arrive, again each time more have come.
 GATHER_TURNS = 4

@@ -175,11 +175,15 @@ class EmbeddedNats:
         host: str = "127.0.0.1",
         *,
         startup_timeout: float = 15.0,
+        new_session: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
         self.preferred_port = port
         self.startup_timeout = startup_timeout
+        # In its own session a terminal's Ctrl-C reaches only the parent, which stops the server after
+        # the services that use it (`leadflow up`).
+        self.new_session = new_session
         self._process: subprocess.Popen[bytes] | None = None
         self._port: int | None = None
 
@@ -262,7 +266,11 @@ class EmbeddedNats:
         ]
         with self.log_path.open("ab") as log:
             process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=self.new_session,
             )
         try:
             self._await_ready(process, port, server_name, offset)

@@ -62,8 +62,13 @@ class Service:
         self.engine: AsyncEngine = create_engine(database_url)
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine=self.engine)
         # Per-message access logs at DEBUG: our consumers log what matters, with the event's ids bound.
+        # FastStream's own logger would print coloured text to stdout; this one goes through ours.
         self.broker = NatsBroker(
-            nats_url, connect_timeout=5, max_reconnect_attempts=-1, log_level=logging.DEBUG
+            nats_url,
+            connect_timeout=5,
+            max_reconnect_attempts=-1,
+            logger=logging.getLogger("faststream.nats"),
+            log_level=logging.DEBUG,
         )
         self.consumers: list[EventConsumer] = []
         self.relay: OutboxRelay | None = None
@@ -222,6 +227,7 @@ def run_service(factory: Callable[[Settings], Service]) -> None:
         host=settings.http_host,
         port=settings.health_port,
         log_level="warning",
+        log_config=None,  # uvicorn's own would add plain-text handlers; ours render its records
         lifespan="on",
     )
     uvicorn.Server(config).run()

@@ -1,37 +1,49 @@
 """`leadflow up`: the whole system on one machine, embedded servers included.
 
 Starts (or reuses, when their URLs are set) NATS and PostgreSQL, migrates, starts each service as its own
-process, restarts a service that dies, and stops everything on Ctrl-C. `<data_dir>/stack.json` tells other
-`leadflow` commands (e.g. `workspace create`) where the running stack's servers are.
+process, restarts a service that dies, and stops everything on Ctrl-C: the services first, then NATS and
+PostgreSQL. It publishes where it runs (`running_stack`), so that other `leadflow` commands (e.g.
+`workspace create`) use its database from any directory, and refuses to start twice on one data folder.
+The terminal shows the banner and errors; everything else goes to the log files in `<data folder>/logs/`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
 import structlog
 
-from services.runtime import migrations
+from services.runtime import migrations, running_stack
 from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port, port_is_free
+from services.runtime.running_stack import NoStack, StackRecord, StackState, StartEmbedded
 from services.runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 # Services that have work today, each run as `python -m services.<name>`.
 WORKER_SERVICES: tuple[str, ...] = ("sequencer", "importer", "validator")
-STACK_FILE = "stack.json"
 DEFAULT_NATS_PORT = 4222
+LOGS_DIR = "logs"
+# `leadflow up`'s own log (the embedded servers' start, migrations, restarts), next to the services' logs.
+UP_LOG = "up.log"
+
+
+class StackNotFound(Exception):
+    """A command that needs the running stack found none it may use; the message says where it looked."""
+
+
+class AlreadyRunning(Exception):
+    pass
 
 
 @dataclass
@@ -52,20 +64,33 @@ class ManagedProcess:
 
     def start(self) -> None:
         log_file = self.log_path.open("ab")
-        self.process = subprocess.Popen(self.argv, env=self.env, stdout=log_file, stderr=subprocess.STDOUT)
+        # Its own session: a terminal's Ctrl-C reaches `leadflow up` only, which stops the services before
+        # the servers they use (otherwise NATS would go down under services still draining).
+        self.process = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log_file.close()
         self.started_at = time.monotonic()
 
     def exited(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.process is None or self.process.poll() is not None:
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
+    def wait_stopped(self, deadline: float) -> None:
+        if self.process is None:
             return
-        self.process.terminate()
         try:
-            self.process.wait(timeout)
+            self.process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            log.warning("service did not stop in time, killed", service=self.name)
             self.process.kill()
             self.process.wait()
 
@@ -79,13 +104,29 @@ class Stack:
 
     @property
     def data_dir(self) -> Path:
-        return self.settings.data_dir.resolve()
+        return self.settings.data_dir.expanduser().resolve()
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / LOGS_DIR
+
+    def claim_data_dir(self) -> None:
+        """Record this process as the stack starting on the data folder, unless one runs there already."""
+        existing = running_stack.read_record(self.data_dir)
+        if existing is not None and existing.pid != os.getpid():
+            where = existing.gateway_url or "still starting"
+            raise AlreadyRunning(
+                f"Leadflow is already running on {self.data_dir} (pid {existing.pid}, {where}). "
+                "Stop it first, or start another stack with another LEADFLOW_DATA_DIR."
+            )
+        pid, started = running_stack.this_process()
+        running_stack.publish(StackRecord(self.data_dir, pid, started, StackState.STARTING))
 
     def start_servers(self) -> Endpoints:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         nats_url = self.settings.nats_url
         if not nats_url:
-            self.nats = EmbeddedNats(self.data_dir / "nats", port=DEFAULT_NATS_PORT)
+            self.nats = EmbeddedNats(self.data_dir / "nats", port=DEFAULT_NATS_PORT, new_session=True)
             nats_url = self.nats.start()
         database_url = self.settings.database_url
         if not database_url:
@@ -107,8 +148,8 @@ class Stack:
         return free_port(self.settings.http_host)
 
     def start_services(self, endpoints: Endpoints, http_port: int) -> None:
-        logs = self.data_dir / "logs"
-        logs.mkdir(exist_ok=True)
+        logs = self.logs_dir
+        logs.mkdir(parents=True, exist_ok=True)
         base_env = {
             **os.environ,
             "LEADFLOW_NATS_URL": endpoints.nats_url,
@@ -134,56 +175,98 @@ class Stack:
             quick = time.monotonic() - proc.started_at < 5
             if quick and proc.restarts >= 5:
                 continue  # crash loop: leave it down, its log says why
-            log.warning(
-                "service exited, restarting", service=proc.name, exit_code=code, log=str(proc.log_path)
-            )
+            log.error("service exited, restarting", service=proc.name, exit_code=code, log=str(proc.log_path))
             proc.restarts = proc.restarts + 1 if quick else 0
             proc.start()
 
-    def stop_services(self) -> None:
-        for proc in reversed(self.processes):
-            proc.stop()
+    def stop_services(self, timeout: float = 15.0) -> None:
+        for proc in self.processes:
+            proc.terminate()
+        deadline = time.monotonic() + timeout
+        for proc in self.processes:
+            proc.wait_stopped(deadline)
 
-    def write_stack_file(self, endpoints: Endpoints, gateway_url: str) -> None:
-        payload = {
-            "nats_url": endpoints.nats_url,
-            "database_url": endpoints.database_url,
-            "gateway_url": gateway_url,
-            "pid": os.getpid(),
-        }
-        (self.data_dir / STACK_FILE).write_text(json.dumps(payload, indent=2))
+    def publish_running(self, endpoints: Endpoints, gateway_url: str) -> None:
+        pid, started = running_stack.this_process()
+        record = StackRecord(
+            self.data_dir,
+            pid,
+            started,
+            StackState.RUNNING,
+            gateway_url=gateway_url,
+            nats_url=endpoints.nats_url,
+            database_url=endpoints.database_url,
+        )
+        if running_stack.publish(record) is None:
+            log.warning(
+                "cannot record the stack in the state folder; other commands find it only with "
+                "LEADFLOW_DATA_DIR",
+                state_folder=str(running_stack.registry_dir()),
+            )
 
-    def remove_stack_file(self) -> None:
-        (self.data_dir / STACK_FILE).unlink(missing_ok=True)
+    def withdraw(self) -> None:
+        running_stack.withdraw(self.data_dir, os.getpid())
 
 
-def read_stack_file(data_dir: Path) -> dict[str, str] | None:
-    """The endpoints of a `leadflow up` running on `data_dir`, if one is."""
-    path = data_dir / STACK_FILE
+def _answers(database_url: str) -> str | None:
+    """None if the database accepts a connection, else why not."""
+    import psycopg
+
+    from services.runtime.embedded import url_for_psycopg
+
     try:
-        stack = json.loads(path.read_text())
-        os.kill(int(stack["pid"]), 0)
-    except (OSError, ValueError, KeyError):
-        return None
-    return {k: str(v) for k, v in stack.items()}
+        with psycopg.connect(url_for_psycopg(database_url), connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return str(exc).strip() or repr(exc)
+    return None
 
 
 @contextlib.contextmanager
-def database_url_for_cli(settings: Settings) -> Iterator[str]:
-    """The database a CLI command should use: the env, else a running stack's, else the embedded one."""
+def database_url_for_cli(
+    settings: Settings, *, embedded: bool = False, notify: Callable[[str], None] | None = None
+) -> Iterator[str]:
+    """The database a command uses: LEADFLOW_DATABASE_URL, else the running stack's (see
+    `running_stack.choose_stack`), else, only with `embedded`, the data folder's own embedded PostgreSQL,
+    started for the command and stopped after it. Raises StackNotFound instead of starting one by accident.
+    `notify` hears which stack is used when it was found outside the data folder.
+    """
     if settings.database_url:
         yield settings.database_url
         return
-    stack = read_stack_file(settings.data_dir.resolve())
-    if stack:
-        yield stack["database_url"]
+    data_dir = settings.data_dir.expanduser().resolve()
+    record = running_stack.read_record(data_dir)
+    explicit = "data_dir" in settings.model_fields_set
+    choice = running_stack.choose_stack(
+        data_dir=data_dir,
+        explicit=explicit,
+        data_dir_exists=data_dir.exists(),
+        record=record,
+        elsewhere=[] if explicit or record is not None else running_stack.running_stacks(),
+        embedded=embedded,
+        registry=running_stack.registry_dir(),
+    )
+    if isinstance(choice, NoStack):
+        raise StackNotFound(choice.message)
+    if isinstance(choice, StartEmbedded):
+        postgres = EmbeddedPostgres(choice.data_dir / "postgres")
+        url = postgres.start()
+        try:
+            yield url
+        finally:
+            postgres.stop()
         return
-    postgres = EmbeddedPostgres(settings.data_dir.resolve() / "postgres")
-    url = postgres.start()
-    try:
-        yield url
-    finally:
-        postgres.stop()
+    found = choice.record
+    assert found.database_url is not None
+    problem = _answers(found.database_url)
+    if problem is not None:
+        raise StackNotFound(
+            f"The Leadflow stack on {found.data_dir} (pid {found.pid}) does not answer at its database: "
+            f"{problem}"
+        )
+    if choice.found_elsewhere and notify is not None:
+        notify(f"Using the Leadflow stack running on {found.data_dir} ({found.gateway_url}).")
+    yield found.database_url
 
 
 def wait_until_ready(url: str, timeout: float, processes: list[ManagedProcess]) -> bool:
@@ -206,12 +289,15 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
-def run_stack(settings: Settings, announce: object) -> int:
+def run_stack(settings: Settings, announce: Callable[[str, Endpoints], None]) -> int:
     """Run until interrupted. `announce(gateway_url, endpoints)` prints the banner once all is ready."""
     stack = Stack(settings)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
+    claimed = False
     try:
+        stack.claim_data_dir()
+        claimed = True
         endpoints = stack.start_servers()
         migrations.upgrade(endpoints.database_url)
         http_port = stack.gateway_port()
@@ -222,17 +308,24 @@ def run_stack(settings: Settings, announce: object) -> int:
             names = ", ".join(f"{p.name} (log: {p.log_path})" for p in failed) or "gateway"
             print(f"Leadflow did not become ready: {names}", file=sys.stderr)
             return 1
-        stack.write_stack_file(endpoints, gateway_url)
-        announce(gateway_url, endpoints)  # type: ignore[operator]
+        stack.publish_running(endpoints, gateway_url)
+        announce(gateway_url, endpoints)
         while True:
             time.sleep(0.5)
             stack.supervise_once()
     except _Stop:
         print("\nStopping Leadflow…", file=sys.stderr)
         return 0
+    except AlreadyRunning as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception:
+        log.exception("Leadflow stopped on an error")
+        return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stack.remove_stack_file()
         stack.stop_services()
         stack.stop_servers()
+        if claimed:
+            stack.withdraw()

@@ -24,12 +24,16 @@ from tests.peers.fakedns import stop as stop_dns
 from tests.peers.fakemx import FakeMx, MxBehaviour
 
 KEY_LINE = re.compile(r"Dev API key\s+(lf_\S+)")
+BANNER = "Leadflow is running.\n"
+
+
+def environment(**extra: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}, **extra}
 
 
 class Up:
     def __init__(self, data_dir: Path, port: int, **extra_env: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
-        self.env = {**env, "LEADFLOW_DATA_DIR": str(data_dir), "LEADFLOW_HTTP_PORT": str(port), **extra_env}
+        self.env = environment(LEADFLOW_DATA_DIR=str(data_dir), LEADFLOW_HTTP_PORT=str(port), **extra_env)
         self.url = f"http://127.0.0.1:{port}"
         self.output: list[str] = []
         self.key: str | None = None
@@ -62,12 +66,40 @@ class Up:
         self.process.send_signal(signal.SIGINT)
         return self.process.wait(60)
 
+    def before_banner(self) -> list[str]:
+        return [line for line in self.output[: self.output.index(BANNER)] if line.strip()]
+
+    def after_banner(self) -> list[str]:
+        return [line for line in self.output[self.output.index(BANNER) :] if line.strip()][7:]
+
 
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="leadflow-up-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[dict[str, str]]:
+    """Another working directory, and a state folder of the test's own (where `leadflow up` records
+    itself for commands run from any directory), so stacks of other test runs are not seen."""
+    path = Path(tempfile.mkdtemp(prefix="leadflow-elsewhere-"))
+    (path / "cwd").mkdir()
+    yield {"cwd": str(path / "cwd"), "XDG_STATE_HOME": str(path / "state")}
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def leadflow_from(place: dict[str, str], *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """A `leadflow` command run as a user would in another directory: no LEADFLOW_* variable but `env`."""
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        cwd=place["cwd"],
+        env=environment(XDG_STATE_HOME=place["XDG_STATE_HOME"], **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -89,9 +121,11 @@ def mail_peers() -> Iterator[dict[str, str]]:
         stop_dns(dns)
 
 
-def test_up_runs_the_walkthrough_and_keeps_data(data_dir: Path, mail_peers: dict[str, str]) -> None:
+def test_up_runs_the_walkthrough_and_keeps_data(
+    data_dir: Path, mail_peers: dict[str, str], elsewhere: dict[str, str]
+) -> None:
     port = free_port()
-    up = Up(data_dir, port, **mail_peers)
+    up = Up(data_dir, port, XDG_STATE_HOME=elsewhere["XDG_STATE_HOME"], **mail_peers)
     try:
         dev_key = up.wait_ready()
         stack = json.loads((data_dir / "stack.json").read_text())
@@ -147,7 +181,7 @@ def test_up_runs_the_walkthrough_and_keeps_data(data_dir: Path, mail_peers: dict
     assert not (data_dir / "stack.json").exists()
 
     # Second run on the same folder: the data is still there (and the old dev key was rotated).
-    again = Up(data_dir, port)
+    again = Up(data_dir, port, XDG_STATE_HOME=elsewhere["XDG_STATE_HOME"])
     try:
         new_key = again.wait_ready()
         assert new_key != dev_key
@@ -158,3 +192,109 @@ def test_up_runs_the_walkthrough_and_keeps_data(data_dir: Path, mail_peers: dict
         assert campaigns.json()[0]["leads"] == 2
     finally:
         assert again.interrupt() == 0
+
+
+def import_and_verify(url: str, key: str) -> None:
+    """Traffic through every service: a campaign, a two-lead import, both leads verified."""
+    headers = {"Authorization": f"Bearer {key}"}
+    campaign = httpx.post(f"{url}/api/v1/campaigns", json={"name": "Traffic"}, headers=headers)
+    assert campaign.status_code == 201, campaign.text
+    campaign_id = campaign.json()["id"]
+    started = httpx.post(
+        f"{url}/api/v1/campaigns/{campaign_id}/imports",
+        headers=headers,
+        files={"file": ("leads.csv", b"email\nana@firma.cz\nbob@jina.cz\n", "text/csv")},
+        data={"mapping": json.dumps({"email": "email"})},
+    )
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        leads = httpx.get(f"{url}/api/v1/campaigns/{campaign_id}/leads", headers=headers).json()
+        if leads["total"] == 2 and all(i["validation"] != "pending" for i in leads["items"]):
+            return
+        time.sleep(0.2)
+    pytest.fail(f"the import was not verified: {leads}")
+
+
+def test_a_fresh_up_shows_only_its_banner_and_logs_json_lines_without_errors(
+    data_dir: Path, mail_peers: dict[str, str], elsewhere: dict[str, str]
+) -> None:
+    folder = data_dir / "fresh"
+    up = Up(folder, free_port(), XDG_STATE_HOME=elsewhere["XDG_STATE_HOME"], **mail_peers)
+    try:
+        up.wait_ready()
+        assert up.before_banner() == [f"Starting Leadflow on {folder} (logs in {folder / 'logs'})…\n"]
+        created = leadflow_from(elsewhere, "workspace", "create", "Traffic")
+        assert created.returncode == 0, created.stderr
+        import_and_verify(up.url, created.stdout.strip().splitlines()[-1])
+    finally:
+        code = up.interrupt()
+    assert code == 0, "".join(up.output)
+    assert up.after_banner() == ["Stopping Leadflow…\n"]
+
+    logs = sorted((folder / "logs").iterdir())
+    assert [path.name for path in logs] == [
+        "gateway.log",
+        "importer.log",
+        "sequencer.log",
+        "up.log",
+        "validator.log",
+    ]
+    for path in logs:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        assert lines, f"{path.name} is empty"
+        for number, line in enumerate(lines, 1):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                pytest.fail(f"{path.name}:{number} is not a JSON line: {line!r}")
+            assert isinstance(record, dict) and {"event", "level", "timestamp"} <= record.keys(), line
+            assert record["level"] not in ("error", "critical"), f"{path.name}:{number}: {line}"
+
+
+def test_commands_run_from_another_directory_use_the_running_stack(
+    data_dir: Path, elsewhere: dict[str, str]
+) -> None:
+    up = Up(data_dir, free_port(), XDG_STATE_HOME=elsewhere["XDG_STATE_HOME"])
+    try:
+        up.wait_ready()
+        created = leadflow_from(elsewhere, "workspace", "create", "Elsewhere")
+        assert created.returncode == 0, created.stderr
+        assert f"Using the Leadflow stack running on {data_dir} ({up.url})" in created.stderr
+        key = created.stdout.strip().splitlines()[-1]
+        listed = httpx.get(f"{up.url}/api/v1/campaigns", headers={"Authorization": f"Bearer {key}"})
+        assert listed.status_code == 200, "the running gateway accepts the printed key"
+
+        migrated = leadflow_from(elsewhere, "migrate")
+        assert (migrated.returncode, migrated.stdout.strip()) == (0, "migrations: at head"), migrated.stderr
+        sampled = leadflow_from(elsewhere, "directory", "sample", "--rows", "20", "--replace")
+        assert sampled.returncode == 0, sampled.stderr
+        companies = httpx.get(
+            f"{up.url}/api/v1/directory/companies", headers={"Authorization": f"Bearer {key}"}
+        )
+        assert companies.json()["total"] == 20
+
+        named = leadflow_from(elsewhere, "workspace", "create", "Named", LEADFLOW_DATA_DIR=str(data_dir))
+        assert named.returncode == 0, named.stderr
+        named_key = named.stdout.strip().splitlines()[-1]
+        assert httpx.get(
+            f"{up.url}/api/v1/campaigns", headers={"Authorization": f"Bearer {named_key}"}
+        ).is_success
+
+        second = subprocess.run(
+            [sys.executable, "-m", "services.cli", "up"],
+            env={**up.env, "LEADFLOW_HTTP_PORT": str(free_port())},
+            cwd=elsewhere["cwd"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1
+        assert f"Leadflow is already running on {data_dir}" in second.stderr
+        assert httpx.get(f"{up.url}/readyz").status_code == 200
+
+        assert list(Path(elsewhere["cwd"]).iterdir()) == [], "no .leadflow created where the commands ran"
+    finally:
+        assert up.interrupt() == 0, "".join(up.output)
+    gone = leadflow_from(elsewhere, "migrate")
+    assert gone.returncode == 3 and "No running Leadflow stack found" in gone.stderr
