@@ -3,6 +3,11 @@
 Automatic events converge: the same set in any order yields the same state. Progress statuses
 only move up (Pending < Contacted < Completed); the earliest terminal fact wins, ties broken by a
 fixed priority. A manual change is last-writer-wins and hides automatic events older than it.
+
+Verdicts are the one automatic fact that can be withdrawn: only the verdicts of a lead's latest
+validation run count, so a lead that is Invalid only because of a verdict returns to the status its
+other events give when a re-run finds it valid or unknown. That is why the state keeps the other
+events' status (`base_status`) apart from the verdict's (`verdict_run`, `verdict_invalid_at`).
 """
 
 from __future__ import annotations
@@ -52,17 +57,37 @@ _NIL_UUID: Final = UUID(int=0)
 
 @dataclass(frozen=True, slots=True)
 class LeadState:
+    """`status` is the lead's status. The other fields are what keeps the fold order-independent.
+
+    `base_status`/`base_at`: the status the events other than verdicts give, kept only while it differs
+    from (`status`, `status_at`), that is while a verdict makes the lead Invalid; None means "the same".
+    `verdict_run`: the highest validation run of a verdict seen (None before the first verdict).
+    `verdict_invalid_at`: when that run first found the lead invalid (None if it did not, or if a later
+    manual change hides it).
+    """
+
     status: LeadStatus = LeadStatus.PENDING
     status_at: datetime | None = None
     manual_at: datetime | None = None
     manual_id: UUID | None = None
+    base_status: LeadStatus | None = None
+    base_at: datetime | None = None
+    verdict_run: int | None = None
+    verdict_invalid_at: datetime | None = None
 
     def __post_init__(self) -> None:
         # Comparing naive with aware datetimes raises, which would make ``apply`` partial.
-        for name in ("status_at", "manual_at"):
+        for name in ("status_at", "manual_at", "base_at", "verdict_invalid_at"):
             value = getattr(self, name)
             if value is not None and value.utcoffset() is None:
                 raise ValueError(f"{name} must be timezone-aware")
+
+    @property
+    def base(self) -> tuple[LeadStatus, datetime | None]:
+        """The status (and its time) the events other than verdicts give."""
+        if self.base_status is None:
+            return self.status, self.status_at
+        return self.base_status, self.base_at
 
 
 def _automatic_target(event: Event) -> LeadStatus | None:
@@ -73,8 +98,6 @@ def _automatic_target(event: Event) -> LeadStatus | None:
             return LeadStatus.CONTACTED
         case LeadCompleted():
             return LeadStatus.COMPLETED
-        case LeadValidated(verdict=Verdict.INVALID):
-            return LeadStatus.INVALID
         case EmailBounced(kind="hard"):
             return LeadStatus.BOUNCED
         case ReplyDetected():
@@ -85,39 +108,98 @@ def _automatic_target(event: Event) -> LeadStatus | None:
             return None
 
 
+def _earlier_terminal(at: datetime, target: LeadStatus, since: datetime | None, status: LeadStatus) -> bool:
+    """Whether a terminal fact `target` at `at` beats the terminal `status` known since `since`."""
+    return (at, _PRIORITY[target]) < (since or _SINCE_FOREVER, _PRIORITY[status])
+
+
+def _settled(
+    state: LeadState,
+    base: tuple[LeadStatus, datetime | None],
+    verdict_run: int | None,
+    verdict_invalid_at: datetime | None,
+) -> LeadState:
+    """The state whose other events give `base` and whose latest verdicts say `verdict_invalid_at`: an
+    invalid verdict is a terminal fact at its time, competing with the base as any terminal fact does."""
+    status, status_at = base
+    if verdict_invalid_at is not None and (
+        status not in TERMINAL or _earlier_terminal(verdict_invalid_at, LeadStatus.INVALID, status_at, status)
+    ):
+        status, status_at = LeadStatus.INVALID, verdict_invalid_at
+    held = (status, status_at) != base
+    return replace(
+        state,
+        status=status,
+        status_at=status_at,
+        base_status=base[0] if held else None,
+        base_at=base[1] if held else None,
+        verdict_run=verdict_run,
+        verdict_invalid_at=verdict_invalid_at,
+    )
+
+
 def _apply_manual(state: LeadState, event: LeadStatusChanged) -> LeadState:
     if state.manual_at is not None and (event.occurred_at, event.event_id) <= (
         state.manual_at,
         state.manual_id or _NIL_UUID,
     ):
         return state
+    # A person's decision replaces every status fact known so far, an invalid verdict included; which
+    # validation run is the latest stays known, so a late verdict of an older run still does not count.
     return LeadState(
         status=event.status,
         status_at=event.occurred_at,
         manual_at=event.occurred_at,
         manual_id=event.event_id,
+        verdict_run=state.verdict_run,
     )
+
+
+def _apply_verdict(state: LeadState, event: LeadValidated) -> LeadState:
+    if state.verdict_run is not None and event.run < state.verdict_run:
+        return state  # an older run's verdict: a later run has replaced it
+    # A verdict older than the latest manual change is hidden (it still tells which run is the latest).
+    invalid_at = (
+        event.occurred_at
+        if event.verdict is Verdict.INVALID
+        and (state.manual_at is None or event.occurred_at >= state.manual_at)
+        else None
+    )
+    if state.verdict_run == event.run and state.verdict_invalid_at is not None:
+        # Within one run, as between terminal facts, the earliest invalid verdict counts.
+        invalid_at = (
+            state.verdict_invalid_at if invalid_at is None else min(invalid_at, state.verdict_invalid_at)
+        )
+    return _settled(state, state.base, event.run, invalid_at)
+
+
+def _apply_fact(
+    base: tuple[LeadStatus, datetime | None], target: LeadStatus, at: datetime
+) -> tuple[LeadStatus, datetime | None]:
+    """The status of the events other than verdicts after one more automatic fact."""
+    status, since = base
+    if target in TERMINAL:
+        if status not in TERMINAL or _earlier_terminal(at, target, since, status):
+            return target, at
+        return base
+    if status in TERMINAL:
+        return base
+    return max(status, target, key=_RANK.__getitem__), max(since or _SINCE_FOREVER, at)
 
 
 def apply(state: LeadState, event: Event) -> LeadState:
     """Effect of ``event`` on one lead it names; events that do not concern status return ``state``."""
     if isinstance(event, LeadStatusChanged):
         return _apply_manual(state, event)
+    if isinstance(event, LeadValidated):
+        return _apply_verdict(state, event)
     target = _automatic_target(event)
     if target is None:
         return state
     at = event.occurred_at
     if state.manual_at is not None and at < state.manual_at:
         return state
-    since = state.status_at or _SINCE_FOREVER
-    if target in TERMINAL:
-        if state.status not in TERMINAL or (at, _PRIORITY[target]) < (since, _PRIORITY[state.status]):
-            return replace(state, status=target, status_at=at)
-        return state
-    if state.status in TERMINAL:
-        return state
-    status = max(state.status, target, key=_RANK.__getitem__)
-    return replace(state, status=status, status_at=max(since, at))
+    return _settled(state, _apply_fact(state.base, target, at), state.verdict_run, state.verdict_invalid_at)
 
 
 _NEW_LEAD: Final = LeadState()

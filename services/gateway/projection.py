@@ -23,6 +23,7 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    null,
     or_,
     select,
     text,
@@ -122,7 +123,7 @@ async def project(session: AsyncSession, event: Event) -> None:
             await _apply_lead_events(session, event.one_by_one())  # it announces the changes itself
             return
         case LeadEvent():
-            if await _apply_to_lead(session, event, event.lead_id, _extra_columns(event)):
+            if await _apply_to_lead(session, event):
                 await _record_timeline(session, event, [(event.lead_id, _timeline_details(event))])
         case _:
             pass  # import progress/completion and other facts do not change a lead row
@@ -241,9 +242,11 @@ async def upsert_campaign(session: AsyncSession, campaign_id: Any, workspace_id:
     )
 
 
-def _extra_columns(event: LeadEvent) -> dict[str, Any]:
+def _extra_columns(event: LeadEvent, before: LeadState) -> dict[str, Any]:
+    """The columns besides the status that `event` sets on a lead whose state was `before`."""
     match event:
-        case LeadValidated():
+        case LeadValidated() if before.verdict_run is None or event.run >= before.verdict_run:
+            # An older run's verdict, arriving late, is not what the lead's validation is now.
             return {"validation": event.verdict.value, "validation_reason": event.reason}
         case EmailSent():
             return {"step": event.step, "total_steps": event.total_steps}
@@ -251,11 +254,51 @@ def _extra_columns(event: LeadEvent) -> dict[str, Any]:
             return {}
 
 
-async def _apply_to_lead(session: AsyncSession, event: Event, lead_id: Any, extra: dict[str, Any]) -> bool:
+# The lead_view columns holding a lead's `LeadState` (the status fold's state), in its fields' order.
+_STATE_COLUMNS = (
+    lead_view.c.status,
+    lead_view.c.status_at,
+    lead_view.c.manual_at,
+    lead_view.c.manual_id,
+    lead_view.c.base_status,
+    lead_view.c.base_at,
+    lead_view.c.verdict_run,
+    lead_view.c.verdict_invalid_at,
+)
+
+
+def _state_of(row: Any) -> LeadState:
+    return LeadState(
+        status=LeadStatus(row.status),
+        status_at=row.status_at,
+        manual_at=row.manual_at,
+        manual_id=row.manual_id,
+        base_status=None if row.base_status is None else LeadStatus(row.base_status),
+        base_at=row.base_at,
+        verdict_run=row.verdict_run,
+        verdict_invalid_at=row.verdict_invalid_at,
+    )
+
+
+def _state_values(state: LeadState) -> dict[str, Any]:
+    return {
+        "status": state.status.value,
+        "status_at": state.status_at,
+        "manual_at": state.manual_at,
+        "manual_id": state.manual_id,
+        "base_status": None if state.base_status is None else state.base_status.value,
+        "base_at": state.base_at,
+        "verdict_run": state.verdict_run,
+        "verdict_invalid_at": state.verdict_invalid_at,
+    }
+
+
+async def _apply_to_lead(session: AsyncSession, event: LeadEvent) -> bool:
     """Fold `event` into the lead's row; False when the lead was removed from its campaign (nothing to do)."""
+    lead_id = event.lead_id
     row = (
         await session.execute(
-            select(lead_view.c.status, lead_view.c.status_at, lead_view.c.manual_at, lead_view.c.manual_id)
+            select(*_STATE_COLUMNS)
             .where(lead_view.c.id == lead_id, lead_view.c.workspace_id == event.workspace_id)
             .with_for_update()
         )
@@ -266,18 +309,15 @@ async def _apply_to_lead(session: AsyncSession, event: Event, lead_id: Any, extr
         # An event about a lead this view has not seen yet: fail so JetStream redelivers it after the
         # LeadImported that creates the row (consumers of different subjects are not ordered).
         raise LookupError(f"lead {lead_id} not in lead_view yet")
-    before = LeadState(LeadStatus(row.status), row.status_at, row.manual_at, row.manual_id)
+    before = _state_of(row)
     after = apply(before, event)
     await session.execute(
         update(lead_view)
         .where(lead_view.c.id == lead_id)
         .values(
-            status=after.status.value,
-            status_at=after.status_at,
-            manual_at=after.manual_at,
-            manual_id=after.manual_id,
+            **_state_values(after),
             last_activity_at=func.greatest(lead_view.c.last_activity_at, event.occurred_at),
-            **extra,
+            **_extra_columns(event, before),
         )
     )
     return True
@@ -290,6 +330,10 @@ _APPLY_LEAD_EVENTS = text(
         status_at = c.status_at,
         manual_at = c.manual_at,
         manual_id = c.manual_id,
+        base_status = c.base_status,
+        base_at = c.base_at,
+        verdict_run = c.verdict_run,
+        verdict_invalid_at = c.verdict_invalid_at,
         last_activity_at = greatest(v.last_activity_at, c.last_activity_at),
         validation = coalesce(c.validation, v.validation),
         validation_reason = CASE WHEN c.validation IS NULL THEN v.validation_reason
@@ -298,11 +342,13 @@ _APPLY_LEAD_EVENTS = text(
         total_steps = coalesce(c.total_steps, v.total_steps)
     FROM unnest(
         CAST(:ids AS uuid[]), CAST(:status AS text[]), CAST(:status_at AS timestamptz[]),
-        CAST(:manual_at AS timestamptz[]), CAST(:manual_id AS uuid[]), CAST(:last_activity_at AS timestamptz[]),
+        CAST(:manual_at AS timestamptz[]), CAST(:manual_id AS uuid[]), CAST(:base_status AS text[]),
+        CAST(:base_at AS timestamptz[]), CAST(:verdict_run AS integer[]),
+        CAST(:verdict_invalid_at AS timestamptz[]), CAST(:last_activity_at AS timestamptz[]),
         CAST(:validation AS text[]), CAST(:validation_reason AS text[]), CAST(:step AS integer[]),
         CAST(:total_steps AS integer[])
-    ) AS c(id, status, status_at, manual_at, manual_id, last_activity_at, validation, validation_reason, step,
-           total_steps)
+    ) AS c(id, status, status_at, manual_at, manual_id, base_status, base_at, verdict_run, verdict_invalid_at,
+           last_activity_at, validation, validation_reason, step, total_steps)
     WHERE v.id = c.id
     """
 )
@@ -315,22 +361,13 @@ async def _apply_lead_events(session: AsyncSession, events: Sequence[LeadEvent])
     ids = list(dict.fromkeys(event.lead_id for event in events))
     rows = (
         await session.execute(
-            select(
-                lead_view.c.id,
-                lead_view.c.workspace_id,
-                lead_view.c.status,
-                lead_view.c.status_at,
-                lead_view.c.manual_at,
-                lead_view.c.manual_id,
-            )
+            select(lead_view.c.id, lead_view.c.workspace_id, *_STATE_COLUMNS)
             .where(lead_view.c.id == any_(literal(ids, ARRAY(Uuid))))
             .order_by(lead_view.c.id)  # one lock order for every projection replica: no deadlocks
             .with_for_update()
         )
     ).all()
-    states = {
-        row.id: LeadState(LeadStatus(row.status), row.status_at, row.manual_at, row.manual_id) for row in rows
-    }
+    states = {row.id: _state_of(row) for row in rows}
     workspace_of = {row.id: row.workspace_id for row in rows}
     absent = {e.lead_id for e in events if workspace_of.get(e.lead_id) != e.workspace_id}
     for workspace_id in {e.workspace_id for e in events if e.lead_id in absent}:
@@ -344,8 +381,9 @@ async def _apply_lead_events(session: AsyncSession, events: Sequence[LeadEvent])
     for event in events:
         if event.lead_id in absent:  # removed from its campaign: nothing to do
             continue
-        states[event.lead_id] = apply(states[event.lead_id], event)
-        extras.setdefault(event.lead_id, {}).update(_extra_columns(event))
+        before = states[event.lead_id]
+        states[event.lead_id] = apply(before, event)
+        extras.setdefault(event.lead_id, {}).update(_extra_columns(event, before))
         activity[event.lead_id] = max(activity.get(event.lead_id, event.occurred_at), event.occurred_at)
         timeline.append(
             (
@@ -361,14 +399,12 @@ async def _apply_lead_events(session: AsyncSession, events: Sequence[LeadEvent])
     changed = list(extras)
     if not changed:
         return
+    new_states = [_state_values(states[i]) for i in changed]
     await session.execute(
         _APPLY_LEAD_EVENTS,
         {
             "ids": changed,
-            "status": [states[i].status.value for i in changed],
-            "status_at": [states[i].status_at for i in changed],
-            "manual_at": [states[i].manual_at for i in changed],
-            "manual_id": [states[i].manual_id for i in changed],
+            **{c.name: [values[c.name] for values in new_states] for c in _STATE_COLUMNS},
             "last_activity_at": [activity[i] for i in changed],
             "validation": [extras[i].get("validation") for i in changed],
             "validation_reason": [extras[i].get("validation_reason") for i in changed],
@@ -473,7 +509,8 @@ def manual_change_values(
     id, or an SQL expression giving each row its event's id (several events in one statement).
 
     A manual change does not depend on the lead's current status (terminal or not), only on the previous
-    manual change, so `contracts.lead_status._apply_manual` is exactly this CASE; `last_activity_at` moves
+    manual change, so `contracts.lead_status._apply_manual` is exactly this CASE (it clears the other
+    events' status and an invalid verdict, and keeps the latest validation run); `last_activity_at` moves
     forward either way, as it does for every event.
     """
     at = literal(occurred_at, DateTime(timezone=True))
@@ -492,6 +529,10 @@ def manual_change_values(
         "status_at": if_newer(at, lead_view.c.status_at),
         "manual_at": if_newer(at, lead_view.c.manual_at),
         "manual_id": if_newer(event, lead_view.c.manual_id),
+        # Every status fact known so far is replaced, an invalid verdict too; the latest run stays known.
+        "base_status": if_newer(null(), lead_view.c.base_status),
+        "base_at": if_newer(null(), lead_view.c.base_at),
+        "verdict_invalid_at": if_newer(null(), lead_view.c.verdict_invalid_at),
         "last_activity_at": func.greatest(lead_view.c.last_activity_at, at),
     }
 

@@ -88,6 +88,13 @@ lead_view = Table(
     Column("status_at", DateTime(timezone=True)),
     Column("manual_at", DateTime(timezone=True)),
     Column("manual_id", Uuid),
+    # The rest of the status fold's state (contracts.LeadState, since gateway_0008): the status the events
+    # other than verdicts give while a verdict makes the lead Invalid, the latest validation run, and when
+    # that run found the lead invalid.
+    Column("base_status", Text),
+    Column("base_at", DateTime(timezone=True)),
+    Column("verdict_run", Integer),
+    Column("verdict_invalid_at", DateTime(timezone=True)),
     Column("step", Integer, nullable=False, server_default="0"),
     Column("total_steps", Integer, nullable=False, server_default="0"),
     Column("validation", Text, nullable=False, server_default="pending"),

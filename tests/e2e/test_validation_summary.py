@@ -218,6 +218,50 @@ async def test_a_batch_of_verdicts_is_listed_lead_by_lead_with_each_verdict_in_i
         assert (entry["summary"]["verdict"], entry["summary"]["reason"]) == (verdict, reason)
 
 
+async def test_a_rerun_that_finds_a_lead_valid_returns_it_from_invalid_and_its_timeline_shows_both(
+    client: httpx.AsyncClient, nc: Client
+) -> None:
+    workspace_id = await workspace_id_of(client)
+    campaign_id, leads = await campaign_with_leads(client)
+    poisoned = [(lead, Verdict.INVALID, "no_such_domain") for lead in leads.values()]
+    await publish_verdicts(nc, workspace_id, campaign_id, poisoned)
+    broken = await wait_for_summary(client, campaign_id, lambda body: body["invalid"] == 4)
+    assert broken["reasons"] == {"no_such_domain": 4}
+    assert set(await leads_where(client, campaign_id, status="invalid")) == set(leads)
+
+    ana, bob = leads["ana@valid.example"], leads["bob@invalid.example"]
+    await publish_verdicts(
+        nc,
+        workspace_id,
+        campaign_id,
+        [(ana, Verdict.VALID, "accepted"), (bob, Verdict.INVALID, "mailbox_not_found")],
+        run=1,
+    )
+    fixed = await wait_for_summary(client, campaign_id, lambda body: body["valid"] == 1)
+    assert fixed["reasons"] == {"accepted": 1, "mailbox_not_found": 1, "no_such_domain": 2}
+    listed = await leads_where(client, campaign_id)
+    assert (listed[ana["email"]]["status"], listed[ana["email"]]["validation"]) == ("pending", "valid")
+    assert (listed[bob["email"]]["status"], listed[bob["email"]]["validation"]) == ("invalid", "invalid")
+    assert set(await leads_where(client, campaign_id, status="pending")) == {ana["email"]}
+    detail = (await client.get(f"/api/v1/leads/{ana['id']}")).json()
+    verdicts = [entry["summary"] for entry in detail["timeline"] if entry["type"] == "lead_validated"]
+    assert [(v["run"], v["verdict"], v["reason"]) for v in verdicts] == [
+        (0, "invalid", "no_such_domain"),
+        (1, "valid", "accepted"),
+    ]
+
+    # The first run's verdicts, delivered again late, change nothing.
+    await publish_verdicts(nc, workspace_id, campaign_id, [(ana, Verdict.INVALID, "no_such_domain")])
+    await publish_verdict(nc, workspace_id, campaign_id, bob, Verdict.VALID, "accepted")
+    # Verdicts are projected in the stream's order: once a later one is listed, so are the late ones.
+    dana = leads["dana@later.example"]
+    await publish_verdicts(nc, workspace_id, campaign_id, [(dana, Verdict.VALID, "accepted")], run=1)
+    await wait_for_summary(client, campaign_id, lambda body: body["valid"] == 2)
+    again = await leads_where(client, campaign_id)
+    assert (again[ana["email"]]["status"], again[ana["email"]]["validation"]) == ("pending", "valid")
+    assert (again[bob["email"]]["status"], again[bob["email"]]["validation"]) == ("invalid", "invalid")
+
+
 async def test_summary_reports_the_validators_queue_and_health(client: httpx.AsyncClient, nc: Client) -> None:
     workspace_id = await workspace_id_of(client)
     campaign_id = await create_campaign(client, "Validator answers")

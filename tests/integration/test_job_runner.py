@@ -13,11 +13,11 @@ import psycopg
 import pytest
 from sqlalchemy import func, select
 
-from contracts import LeadStatusChanged, parse_event
-from contracts.events import LeadsRemoved
+from contracts import LeadState, LeadStatus, LeadStatusChanged, LeadValidated, Verdict, fold, parse_event
+from contracts.events import LeadsRemoved, LeadsValidated, ValidatedLead
 from services.gateway.jobs_api import JOB_KIND, JobRunner, batch_event_id
 from services.gateway.leads_query import LeadFilter, count_leads
-from services.gateway.projection import LEAD_CHANGES_CHANNEL, PROJECTION_DURABLE
+from services.gateway.projection import LEAD_CHANGES_CHANNEL, PROJECTION_DURABLE, project
 from services.gateway.search import grams, search_text
 from services.gateway.tables import jobs, lead_events, lead_search, lead_view, metadata, outbox
 from services.runtime.db import psycopg_conninfo
@@ -25,6 +25,17 @@ from services.runtime.service import Service
 from services.runtime.settings import Settings
 
 LEADS = 6_500  # two steps (5,000 + 1,500 leads), seven batches (six of 1,000, one of 500)
+# The columns holding the status fold's state, in `LeadState`'s field order.
+STATE_COLUMNS = (
+    lead_view.c.status,
+    lead_view.c.status_at,
+    lead_view.c.manual_at,
+    lead_view.c.manual_id,
+    lead_view.c.base_status,
+    lead_view.c.base_at,
+    lead_view.c.verdict_run,
+    lead_view.c.verdict_invalid_at,
+)
 
 
 @pytest.fixture
@@ -240,3 +251,60 @@ async def test_a_remove_job_deletes_the_leads_and_keeps_their_timeline(runner: J
         )
         assert tombstones == set(gone)
         assert (await count_leads(session, workspace_id, campaign_id, LeadFilter())).value == len(left)
+
+
+async def test_a_status_job_replaces_an_invalid_verdict_as_the_status_fold_does(runner: JobRunner) -> None:
+    workspace_id, campaign_id, ids = await campaign(runner, 3)
+
+    def verdicts(verdict: Verdict, run: int, at: datetime) -> LeadsValidated:
+        return LeadsValidated(
+            workspace_id=workspace_id,
+            campaign_id=campaign_id,
+            occurred_at=at,
+            leads=[
+                ValidatedLead(lead_id=i, email=f"lead{n}@firma.cz", verdict=verdict, reason="r", run=run)
+                for n, i in enumerate(ids)
+            ],
+        )
+
+    poisoned = verdicts(Verdict.INVALID, 0, datetime.now(UTC) - timedelta(minutes=5))
+    async with runner.service.sessions() as session, session.begin():
+        await project(session, poisoned)
+    job_id = await start_job(runner, workspace_id, campaign_id, action="set_status", status="pending")
+    assert await run_to_completion(runner, job_id) == 1
+    (changed,) = await events_of(runner, job_id, 1)
+    rerun = verdicts(Verdict.VALID, 1, datetime.now(UTC) + timedelta(minutes=5))
+
+    async def states() -> list[LeadState]:
+        async with runner.service.sessions() as session:
+            rows = {
+                row.id: row
+                for row in await session.execute(
+                    select(lead_view.c.id, *STATE_COLUMNS).where(lead_view.c.campaign_id == campaign_id)
+                )
+            }
+        return [stored(rows[lead_id]) for lead_id in ids]
+
+    assert await states() == [fold([*one_of(poisoned, i), changed]) for i in ids]
+    async with runner.service.sessions() as session, session.begin():
+        await project(session, rerun)
+    after = await states()
+    assert after == [fold([*one_of(poisoned, i), changed, *one_of(rerun, i)]) for i in ids]
+    assert {(state.status, state.verdict_run) for state in after} == {(LeadStatus.PENDING, 1)}
+
+
+def one_of(batch: LeadsValidated, lead_id: uuid.UUID) -> list[LeadValidated]:
+    return [verdict for verdict in batch.one_by_one() if verdict.lead_id == lead_id]
+
+
+def stored(row: Any) -> LeadState:
+    return LeadState(
+        LeadStatus(row.status),
+        row.status_at,
+        row.manual_at,
+        row.manual_id,
+        None if row.base_status is None else LeadStatus(row.base_status),
+        row.base_at,
+        row.verdict_run,
+        row.verdict_invalid_at,
+    )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from services.runtime import migrations
 from services.runtime.db import psycopg_conninfo
@@ -157,3 +160,105 @@ def test_gateway_0006_and_0007_carry_existing_leads_over(fresh_database_url: Cal
             r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'gateway'")
         }
         assert {"lead_view_campaign_company", "lead_view_campaign_email", "lead_events_lead_time"} <= indexes
+
+
+def test_gateway_0008_lets_leads_made_invalid_by_a_verdict_before_it_come_back(
+    fresh_database_url: Callable[[], str],
+) -> None:
+    """Leads projected before the revision get the fold's new state from their timelines: those Invalid
+    because of a verdict keep the status their other events gave, so a re-run can return them to it."""
+    url = fresh_database_url()
+    migrations.upgrade(url, ("gateway",), "gateway_0007")
+    conninfo = psycopg_conninfo(url)
+    workspace, campaign = uuid.uuid4(), uuid.uuid4()
+    t = [datetime(2026, 3, 1, 9, minute, tzinfo=UTC) for minute in range(6)]
+    manual_id = uuid.uuid4()
+    # email: (status, status_at, manual_at, validation, timeline as (event type, time, data))
+    leads: dict[
+        str, tuple[str, datetime, datetime | None, str, list[tuple[str, datetime, dict[str, str]]]]
+    ] = {
+        "poisoned@x.cz": ("invalid", t[1], None, "invalid", [("lead_imported", t[0], {})]),
+        "sent@x.cz": (
+            "invalid",
+            t[1],
+            None,
+            "invalid",
+            [("lead_imported", t[0], {}), ("email_sent", t[2], {}), ("email_sent", t[3], {})],
+        ),
+        "bounced@x.cz": (
+            "invalid",
+            t[1],
+            None,
+            "invalid",
+            [("lead_imported", t[0], {}), ("email_bounced", t[4], {"kind": "hard"})],
+        ),
+        "after_manual@x.cz": (
+            "invalid",
+            t[3],
+            t[2],
+            "invalid",
+            [
+                ("lead_imported", t[0], {}),
+                ("email_sent", t[1], {}),
+                ("lead_status_changed", t[2], {"status": "contacted"}),
+            ],
+        ),
+        "by_hand@x.cz": (
+            "invalid",
+            t[2],
+            t[2],
+            "valid",
+            [("lead_status_changed", t[2], {"status": "invalid"})],
+        ),
+        "valid@x.cz": ("pending", t[0], None, "valid", [("lead_imported", t[0], {})]),
+        "unverified@x.cz": ("pending", t[0], None, "pending", [("lead_imported", t[0], {})]),
+    }
+    ids = {email: uuid.uuid4() for email in leads}
+    with psycopg.connect(conninfo) as conn:
+        for email, (status, status_at, manual_at, validation, timeline) in leads.items():
+            conn.execute(
+                "INSERT INTO gateway.lead_view (id, workspace_id, campaign_id, email, status, status_at, "
+                "manual_at, manual_id, validation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    ids[email],
+                    workspace,
+                    campaign,
+                    email,
+                    status,
+                    status_at,
+                    manual_at,
+                    manual_id if manual_at else None,
+                    validation,
+                ),
+            )
+            for event_type, at, data in timeline:
+                conn.execute(
+                    "INSERT INTO gateway.lead_events (lead_id, workspace_id, event_id, event_type, source, "
+                    "occurred_at, data) VALUES (%s, %s, %s, %s, 'test', %s, %s)",
+                    (
+                        ids[email],
+                        workspace,
+                        manual_id if event_type == "lead_status_changed" else uuid.uuid4(),
+                        event_type,
+                        at,
+                        Jsonb(data),
+                    ),
+                )
+
+    migrations.upgrade(url, ("gateway",))
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(
+            "SELECT email, status, base_status, base_at, verdict_run, verdict_invalid_at FROM gateway.lead_view"
+        ).fetchall()
+    assert {row[0]: row[1:] for row in rows} == {
+        "poisoned@x.cz": ("invalid", "pending", t[0], 0, t[1]),
+        "sent@x.cz": ("invalid", "contacted", t[3], 0, t[1]),
+        "bounced@x.cz": ("invalid", "bounced", t[4], 0, t[1]),
+        "after_manual@x.cz": ("invalid", "contacted", t[2], 0, t[3]),  # the send before it is hidden
+        "by_hand@x.cz": ("invalid", None, None, 0, None),
+        "valid@x.cz": ("pending", None, None, 0, None),
+        "unverified@x.cz": ("pending", None, None, None, None),
+    }
+
+    migrations.downgrade(url, ("gateway",), "gateway_0007")
+    migrations.upgrade(url, ("gateway",))

@@ -16,6 +16,8 @@ from contracts import (
     LeadState,
     LeadStatus,
     LeadStatusChanged,
+    LeadValidated,
+    Verdict,
     apply,
     fold,
 )
@@ -27,6 +29,8 @@ PROPS = settings(max_examples=200, deadline=None)
 
 # Restated from the decided semantics rather than imported, so the tests are an independent oracle.
 PRIORITY = {S.UNSUBSCRIBED: 0, S.BOUNCED: 1, S.REPLIED: 2, S.INVALID: 3}
+RANK = {S.PENDING: 0, S.CONTACTED: 1, S.COMPLETED: 2}
+PROGRESS = {"lead_imported": S.PENDING, "email_sent": S.CONTACTED, "lead_completed": S.COMPLETED}
 NO_STATUS_EFFECT = [
     "step_due",
     "import_completed",
@@ -44,6 +48,15 @@ def st_at(status: LeadStatus, at: datetime | None) -> LeadState:
     return LeadState(status=status, status_at=at)
 
 
+def status_of(state: LeadState) -> tuple[LeadStatus, datetime | None]:
+    return state.status, state.status_at
+
+
+def invalid_by_verdict(at: datetime, base: LeadStatus, base_at: datetime | None, run: int = 0) -> LeadState:
+    """Invalid because validation run `run` said so at `at`; the other events say `base` since `base_at`."""
+    return LeadState(S.INVALID, at, base_status=base, base_at=base_at, verdict_run=run, verdict_invalid_at=at)
+
+
 # (start, event, expected)
 TRANSITIONS: list[tuple[str, LeadState, Event, LeadState]] = [
     ("import", LeadState(), make("lead_imported", T1), st_at(S.PENDING, T1)),
@@ -53,9 +66,24 @@ TRANSITIONS: list[tuple[str, LeadState, Event, LeadState]] = [
     ("completed", st_at(S.CONTACTED, T1), make("lead_completed", T2), st_at(S.COMPLETED, T2)),
     ("late_sent_keeps_completed", st_at(S.COMPLETED, T2), make("email_sent", T1), st_at(S.COMPLETED, T2)),
     ("later_sent_keeps_completed", st_at(S.COMPLETED, T1), make("email_sent", T2), st_at(S.COMPLETED, T2)),
-    ("invalid", st_at(S.PENDING, T1), make("lead_validated", T2, verdict="invalid"), st_at(S.INVALID, T2)),
-    ("valid", st_at(S.PENDING, T1), make("lead_validated", T2, verdict="valid"), st_at(S.PENDING, T1)),
-    ("unknown", st_at(S.PENDING, T1), make("lead_validated", T2, verdict="unknown"), st_at(S.PENDING, T1)),
+    (
+        "invalid",
+        st_at(S.PENDING, T1),
+        make("lead_validated", T2, verdict="invalid"),
+        invalid_by_verdict(T2, S.PENDING, T1),
+    ),
+    (
+        "valid",
+        st_at(S.PENDING, T1),
+        make("lead_validated", T2, verdict="valid"),
+        LeadState(S.PENDING, T1, verdict_run=0),
+    ),
+    (
+        "unknown",
+        st_at(S.PENDING, T1),
+        make("lead_validated", T2, verdict="unknown"),
+        LeadState(S.PENDING, T1, verdict_run=0),
+    ),
     ("hard_bounce", st_at(S.CONTACTED, T1), make("email_bounced", T2, kind="hard"), st_at(S.BOUNCED, T2)),
     ("soft_bounce", st_at(S.CONTACTED, T1), make("email_bounced", T2, kind="soft"), st_at(S.CONTACTED, T1)),
     ("reply", st_at(S.CONTACTED, T1), make("reply_detected", T2), st_at(S.REPLIED, T2)),
@@ -79,7 +107,67 @@ TRANSITIONS: list[tuple[str, LeadState, Event, LeadState]] = [
         "tie_invalid_loses_to_reply",
         st_at(S.REPLIED, T1),
         make("lead_validated", T1, verdict="invalid"),
-        st_at(S.REPLIED, T1),
+        LeadState(S.REPLIED, T1, verdict_run=0, verdict_invalid_at=T1),
+    ),
+    (
+        "rerun_valid_returns_to_pending",
+        invalid_by_verdict(T2, S.PENDING, T1),
+        make("lead_validated", T3, verdict="valid", run=1),
+        LeadState(S.PENDING, T1, verdict_run=1),
+    ),
+    (
+        "rerun_unknown_returns_to_pending",
+        invalid_by_verdict(T2, S.PENDING, T1),
+        make("lead_validated", T3, verdict="unknown", run=1),
+        LeadState(S.PENDING, T1, verdict_run=1),
+    ),
+    (
+        "rerun_returns_to_what_came_while_invalid",
+        invalid_by_verdict(T1, S.CONTACTED, T2),
+        make("lead_validated", T3, verdict="valid", run=1),
+        LeadState(S.CONTACTED, T2, verdict_run=1),
+    ),
+    (
+        "rerun_invalid_again_takes_its_own_time",
+        invalid_by_verdict(T1, S.PENDING, T0),
+        make("lead_validated", T3, verdict="invalid", run=1),
+        invalid_by_verdict(T3, S.PENDING, T0, run=1),
+    ),
+    (
+        "older_run_is_ignored",
+        LeadState(S.PENDING, T1, verdict_run=1),
+        make("lead_validated", T3, verdict="invalid", run=0),
+        LeadState(S.PENDING, T1, verdict_run=1),
+    ),
+    (
+        "same_run_earliest_invalid_counts",
+        invalid_by_verdict(T2, S.PENDING, T1),
+        make("lead_validated", T3, verdict="valid"),
+        invalid_by_verdict(T2, S.PENDING, T1),
+    ),
+    (
+        "same_run_earlier_invalid_moves_it",
+        invalid_by_verdict(T2, S.PENDING, T1),
+        make("lead_validated", T1, verdict="invalid"),
+        LeadState(S.INVALID, T1, verdict_run=0, verdict_invalid_at=T1, base_status=S.PENDING, base_at=T1),
+    ),
+    (
+        "progress_while_invalid_is_kept_aside",
+        invalid_by_verdict(T1, S.PENDING, T0),
+        make("email_sent", T2),
+        invalid_by_verdict(T1, S.CONTACTED, T2),
+    ),
+    (
+        "earlier_bounce_beats_the_verdict",
+        invalid_by_verdict(T2, S.CONTACTED, T1),
+        make("email_bounced", T1, kind="hard"),
+        LeadState(S.BOUNCED, T1, verdict_run=0, verdict_invalid_at=T2),
+    ),
+    (
+        "not_a_verdict_invalid_stays_after_a_valid_rerun",
+        st_at(S.INVALID, T1),
+        make("lead_validated", T2, verdict="valid", run=1),
+        LeadState(S.INVALID, T1, verdict_run=1),
     ),
     (
         "untimed_terminal_absorbs",
@@ -153,6 +241,30 @@ TRANSITIONS: list[tuple[str, LeadState, Event, LeadState]] = [
         make("email_bounced", T3),
         LeadState(S.REPLIED, T2, T2, UUID(int=1)),
     ),
+    (
+        "manual_replaces_an_invalid_verdict_and_remembers_the_run",
+        invalid_by_verdict(T1, S.PENDING, T0, run=2),
+        manual(S.PENDING, T2),
+        LeadState(S.PENDING, T2, T2, UUID(int=1), verdict_run=2),
+    ),
+    (
+        "manual_invalid_stays_after_a_valid_rerun",
+        LeadState(S.INVALID, T2, T2, UUID(int=1), verdict_run=0),
+        make("lead_validated", T3, verdict="valid", run=1),
+        LeadState(S.INVALID, T2, T2, UUID(int=1), verdict_run=1),
+    ),
+    (
+        "verdict_before_manual_is_hidden_but_its_run_counts",
+        LeadState(S.PENDING, T2, T2, UUID(int=1)),
+        make("lead_validated", T1, verdict="invalid", run=1),
+        LeadState(S.PENDING, T2, T2, UUID(int=1), verdict_run=1),
+    ),
+    (
+        "verdict_after_manual_applies",
+        LeadState(S.CONTACTED, T2, T2, UUID(int=1)),
+        make("lead_validated", T3, verdict="invalid"),
+        LeadState(S.INVALID, T3, T2, UUID(int=1), S.CONTACTED, T2, 0, T3),
+    ),
 ]
 
 
@@ -179,9 +291,28 @@ def test_fold_sequence() -> None:
         make("reply_detected", T3),
         make("lead_completed", T3),
     ]
-    assert fold(events) == LeadState(S.REPLIED, T3)
+    assert fold(events) == LeadState(S.REPLIED, T3, verdict_run=0)
     assert fold([]) == LeadState()
     assert fold([make("email_sent", T2)], LeadState(S.COMPLETED, T1)) == LeadState(S.COMPLETED, T2)
+
+
+def test_a_broken_resolver_run_is_undone_by_a_rerun_and_what_came_meanwhile_is_kept() -> None:
+    poisoned = fold(
+        [
+            make("lead_imported", T0),
+            make("lead_validated", T0, verdict="invalid", reason="no_such_domain"),
+            make("email_sent", T1),
+        ]
+    )
+    assert (poisoned.status, poisoned.status_at) == (S.INVALID, T0)
+    rerun = apply(poisoned, make("lead_validated", T2, verdict="valid", run=1))
+    assert (rerun.status, rerun.status_at) == (S.CONTACTED, T1)
+    replied_meanwhile = fold(
+        [make("reply_detected", T1), make("lead_validated", T2, verdict="unknown", run=1)], poisoned
+    )
+    assert (replied_meanwhile.status, replied_meanwhile.status_at) == (S.REPLIED, T1)
+    # The late first-run verdict of a lead re-verified meanwhile changes nothing.
+    assert apply(rerun, make("lead_validated", T3, verdict="invalid", run=0)) is rerun
 
 
 def test_terminal_set() -> None:
@@ -201,6 +332,7 @@ def test_lead_state_rejects_naive_datetimes(build: Callable[[], LeadState]) -> N
 # --- properties -------------------------------------------------------------------------------
 
 TIMES = st.sampled_from([T0, T1, T2])  # few instants, so ties are common
+RUNS = st.integers(0, 2)
 AUTOMATIC_TYPES = [t for t in EVENT_TYPES if t != "lead_status_changed"]
 TERMINAL_MAKERS: dict[LeadStatus, tuple[str, dict[str, Any]]] = {
     S.REPLIED: ("reply_detected", {}),
@@ -228,6 +360,7 @@ def automatic_events(draw: st.DrawFn, times: st.SearchStrategy[datetime] = TIMES
     fields: dict[str, Any] = {}
     if event_type == "lead_validated":
         fields["verdict"] = draw(st.sampled_from(["valid", "invalid", "unknown"]))
+        fields["run"] = draw(RUNS)
     if event_type == "email_bounced":
         fields["kind"] = draw(st.sampled_from(["hard", "soft"]))
     return make(event_type, draw(times), event_id=draw(st.uuids()), **fields)
@@ -235,13 +368,42 @@ def automatic_events(draw: st.DrawFn, times: st.SearchStrategy[datetime] = TIMES
 
 @st.composite
 def lead_states(draw: st.DrawFn) -> LeadState:
+    """Any state, including ones the fold never produces (a status its other fields do not explain)."""
     manual_at = draw(st.none() | TIMES)
+    base_status = draw(st.none() | st.sampled_from(S))
+    verdict_run = draw(st.none() | RUNS)
     return LeadState(
         status=draw(st.sampled_from(S)),
         status_at=draw(st.none() | TIMES),
         manual_at=manual_at,
         manual_id=None if manual_at is None else draw(st.uuids()),
+        base_status=base_status,
+        base_at=None if base_status is None else draw(st.none() | TIMES),
+        verdict_run=verdict_run,
+        verdict_invalid_at=None if verdict_run is None else draw(st.none() | TIMES),
     )
+
+
+def expected_status(events: list[Event]) -> tuple[LeadStatus, datetime | None]:
+    """The decided semantics restated: only the latest run's verdicts count, and an invalid one is a
+    terminal fact; the earliest terminal fact wins (ties by priority), else the highest progress."""
+    verdicts = [e for e in events if isinstance(e, LeadValidated)]
+    latest = max((v.run for v in verdicts), default=0)
+    facts: list[tuple[LeadStatus, datetime]] = [
+        (S.INVALID, v.occurred_at) for v in verdicts if v.run == latest and v.verdict is Verdict.INVALID
+    ]
+    progress: list[tuple[LeadStatus, datetime]] = []
+    for event in events:
+        target = terminal_target(event)
+        if target is not None and target is not S.INVALID:
+            facts.append((target, event.occurred_at))
+        elif event.event_type in PROGRESS:
+            progress.append((PROGRESS[event.event_type], event.occurred_at))
+    if facts:
+        return min(facts, key=lambda fact: (fact[1], PRIORITY[fact[0]]))
+    if progress:
+        return max(progress, key=lambda fact: RANK[fact[0]])[0], max(at for _, at in progress)
+    return S.PENDING, None
 
 
 @PROPS
@@ -266,6 +428,33 @@ def test_a_automatic_events_converge_from_any_state(
 
 
 @PROPS
+@given(st.lists(automatic_events(), max_size=12))
+def test_a_the_status_is_the_latest_runs_verdicts_with_the_other_events(events: list[Event]) -> None:
+    final = fold(events)
+    assert (final.status, final.status_at) == expected_status(events)
+
+
+@PROPS
+@given(
+    st.lists(automatic_events(), max_size=12),
+    st.sampled_from(["valid", "unknown"]),
+    TIMES,
+    st.data(),
+)
+def test_a_a_later_run_finding_the_lead_valid_or_unknown_undoes_every_earlier_verdict(
+    events: list[Event], verdict: str, at: datetime, data: st.DataObject
+) -> None:
+    later_run = max((e.run for e in events if isinstance(e, LeadValidated)), default=0) + 1
+    rerun = make("lead_validated", at, verdict=verdict, run=later_run)
+    without_verdicts = fold([e for e in events if not isinstance(e, LeadValidated)])
+    # Wherever the re-run's verdict arrives among the others.
+    position = data.draw(st.integers(0, len(events)))
+    final = fold([*events[:position], rerun, *events[position:]])
+    assert (final.status, final.status_at) == (without_verdicts.status, without_verdicts.status_at)
+    assert final.verdict_run == later_run
+
+
+@PROPS
 @given(
     st.sampled_from(sorted(TERMINAL)),
     TIMES,
@@ -277,14 +466,21 @@ def test_b_terminal_absorbs_automatic_events_at_or_after_it(
     terminal: LeadStatus, t: datetime, before: LeadStatus, before_at: datetime | None, data: st.DataObject
 ) -> None:
     reached = apply(LeadState(before, before_at), terminal_event(terminal, t))
-    assert reached == LeadState(terminal, t)
+    assert status_of(reached) == (terminal, t)
     later = data.draw(automatic_events(st.sampled_from([x for x in (T0, T1, T2, T3) if x >= t])))
     other = terminal_target(later)
+    after = apply(reached, later)
     if later.occurred_at == t and other is not None and PRIORITY[other] < PRIORITY[terminal]:
-        # The one exception: a simultaneous terminal fact with a stronger tie-break wins.
-        assert apply(reached, later) == LeadState(other, t)
+        # A simultaneous terminal fact with a stronger tie-break wins.
+        assert status_of(after) == (other, t)
+    elif terminal is S.INVALID and isinstance(later, LeadValidated) and later.run > 0:
+        # The one way back: a later validation run replaces the verdict that made the lead Invalid.
+        if later.verdict is Verdict.INVALID:
+            assert status_of(after) == (S.INVALID, later.occurred_at)
+        else:
+            assert status_of(after) == (before, before_at)
     else:
-        assert apply(reached, later) == reached
+        assert status_of(after) == status_of(reached)
 
 
 @PROPS
@@ -292,8 +488,9 @@ def test_b_terminal_absorbs_automatic_events_at_or_after_it(
 def test_c_completed_can_still_turn_terminal(
     terminal: LeadStatus, at: datetime, completed_at: datetime | None
 ) -> None:
-    assert apply(LeadState(S.COMPLETED, completed_at), terminal_event(terminal, at)) == LeadState(
-        terminal, at
+    assert status_of(apply(LeadState(S.COMPLETED, completed_at), terminal_event(terminal, at))) == (
+        terminal,
+        at,
     )
 
 
@@ -315,7 +512,9 @@ def test_d_manual_changes_last_writer_wins(
     winner = max(events, key=lambda e: (e.occurred_at, e.event_id))
     assert isinstance(winner, LeadStatusChanged)
     final = fold(data.draw(st.permutations(events)), start)
-    assert final == LeadState(winner.status, winner.occurred_at, winner.occurred_at, winner.event_id)
+    assert final == LeadState(
+        winner.status, winner.occurred_at, winner.occurred_at, winner.event_id, verdict_run=start.verdict_run
+    )
 
 
 @pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
