@@ -46,7 +46,6 @@ def test_the_list_pages_searches_adds_and_removes_addresses(page: Page, api: htt
     expect(row).to_have_count(1)
     expect(row).to_contain_text("competitor")
     expect(row).to_contain_text("Added by hand")
-    screenshot(page, "suppression-list")
 
     added_email = row.locator("td").first.inner_text()
     row.get_by_role("button", name=f"Remove {added_email}").click()
@@ -79,6 +78,7 @@ def test_an_uploaded_csv_shows_what_was_added_already_there_and_rejected(
     expect(rejected.locator("tbody tr")).to_contain_text("not-an-address")
     page.get_by_label("Search", exact=True).fill("upload-ui.example")
     expect(page.locator("#suppress-status")).to_have_text(f"1{DASH}3 of 3 addresses")
+    screenshot(page, "suppression-list")
     assert suppressed(api, "upload-ui.example") == [
         "first@upload-ui.example",
         "known@upload-ui.example",

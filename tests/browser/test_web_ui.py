@@ -160,7 +160,6 @@ def test_the_leads_table_filters_searches_pages_and_opens_a_lead(
     timeline = drawer.get_by_role("list", name="Timeline")
     expect(timeline).to_contain_text("Imported: from row 3 of its import")
     expect(timeline).to_contain_text("Bounced: the address does not take mail")
-    screenshot(page, "lead-drawer")
     page.keyboard.press("Escape")
     expect(drawer).to_have_count(0)
 

@@ -28,7 +28,7 @@ function rangeInputs(prefix) {
   const values = () => Object.fromEntries(Object.entries(box).filter(([, el]) => el.value !== "").map(([k, el]) => [k, Number(el.value)]));
   return {
     inputs: Object.values(box),
-    fields: Object.entries(box).map(([key, el]) => labelled(el.id, labels[key], el, "narrow")),
+    fields: Object.entries(box).map(([key, el]) => labelled(el.id, labels[key], el, key.startsWith("size") ? "narrow" : "money")),
     values,
     /** Why the ranges cannot be searched, in words; null when they can. */
     problem() {
