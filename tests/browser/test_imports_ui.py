@@ -149,3 +149,22 @@ def test_the_import_history_lists_each_import_with_its_breakdown_and_report(
     assert report.get_attribute("href") == f"/api/v1/imports/{first['id']}/report.csv"
     assert page.request.get(report.get_attribute("href") or "").status == 200
     screenshot(page, "import-history")
+
+
+def test_a_running_import_can_be_cancelled_from_the_history(page: Page, api: httpx.Client) -> None:
+    campaign_id = create_campaign(api, "Cancelled from history")
+    started = api.post(
+        f"/api/v1/campaigns/{campaign_id}/imports",
+        files={"file": ("history-huge.csv", big_csv(150_000, "history-cancel.example"), "text/csv")},
+        data={"mapping": '{"email": "email", "company_name": "company"}'},
+    )
+    assert started.status_code == 202, started.text
+    page.goto(f"/#/campaigns/{campaign_id}/imports")
+    card = page.locator("#import-history > li").first
+    expect(card.locator(".badge")).to_have_text("Running")
+    expect(card.get_by_role("progressbar")).to_be_visible()
+    card.get_by_role("button", name="Cancel import").click()
+    expect(card.locator(".badge")).to_have_text("Cancelled", timeout=60_000)
+    expect(card).to_contain_text("Import cancelled after")
+    final = api.get(f"/api/v1/imports/{started.json()['id']}").json()
+    assert final["state"] == "cancelled" and final["counts"]["imported"] < 150_000
