@@ -18,7 +18,14 @@ from services.gateway import (
     web,
 )
 from services.gateway.auth import SessionCookieAuth
-from services.gateway.projection import PROJECTION_DURABLE, project, project_batch
+from services.gateway.projection import (
+    IMPORT_EVENTS,
+    IMPORTS_DURABLE,
+    PROJECTION_DURABLE,
+    project,
+    project_batch,
+    project_imports,
+)
 from services.gateway.tables import metadata
 from services.gateway.upload_limit import UploadLimit
 from services.runtime.service import Service
@@ -34,6 +41,9 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     service = Service(name="gateway", metadata=metadata, settings=settings, for_docs=for_docs)
     # lead_view consumes every event: it is the one place that shows all of a lead's history.
     service.consume(None, project, durable=PROJECTION_DURABLE, batch_handler=project_batch)
+    # New imports are listed by a consumer of their own, so they never queue behind a backlog of verdicts
+    # (see projection._claim_import for how the two share LeadImported).
+    service.consume(IMPORT_EVENTS, project_imports, durable=IMPORTS_DURABLE, only_new=True)
     # Bulk actions over many leads: the runner resumes running jobs when the gateway starts.
     jobs_api.register(service)
     return service

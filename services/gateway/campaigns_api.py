@@ -36,7 +36,7 @@ from services.gateway.leads_query import (
     page_segments,
     sort_value,
 )
-from services.gateway.projection import upsert_campaign
+from services.gateway.projection import arriving_leads, upsert_campaign
 from services.gateway.tables import campaigns, lead_counts, lead_events, lead_view, workspaces
 from services.runtime.service import Service
 
@@ -67,6 +67,11 @@ class CampaignOut(BaseModel):
     name: str
     created_at: datetime
     leads: int = 0
+    arriving: int = Field(
+        default=0,
+        description="Leads of the campaign's finished imports not listed yet: the importer has imported "
+        "them and they are on their way to the list (seconds, more behind a large import). Never negative.",
+    )
 
 
 async def campaign_or_404(session: AsyncSession, workspace_id: UUID, campaign_id: UUID) -> Any:
@@ -112,20 +117,35 @@ async def list_campaigns(workspace_id: Workspace, session: Session) -> list[Camp
         .group_by(lead_counts.c.campaign_id)
         .subquery()
     )
-    rows = await session.execute(
-        select(campaigns, func.coalesce(counts.c.n, 0).label("leads"))
-        .outerjoin(counts, counts.c.campaign_id == campaigns.c.id)
-        .where(campaigns.c.workspace_id == workspace_id)
-        .order_by(campaigns.c.created_at.desc())
-    )
-    return [CampaignOut(id=r.id, name=r.name, created_at=r.created_at, leads=r.leads) for r in rows]
+    rows = (
+        await session.execute(
+            select(campaigns, func.coalesce(counts.c.n, 0).label("leads"))
+            .outerjoin(counts, counts.c.campaign_id == campaigns.c.id)
+            .where(campaigns.c.workspace_id == workspace_id)
+            .order_by(campaigns.c.created_at.desc())
+        )
+    ).all()
+    arriving = await arriving_leads(session, workspace_id, [r.id for r in rows])
+    return [
+        CampaignOut(
+            id=r.id, name=r.name, created_at=r.created_at, leads=r.leads, arriving=arriving.get(r.id, 0)
+        )
+        for r in rows
+    ]
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut, tags=["campaigns"])
 async def get_campaign(campaign_id: UUID, workspace_id: Workspace, session: Session) -> CampaignOut:
     row = await campaign_or_404(session, workspace_id, campaign_id)
     total = await count_leads(session, workspace_id, campaign_id, LeadFilter())
-    return CampaignOut(id=row.id, name=row.name, created_at=row.created_at, leads=total.value)
+    arriving = await arriving_leads(session, workspace_id, [campaign_id])
+    return CampaignOut(
+        id=row.id,
+        name=row.name,
+        created_at=row.created_at,
+        leads=total.value,
+        arriving=arriving.get(campaign_id, 0),
+    )
 
 
 # --- validation summary ----------------------------------------------------------------------------------
@@ -312,6 +332,11 @@ class LeadPage(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` (with the same `sort`) for the next page; null on the last page."
     )
+    arriving: int = Field(
+        default=0,
+        description="Whatever the filter, leads of the campaign's finished imports not listed yet: the importer has imported "
+        "them and they are on their way to the list (seconds, more behind a large import). Never negative.",
+    )
 
 
 # Newest first is what a person opening the table expects to see.
@@ -427,8 +452,13 @@ async def list_leads(
     if len(rows) > limit:
         last = rows[limit - 1]
         next_cursor = _encode_cursor(sort, Keyset(sort_value(sort, last), last.seq))
+    arriving = await arriving_leads(session, workspace_id, [campaign_id])
     return LeadPage(
-        items=items, total=total.value, total_is_estimate=total.is_estimate, next_cursor=next_cursor
+        items=items,
+        total=total.value,
+        total_is_estimate=total.is_estimate,
+        next_cursor=next_cursor,
+        arriving=arriving.get(campaign_id, 0),
     )
 
 

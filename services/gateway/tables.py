@@ -147,6 +147,31 @@ lead_counts = Table(
     Index("lead_counts_campaign", "campaign_id", "status", "validation"),
 )
 
+# The leads of finished imports still on their way to the list (since gateway_0009): how many each
+# finished import imported (its ImportCompleted) ...
+import_arrivals = Table(
+    "import_arrivals",
+    metadata,
+    Column("import_id", Uuid, primary_key=True),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("campaign_id", Uuid, nullable=False),
+    Column("imported", Integer, nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=False),
+    Index("import_arrivals_campaign", "campaign_id"),
+)
+
+# ... and how many of an import's leads have been listed: one row per LeadImported listed. Append-only, so
+# the two consumers that may list an import's chunks at once never wait on each other for a counter row.
+import_listed = Table(
+    "import_listed",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("import_id", Uuid, nullable=False),
+    Column("campaign_id", Uuid, nullable=False),
+    Column("n", Integer, nullable=False),
+    Index("import_listed_campaign", "campaign_id", "import_id"),
+)
+
 # Every event that touched a lead, in order, with the service it came from: the lead's timeline.
 lead_events = Table(
     "lead_events",

@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 from faststream import AckPolicy
-from faststream.nats import ConsumerConfig, NatsBroker, PullSub
+from faststream.nats import ConsumerConfig, DeliverPolicy, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -86,7 +86,8 @@ def _transactions(decoded: list[tuple[Msg, AnyEvent]]) -> list[list[tuple[Msg, A
 
 
 class EventConsumer:
-    """Registers one durable pull consumer on `broker` that feeds `handler` exactly once per event.
+    """Registers one durable pull consumer on `broker` that feeds `handler` exactly once per event of
+    `subject` (and of the `also` subjects).
 
     With `batch_handler`, a batch's first-time events go to it in one call (in delivery order); `handler`
     still handles them one at a time when a batch has to be retried event by event.
@@ -107,6 +108,8 @@ class EventConsumer:
         description: str = "",
         batch_handler: BatchHandler | None = None,
         batch_size: int = BATCH_SIZE,
+        also: Sequence[str] = (),
+        deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
     ) -> None:
         self.durable = durable
         self.handled = 0
@@ -117,7 +120,15 @@ class EventConsumer:
         self._max_deliver = max_deliver
         self._js = js
         # JetStream's own limit is set above ours: we decide when a message is dead, not the server.
-        config = ConsumerConfig(ack_wait=ack_wait_seconds, max_deliver=max_deliver + 2)
+        # `deliver_policy` applies when the durable is created; an existing one keeps its position.
+        config = ConsumerConfig(
+            ack_wait=ack_wait_seconds, max_deliver=max_deliver + 2, deliver_policy=deliver_policy
+        )
+        subjects = [subject, *also]
+        if also:
+            # Several subjects: a consumer filters on `filter_subjects` (and then on no single subject).
+            config.filter_subjects = subjects
+            subject = ""
         self._gathered: list[tuple[Msg, AnyEvent]] = []
         self._batch_done: asyncio.Future[None] | None = None
         broker.subscriber(
@@ -130,7 +141,7 @@ class EventConsumer:
             ack_policy=AckPolicy.MANUAL,
             config=config,
             title=durable,
-            description=description or f"durable consumer {durable} of {subject}",
+            description=description or f"durable consumer {durable} of {', '.join(subjects)}",
         )(self.on_message)
 
     async def on_message(self, msg: NatsMessage) -> None:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import nats
 import structlog
 import uvicorn
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
-from faststream.nats import NatsBroker
+from faststream.nats import DeliverPolicy, NatsBroker
 from nats.js import JetStreamContext
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -84,18 +84,26 @@ class Service:
 
     def consume(
         self,
-        event_type: str | None,
+        event_type: str | Sequence[str] | None,
         handler: Handler,
         *,
         durable: str,
         batch_handler: BatchHandler | None = None,
+        only_new: bool = False,
     ) -> EventConsumer:
-        """A durable consumer of one event type across workspaces, or of every event when None; with
-        `batch_handler`, a batch's events are handed to it together (see EventConsumer)."""
+        """A durable consumer of one event type (or several) across workspaces, or of every event when
+        None; with `batch_handler`, a batch's events are handed to it together (see EventConsumer). With
+        `only_new`, a durable created on a stream that already holds events starts after them."""
+        if event_type is None:
+            filters = [subjects.STREAM_SUBJECTS[0]]
+        else:
+            types = [event_type] if isinstance(event_type, str) else list(event_type)
+            filters = [subjects.workspace_filter(t) for t in types]
         consumer = EventConsumer(
             broker=self.broker,
             durable=durable,
-            subject=subjects.workspace_filter(event_type) if event_type else subjects.STREAM_SUBJECTS[0],
+            subject=filters[0],
+            also=filters[1:],
             processed_events=self.processed_events,
             sessions=self.sessions,
             handler=handler,
@@ -103,6 +111,7 @@ class Service:
             max_deliver=self.settings.max_deliver,
             ack_wait_seconds=self.settings.ack_wait_seconds,
             js=lambda: self.js,
+            deliver_policy=DeliverPolicy.NEW if only_new else DeliverPolicy.ALL,
         )
         self.consumers.append(consumer)
         return consumer

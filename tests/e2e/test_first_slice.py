@@ -67,7 +67,13 @@ async def test_csv_import_lists_pending_leads(client: httpx.AsyncClient) -> None
     none_contacted = await client.get(
         f"/api/v1/campaigns/{campaign_id}/leads", params={"status": "contacted"}
     )
-    assert none_contacted.json() == {"items": [], "total": 0, "next_cursor": None, "total_is_estimate": False}
+    assert none_contacted.json() == {
+        "items": [],
+        "total": 0,
+        "next_cursor": None,
+        "total_is_estimate": False,
+        "arriving": 0,
+    }
 
     first = (await client.get(f"/api/v1/campaigns/{campaign_id}/leads", params={"limit": 2})).json()
     assert len(first["items"]) == 2 and first["next_cursor"]
