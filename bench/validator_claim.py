@@ -157,6 +157,7 @@ async def explain(database_url: str) -> list[str]:
                         "workspaces": [q.workspace_id for q in shares],
                         "campaigns": [q.campaign_id for q in shares],
                         "shares": list(shares.values()),
+                        "total": sum(shares.values()),
                         "lease": LEASE,
                     },
                 )

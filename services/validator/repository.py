@@ -56,6 +56,9 @@ _CLAIM = text(
             LIMIT share.n
             FOR UPDATE SKIP LOCKED
         ) AS lead
+        -- Changes no result (the shares add up to it), but tells the planner how few rows come: without
+        -- it, it guesses a tenth of the table and joins the update through a scan of all of it.
+        LIMIT :total
     )
     UPDATE {SCHEMA}.validations v
     SET state = 'probing', locked_until = now() + :lease
@@ -150,6 +153,7 @@ class ValidationRepository:
                 "workspaces": [q.workspace_id for q in queues],
                 "campaigns": [q.campaign_id for q in queues],
                 "shares": [shares[q] for q in queues],
+                "total": sum(shares.values()),
                 "lease": lease,
             },
         )

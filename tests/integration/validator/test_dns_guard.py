@@ -331,3 +331,15 @@ def test_leadflow_validate_says_which_addresses_dns_left_unverified_when_it_brea
         ("not an address", "invalid", "invalid_syntax"),
     ]
     assert "DNS broke during the run" in done.stderr
+
+
+async def test_a_fresh_verification_asks_the_dns_again_instead_of_the_cache(peers: Peers) -> None:
+    checker = verifier(peers, interval=3600)
+    peers.zone.load(ZONE.replace("druha-firma.cz.", "jina-firma.cz."))  # a zone that lacks it, for now
+    try:
+        assert (await checker.verify("eva@druha-firma.cz")).reason == Reason.NO_SUCH_DOMAIN
+    finally:
+        peers.zone.load(ZONE)
+    assert (await checker.verify("eva@druha-firma.cz")).reason == Reason.NO_SUCH_DOMAIN  # the cache
+    again = await checker.verify_many(["nikdo@druha-firma.cz", "eva@druha-firma.cz"], fresh=[1])
+    assert [r.reason for r in again] == [Reason.MAILBOX_NOT_FOUND, Reason.ACCEPTED]  # the domain's, once
