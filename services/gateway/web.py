@@ -6,11 +6,13 @@ Everything the browser needs ships in `static/` with the package: no CDN, no bui
 from __future__ import annotations
 
 from pathlib import Path
+from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from services.gateway.auth import (
     SESSION_COOKIE,
@@ -20,6 +22,7 @@ from services.gateway.auth import (
     open_ui_session,
 )
 from services.gateway.deps import Session
+from services.gateway.tables import workspaces
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -49,8 +52,43 @@ async def index() -> FileResponse:
     )
 
 
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    """Browsers ask for /favicon.ico on every page that names no icon (the API docs, a report download):
+    the same icon the UI links, so no page logs a 404."""
+    return FileResponse(
+        STATIC_DIR / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 class SignIn(BaseModel):
     api_key: str = Field(min_length=1, max_length=200)
+
+
+class SessionWorkspace(BaseModel):
+    id: UUID
+    name: str
+
+
+class SessionState(BaseModel):
+    signed_in: bool
+    workspace: SessionWorkspace | None
+
+
+@router.get("/ui/session", response_model=SessionState)
+async def session_state(session: Session, request: Request) -> SessionState:
+    """Whether the cookie opens a session, and its workspace: always 200, so the page's first request
+    leaves no failed-request error in the browser's console when nobody is signed in."""
+    token = request.cookies.get(SESSION_COOKIE)
+    key = await key_for_credentials(session, "session", token) if token and token.isascii() else None
+    if key is None:
+        return SessionState(signed_in=False, workspace=None)
+    name = (
+        await session.execute(select(workspaces.c.name).where(workspaces.c.id == key.workspace_id))
+    ).scalar_one()
+    return SessionState(signed_in=True, workspace=SessionWorkspace(id=key.workspace_id, name=name))
 
 
 @router.post("/ui/session", status_code=status.HTTP_204_NO_CONTENT)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -84,6 +85,11 @@ def bounce_and_unsubscribe(
         )
         for lead in gone
     ]
+    publish_events(nats_url, events)
+
+
+def publish_events(nats_url: str, events: Sequence[Event]) -> None:
+    """Events straight onto the stream, in order, as the services that own them would publish them."""
 
     async def publish() -> None:
         nc = await nats.connect(nats_url)

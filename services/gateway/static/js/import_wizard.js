@@ -12,14 +12,18 @@ const DELIMITERS = { ",": "comma (,)", ";": "semicolon (;)", "\t": "tab", "|": "
 
 export function openImportWizard(campaignId, onImported) {
   const body = h("div", { id: "import-wizard" });
+  // The step's buttons live in the dialog's footer, which never scrolls away.
   const footer = h("div", { class: "actions" });
   let finished = false;
-  const dialog = openDialog({ title: "Import CSV", body: [body, footer], onClose: () => { if (finished) onImported(); } });
+  const dialog = openDialog({ title: "Import CSV", body, footer: [footer], className: "wide", onClose: () => { if (finished) onImported(); } });
+  const scroller = dialog.querySelector(".body");
+  // Each step starts at its top: the previous step was left scrolled to its buttons.
+  const showStep = (...content) => { replaceChildren(body, ...content); scroller.scrollTop = 0; };
 
   const chooseFile = () => {
     const file = h("input", { type: "file", id: "csv-file", accept: ".csv,.txt,text/csv", required: true });
     const error = h("p", { class: "error", role: "alert" });
-    const form = h("form", { onsubmit: async (event) => {
+    const form = h("form", { id: "csv-form", onsubmit: async (event) => {
       event.preventDefault();
       const form = new FormData();
       form.append("file", file.files[0]);
@@ -30,10 +34,9 @@ export function openImportWizard(campaignId, onImported) {
       h("p", {}, "Step 1 of 3 · Choose a CSV file. Any common encoding and delimiter is recognised."),
       field("csv-file", "CSV file", file),
       error,
-      h("p", {}, h("button", { type: "submit", class: "primary" }, "Preview")),
     );
-    replaceChildren(body, form);
-    replaceChildren(footer);
+    showStep(form);
+    replaceChildren(footer, h("button", { type: "submit", class: "primary", form: "csv-form" }, "Preview"));
     file.focus();
   };
 
@@ -57,13 +60,13 @@ export function openImportWizard(campaignId, onImported) {
         const started = await api.upload(`/api/v1/campaigns/${campaignId}/imports`, form);
         replaceChildren(footer);
         const container = h("div", { id: "import-progress" });
-        replaceChildren(body, h("p", {}, "Step 3 of 3 · Importing"), container);
+        showStep(h("p", {}, "Step 3 of 3 · Importing"), container);
         await showImportProgress(container, started);
         finished = true;
         replaceChildren(footer, h("button", { type: "button", class: "primary", onclick: () => dialog.close() }, "Done"));
       } catch (e) { error.textContent = e.message; start.disabled = false; }
     } }, "Start import");
-    replaceChildren(body,
+    showStep(
       h("p", {}, "Step 2 of 3 · Check the file and map its columns."),
       h("dl", { class: "fields", id: "detected" },
         h("dt", {}, "File"), h("dd", {}, file.name),
@@ -71,12 +74,11 @@ export function openImportWizard(campaignId, onImported) {
         h("dt", {}, "Delimiter"), h("dd", { id: "detected-delimiter" }, DELIMITERS[preview.delimiter] ?? preview.delimiter)),
       h("div", { class: "table-wrap" }, h("table", { class: "preview-table", "aria-label": "First rows" },
         h("thead", {}, h("tr", {}, preview.headers.map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c))))))),
+        h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", { title: c }, c))))))),
       h("h3", {}, "Column mapping"),
       h("div", { class: "mapping" }, selects.map(([, label]) => label)),
-      error,
     );
-    replaceChildren(footer, h("button", { type: "button", onclick: chooseFile }, "Back"), start);
+    replaceChildren(footer, error, h("button", { type: "button", onclick: chooseFile }, "Back"), start);
   };
 
   chooseFile();

@@ -1,29 +1,50 @@
-// Boot and hash routing: #/campaigns, #/campaigns/<id>. Without a session, the sign-in form.
+// Boot and hash routing: #/campaigns, #/campaigns/<id>[/imports], #/suppressions. Without a session, the
+// sign-in form.
 import { api } from "./api.js";
 import { renderSignIn } from "./signin.js";
 import { renderCampaigns } from "./campaigns.js";
 import { renderCampaign } from "./campaign.js";
+import { renderSuppressions } from "./suppressions.js";
 
 const app = document.getElementById("app");
 const topbar = document.querySelector(".topbar");
 let leaveView = () => {};
 
+function markCurrent(section) {
+  for (const link of topbar.querySelectorAll(".topnav a")) {
+    if (link.id === `nav-${section}`) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
 async function route() {
   leaveView();
   leaveView = () => {};
-  let workspace;
+  let state;
   try {
-    workspace = await api.get("/api/v1/workspace");
+    state = await api.get("/ui/session");
   } catch {
+    state = { signed_in: false };
+  }
+  if (!state.signed_in) {
     topbar.hidden = true;
     renderSignIn(app, () => route());
     return;
   }
+  const { workspace } = state;
   topbar.hidden = false;
   document.getElementById("workspace-name").textContent = workspace.name;
-  const match = location.hash.match(/^#\/campaigns\/([0-9a-f-]{36})/);
-  if (match) leaveView = (await renderCampaign(app, match[1])) ?? leaveView;
-  else await renderCampaigns(app);
+  const campaign = location.hash.match(/^#\/campaigns\/([0-9a-f-]{36})(\/imports)?$/);
+  if (campaign) {
+    markCurrent("campaigns");
+    leaveView = (await renderCampaign(app, campaign[1], campaign[2] ? "imports" : "leads")) ?? leaveView;
+  } else if (location.hash === "#/suppressions") {
+    markCurrent("suppressions");
+    await renderSuppressions(app);
+  } else {
+    markCurrent("campaigns");
+    await renderCampaigns(app);
+  }
 }
 
 document.getElementById("sign-out").addEventListener("click", async () => {

@@ -18,7 +18,8 @@ export function renderSignIn(root, onSignedIn) {
   } },
     h("h1", {}, "Sign in to Leadflow"),
     field("api-key", "API key", key),
-    h("p", { class: "muted" }, "`leadflow workspace create NAME` prints one; `make run` prints a dev key."),
+    h("p", { class: "muted", id: "sign-in-hint" },
+      h("code", {}, "leadflow workspace create NAME"), " prints one; ", h("code", {}, "make run"), " prints a dev key."),
     error,
     h("button", { type: "submit", class: "primary" }, "Sign in"),
   );
