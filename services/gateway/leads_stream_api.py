@@ -305,7 +305,9 @@ async def lead_events_stream(
 
     The first event is `ready` (or `resync` when reconnecting with `Last-Event-ID`): from then on every
     change is sent, so load (or reload) the table on it. Then `leads_added` (an import batch landed:
-    `count` and `import_id`) and `lead_changed` (`lead_ids` whose row changed), each with data
+    `count` and `import_id`), `import_finished` (an import completed: `count` leads imported, `import_id`;
+    those not listed yet are the list's `arriving`) and `lead_changed` (`lead_ids` whose row changed), each
+    with data
     `{"type", "lead_ids", "count", "event_type", "at"}`. `resync` means changes were dropped (a slow
     client, or the server's listener reconnected): reload the table. A `: ping` comment comes every 15 s.
     """

@@ -238,6 +238,8 @@ async def _record_import_completed(session: AsyncSession, event: ImportCompleted
         )
         .on_conflict_do_nothing(index_elements=["import_id"])
     )
+    # An open table learns that the import finished: the leads it still waits for are now "on the way".
+    await notify_lead_changes(session, event)
 
 
 async def arriving_leads(
@@ -557,6 +559,13 @@ def lead_change_notifications(event: Event) -> list[str]:
             return [
                 json.dumps(
                     {**_envelope(event), **added, "import_id": str(event.import_id)}, separators=(",", ":")
+                )
+            ]
+        case ImportCompleted():
+            finished = {"type": "import_finished", "lead_ids": [], "count": event.counts.get("imported", 0)}
+            return [
+                json.dumps(
+                    {**_envelope(event), **finished, "import_id": str(event.import_id)}, separators=(",", ":")
                 )
             ]
         case LeadStatusChanged() | LeadsRemoved():  # a removed lead's row is gone when the table reloads it

@@ -282,6 +282,15 @@ async def test_stream_carries_its_campaigns_imports_and_lead_changes_only(
             "lead_imported",
         )
         datetime.fromisoformat(added.data["at"])
+        # The import's end is announced too: until its leads are listed, the table counts them as arriving.
+        finished = await mine_stream.wait_for(
+            lambda sse: sse.event == "import_finished" and sse.data["import_id"] == my_import
+        )
+        assert (finished.data["type"], finished.data["count"], finished.data["event_type"]) == (
+            "import_finished",
+            3,
+            "import_completed",
+        )
         await other_stream.wait_for(
             lambda sse: sse.event == "leads_added" and sse.data["import_id"] == other_import
         )
@@ -310,7 +319,12 @@ async def test_stream_carries_its_campaigns_imports_and_lead_changes_only(
     my_ids = {lead["id"] for lead in my_leads.values()}
     assert not [sse for sse in mine_stream.received if mentions(sse, {other_import}, other_ids)]
     assert not [sse for sse in other_stream.received if mentions(sse, {my_import}, my_ids)]
-    assert {sse.event for sse in mine_stream.received} <= {"ready", "leads_added", "lead_changed"}
+    assert {sse.event for sse in mine_stream.received} <= {
+        "ready",
+        "leads_added",
+        "import_finished",
+        "lead_changed",
+    }
     ids = [int(sse.id or "-1") for sse in mine_stream.received]
     assert ids == sorted(set(ids)), ids  # increasing, so a reconnect sends Last-Event-ID
 

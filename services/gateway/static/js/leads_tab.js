@@ -269,6 +269,7 @@ export class LeadsTab {
     this.events = listen(`${this.path}/events`, {
       resync: reload, // changes were dropped: reload the table
       leads_added: reload, // an import batch landed: the total moved
+      import_finished: reload, // its leads still on the way are counted now
       lead_changed: changed,
     }, { onError: (source) => {
       if (source.readyState === EventSource.CLOSED) this.events = null; // not offered by this server
