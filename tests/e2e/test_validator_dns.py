@@ -25,7 +25,7 @@ from services.runtime.embedded import EmbeddedNats
 from tests.e2e.api import create_campaign, start_import, wait_for_import
 from tests.e2e.conftest import create_workspace_key
 from tests.harness import ServiceStack
-from tests.peers.fakedns import Behaviour, FakeZone, zone_of
+from tests.peers.fakedns import Behaviour, FakeZone, switchable, zone_of
 from tests.peers.fakedns import start as start_dns
 from tests.peers.fakedns import stop as stop_dns
 from tests.peers.fakemx import FakeMx, MxBehaviour, free_port
@@ -123,12 +123,8 @@ async def client(dns_stack: DnsStack) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def resolver(dns_stack: DnsStack) -> Iterator[Callable[[Behaviour], None]]:
     """Switch the resolver's behaviour; it serves the original zone again after the test."""
-
-    def switch(behaviour: Behaviour) -> None:
-        dns_stack.zone.behaviour = behaviour
-
-    yield switch
-    dns_stack.zone.behaviour = "zone"
+    with switchable(dns_stack.zone) as switch:
+        yield switch
     dns_stack.zone.load(ZONE)
 
 

@@ -32,7 +32,7 @@ from services.validator.runner import ValidationRunner
 from services.validator.smtp import SmtpProber
 from services.validator.tables import metadata, outbox, validations
 from services.validator.verifier import Verifier
-from tests.peers.fakedns import Behaviour, FakeZone, start, stop, zone_of
+from tests.peers.fakedns import Behaviour, FakeZone, start, stop, switchable, zone_of
 from tests.peers.fakemx import FakeMx, MxBehaviour, free_port
 
 ZONE = """
@@ -71,12 +71,8 @@ def peers() -> Iterator[Peers]:
 @pytest.fixture
 def fixed(peers: Peers) -> Iterator[Callable[[Behaviour], None]]:
     """Switch the resolver's behaviour; it serves its zone again after the test whatever happened."""
-
-    def switch(behaviour: Behaviour) -> None:
-        peers.zone.behaviour = behaviour
-
-    yield switch
-    peers.zone.behaviour = "zone"
+    with switchable(peers.zone) as switch:
+        yield switch
 
 
 @pytest.fixture
