@@ -8,11 +8,10 @@ NXDOMAIN for every name, or never answering.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from services.runtime import migrations
 from services.runtime.embedded import EmbeddedNats
 from tests.e2e.api import create_campaign, start_import, wait_for_import
 from tests.e2e.conftest import create_workspace_key
-from tests.harness import ServiceStack
+from tests.harness import ServiceStack, eventually
 from tests.peers.fakedns import Behaviour, FakeZone, switchable, zone_of
 from tests.peers.fakedns import start as start_dns
 from tests.peers.fakedns import stop as stop_dns
@@ -126,16 +125,6 @@ def resolver(dns_stack: DnsStack) -> Iterator[Callable[[Behaviour], None]]:
     with switchable(dns_stack.zone) as switch:
         yield switch
     dns_stack.zone.load(ZONE)
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 30.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.2)
 
 
 async def import_leads(client: httpx.AsyncClient, name: str, emails: list[str]) -> str:

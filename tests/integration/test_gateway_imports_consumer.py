@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
@@ -36,6 +35,7 @@ from services.runtime.embedded import EmbeddedNats
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.runtime.streams import ensure_streams
+from tests.harness import eventually
 
 WORKSPACE = uuid.UUID("7e0d1f9e-0000-4000-8000-000000000001")
 CAMPAIGN = uuid.UUID("7e0d1f9e-0000-4000-8000-000000000002")
@@ -67,13 +67,6 @@ def own_nats() -> Iterator[str]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, "never happened"
-        await asyncio.sleep(0.1)
-
-
 async def test_an_imports_consumer_added_to_a_stream_with_history_lists_every_chunk_once(
     own_nats: str, fresh_database_url: Callable[[], str]
 ) -> None:
@@ -101,7 +94,7 @@ async def test_an_imports_consumer_added_to_a_stream_with_history_lists_every_ch
         before = Service(name="gateway", metadata=metadata, settings=settings)
         before.consume(None, project, durable=PROJECTION_DURABLE, batch_handler=project_batch)
         async with before.running():
-            await eventually(lambda: _equals(listed, 3))
+            await eventually(lambda: _equals(listed, 3), within=20)
         async with sessions() as session, session.begin():  # what that gateway did not record
             await session.execute(
                 delete(processed_events).where(processed_events.c.consumer == IMPORTS_DURABLE)
@@ -122,9 +115,9 @@ async def test_an_imports_consumer_added_to_a_stream_with_history_lists_every_ch
                     counts={"imported": 9},
                 )
             )
-            await eventually(lambda: _equals(listed, 9))
+            await eventually(lambda: _equals(listed, 9), within=20)
             for durable in (PROJECTION_DURABLE, IMPORTS_DURABLE):
-                await eventually(partial(_drained, js, durable))
+                await eventually(partial(_drained, js, durable), within=20)
             imports = next(c for c in service.consumers if c.durable == IMPORTS_DURABLE)
             # It started at the stream's end: chunks 0 and 1 were never its to list.
             assert imports.handled == 2
