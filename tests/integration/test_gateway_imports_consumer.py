@@ -5,12 +5,9 @@ is added to a deployment whose stream already holds imports."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
-from pathlib import Path
 
 import nats
 import pytest
@@ -31,11 +28,10 @@ from services.gateway.projection import (
 from services.gateway.tables import import_listed, lead_events, lead_view, metadata, processed_events
 from services.runtime import migrations
 from services.runtime.db import create_engine, session_factory
-from services.runtime.embedded import EmbeddedNats
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.runtime.streams import ensure_streams
-from tests.harness import eventually
+from tests.harness import eventually, temporary_nats
 
 WORKSPACE = uuid.UUID("7e0d1f9e-0000-4000-8000-000000000001")
 CAMPAIGN = uuid.UUID("7e0d1f9e-0000-4000-8000-000000000002")
@@ -58,13 +54,8 @@ def chunk(import_id: uuid.UUID, number: int, size: int = 3) -> LeadImported:
 @pytest.fixture
 def own_nats() -> Iterator[str]:
     """A NATS server of this test alone: the gateway's durables here are the real ones, by their names."""
-    data_dir = Path(tempfile.mkdtemp(prefix="leadflow-test-nats-"))
-    server = EmbeddedNats(data_dir)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with temporary_nats() as url:
+        yield url
 
 
 async def test_an_imports_consumer_added_to_a_stream_with_history_lists_every_chunk_once(
