@@ -36,10 +36,10 @@ from nats.js.errors import NotFoundError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from projection import publish, wait_for
 from servers import bench_campaign, bench_stack
+from stream import import_chunks, publish, wait_for
 
-from contracts import MAX_BATCH, Event, LeadImported, subjects
+from contracts import MAX_BATCH, subjects
 from contracts.events import ImportedLead, LeadsValidated, ValidatedLead, Verdict
 from services.gateway.projection import IMPORTS_DURABLE, PROJECTION_DURABLE
 from services.runtime.db import psycopg_conninfo
@@ -166,17 +166,7 @@ async def measure(args: argparse.Namespace) -> None:
             ImportedLead(lead_id=uuid.uuid4(), email=f"lead{i}@firma{i % 500}.cz", row=i + 1)
             for i in range(args.backlog)
         ]
-        import_id = uuid.uuid4()
-        chunks: list[Event] = [
-            LeadImported(
-                workspace_id=workspace_id,
-                campaign_id=backlog_campaign,
-                import_id=import_id,
-                chunk=n,
-                leads=leads[start : start + MAX_BATCH],
-            )
-            for n, start in enumerate(range(0, len(leads), MAX_BATCH))
-        ]
+        chunks = import_chunks(workspace_id, backlog_campaign, leads)
         t0 = time.perf_counter()
         await publish(stack.nats_url, chunks)
         await asyncio.to_thread(

@@ -27,44 +27,26 @@ import time
 import uuid
 from pathlib import Path
 
-import nats
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from servers import bench_campaign, bench_stack
+from stream import import_chunks, publish, wait_for
 
-from contracts import MAX_BATCH, Event, LeadImported, LeadValidated, Verdict
+from contracts import MAX_BATCH, Event, LeadValidated, Verdict
 from contracts.events import ImportedLead, LeadsValidated, ValidatedLead
 from services.runtime.db import psycopg_conninfo
 
 
-async def publish(nats_url: str, events: list[Event]) -> float:
-    """Publish every event (deduplicated by its id) and wait for the stream's acks; the seconds it took."""
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        t0 = time.perf_counter()
-        acks = [
-            await js.publish_async(e.subject, e.to_bytes(), headers={"Nats-Msg-Id": str(e.event_id)})
-            for e in events
-        ]
-        await asyncio.gather(*acks)
-        return time.perf_counter() - t0
-    finally:
-        await nc.close()
-
-
-def wait_for(conninfo: str, query: str, params: tuple[object, ...], expected: int, since: float) -> float:
-    """Poll `query` (one number) until it reaches `expected`; the seconds since `since`."""
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        deadline = time.perf_counter() + 600
-        while time.perf_counter() < deadline:
-            row = conn.execute(query, params).fetchone()
-            if row is not None and int(row[0] or 0) >= expected:
-                return time.perf_counter() - since
-            time.sleep(0.02)
-    raise RuntimeError(f"projection unfinished after 600 s: {query}")
+def validated_entries(conninfo: str) -> int:
+    """How many verdicts the timeline (gateway.lead_events) holds."""
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM gateway.lead_events WHERE event_type = 'lead_validated'"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def main() -> None:
@@ -84,17 +66,7 @@ def main() -> None:
             )
             for i in range(args.leads)
         ]
-        import_id = uuid.uuid4()
-        chunks: list[Event] = [
-            LeadImported(
-                workspace_id=workspace_id,
-                campaign_id=campaign_id,
-                import_id=import_id,
-                chunk=n,
-                leads=leads[start : start + MAX_BATCH],
-            )
-            for n, start in enumerate(range(0, len(leads), MAX_BATCH))
-        ]
+        chunks = import_chunks(workspace_id, campaign_id, leads)
         t0 = time.perf_counter()
         published_chunks = asyncio.run(publish(stack.nats_url, chunks))
         imported = wait_for(
@@ -127,11 +99,8 @@ def main() -> None:
             len(leads),
             t1,
         )
-        with psycopg.connect(conninfo) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM gateway.lead_events WHERE event_type = 'lead_validated'"
-            ).fetchone()
-        assert row is not None and row[0] == len(leads), f"timeline entries: {row}"
+        entries = validated_entries(conninfo)
+        assert entries == len(leads), f"timeline entries: {entries}"
 
         batches: list[Event] = [
             LeadsValidated(
@@ -162,11 +131,8 @@ def main() -> None:
             len(leads),
             t2,
         )
-        with psycopg.connect(conninfo) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM gateway.lead_events WHERE event_type = 'lead_validated'"
-            ).fetchone()
-        assert row is not None and row[0] == 2 * len(leads), f"timeline entries: {row}"
+        entries = validated_entries(conninfo)
+        assert entries == 2 * len(leads), f"timeline entries: {entries}"
 
         n = len(leads)
         print(f"leads: {n:,} in one campaign, projected by one gateway process\n")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
+from services.runtime.embedded import EmbeddedPostgres, create_database
+from tests.harness import temporary_nats
 from tests.stack_fixtures import api_key, stack
 
 # The shared stack's fixtures, registered here once for every package (see tests/stack_fixtures.py).
@@ -25,13 +26,8 @@ __all__ = ["api_key", "stack"]
 @pytest.fixture(scope="session")
 def nats_url() -> Iterator[str]:
     """URL of a JetStream-enabled nats-server shared by the whole session (on a free port)."""
-    data_dir = Path(tempfile.mkdtemp(prefix="leadflow-test-nats-"))
-    server = EmbeddedNats(data_dir)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with temporary_nats() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
-from services.runtime.embedded import free_port
+from services.runtime.embedded import EmbeddedNats, free_port
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -118,3 +125,24 @@ class ServiceStack:
     def stop(self) -> None:
         for proc in reversed(list(self.services.values())):
             proc.stop()
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 30.0) -> T:
+    """The first truthy value `check` gives, polling it; the test fails if none comes within `within` s."""
+    deadline = time.monotonic() + within
+    while not (value := await check()):
+        assert time.monotonic() < deadline, f"timed out after {within} s"
+        await asyncio.sleep(0.1)
+    return value
+
+
+@contextmanager
+def temporary_nats() -> Iterator[str]:
+    """A JetStream-enabled nats-server of its own, in a temporary directory (its URL); removed afterwards."""
+    data_dir = Path(tempfile.mkdtemp(prefix="leadflow-test-nats-"))
+    server = EmbeddedNats(data_dir)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)

@@ -375,7 +375,7 @@ def _extra_columns(event: LeadEvent, before: LeadState) -> dict[str, Any]:
 
 
 # The lead_view columns holding a lead's `LeadState` (the status fold's state), in its fields' order.
-_STATE_COLUMNS = (
+STATE_COLUMNS = (
     lead_view.c.status,
     lead_view.c.status_at,
     lead_view.c.manual_at,
@@ -418,7 +418,7 @@ async def _apply_to_lead(session: AsyncSession, event: LeadEvent) -> bool:
     lead_id = event.lead_id
     row = (
         await session.execute(
-            select(*_STATE_COLUMNS)
+            select(*STATE_COLUMNS)
             .where(lead_view.c.id == lead_id, lead_view.c.workspace_id == event.workspace_id)
             .with_for_update()
         )
@@ -481,7 +481,7 @@ async def _apply_lead_events(session: AsyncSession, events: Sequence[LeadEvent])
     ids = list(dict.fromkeys(event.lead_id for event in events))
     rows = (
         await session.execute(
-            select(lead_view.c.id, lead_view.c.workspace_id, *_STATE_COLUMNS)
+            select(lead_view.c.id, lead_view.c.workspace_id, *STATE_COLUMNS)
             .where(lead_view.c.id == any_(literal(ids, ARRAY(Uuid))))
             .order_by(lead_view.c.id)  # one lock order for every projection replica: no deadlocks
             .with_for_update()
@@ -524,7 +524,7 @@ async def _apply_lead_events(session: AsyncSession, events: Sequence[LeadEvent])
         _APPLY_LEAD_EVENTS,
         {
             "ids": changed,
-            **{c.name: [values[c.name] for values in new_states] for c in _STATE_COLUMNS},
+            **{c.name: [values[c.name] for values in new_states] for c in STATE_COLUMNS},
             "last_activity_at": [activity[i] for i in changed],
             "validation": [extras[i].get("validation") for i in changed],
             "validation_reason": [extras[i].get("validation_reason") for i in changed],

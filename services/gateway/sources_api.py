@@ -94,6 +94,14 @@ class FacetsOut(BaseModel):
     industries: list[str]
 
 
+async def _company_page(request: Request, command: SearchDirectory) -> CompanyPage:
+    reply: DirectoryPage = await ask(
+        service_of(request), "search_directory", "importer", command, DirectoryPage
+    )
+    raise_for_reply(reply)
+    return CompanyPage(items=reply.items, total=reply.total, next_cursor=reply.next_cursor)
+
+
 @router.get("/directory/companies", response_model=CompanyPage, tags=["directory"])
 async def search_directory(
     workspace_id: Workspace,
@@ -127,15 +135,9 @@ async def search_directory(
         )
     except ValidationError as exc:
         raise HTTPException(422, describe(exc)) from exc
-    reply: DirectoryPage = await ask(
-        service_of(request),
-        "search_directory",
-        "importer",
-        SearchDirectory(workspace_id=workspace_id, filter=criteria, limit=limit, cursor=cursor),
-        DirectoryPage,
+    return await _company_page(
+        request, SearchDirectory(workspace_id=workspace_id, filter=criteria, limit=limit, cursor=cursor)
     )
-    raise_for_reply(reply)
-    return CompanyPage(items=reply.items, total=reply.total, next_cursor=reply.next_cursor)
 
 
 class DirectorySearchIn(BaseModel):
@@ -154,15 +156,10 @@ async def preview_directory_import(
 ) -> CompanyPage:
     """The companies an "add to campaign" with this `filter` would import, and how many (`total`): the
     same filter object as the import's, the same SQL, so the count is the number of rows it will read."""
-    reply: DirectoryPage = await ask(
-        service_of(request),
-        "search_directory",
-        "importer",
+    return await _company_page(
+        request,
         SearchDirectory(workspace_id=workspace_id, filter=body.filter, limit=body.limit, cursor=body.cursor),
-        DirectoryPage,
     )
-    raise_for_reply(reply)
-    return CompanyPage(items=reply.items, total=reply.total, next_cursor=reply.next_cursor)
 
 
 @router.get("/directory/facets", response_model=FacetsOut, tags=["directory"])
@@ -305,6 +302,14 @@ def _batches(items: list[PipelineLeadItem], max_bytes: int) -> Iterator[list[Pip
         yield batch
 
 
+async def _pipeline_page(request: Request, command: ListPipelineLeads) -> PipelinePage:
+    reply: PipelineLeadPage = await ask(
+        service_of(request), "list_pipeline_leads", "importer", command, PipelineLeadPage
+    )
+    raise_for_reply(reply)
+    return PipelinePage(items=reply.items, total=reply.total, next_cursor=reply.next_cursor)
+
+
 @router.get("/pipeline/leads", response_model=PipelinePage, tags=["pipeline"])
 async def list_pipeline_leads(
     workspace_id: Workspace,
@@ -336,15 +341,9 @@ async def list_pipeline_leads(
         )
     except ValidationError as exc:
         raise HTTPException(422, describe(exc)) from exc
-    reply: PipelineLeadPage = await ask(
-        service_of(request),
-        "list_pipeline_leads",
-        "importer",
-        ListPipelineLeads(workspace_id=workspace_id, filter=criteria, limit=limit, cursor=cursor),
-        PipelineLeadPage,
+    return await _pipeline_page(
+        request, ListPipelineLeads(workspace_id=workspace_id, filter=criteria, limit=limit, cursor=cursor)
     )
-    raise_for_reply(reply)
-    return PipelinePage(items=reply.items, total=reply.total, next_cursor=reply.next_cursor)
 
 
 class PipelineSearchIn(BaseModel):
@@ -362,17 +361,12 @@ async def preview_pipeline_import(
     body: PipelineSearchIn, workspace_id: Workspace, request: Request
 ) -> PipelinePage:
     """The pipeline leads an import with this `filter` would read, and how many (`total`)."""
-    reply: PipelineLeadPage = await ask(
-        service_of(request),
-        "list_pipeline_leads",
-        "importer",
+    return await _pipeline_page(
+        request,
         ListPipelineLeads(
             workspace_id=workspace_id, filter=body.filter, limit=body.limit, cursor=body.cursor
         ),
-        PipelineLeadPage,
     )
-    raise_for_reply(reply)
-    return PipelinePage(items=reply.items, total=reply.total, next_cursor=reply.next_cursor)
 
 
 class PipelineImportIn(BaseModel):

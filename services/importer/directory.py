@@ -566,12 +566,14 @@ def folded_city_condition(values: Sequence[str]) -> tuple[sql.Composable, list[A
     return sql.SQL("importer.fold_text(city) = ANY(ARRAY[{}])").format(folded), list(values)
 
 
-def where_clause(f: DirectoryFilter) -> tuple[sql.Composable, list[Any]]:
-    """The SQL condition of a filter and its parameters (the search page, its count and an import share it,
-    so the count a person sees is the number of rows the import reads)."""
+def value_conditions(
+    f: DirectoryFilter | PipelineFilter, columns: Sequence[str]
+) -> tuple[list[sql.Composable], list[Any]]:
+    """For each of these filter fields that lists values, the condition "the column is one of them" (the
+    city folded, as `folded_city_condition`) and its parameters, in order."""
     parts: list[sql.Composable] = []
     params: list[Any] = []
-    for column in ("country", "city", "industry"):
+    for column in columns:
         values = getattr(f, column)
         if values:
             if column == "city":
@@ -581,6 +583,13 @@ def where_clause(f: DirectoryFilter) -> tuple[sql.Composable, list[Any]]:
             else:
                 parts.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
                 params.append(list(values))
+    return parts, params
+
+
+def where_clause(f: DirectoryFilter) -> tuple[sql.Composable, list[Any]]:
+    """The SQL condition of a filter and its parameters (the search page, its count and an import share it,
+    so the count a person sees is the number of rows the import reads)."""
+    parts, params = value_conditions(f, ("country", "city", "industry"))
     if f.size_min is not None or f.size_max is not None:
         parts.append(sql.SQL("size_band && int4range(%s::integer, %s::integer, '[]')"))
         params += [f.size_min, f.size_max]

@@ -36,8 +36,8 @@ from services.importer.directory import (
     encode_cursor,
     fetch,
     filter_label,
-    folded_city_condition,
     like_pattern,
+    value_conditions,
 )
 from services.importer.domain import ImportInputError, normalise_email
 from services.importer.jobs import start
@@ -57,18 +57,9 @@ _IMPORT_COLUMNS = sql.SQL(
 
 
 def where_clause(workspace_id: UUID, f: PipelineFilter) -> tuple[sql.Composable, list[Any]]:
-    parts: list[sql.Composable] = [sql.SQL("workspace_id = %s")]
-    params: list[Any] = [workspace_id]
-    for column in ("city", "industry", "stage"):
-        values = getattr(f, column)
-        if values:
-            if column == "city":
-                condition, values = folded_city_condition(values)
-                parts.append(condition)
-                params += values
-            else:
-                parts.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
-                params.append(list(values))
+    value_parts, value_params = value_conditions(f, ("city", "industry", "stage"))
+    parts: list[sql.Composable] = [sql.SQL("workspace_id = %s"), *value_parts]
+    params: list[Any] = [workspace_id, *value_params]
     for column, low, high in (
         ("company_size", f.size_min, f.size_max),
         ("revenue", f.revenue_min, f.revenue_max),

@@ -6,11 +6,8 @@ stream would verify every other test's leads. Its resolver is a dnslib server th
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,10 +15,9 @@ from dnslib.server import DNSServer
 from playwright.sync_api import Page, expect
 
 from services.runtime import migrations
-from services.runtime.embedded import EmbeddedNats
 from tests.browser.conftest import screenshot
 from tests.browser.seed import create_campaign, import_csv
-from tests.harness import ServiceStack
+from tests.harness import ServiceStack, temporary_nats
 from tests.peers.fakedns import start as start_dns
 from tests.peers.fakedns import stop as stop_dns
 from tests.peers.fakedns import zone_of
@@ -47,25 +43,22 @@ def dns() -> Iterator[DNSServer]:
 
 @pytest.fixture(scope="module")
 def stack(fresh_database_url_session: Callable[[], str], dns: DNSServer) -> Iterator[ServiceStack]:
-    nats_dir = Path(tempfile.mkdtemp(prefix="leadflow-test-nats-"))
-    nats_server = EmbeddedNats(nats_dir)
-    own = ServiceStack(nats_url=nats_server.start(), database_url=fresh_database_url_session())
-    try:
-        migrations.upgrade(own.database_url)
-        own.start("sequencer", "importer", "gateway")
-        own.add(
-            "validator",
-            LEADFLOW_DNS_NAMESERVERS=f"127.0.0.1:{dns.server.server_address[1]}",
-            LEADFLOW_DNS_TIMEOUT_SECONDS="0.5",
-            LEADFLOW_VALIDATOR_DNS_CANARIES=CANARY,
-            LEADFLOW_VALIDATOR_DNS_CANARY_INTERVAL_SECONDS="0.5",
-            LEADFLOW_VALIDATOR_CACHE_TTL_SECONDS="0",
-        ).start()
-        yield own
-    finally:
-        own.stop()
-        nats_server.stop()
-        shutil.rmtree(nats_dir, ignore_errors=True)
+    with temporary_nats() as nats_url:
+        own = ServiceStack(nats_url=nats_url, database_url=fresh_database_url_session())
+        try:
+            migrations.upgrade(own.database_url)
+            own.start("sequencer", "importer", "gateway")
+            own.add(
+                "validator",
+                LEADFLOW_DNS_NAMESERVERS=f"127.0.0.1:{dns.server.server_address[1]}",
+                LEADFLOW_DNS_TIMEOUT_SECONDS="0.5",
+                LEADFLOW_VALIDATOR_DNS_CANARIES=CANARY,
+                LEADFLOW_VALIDATOR_DNS_CANARY_INTERVAL_SECONDS="0.5",
+                LEADFLOW_VALIDATOR_CACHE_TTL_SECONDS="0",
+            ).start()
+            yield own
+        finally:
+            own.stop()
 
 
 @pytest.fixture(scope="module")

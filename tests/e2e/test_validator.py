@@ -8,13 +8,10 @@ them by environment, as a real deployment is pointed at real resolvers and port 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,10 +21,9 @@ import pytest
 from contracts import LeadImported
 from contracts.events import LeadsValidated
 from services.runtime import migrations
-from services.runtime.embedded import EmbeddedNats
 from tests.e2e.api import create_campaign, start_import, stream_events, wait_for_import
 from tests.e2e.conftest import create_workspace_key
-from tests.harness import ServiceStack
+from tests.harness import ServiceStack, temporary_nats
 from tests.peers.fakedns import start as start_dns
 from tests.peers.fakedns import stop as stop_dns
 from tests.peers.fakemx import FakeMx, MxBehaviour, free_port
@@ -62,42 +58,39 @@ class ValidatorStack:
 
 @pytest.fixture(scope="module")
 def validator_stack(fresh_database_url_session: Callable[[], str]) -> Iterator[ValidatorStack]:
-    nats_dir = Path(tempfile.mkdtemp(prefix="leadflow-test-nats-"))
-    nats_server = EmbeddedNats(nats_dir)
-    dns, dns_port = start_dns(ZONE)
-    port = free_port()
-    mx1 = FakeMx(
-        MxBehaviour(
-            mailboxes={"jan.novak@firma-test.cz", "grey@firma-test.cz"},
-            full={"plna@firma-test.cz"},
-            greylist_times={"grey@firma-test.cz": 1},
-        ),
-        port,
-    ).start("127.0.0.2")
-    mx2 = FakeMx(MxBehaviour(catch_all=True), port).start("127.0.0.3")
-    stack = ServiceStack(nats_url=nats_server.start(), database_url=fresh_database_url_session())
-    try:
-        migrations.upgrade(stack.database_url)
-        stack.start("sequencer", "importer", "gateway")
-        validator = stack.add(
-            "validator",
-            LEADFLOW_DNS_NAMESERVERS=f"127.0.0.1:{dns_port}",
-            LEADFLOW_DNS_TIMEOUT_SECONDS="0.5",
-            LEADFLOW_SMTP_PROBE_PORT=str(port),
-            LEADFLOW_SMTP_PROBE_HELO="probe.leadflow.cz",
-            LEADFLOW_SMTP_PROBE_TIMEOUT_SECONDS="3",
-            LEADFLOW_VALIDATOR_GREYLIST_RETRY_SECONDS="0.5,0.5",
-            LEADFLOW_VALIDATOR_DNS_CANARIES="posta-overena.cz",
-        )
-        validator.start()
-        yield ValidatorStack(stack, mx1, create_workspace_key(stack, "Validator test"))
-    finally:
-        stack.stop()
-        mx1.stop()
-        mx2.stop()
-        stop_dns(dns)
-        nats_server.stop()
-        shutil.rmtree(nats_dir, ignore_errors=True)
+    with temporary_nats() as nats_url:
+        dns, dns_port = start_dns(ZONE)
+        port = free_port()
+        mx1 = FakeMx(
+            MxBehaviour(
+                mailboxes={"jan.novak@firma-test.cz", "grey@firma-test.cz"},
+                full={"plna@firma-test.cz"},
+                greylist_times={"grey@firma-test.cz": 1},
+            ),
+            port,
+        ).start("127.0.0.2")
+        mx2 = FakeMx(MxBehaviour(catch_all=True), port).start("127.0.0.3")
+        stack = ServiceStack(nats_url=nats_url, database_url=fresh_database_url_session())
+        try:
+            migrations.upgrade(stack.database_url)
+            stack.start("sequencer", "importer", "gateway")
+            validator = stack.add(
+                "validator",
+                LEADFLOW_DNS_NAMESERVERS=f"127.0.0.1:{dns_port}",
+                LEADFLOW_DNS_TIMEOUT_SECONDS="0.5",
+                LEADFLOW_SMTP_PROBE_PORT=str(port),
+                LEADFLOW_SMTP_PROBE_HELO="probe.leadflow.cz",
+                LEADFLOW_SMTP_PROBE_TIMEOUT_SECONDS="3",
+                LEADFLOW_VALIDATOR_GREYLIST_RETRY_SECONDS="0.5,0.5",
+                LEADFLOW_VALIDATOR_DNS_CANARIES="posta-overena.cz",
+            )
+            validator.start()
+            yield ValidatorStack(stack, mx1, create_workspace_key(stack, "Validator test"))
+        finally:
+            stack.stop()
+            mx1.stop()
+            mx2.stop()
+            stop_dns(dns)
 
 
 @pytest.fixture

@@ -8,24 +8,19 @@ NXDOMAIN for every name, or never answering.
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from services.runtime import migrations
-from services.runtime.embedded import EmbeddedNats
 from tests.e2e.api import create_campaign, start_import, wait_for_import
 from tests.e2e.conftest import create_workspace_key
-from tests.harness import ServiceStack
-from tests.peers.fakedns import Behaviour, FakeZone, zone_of
+from tests.harness import ServiceStack, eventually, temporary_nats
+from tests.peers.fakedns import Behaviour, FakeZone, switchable, zone_of
 from tests.peers.fakedns import start as start_dns
 from tests.peers.fakedns import stop as stop_dns
 from tests.peers.fakemx import FakeMx, MxBehaviour, free_port
@@ -76,38 +71,35 @@ class DnsStack:
 
 @pytest.fixture(scope="module")
 def dns_stack(fresh_database_url_session: Callable[[], str]) -> Iterator[DnsStack]:
-    nats_dir = Path(tempfile.mkdtemp(prefix="leadflow-test-nats-"))
-    nats_server = EmbeddedNats(nats_dir)
-    dns, dns_port = start_dns(ZONE)
-    port = free_port()
-    mx = FakeMx(MxBehaviour(mailboxes=MAILBOXES), port).start("127.0.0.2")
-    stack = ServiceStack(nats_url=nats_server.start(), database_url=fresh_database_url_session())
-    try:
-        migrations.upgrade(stack.database_url)
-        stack.start("sequencer", "importer", "gateway")
-        stack.add(
-            "validator",
-            LEADFLOW_DNS_NAMESERVERS=f"127.0.0.1:{dns_port}",
-            LEADFLOW_DNS_TIMEOUT_SECONDS="0.3",
-            LEADFLOW_SMTP_PROBE_PORT=str(port),
-            LEADFLOW_SMTP_PROBE_HELO="probe.leadflow.cz",
-            LEADFLOW_SMTP_PROBE_TIMEOUT_SECONDS="3",
-            LEADFLOW_VALIDATOR_DNS_CANARIES="posta-overena.cz",
-            LEADFLOW_VALIDATOR_DNS_CANARY_INTERVAL_SECONDS="0.5",
-            LEADFLOW_VALIDATOR_HELD_RETRY_SECONDS=HELD_RETRY,
-        ).start()
-        yield DnsStack(
-            stack,
-            zone_of(dns),
-            create_workspace_key(stack, "DNS test"),
-            create_workspace_key(stack, "Someone else"),
-        )
-    finally:
-        stack.stop()
-        mx.stop()
-        stop_dns(dns)
-        nats_server.stop()
-        shutil.rmtree(nats_dir, ignore_errors=True)
+    with temporary_nats() as nats_url:
+        dns, dns_port = start_dns(ZONE)
+        port = free_port()
+        mx = FakeMx(MxBehaviour(mailboxes=MAILBOXES), port).start("127.0.0.2")
+        stack = ServiceStack(nats_url=nats_url, database_url=fresh_database_url_session())
+        try:
+            migrations.upgrade(stack.database_url)
+            stack.start("sequencer", "importer", "gateway")
+            stack.add(
+                "validator",
+                LEADFLOW_DNS_NAMESERVERS=f"127.0.0.1:{dns_port}",
+                LEADFLOW_DNS_TIMEOUT_SECONDS="0.3",
+                LEADFLOW_SMTP_PROBE_PORT=str(port),
+                LEADFLOW_SMTP_PROBE_HELO="probe.leadflow.cz",
+                LEADFLOW_SMTP_PROBE_TIMEOUT_SECONDS="3",
+                LEADFLOW_VALIDATOR_DNS_CANARIES="posta-overena.cz",
+                LEADFLOW_VALIDATOR_DNS_CANARY_INTERVAL_SECONDS="0.5",
+                LEADFLOW_VALIDATOR_HELD_RETRY_SECONDS=HELD_RETRY,
+            ).start()
+            yield DnsStack(
+                stack,
+                zone_of(dns),
+                create_workspace_key(stack, "DNS test"),
+                create_workspace_key(stack, "Someone else"),
+            )
+        finally:
+            stack.stop()
+            mx.stop()
+            stop_dns(dns)
 
 
 @pytest.fixture
@@ -123,23 +115,9 @@ async def client(dns_stack: DnsStack) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def resolver(dns_stack: DnsStack) -> Iterator[Callable[[Behaviour], None]]:
     """Switch the resolver's behaviour; it serves the original zone again after the test."""
-
-    def switch(behaviour: Behaviour) -> None:
-        dns_stack.zone.behaviour = behaviour
-
-    yield switch
-    dns_stack.zone.behaviour = "zone"
+    with switchable(dns_stack.zone) as switch:
+        yield switch
     dns_stack.zone.load(ZONE)
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 30.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.2)
 
 
 async def import_leads(client: httpx.AsyncClient, name: str, emails: list[str]) -> str:

@@ -5,13 +5,9 @@ is added to a deployment whose stream already holds imports."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
-from pathlib import Path
 
 import nats
 import pytest
@@ -32,10 +28,10 @@ from services.gateway.projection import (
 from services.gateway.tables import import_listed, lead_events, lead_view, metadata, processed_events
 from services.runtime import migrations
 from services.runtime.db import create_engine, session_factory
-from services.runtime.embedded import EmbeddedNats
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.runtime.streams import ensure_streams
+from tests.harness import eventually, temporary_nats
 
 WORKSPACE = uuid.UUID("7e0d1f9e-0000-4000-8000-000000000001")
 CAMPAIGN = uuid.UUID("7e0d1f9e-0000-4000-8000-000000000002")
@@ -58,20 +54,8 @@ def chunk(import_id: uuid.UUID, number: int, size: int = 3) -> LeadImported:
 @pytest.fixture
 def own_nats() -> Iterator[str]:
     """A NATS server of this test alone: the gateway's durables here are the real ones, by their names."""
-    data_dir = Path(tempfile.mkdtemp(prefix="leadflow-test-nats-"))
-    server = EmbeddedNats(data_dir)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, "never happened"
-        await asyncio.sleep(0.1)
+    with temporary_nats() as url:
+        yield url
 
 
 async def test_an_imports_consumer_added_to_a_stream_with_history_lists_every_chunk_once(
@@ -101,7 +85,7 @@ async def test_an_imports_consumer_added_to_a_stream_with_history_lists_every_ch
         before = Service(name="gateway", metadata=metadata, settings=settings)
         before.consume(None, project, durable=PROJECTION_DURABLE, batch_handler=project_batch)
         async with before.running():
-            await eventually(lambda: _equals(listed, 3))
+            await eventually(lambda: _equals(listed, 3), within=20)
         async with sessions() as session, session.begin():  # what that gateway did not record
             await session.execute(
                 delete(processed_events).where(processed_events.c.consumer == IMPORTS_DURABLE)
@@ -122,9 +106,9 @@ async def test_an_imports_consumer_added_to_a_stream_with_history_lists_every_ch
                     counts={"imported": 9},
                 )
             )
-            await eventually(lambda: _equals(listed, 9))
+            await eventually(lambda: _equals(listed, 9), within=20)
             for durable in (PROJECTION_DURABLE, IMPORTS_DURABLE):
-                await eventually(partial(_drained, js, durable))
+                await eventually(partial(_drained, js, durable), within=20)
             imports = next(c for c in service.consumers if c.durable == IMPORTS_DURABLE)
             # It started at the stream's end: chunks 0 and 1 were never its to list.
             assert imports.handled == 2

@@ -17,7 +17,7 @@ from contracts import LeadState, LeadStatus, LeadStatusChanged, LeadValidated, V
 from contracts.events import LeadsRemoved, LeadsValidated, ValidatedLead
 from services.gateway.jobs_api import JOB_KIND, JobRunner, batch_event_id
 from services.gateway.leads_query import LeadFilter, count_leads
-from services.gateway.projection import LEAD_CHANGES_CHANNEL, PROJECTION_DURABLE, project
+from services.gateway.projection import LEAD_CHANGES_CHANNEL, PROJECTION_DURABLE, STATE_COLUMNS, project
 from services.gateway.search import grams, search_text
 from services.gateway.tables import jobs, lead_events, lead_search, lead_view, metadata, outbox
 from services.runtime.db import psycopg_conninfo
@@ -25,17 +25,6 @@ from services.runtime.service import Service
 from services.runtime.settings import Settings
 
 LEADS = 6_500  # two steps (5,000 + 1,500 leads), seven batches (six of 1,000, one of 500)
-# The columns holding the status fold's state, in `LeadState`'s field order.
-STATE_COLUMNS = (
-    lead_view.c.status,
-    lead_view.c.status_at,
-    lead_view.c.manual_at,
-    lead_view.c.manual_id,
-    lead_view.c.base_status,
-    lead_view.c.base_at,
-    lead_view.c.verdict_run,
-    lead_view.c.verdict_invalid_at,
-)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from contracts import (
     apply,
 )
 from contracts.events import ImportedLead, LeadCompleted, LeadsRemoved, LeadsValidated, ValidatedLead
-from services.gateway.projection import project, project_batch
+from services.gateway.projection import STATE_COLUMNS, project, project_batch
 from services.gateway.tables import lead_events, lead_view
 from services.runtime.db import create_engine, session_factory
 
@@ -191,19 +191,6 @@ async def imported(session: Any, workspace_id: uuid.UUID, campaign_id: uuid.UUID
         ),
     )
     return ids
-
-
-# The columns holding the status fold's state, in `LeadState`'s field order.
-STATE_COLUMNS = [
-    lead_view.c.status,
-    lead_view.c.status_at,
-    lead_view.c.manual_at,
-    lead_view.c.manual_id,
-    lead_view.c.base_status,
-    lead_view.c.base_at,
-    lead_view.c.verdict_run,
-    lead_view.c.verdict_invalid_at,
-]
 
 
 def folded(events: list[Event], lead_id: uuid.UUID) -> LeadState | None:

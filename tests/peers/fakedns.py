@@ -12,7 +12,7 @@ would otherwise answer repeat queries without reaching this server.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal, cast
 
@@ -129,3 +129,16 @@ def fake_dns(zone_text: str, timeout_names: Iterable[str] = ()) -> Iterator[int]
         yield port
     finally:
         stop(server)
+
+
+@contextmanager
+def switchable(zone: FakeZone) -> Iterator[Callable[[Behaviour], None]]:
+    """A switch for the resolver's behaviour while a test runs; it serves its zone again afterwards."""
+
+    def switch(behaviour: Behaviour) -> None:
+        zone.behaviour = behaviour
+
+    try:
+        yield switch
+    finally:
+        zone.behaviour = "zone"

@@ -8,7 +8,6 @@ verdicts in the outbox and the held leads in `validator.validations`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -32,7 +31,8 @@ from services.validator.runner import ValidationRunner
 from services.validator.smtp import SmtpProber
 from services.validator.tables import metadata, outbox, validations
 from services.validator.verifier import Verifier
-from tests.peers.fakedns import Behaviour, FakeZone, start, stop, zone_of
+from tests.harness import eventually
+from tests.peers.fakedns import Behaviour, FakeZone, start, stop, switchable, zone_of
 from tests.peers.fakemx import FakeMx, MxBehaviour, free_port
 
 ZONE = """
@@ -71,12 +71,8 @@ def peers() -> Iterator[Peers]:
 @pytest.fixture
 def fixed(peers: Peers) -> Iterator[Callable[[Behaviour], None]]:
     """Switch the resolver's behaviour; it serves its zone again after the test whatever happened."""
-
-    def switch(behaviour: Behaviour) -> None:
-        peers.zone.behaviour = behaviour
-
-    yield switch
-    peers.zone.behaviour = "zone"
+    with switchable(peers.zone) as switch:
+        yield switch
 
 
 @pytest.fixture
@@ -146,16 +142,6 @@ async def held(runner: ValidationRunner) -> dict[uuid.UUID, Any]:
         return {lead_id: held_for for lead_id, held_for in rows}
 
 
-async def eventually(check: Callable[[], Any], within: float = 15.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.1)
-
-
 BROKEN = [
     ("nxdomain", "resolver answers NXDOMAIN for known domains"),
     ("servfail", "DNS resolver unreachable"),
@@ -183,7 +169,7 @@ async def test_a_broken_resolver_holds_leads_and_every_one_gets_its_real_verdict
     async def all_held() -> bool:
         return set(await held(runner)) == dependent
 
-    await eventually(all_held)
+    await eventually(all_held, within=15)
     assert set((await held(runner)).values()) == {"dns"}
     # Nothing that depends on DNS got a verdict; the syntax error needs no DNS and got its own.
     assert await verdicts(runner) == {ids["not an address"]: ("invalid", "invalid_syntax")}
@@ -196,7 +182,7 @@ async def test_a_broken_resolver_holds_leads_and_every_one_gets_its_real_verdict
         found = await verdicts(runner)
         return found if len(found) == len(ids) else None
 
-    found = await eventually(all_done)
+    found = await eventually(all_done, within=15)
     assert time.monotonic() - started < HELD_RETRY / 10  # released at once, not after the held wait
     assert {email: found[i] for email, i in ids.items()} == {
         "jan.novak@firma-test.cz": ("valid", "accepted"),
