@@ -30,10 +30,19 @@ def is_idle_fetch_timeout(record: logging.LogRecord) -> bool:
     sometimes). The loop then ends, the supervisor logs an ERROR with the traceback and restarts it at
     once; no message was fetched, so nothing is lost: it is an idle consumer, not an error.
     """
-    if not record.name.startswith("faststream") or not record.exc_info:
+    message = record.getMessage()
+    restarted = record.name.startswith("faststream") and "retrying" in message
+    # When the loop dies as its subscriber stops, no supervisor is left to read the task's exception, and
+    # asyncio reports it when the task is collected: the same idle fetch, said by asyncio.
+    orphaned = (
+        record.name == "asyncio"
+        and message.startswith("Task exception was never retrieved")
+        and "PullStreamSubscriber._consume_pull" in message
+    )
+    if not (restarted or orphaned) or not record.exc_info:
         return False
     exc = record.exc_info[1]
-    if type(exc) is not TimeoutError or "retrying" not in record.getMessage():
+    if type(exc) is not TimeoutError:
         return False
     innermost = exc.__traceback__
     while innermost is not None and innermost.tb_next is not None:

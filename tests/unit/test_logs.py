@@ -151,6 +151,10 @@ def supervisor_record(
 
 
 NATS_JS = nats.js.client.__file__
+ORPHANED_FETCH = (
+    "Task exception was never retrieved\nfuture: <Task finished name='Task-2135' "
+    "coro=<PullStreamSubscriber._consume_pull() done> exception=TimeoutError()>"
+)
 
 
 @pytest.mark.parametrize(
@@ -186,6 +190,25 @@ NATS_JS = nats.js.client.__file__
             logging.LogRecord("faststream.nats", logging.ERROR, __file__, 1, SUPERVISOR_RETRY, None, None),
             False,
             id="no exception",
+        ),
+        pytest.param(
+            supervisor_record(raised_in(NATS_JS, TimeoutError()), name="asyncio", msg=ORPHANED_FETCH),
+            True,
+            id="the loop's task collected after its subscriber stopped",
+        ),
+        pytest.param(
+            supervisor_record(
+                raised_in(NATS_JS, TimeoutError()),
+                name="asyncio",
+                msg="Task exception was never retrieved\nfuture: <Task finished coro=<other_task()>>",
+            ),
+            False,
+            id="another task's exception never retrieved",
+        ),
+        pytest.param(
+            supervisor_record(raised_in(__file__, TimeoutError()), name="asyncio", msg=ORPHANED_FETCH),
+            False,
+            id="a never retrieved timeout raised elsewhere",
         ),
     ],
 )
