@@ -21,7 +21,7 @@ from services.runtime.running_stack import (
     this_process,
 )
 
-HERE = Path("/work/project/.leadflow")
+HERE = Path("/srv/acme/.leadflow")
 REGISTRY = Path("/home/u/.local/state/leadflow/stacks")
 
 
