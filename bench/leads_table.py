@@ -33,10 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from servers import bench_campaign, bench_stack
 
 from services.gateway.campaigns_api import _encode_cursor
-from services.gateway.collation import person_name, sort_key
 from services.gateway.leads_query import Keyset, LeadSort
 from services.gateway.search import fold, grams, lead_search_text
 from services.runtime.bulk import copy_text
+from services.runtime.collation import person_name, sort_key
 from services.runtime.db import psycopg_conninfo
 from tests.harness import ServiceStack
 

@@ -14,9 +14,9 @@ from sqlalchemy import ColumnElement, FromClause, Table, and_, func, literal, se
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import LeadStatus
-from services.gateway.collation import person_name, sort_key
 from services.gateway.search import like_pattern, query_grams, search_words
 from services.gateway.tables import lead_counts, lead_search, lead_view
+from services.runtime.collation import person_name, sort_key
 
 ValidationValue = Literal["pending", "valid", "invalid", "unknown"]
 

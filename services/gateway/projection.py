@@ -51,7 +51,6 @@ from contracts import (
     apply,
 )
 from contracts.events import EVENT_SOURCES, LeadsRemoved, LeadsValidated
-from services.gateway.collation import person_name, sort_key
 from services.gateway.search import grams, lead_search_text
 from services.gateway.tables import (
     campaigns,
@@ -64,6 +63,7 @@ from services.gateway.tables import (
     processed_events,
 )
 from services.runtime.bulk import copy_insert, copy_text
+from services.runtime.collation import person_name, sort_key
 
 
 async def project(session: AsyncSession, event: Event) -> None:

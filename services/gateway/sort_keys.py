@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.gateway.collation import COLLATION, person_name, sort_key
+from services.runtime.collation import COLLATION, person_name, sort_key
 from services.runtime.service import Service
 
 log = structlog.get_logger(__name__)

@@ -51,12 +51,12 @@ from contracts.commands import (
     SearchDirectory,
     StartDirectoryImport,
 )
-from services.gateway.collation import sort_key
 from services.importer.csv_source import detect_delimiter, detect_encoding
 from services.importer.domain import ImportInputError, normalise_email
 from services.importer.jobs import start
 from services.importer.runner import ImportRunner
 from services.importer.sources import QuerySource
+from services.runtime.collation import sort_key
 from services.runtime.service import Service
 
 TABLE = sql.Identifier("importer", "directory_companies")

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import psycopg
 
-from services.gateway.collation import sort_key
 from services.gateway.search import grams, search_text
 from services.runtime.bulk import copy_text
+from services.runtime.collation import sort_key
 from services.runtime.db import psycopg_conninfo
 from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads
 from tests.harness import ServiceStack

@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import psycopg
 
-from services.gateway.collation import COLLATION, person_name, sort_key
 from services.gateway.sort_keys import rekey
 from services.gateway.tables import metadata
 from services.runtime import migrations
+from services.runtime.collation import COLLATION, person_name, sort_key
 from services.runtime.db import psycopg_conninfo
 from services.runtime.service import Service
 from services.runtime.settings import Settings

@@ -10,8 +10,8 @@ Revises: gateway_0009
 import sqlalchemy as sa
 from alembic import op
 
-from services.gateway.collation import COLLATION, person_name, sort_key
 from services.gateway.search import grams, lead_search_text, search_text
+from services.runtime.collation import COLLATION, person_name, sort_key
 
 revision = "gateway_0010"
 down_revision = "gateway_0009"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.gateway.collation import person_name, sort_key
+from services.runtime.collation import person_name, sort_key
 
 
 def czech(values: list[str]) -> list[str]:
