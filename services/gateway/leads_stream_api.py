@@ -35,9 +35,9 @@ from services.gateway.deps import Session, Workspace, service_of
 from services.gateway.leads_query import LeadFilter, lead_conditions, lead_filter_params
 from services.gateway.projection import LEAD_CHANGES_CHANNEL
 from services.gateway.tables import lead_view
-from services.importer.domain import spreadsheet_safe
 from services.runtime.db import psycopg_conninfo
 from services.runtime.service import Service
+from services.runtime.spreadsheet import spreadsheet_safe
 
 log = structlog.get_logger(__name__)
 

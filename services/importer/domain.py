@@ -213,11 +213,3 @@ def suggest_mapping(headers: Sequence[str]) -> dict[str, str]:
                     taken.add(header)
                     break
     return {name: suggestion[name] for name in LEAD_FIELDS if name in suggestion}
-
-
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: str) -> str:
-    """Neutralise a cell a spreadsheet would run as a formula (CSV injection) by prefixing a quote."""
-    return "'" + value if value.startswith(_FORMULA_PREFIXES) else value

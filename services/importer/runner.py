@@ -23,7 +23,7 @@ import structlog
 from nats.js.errors import NotFoundError
 
 from contracts import ImportCompleted, ImportProgress
-from services.importer.domain import ImportInputError, empty_counts, spreadsheet_safe
+from services.importer.domain import ImportInputError, empty_counts
 from services.importer.repository import ImportRepository
 from services.importer.sources import CsvFileSource, Source
 from services.importer.tables import outbox
@@ -32,6 +32,7 @@ from services.importer.writer import ChunkWriter, ImportSuperseded, Job
 from services.runtime.db import psycopg_conninfo
 from services.runtime.outbox import add_to_outbox
 from services.runtime.service import Service
+from services.runtime.spreadsheet import spreadsheet_safe
 from services.runtime.streams import UPLOADS_BUCKET
 
 log = structlog.get_logger(__name__)
