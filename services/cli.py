@@ -209,7 +209,7 @@ def asyncapi(
     output: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
 ) -> None:
     """Print the AsyncAPI document of every subject the services publish and consume."""
-    from services.runtime.asyncapi import render
+    from services.asyncapi import render
 
     text = render()
     if output is None:

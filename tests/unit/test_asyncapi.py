@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from services.runtime.asyncapi import DOCUMENT_PATH, render
+from services.asyncapi import DOCUMENT_PATH, render
 
 ROOT = Path(__file__).resolve().parents[2]
 
