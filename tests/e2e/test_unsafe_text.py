@@ -116,7 +116,7 @@ async def test_a_5000_character_address_to_unsuppress_is_a_422_not_a_500(client:
     refused(response, "320")
 
 
-async def test_nul_in_a_mapping_value_or_an_upload_name_is_refused_at_once(client: httpx.AsyncClient) -> None:
+async def test_nul_in_a_mapping_value_is_refused_at_once(client: httpx.AsyncClient) -> None:
     campaign_id = await create_campaign(client, "text mapping")
     url = f"/api/v1/campaigns/{campaign_id}/imports"
     response = await timed(
@@ -135,6 +135,49 @@ async def test_nul_in_a_mapping_value_or_an_upload_name_is_refused_at_once(clien
     # The same import with a clean mapping goes through.
     started = await start_import(client, campaign_id, CSV, {"email": "email", "first_name": "first_name"})
     assert (await wait_for_import(client, started["id"]))["state"] == "completed"
+
+
+def _multipart(filename: bytes, fields: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """A form with a file whose name is these very bytes (httpx would percent-escape a NUL)."""
+    boundary = b"leadflowboundary"
+    parts = [
+        b"--"
+        + boundary
+        + b'\r\nContent-Disposition: form-data; name="'
+        + name.encode()
+        + b'"\r\n\r\n'
+        + value.encode()
+        + b"\r\n"
+        for name, value in fields.items()
+    ]
+    parts.append(
+        b"--"
+        + boundary
+        + b'\r\nContent-Disposition: form-data; name="file"; filename="'
+        + filename
+        + b'"\r\nContent-Type: text/csv\r\n\r\n'
+        + CSV
+        + b"\r\n"
+    )
+    body = b"".join(parts) + b"--" + boundary + b"--\r\n"
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary.decode()}"}
+
+
+async def test_an_upload_whose_name_has_nul_or_is_too_long_is_refused(fresh: httpx.AsyncClient) -> None:
+    campaign_id = await create_campaign(fresh, "text upload name")
+    mapping = json.dumps({"email": "email"})
+    body, headers = _multipart(b"leads\x00.csv", {"mapping": mapping})
+    response = await timed(
+        fresh.post(f"/api/v1/campaigns/{campaign_id}/imports", content=body, headers=headers)
+    )
+    refused(response, "NUL character", "name")
+    body, headers = _multipart(b"list\x00.csv", {})
+    refused(await timed(fresh.post("/api/v1/suppressions/upload", content=body, headers=headers)))
+    body, headers = _multipart(b"x" * 600 + b".csv", {})
+    refused(
+        await timed(fresh.post("/api/v1/suppressions/upload", content=body, headers=headers)), "at most 500"
+    )
+    assert (await fresh.get("/api/v1/suppressions")).json()["total"] == 0
 
 
 async def test_nul_in_a_directory_filter_or_cursor_is_refused_at_once(client: httpx.AsyncClient) -> None:
