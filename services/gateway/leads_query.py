@@ -324,7 +324,8 @@ def lead_filter_params(
         SearchText | None,
         Query(
             description="Words that must each occur in the email, a name, the company or the city "
-            "(`katerina brno` finds Kateřina in Brno); case- and accent-insensitive.",
+            "(`katerina brno` finds Kateřina in Brno); case- and accent-insensitive. A `q` with nothing "
+            "to search for (blanks, lone accents) is no filter here; a bulk action refuses it.",
         ),
     ] = None,
     import_id: Annotated[UUID | None, Query(description="Only leads brought by this import.")] = None,
