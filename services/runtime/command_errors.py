@@ -23,8 +23,9 @@ from fast_depends.exceptions import ValidationError as ArgumentsInvalid
 from fast_depends.pydantic.serializer import _PydanticSerializer
 from faststream import BaseMiddleware
 from faststream._internal.context.repository import ContextRepo
+from nats import errors as nats_errors
 from nats.aio.msg import Msg
-from nats.errors import Error as NatsError
+from nats.js.errors import ServiceUnavailableError
 from pydantic import ValidationError
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -42,9 +43,15 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     InterfaceError,
     DisconnectionError,
     PoolTimeout,
-    NatsError,
+    nats_errors.ConnectionClosedError,
+    nats_errors.ConnectionDrainingError,
+    nats_errors.ConnectionReconnectingError,
+    nats_errors.NoServersError,
+    nats_errors.StaleConnectionError,
+    nats_errors.NoRespondersError,
+    ServiceUnavailableError,
     ConnectionError,
-    TimeoutError,
+    TimeoutError,  # nats-py's TimeoutError is one too
 )
 
 
