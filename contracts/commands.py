@@ -12,6 +12,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from contracts.text import MaybeText, Text
+
 # The lead fields an import can map a column to; every other column becomes a custom variable.
 LEAD_FIELDS: tuple[str, ...] = (
     "email",
@@ -31,15 +33,21 @@ class Command(BaseModel):
 
 
 class Reply(BaseModel):
+    """What every command answers. Every reply type validates from a bare `Reply(error=…, error_code=…)`:
+    a service that fails on a command answers with one of those (see services/runtime/command_errors.py)
+    rather than leaving the caller to time out."""
+
     model_config = ConfigDict(frozen=True)
-    # `error` is a sentence for a person; `error_code` is for programs (`not_found`, `invalid`, …).
+    # `error` is a sentence for a person; `error_code` is for programs: `not_found`, `invalid` (the
+    # command itself is refused), `conflict`, `unavailable` (a dependency of the service failed; retry),
+    # `internal` (an unexpected failure, logged by the service; the sentence tells nothing of it).
     error: str | None = None
     error_code: str | None = None
 
 
 class CreateCampaign(Command):
     campaign_id: UUID
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
 
 
 class CampaignCreatedReply(Reply):
@@ -51,10 +59,10 @@ class CampaignCreatedReply(Reply):
 class StartCsvImport(Command):
     import_id: UUID
     campaign_id: UUID
-    object_name: str
-    filename: str = ""
+    object_name: Text
+    filename: Text = ""
     total_bytes: int = Field(ge=0)
-    mapping: dict[str, str]
+    mapping: dict[Text, Text]
 
 
 class GetImport(Command):
@@ -92,7 +100,7 @@ class ListCampaignImports(Command):
 
     campaign_id: UUID
     limit: int = Field(default=20, ge=1, le=IMPORT_PAGE_MAX)
-    cursor: str | None = None
+    cursor: Text | None = None
 
 
 class ImportPage(Reply):
@@ -103,7 +111,7 @@ class ImportPage(Reply):
 class PreviewCsv(Command):
     """The first part of a file (the gateway sends at most PREVIEW_BYTES of it), base64-encoded."""
 
-    sample_base64: str
+    sample_base64: Text
     truncated: bool
 
     @classmethod
@@ -130,18 +138,18 @@ class PreviewReply(Reply):
 
 
 class AddSuppression(Command):
-    email: str = Field(min_length=1, max_length=320)
-    reason: str = Field(default="", max_length=500)
+    email: Text = Field(min_length=1, max_length=320)
+    reason: Text = Field(default="", max_length=500)
 
 
 class RemoveSuppression(Command):
-    email: str = Field(min_length=1, max_length=320)
+    email: Text = Field(min_length=1, max_length=320)
 
 
 class ListSuppressions(Command):
     limit: int = Field(default=50, ge=1, le=1000)
-    cursor: str | None = None
-    q: str | None = None
+    cursor: Text | None = None
+    q: MaybeText = Field(default=None, max_length=320)
 
 
 class Suppression(BaseModel):
@@ -164,9 +172,9 @@ class SuppressionPage(Reply):
 class UploadSuppressions(Command):
     """Add every address of an uploaded CSV (an object in the uploads bucket) to the suppression list."""
 
-    object_name: str
-    filename: str = Field(default="", max_length=500)
-    reason: str = Field(default="", max_length=500)
+    object_name: Text
+    filename: Text = Field(default="", max_length=500)
+    reason: Text = Field(default="", max_length=500)
 
 
 class RejectedSuppressionRow(BaseModel):
@@ -211,7 +219,7 @@ def _as_list(value: object) -> object:
 
 
 # Exact values (as the facets list them), any of which matches.
-FilterValues = Annotated[list[str], BeforeValidator(_as_list), Field(max_length=100)]
+FilterValues = Annotated[list[Text], BeforeValidator(_as_list), Field(max_length=100)]
 
 
 class _RangeFilter(BaseModel):
@@ -222,7 +230,7 @@ class _RangeFilter(BaseModel):
         default=None, ge=0, le=MAX_REVENUE, description="yearly revenue, at least"
     )
     revenue_max: int | None = Field(default=None, ge=0, le=MAX_REVENUE, description="yearly revenue, at most")
-    q: str | None = Field(
+    q: MaybeText = Field(
         default=None, max_length=200, description="free text; case- and accent-insensitive substring"
     )
 
@@ -278,7 +286,7 @@ class DirectoryCompany(BaseModel):
 class SearchDirectory(Command):
     filter: DirectoryFilter = Field(default_factory=DirectoryFilter)
     limit: int = Field(default=50, ge=1, le=SOURCE_PAGE_MAX)
-    cursor: str | None = None
+    cursor: Text | None = None
 
 
 class DirectoryPage(Reply):
@@ -288,7 +296,7 @@ class DirectoryPage(Reply):
 
 
 class GetDirectoryFacets(Command):
-    country: list[str] = Field(default_factory=list, max_length=100)
+    country: list[Text] = Field(default_factory=list, max_length=100)
 
 
 class DirectoryFacets(Reply):
@@ -308,17 +316,17 @@ class PipelineLeadIn(BaseModel):
     or a company name. An email already in the pipeline replaces that lead's fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-    email: str | None = Field(default=None, max_length=320)
-    first_name: str | None = Field(default=None, max_length=100)
-    last_name: str | None = Field(default=None, max_length=100)
-    company_name: str | None = Field(default=None, max_length=200)
-    city: str | None = Field(default=None, max_length=100)
-    industry: str | None = Field(default=None, max_length=100)
+    email: MaybeText = Field(default=None, max_length=320)
+    first_name: MaybeText = Field(default=None, max_length=100)
+    last_name: MaybeText = Field(default=None, max_length=100)
+    company_name: MaybeText = Field(default=None, max_length=200)
+    city: MaybeText = Field(default=None, max_length=100)
+    industry: MaybeText = Field(default=None, max_length=100)
     company_size: int | None = Field(default=None, ge=0, le=MAX_EMPLOYEES, description="employees")
     revenue: int | None = Field(default=None, ge=0, le=MAX_REVENUE, description="yearly revenue")
-    phone: str | None = Field(default=None, max_length=50)
-    website: str | None = Field(default=None, max_length=200)
-    stage: str | None = Field(default=None, max_length=50, description="the CRM's pipeline stage")
+    phone: MaybeText = Field(default=None, max_length=50)
+    website: MaybeText = Field(default=None, max_length=200)
+    stage: MaybeText = Field(default=None, max_length=50, description="the CRM's pipeline stage")
 
     @field_validator("*", mode="after")
     @classmethod
@@ -362,7 +370,7 @@ class PipelineLeadsStored(Reply):
 class ListPipelineLeads(Command):
     filter: PipelineFilter = Field(default_factory=PipelineFilter)
     limit: int = Field(default=50, ge=1, le=SOURCE_PAGE_MAX)
-    cursor: str | None = None
+    cursor: Text | None = None
 
 
 class PipelineLeadPage(Reply):
@@ -432,7 +440,7 @@ class RerunValidation(Command):
     twice. Each lead re-queued gets the next run number, which its new verdict carries."""
 
     campaign_id: UUID
-    reasons: list[str] = Field(default_factory=list, max_length=100)
+    reasons: list[Text] = Field(default_factory=list, max_length=100)
 
 
 def unknown_reasons(reasons: list[str]) -> str | None:

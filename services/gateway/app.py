@@ -10,6 +10,7 @@ from fastapi import FastAPI, Response
 from services.gateway import (
     campaigns_api,
     imports_api,
+    input_errors,
     jobs_api,
     leads_stream_api,
     sort_keys,
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Leadflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.service = service
+    input_errors.register(app)
     app.include_router(campaigns_api.router)
     app.include_router(imports_api.router)
     app.include_router(jobs_api.router)

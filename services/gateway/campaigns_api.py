@@ -23,6 +23,7 @@ from contracts.commands import (
     GetValidationStatus,
     ValidationStatusReply,
 )
+from contracts.text import Text, is_safe_text
 from services.gateway.deps import Session, Workspace, ask, service_of
 from services.gateway.leads_query import (
     Keyset,
@@ -59,7 +60,7 @@ async def current_workspace_info(workspace_id: Workspace, session: Session) -> W
 
 
 class CampaignIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
 
 
 class CampaignOut(BaseModel):
@@ -380,7 +381,7 @@ def _decode_cursor(cursor: str, sort: LeadSort | None) -> Keyset:
         if sort is not None and not nullable_sort(sort):
             raise invalid
         return Keyset(None, seq)
-    if sort is None or not isinstance(value, str) or "\x00" in value:
+    if sort is None or not isinstance(value, str) or not is_safe_text(value):
         raise invalid
     if not is_datetime_sort(sort):
         return Keyset(value, seq)
@@ -411,7 +412,7 @@ async def list_leads(
         int, Query(ge=1, le=1000, description="Page size; the web UI offers 25, 50 and 100.")
     ] = 50,
     cursor: Annotated[
-        str | None, Query(description="`next_cursor` of the previous page (same `sort` and filter).")
+        Text | None, Query(description="`next_cursor` of the previous page (same `sort` and filter).")
     ] = None,
     sort: Annotated[
         LeadSort | None,

@@ -82,7 +82,8 @@ async def ask(
     *,
     reply_within: float | None = None,
 ) -> Any:
-    """Request/reply to a service; a missing or silent service is a 503 the caller can retry.
+    """Request/reply to a service; a missing or silent service is a 503 the caller can retry, as is a
+    service that answers `unavailable`; one that answers `internal` failed on the request: 500.
 
     `reply_within` (seconds) shortens the wait for an answer that is only nice to have, so an optional part
     of a response never holds the request for the full `request_timeout_seconds`.
@@ -100,7 +101,14 @@ async def ask(
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, f"The {target} service did not answer; try again shortly."
         ) from exc
-    return reply_type.model_validate_json(msg.body)
+    reply = reply_type.model_validate_json(msg.body)
+    # A service that failed on the command says so at once (see services/runtime/command_errors.py); its
+    # sentence tells nothing of the failure, which the service has logged.
+    if reply.error_code == "unavailable":
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, reply.error)
+    if reply.error_code == "internal":
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, reply.error)
+    return reply
 
 
 def raise_for_reply(reply: Reply) -> None:

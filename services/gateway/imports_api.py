@@ -31,6 +31,7 @@ from contracts.commands import (
     PreviewReply,
     StartCsvImport,
 )
+from contracts.text import Text, check_text
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import Session, Workspace, ask, raise_for_reply, service_of
 from services.runtime.service import Service
@@ -105,7 +106,7 @@ async def list_campaign_imports(
     session: Session,
     request: Request,
     limit: Annotated[int, Query(ge=1, le=IMPORT_PAGE_MAX)] = 20,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    cursor: Annotated[Text | None, Query(description="`next_cursor` of the previous page")] = None,
 ) -> ImportHistory:
     """The campaign's imports (CSV, directory, pipeline), newest first, each as `GET /api/v1/imports/{id}`
     gives it: state, progress, breakdown and, once finished, the `report_url` of its rejected rows.
@@ -135,6 +136,15 @@ def parse_mapping(raw: str) -> dict[str, str]:
         raise HTTPException(
             422, '`mapping` must be a JSON object of field → column, e.g. {"email": "E-mail"}.'
         )
+    for field, column in mapping.items():
+        try:
+            check_text(field)
+        except ValueError as exc:
+            raise HTTPException(422, f"`mapping`: a field name {exc}.") from exc
+        try:
+            check_text(column)
+        except ValueError as exc:
+            raise HTTPException(422, f"`mapping`: the column for `{field}` {exc}.") from exc
     unknown = sorted(set(mapping) - set(LEAD_FIELDS))
     if unknown:
         raise HTTPException(
@@ -161,12 +171,13 @@ async def start_import(
     request: Request,
     file: Annotated[UploadFile, File(description="The CSV file")],
     mapping: Annotated[
-        str, Form(description='JSON: our field → the CSV\'s header, e.g. {"email": "E-mail"}')
+        Text, Form(description='JSON: our field → the CSV\'s header, e.g. {"email": "E-mail"}')
     ],
 ) -> ImportOut:
     await campaign_or_404(session, workspace_id, campaign_id)
     await session.close()
     fields = parse_mapping(mapping)
+    filename = upload_filename(file)
     service = service_of(request)
     size = checked_size(file, service.settings.import_max_bytes)
     import_id = uuid4()
@@ -179,7 +190,7 @@ async def start_import(
         import_id=import_id,
         campaign_id=campaign_id,
         object_name=object_name,
-        filename=file.filename or "",
+        filename=filename,
         total_bytes=size,
         mapping=fields,
     )
@@ -189,6 +200,23 @@ async def start_import(
         await store.delete(object_name)
         raise
     return import_out(reply)
+
+
+FILENAME_MAX = 500
+
+
+def upload_filename(file: UploadFile) -> str:
+    """The uploaded file's name as the client gave it ("" for none), checked as any other text is."""
+    name = file.filename or ""
+    try:
+        check_text(name)
+    except ValueError as exc:
+        raise HTTPException(422, f"The file's name {exc}.") from exc
+    if len(name) > FILENAME_MAX:
+        raise HTTPException(
+            422, f"The file's name is {len(name):,} characters; at most {FILENAME_MAX} are kept."
+        )
+    return name
 
 
 def checked_size(file: UploadFile, limit: int) -> int:
@@ -301,7 +329,7 @@ async def import_events(
     import_id: UUID,
     workspace_id: Workspace,
     request: Request,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id: Annotated[Text | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
     """Live progress: `progress` events (id = rows done) with percent and counters, then one final event
     named after the end state (`completed`, `failed` or `cancelled`, id `final`) carrying the import with

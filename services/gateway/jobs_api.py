@@ -27,7 +27,7 @@ from weakref import WeakKeyDictionary
 
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import (
     ColumnElement,
     DateTime,
@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import MAX_BATCH, Event, LeadStatus, LeadStatusChanged
 from contracts.events import EVENT_SOURCES, LeadsRemoved
+from contracts.text import MaybeText
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import CurrentKey, Session, Workspace, service_of
 from services.gateway.leads_query import LeadFilter, lead_conditions
@@ -59,6 +60,7 @@ from services.gateway.projection import (
     removal_details,
     status_change_details,
 )
+from services.gateway.search import search_words
 from services.gateway.tables import jobs, lead_events, lead_view, outbox
 from services.runtime.outbox import add_to_outbox
 from services.runtime.service import Service
@@ -93,9 +95,22 @@ BulkAction = Literal["set_status", "remove"]
 
 
 class BulkFilter(LeadFilter):
-    """The list's filter; an unknown key is refused, as a typo must never widen a bulk action to every lead."""
+    """The list's filter; an unknown key is refused, as a typo must never widen a bulk action to every lead.
+
+    So is a `q` with nothing to search for once folded (blank, or only accents and marks the search drops):
+    the list shows every lead for it, which a bulk action must never do in its name."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("q")
+    @classmethod
+    def _q_searches_something(cls, value: str | None) -> str | None:
+        if value is not None and not search_words(value):
+            raise ValueError(
+                "has nothing to search for (only spaces, accents or marks the search ignores); a bulk "
+                "action would then apply to every lead. Leave `q` out to select without a text search."
+            )
+        return value
 
 
 class _Selection(BaseModel):
@@ -124,7 +139,7 @@ class _Selection(BaseModel):
 class SetStatusAction(_Selection):
     action: Literal["set_status"]
     status: LeadStatus = Field(description="The status to set: a manual change, the latest one wins.")
-    reason: str | None = Field(default=None, max_length=500, description="Shown in each lead's timeline.")
+    reason: MaybeText = Field(default=None, max_length=500, description="Shown in each lead's timeline.")
 
 
 class RemoveAction(_Selection):

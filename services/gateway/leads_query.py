@@ -9,14 +9,19 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import ColumnElement, FromClause, Table, and_, func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import LeadStatus
+from contracts.text import SAFE_TEXT, MaybeText
 from services.gateway.search import like_pattern, query_grams, search_words
 from services.gateway.tables import lead_counts, lead_search, lead_view
 from services.runtime.collation import person_name, sort_key
+
+SEARCH_MAX = 200
+# A query parameter's bound goes inside, before the check (see contracts/text.py).
+SearchText = Annotated[str, StringConstraints(max_length=SEARCH_MAX), SAFE_TEXT]
 
 ValidationValue = Literal["pending", "valid", "invalid", "unknown"]
 
@@ -26,9 +31,9 @@ class LeadFilter(BaseModel):
 
     status: list[LeadStatus] | None = Field(default=None, description="Any of these statuses.")
     validation: ValidationValue | None = Field(default=None, description="This validation verdict.")
-    q: str | None = Field(
+    q: MaybeText = Field(
         default=None,
-        max_length=200,
+        max_length=SEARCH_MAX,
         description="Words, each a substring of the email, first or last name, company or city (any "
         "field, any order); case- and accent-insensitive.",
     )
@@ -316,11 +321,11 @@ def lead_filter_params(
         ValidationValue | None, Query(description="Only leads with this validation verdict.")
     ] = None,
     q: Annotated[
-        str | None,
+        SearchText | None,
         Query(
-            max_length=200,
             description="Words that must each occur in the email, a name, the company or the city "
-            "(`katerina brno` finds Kateřina in Brno); case- and accent-insensitive.",
+            "(`katerina brno` finds Kateřina in Brno); case- and accent-insensitive. A `q` with nothing "
+            "to search for (blanks, lone accents) is no filter here; a bulk action refuses it.",
         ),
     ] = None,
     import_id: Annotated[UUID | None, Query(description="Only leads brought by this import.")] = None,

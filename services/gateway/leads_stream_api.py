@@ -30,6 +30,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import and_, func, select
 from sse_starlette import EventSourceResponse
 
+from contracts.text import Text
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import Session, Workspace, service_of
 from services.gateway.leads_query import LeadFilter, lead_conditions, lead_filter_params
@@ -299,7 +300,7 @@ async def lead_events_stream(
     workspace_id: Workspace,
     session: Session,
     request: Request,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id: Annotated[Text | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
     """Live changes to the campaign's leads, so an open table updates without reloading.
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from contracts.commands import (
     MAX_EMPLOYEES,
@@ -40,6 +40,7 @@ from contracts.commands import (
     StartPipelineImport,
     StoredPipelineLead,
 )
+from contracts.text import SAFE_TEXT, Text
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import Session, Workspace, ask, raise_for_reply, service_of
 from services.gateway.imports_api import ImportOut, import_out
@@ -50,15 +51,15 @@ router = APIRouter(prefix="/api/v1")
 BATCH_BYTES = 256 * 1024
 
 Values = Annotated[
-    list[str] | None, Query(description="exact value, as the facets list it; repeat for any of several")
+    list[Text] | None, Query(description="exact value, as the facets list it; repeat for any of several")
 ]
 SizeMin = Annotated[int | None, Query(ge=0, le=MAX_EMPLOYEES, description="employees, at least")]
 SizeMax = Annotated[int | None, Query(ge=0, le=MAX_EMPLOYEES, description="employees, at most")]
 RevenueMin = Annotated[int | None, Query(ge=0, le=MAX_REVENUE, description="yearly revenue, at least")]
 RevenueMax = Annotated[int | None, Query(ge=0, le=MAX_REVENUE, description="yearly revenue, at most")]
-Text = Annotated[
-    str | None,
-    Query(max_length=200, description="free text, case- and accent-insensitive: 'novak' finds Novák"),
+FreeText = Annotated[
+    Annotated[str, StringConstraints(max_length=200), SAFE_TEXT] | None,
+    Query(description="free text, case- and accent-insensitive: 'novak' finds Novák"),
 ]
 Limit = Annotated[int, Query(ge=1, le=SOURCE_PAGE_MAX)]
 
@@ -113,9 +114,9 @@ async def search_directory(
     size_max: SizeMax = None,
     revenue_min: RevenueMin = None,
     revenue_max: RevenueMax = None,
-    q: Text = None,
+    q: FreeText = None,
     limit: Limit = 50,
-    cursor: str | None = None,
+    cursor: Annotated[Text | None, Query(description="the previous page's `next_cursor`")] = None,
 ) -> CompanyPage:
     """Companies of the directory matching every given filter, in a stable order, with the match count.
 
@@ -147,7 +148,7 @@ class DirectorySearchIn(BaseModel):
         description="exactly what `POST /campaigns/{id}/imports/directory` takes as `filter`",
     )
     limit: int = Field(default=50, ge=1, le=SOURCE_PAGE_MAX)
-    cursor: str | None = Field(default=None, description="the previous page's `next_cursor`")
+    cursor: Text | None = Field(default=None, description="the previous page's `next_cursor`")
 
 
 @router.post("/directory/companies/search", response_model=CompanyPage, tags=["directory"])
@@ -321,9 +322,9 @@ async def list_pipeline_leads(
     size_max: SizeMax = None,
     revenue_min: RevenueMin = None,
     revenue_max: RevenueMax = None,
-    q: Text = None,
+    q: FreeText = None,
     limit: Limit = 50,
-    cursor: str | None = None,
+    cursor: Annotated[Text | None, Query(description="the previous page's `next_cursor`")] = None,
 ) -> PipelinePage:
     """The workspace's pipeline leads matching every given filter, oldest first, with the match count.
     Size and revenue ranges are inclusive; `city` ignores case and accents (`plzen` finds Plzeň); free text
@@ -353,7 +354,7 @@ class PipelineSearchIn(BaseModel):
         description="exactly what `POST /campaigns/{id}/imports/pipeline` takes as `filter`",
     )
     limit: int = Field(default=50, ge=1, le=SOURCE_PAGE_MAX)
-    cursor: str | None = Field(default=None, description="the previous page's `next_cursor`")
+    cursor: Text | None = Field(default=None, description="the previous page's `next_cursor`")
 
 
 @router.post("/pipeline/leads/search", response_model=PipelinePage, tags=["pipeline"])

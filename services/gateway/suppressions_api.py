@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Annotated
 from uuid import uuid4
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile, status
-from pydantic import BaseModel, Field, TypeAdapter
+from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Request, Response, UploadFile, status
+from pydantic import BaseModel, Field, StringConstraints, TypeAdapter
 
 from contracts.commands import (
     AddSuppression,
@@ -21,16 +21,24 @@ from contracts.commands import (
     SuppressionsUploaded,
     UploadSuppressions,
 )
+from contracts.text import SAFE_TEXT, Text
 from services.gateway.deps import Workspace, ask, raise_for_reply, service_of
-from services.gateway.imports_api import checked_size
+from services.gateway.imports_api import checked_size, upload_filename
 from services.runtime.streams import UPLOADS_BUCKET
 
 router = APIRouter(prefix="/api/v1", tags=["suppressions"])
 
 
+EMAIL_MAX = 320
+# Parameters carry their bounds inside, before the check (see contracts/text.py).
+Address = Annotated[str, StringConstraints(min_length=1, max_length=EMAIL_MAX), SAFE_TEXT]
+AddressPart = Annotated[str, StringConstraints(max_length=EMAIL_MAX), SAFE_TEXT]
+Reason = Annotated[str, StringConstraints(max_length=500), SAFE_TEXT]
+
+
 class SuppressionIn(BaseModel):
-    email: str = Field(min_length=1, max_length=320)
-    reason: str = Field(default="", max_length=500)
+    email: Text = Field(min_length=1, max_length=EMAIL_MAX)
+    reason: Text = Field(default="", max_length=500)
 
 
 class SuppressionOut(BaseModel):
@@ -70,8 +78,8 @@ async def list_suppressions(
     workspace_id: Workspace,
     request: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    cursor: str | None = None,
-    q: Annotated[str | None, Query(max_length=320)] = None,
+    cursor: Annotated[Text | None, Query(description="`next_cursor` of the previous page")] = None,
+    q: Annotated[AddressPart | None, Query()] = None,
 ) -> SuppressionList:
     reply: SuppressionPage = await ask(
         service_of(request),
@@ -87,7 +95,11 @@ async def list_suppressions(
 
 
 @router.delete("/suppressions/{email}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-async def remove_suppression(email: str, workspace_id: Workspace, request: Request) -> Response:
+async def remove_suppression(
+    email: Annotated[Address, Path(description="the address, as listed")],
+    workspace_id: Workspace,
+    request: Request,
+) -> Response:
     reply: Reply = await ask(
         service_of(request),
         "remove_suppression",
@@ -119,13 +131,14 @@ async def upload_suppressions(
     workspace_id: Workspace,
     request: Request,
     file: Annotated[UploadFile, File(description="A CSV of addresses")],
-    reason: Annotated[str, Form(max_length=500, description="why; default: the file's name")] = "",
+    reason: Annotated[Reason, Form(description="why; default: the file's name")] = "",
 ) -> SuppressionUploadOut:
     """Add every address of a CSV to the suppression list, in one transaction. The file may be in any
     encoding and delimiter an import recognises; the addresses are in the column a header names as the
     email ("email", "E-mail", …), else in the first column (a file without a header works too). Each
     non-blank row is counted once: `added`, `already`, or in `rejected` with its row and reason."""
     service = service_of(request)
+    filename = upload_filename(file)
     checked_size(file, service.settings.suppression_upload_max_bytes)
     object_name = f"suppressions-{uuid4()}"
     store = await service.js.object_store(UPLOADS_BUCKET)
@@ -139,7 +152,7 @@ async def upload_suppressions(
             UploadSuppressions(
                 workspace_id=workspace_id,
                 object_name=object_name,
-                filename=file.filename or "",
+                filename=filename,
                 reason=reason,
             ),
             SuppressionsUploaded,

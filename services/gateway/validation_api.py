@@ -14,6 +14,7 @@ from contracts.commands import (
     ValidationRerunReply,
     unknown_reasons,
 )
+from contracts.text import Text
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import Session, Workspace, ask, raise_for_reply, service_of
 
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/api/v1")
 class RerunIn(BaseModel):
     model_config = {"extra": "forbid"}
 
-    reasons: list[str] = Field(
+    reasons: list[Text] = Field(
         default_factory=list,
         max_length=100,
         description="Re-verify only leads whose verdict has one of these reason codes (`no_such_domain`, "

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from contracts.text import Text
 from services.gateway.auth import (
     SESSION_COOKIE,
     SESSION_MAX_AGE_SECONDS,
@@ -64,7 +65,7 @@ async def favicon() -> FileResponse:
 
 
 class SignIn(BaseModel):
-    api_key: str = Field(min_length=1, max_length=200)
+    api_key: Text = Field(min_length=1, max_length=200)
 
 
 class SessionWorkspace(BaseModel):

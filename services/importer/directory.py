@@ -51,6 +51,7 @@ from contracts.commands import (
     SearchDirectory,
     StartDirectoryImport,
 )
+from contracts.text import check_text
 from services.importer.csv_source import detect_delimiter, detect_encoding
 from services.importer.domain import ImportInputError, normalise_email
 from services.importer.jobs import start
@@ -118,8 +119,10 @@ def parse_row(values: Mapping[str, str]) -> DirectoryRow:
     text: dict[str, str | None] = {}
     for name, limit in TEXT_LIMITS.items():
         value = values.get(name, "").strip()
-        if "\x00" in value:
-            raise ValueError(f"{name} contains a NUL byte")
+        try:
+            check_text(value)
+        except ValueError as exc:
+            raise ValueError(f"{name} {exc}") from exc
         if len(value) > limit:
             raise ValueError(f"{name} is {len(value)} characters long; at most {limit} are allowed")
         text[name] = value or None
@@ -685,11 +688,14 @@ def encode_cursor(position: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
-    """Raises ValueError for a cursor this API did not hand out."""
+    """Raises ValueError for a cursor this API did not hand out (a position is a PostgreSQL bigint)."""
     try:
-        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+        position = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError("`cursor` is not one this API returned.") from exc
+    if not 0 <= position < 2**63:
+        raise ValueError("`cursor` is not one this API returned.")
+    return position
 
 
 def range_label(low: int | None, high: int | None) -> str | None:

@@ -34,6 +34,7 @@ from contracts.commands import (
     SuppressionsUploaded,
     UploadSuppressions,
 )
+from contracts.text import check_text
 from services.importer.domain import ImportInputError, normalise_email
 from services.importer.runner import explain
 from services.importer.suppression_file import ListedAddress, read_suppression_file
@@ -125,7 +126,8 @@ def _cursor(key: str) -> str:
 
 
 def _key_of_cursor(cursor: str) -> str:
-    return base64.urlsafe_b64decode(cursor.encode()).decode()
+    """Raises ValueError (or UnicodeDecodeError) for a cursor this API did not hand out."""
+    return check_text(base64.urlsafe_b64decode(cursor.encode()).decode())
 
 
 def register(service: Service) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts import Event, subjects
+from services.runtime.command_errors import CommandErrorReplies
 from services.runtime.consumer import BatchHandler, EventConsumer, Handler
 from services.runtime.db import create_engine, ping, runtime_tables, session_factory
 from services.runtime.logs import configure_logging
@@ -69,6 +70,8 @@ class Service:
             max_reconnect_attempts=-1,
             logger=logging.getLogger("faststream.nats"),
             log_level=logging.DEBUG,
+            # A failed command is answered with an error reply, not left to the caller's timeout.
+            middlewares=(CommandErrorReplies(name),),
         )
         self.consumers: list[EventConsumer] = []
         self.relay: OutboxRelay | None = None
