@@ -28,7 +28,12 @@ def outbox_channel(schema: str) -> str:
 
 
 def create_engine(database_url: str, *, pool_size: int = 5) -> AsyncEngine:
-    return create_async_engine(database_url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    """Every engine of a service: connections checked before use (a restarted server leaves the pool's
+    connections dead), and statements' parameter values kept out of errors, hence out of the logs (they
+    are emails and names)."""
+    return create_async_engine(
+        database_url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

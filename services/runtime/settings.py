@@ -12,6 +12,15 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class LogSettings(BaseSettings):
+    """The logging part of `Settings`, read first, so that a mistake in the others is logged as asked."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore")
+
+    log_level: str = "INFO"
+    log_json: bool | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore")
 
