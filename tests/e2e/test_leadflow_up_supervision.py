@@ -212,3 +212,18 @@ def test_postgres_killed_mid_import_comes_back_and_the_import_completes_exactly_
     os.kill(postmaster, signal.SIGKILL)
     wait_until("a new postmaster", lambda: running.postmaster_pid() != postmaster, within=60)
     assert_imported_exactly_once(running, campaign_id, import_id, ROWS)
+    # The validator's batches claimed when the database went away are recorded or handed back once it
+    # is back, not left to wait out their 15-minute lease.
+    wait_until(
+        "every lead verified",
+        lambda: (
+            httpx.get(
+                f"{running.up.url}/api/v1/campaigns/{campaign_id}/leads",
+                params={"validation": "pending", "limit": 1},
+                headers=running.headers,
+                timeout=10,
+            ).json()["total"]
+            == 0
+        ),
+        within=120,
+    )
