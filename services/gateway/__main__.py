@@ -1,15 +1,13 @@
 import uvicorn
 
 from services.gateway.app import create_app
-from services.runtime.logs import configure_logging
-from services.runtime.settings import Settings
+from services.runtime.logs import uvicorn_log_options
+from services.runtime.service import settings_with_logging
 
-settings = Settings()
-configure_logging(settings.log_level, settings.log_json)
+settings = settings_with_logging()
 uvicorn.run(
     create_app(settings),
     host=settings.http_host,
     port=settings.http_port,
-    log_level="warning",
-    log_config=None,
+    **uvicorn_log_options(settings.log_level),
 )

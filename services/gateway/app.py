@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web.router)
     app.mount("/static", web.static_files(), name="static")
     app.add_middleware(UploadLimit, max_bytes=settings.import_max_bytes)
-    app.add_middleware(SessionCookieAuth)
+    app.add_middleware(SessionCookieAuth, public_url=settings.public_url)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.gateway.tables import api_keys, ui_sessions, workspaces
@@ -140,31 +141,114 @@ async def workspace_by_name(session: AsyncSession, name: str) -> UUID | None:
 
 SESSION_COOKIE = "leadflow_session"
 SESSION_MAX_AGE_SECONDS = 12 * 60 * 60
+SESSION_PATH = "/ui/session"
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+MISSING_ORIGIN = (
+    "This request changes data with the session cookie but carries no Origin header, so it cannot be told "
+    "from a request forged by another site. Send it from the Leadflow page, or use an API key in the "
+    "Authorization header."
+)
+FOREIGN_ORIGIN = (
+    "This request changes data with the session cookie but comes from another origin ({origin}); only "
+    "pages of {expected} may. Use an API key in the Authorization header for other clients."
+)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """A web origin: scheme, host and port, compared exactly (RFC 6454)."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, url: str) -> Origin | None:
+        """The origin of an absolute http(s) URL, or of an `Origin` header; None for anything else (`null`,
+        a relative URL, another scheme, a bad port)."""
+        try:
+            parts = urlsplit(url.strip())
+            port = parts.port
+        except ValueError:
+            return None
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS or not parts.hostname:
+            return None
+        return cls(scheme, parts.hostname.lower().rstrip("."), port or _DEFAULT_PORTS[scheme])
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = _DEFAULT_PORTS[self.scheme] == self.port
+        return f"{self.scheme}://{host}" if default else f"{self.scheme}://{host}:{self.port}"
+
+
+def request_origin(scheme: str, host_header: str | None) -> Origin | None:
+    """The origin a request was sent to: its scheme and its Host header."""
+    return Origin.parse(f"{scheme}://{host_header}") if host_header else None
+
+
+def cookie_is_secure(public_url: str | None, request_scheme: str) -> bool:
+    """The session cookie is `Secure` when the public URL is https (behind a TLS proxy the gateway itself
+    may see plain http), or when the request itself came over https."""
+    public = Origin.parse(public_url) if public_url else None
+    return request_scheme == "https" or (public is not None and public.scheme == "https")
+
+
+def origin_refusal(origin_header: str | None, expected: Origin | None) -> str | None:
+    """Why a cookie-authenticated state change is refused (None when its `Origin` is `expected`)."""
+    if origin_header is None:
+        return MISSING_ORIGIN
+    origin = Origin.parse(origin_header)
+    if expected is None or origin != expected:
+        return FOREIGN_ORIGIN.format(origin=origin_header[:200], expected=expected or "this server")
+    return None
 
 
 class SessionCookieAuth:
-    """Lets the web UI's session cookie stand in for `Authorization: Bearer <key>` on /api/ routes.
+    """Lets the web UI's session cookie stand in for `Authorization: Bearer <key>` on /api/ routes, and
+    guards every state change the cookie could be abused for against cross-site request forgery.
 
     The cookie (HttpOnly, SameSite=Strict) holds a random session token, never the API key; this passes it
     on as `Authorization: Session <token>`, which `current_workspace` resolves through `ui_sessions` to the
     key it was opened with (revoking the key, signing out or 12 hours end it). A request that sends its own
-    Authorization header is passed on untouched. A cross-origin write is never upgraded (belt and braces
-    next to SameSite), so it answers 401.
+    Authorization header is passed on untouched.
+
+    An unsafe request (POST, PUT, PATCH, DELETE) that the cookie would authenticate, and signing in or out
+    (`/ui/session`), must carry an `Origin` equal in scheme, host and port to the gateway's public URL
+    (`LEADFLOW_PUBLIC_URL`) or, when that is not set, to the origin the request was sent to; otherwise it
+    is answered 403 (belt and braces next to SameSite, which older browsers and same-site subdomains do
+    not honour). Browsers send `Origin` with every such request.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, public_url: str | None = None) -> None:
         self.app = app
+        self.public_origin = Origin.parse(public_url) if public_url else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and str(scope["path"]).startswith("/api/"):
-            headers = Headers(scope=scope)
-            token = _cookie_value(headers.get("cookie", ""), SESSION_COOKIE)
-            if token and "authorization" not in headers and _same_origin_or_safe(scope, headers):
-                scope = {
-                    **scope,
-                    "headers": [*scope["headers"], (b"authorization", f"Session {token}".encode("latin-1"))],
-                }
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = str(scope["path"])
+        headers = Headers(scope=scope)
+        token = _cookie_value(headers.get("cookie", ""), SESSION_COOKIE)
+        by_cookie = path.startswith("/api/") and bool(token) and "authorization" not in headers
+        guarded = by_cookie or path == SESSION_PATH
+        if guarded and scope["method"] in _UNSAFE_METHODS:
+            expected = self.public_origin or request_origin(
+                str(scope.get("scheme", "http")), headers.get("host")
+            )
+            refusal = origin_refusal(headers.get("origin"), expected)
+            if refusal is not None:
+                response = JSONResponse({"detail": refusal}, status_code=403)
+                await response(scope, receive, send)
+                return
+        if by_cookie:
+            scope = {
+                **scope,
+                "headers": [*scope["headers"], (b"authorization", f"Session {token}".encode("latin-1"))],
+            }
         await self.app(scope, receive, send)
 
 
@@ -178,12 +262,3 @@ def _cookie_value(cookie_header: str, name: str) -> str | None:
     if morsel is None or not morsel.value.isascii():
         return None
     return morsel.value
-
-
-def _same_origin_or_safe(scope: Scope, headers: Headers) -> bool:
-    if scope["method"] not in _UNSAFE_METHODS:
-        return True
-    origin = headers.get("origin")
-    if origin is None:
-        return True
-    return urlsplit(origin).netloc == headers.get("host", "")

@@ -19,10 +19,11 @@ from services.gateway.auth import (
     SESSION_COOKIE,
     SESSION_MAX_AGE_SECONDS,
     close_ui_session,
+    cookie_is_secure,
     key_for_credentials,
     open_ui_session,
 )
-from services.gateway.deps import Session
+from services.gateway.deps import Session, service_of
 from services.gateway.tables import workspaces
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -108,7 +109,7 @@ async def sign_in(body: SignIn, session: Session, request: Request, response: Re
         token,
         max_age=SESSION_MAX_AGE_SECONDS,
         path="/",
-        secure=request.url.scheme == "https",
+        secure=_secure(request),
         httponly=True,
         samesite="strict",
     )
@@ -122,5 +123,9 @@ async def sign_out(session: Session, request: Request, response: Response) -> No
         async with session.begin():
             await close_ui_session(session, token)
     response.delete_cookie(
-        SESSION_COOKIE, path="/", secure=request.url.scheme == "https", httponly=True, samesite="strict"
+        SESSION_COOKIE, path="/", secure=_secure(request), httponly=True, samesite="strict"
     )
+
+
+def _secure(request: Request) -> bool:
+    return cookie_is_secure(service_of(request).settings.public_url, request.url.scheme)

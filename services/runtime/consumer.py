@@ -8,12 +8,15 @@ recorded (a redelivery) is skipped without running the handler. When a handler r
 transaction rolls back and its events are handled again one at a time, each in its own transaction: the
 one that fails is nacked with backoff and retried, the others are applied. After `max_deliver`
 deliveries, or at once when the payload is not a valid event, a message is copied to
-`leadflow-dlq.<durable>` with the error and acked, so one poison message never blocks its consumer.
+`leadflow-dlq.<durable>` with the error and acked, so one poison message never blocks its consumer. A
+database that cannot be reached (restarting) is not the event's fault: the event waits for it, kept in
+progress, and spends no delivery.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -29,6 +32,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts import AnyEvent, parse_event, subjects
+from services.runtime.db import retry_while_unreachable
 from services.runtime.streams import events_jstream
 
 log = structlog.get_logger(__name__)
@@ -49,6 +53,8 @@ CONCURRENT_TRANSACTIONS = 4
 # it seconds later. The per-message mode calls every handler of a fetch at once; they are gathered here.
 # Its loop meets the same error now and then, idle, and is restarted at once: logs.py keeps that at DEBUG.)
 FETCH_TIMEOUT_SECONDS = 2.0
+# How long one event waits for an unreachable database (restarting) before its delivery counts as failed.
+UNREACHABLE_WAIT_SECONDS = 120.0
 # Loop turns a fetch's first message waits for the others to arrive, again each time more have come.
 GATHER_TURNS = 4
 
@@ -246,7 +252,8 @@ class EventConsumer:
 
     async def _process(self, raw: Msg, event: AnyEvent) -> None:
         delivered = raw.metadata.num_delivered
-        try:
+
+        async def unit_of_work() -> bool:
             async with self._sessions() as session, session.begin():
                 first_time = (
                     await session.execute(
@@ -258,6 +265,21 @@ class EventConsumer:
                 ).first()
                 if first_time is not None:
                     await self._handler(session, event)
+            return first_time is not None
+
+        async def still_working() -> None:
+            with contextlib.suppress(Exception):
+                await raw.in_progress()
+
+        try:
+            # A database that went away (a restart) is waited for here, the message kept in progress:
+            # redelivering it would spend its deliveries and dead-letter a perfectly good event.
+            applied = await retry_while_unreachable(
+                unit_of_work,
+                what=f"consumer {self.durable}",
+                within=UNREACHABLE_WAIT_SECONDS,
+                waiting=still_working,
+            )
         except Exception as exc:
             if delivered >= self._max_deliver:
                 log.error("handler failed, dead-lettered", deliveries=delivered, error=repr(exc))
@@ -269,4 +291,4 @@ class EventConsumer:
             return
         await raw.ack()
         self.handled += 1
-        log.debug("event handled" if first_time is not None else "duplicate delivery ignored")
+        log.debug("event handled" if applied else "duplicate delivery ignored")

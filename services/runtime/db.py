@@ -7,6 +7,13 @@ exactly-once: a redelivered event finds its id already there and becomes a no-op
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import psycopg
+import structlog
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -20,7 +27,16 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+# SQLSTATEs of a server going away or not yet back (besides class 08, connection exceptions):
+# administrator or crash shutdown, and "the database system is starting up".
+_UNREACHABLE_STATES = frozenset({"57P01", "57P02", "57P03"})
 
 
 def outbox_channel(schema: str) -> str:
@@ -28,7 +44,50 @@ def outbox_channel(schema: str) -> str:
 
 
 def create_engine(database_url: str, *, pool_size: int = 5) -> AsyncEngine:
-    return create_async_engine(database_url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    """Every engine of a service: connections checked before use (a restarted server leaves the pool's
+    connections dead), and statements' parameter values kept out of errors, hence out of the logs (they
+    are emails and names)."""
+    return create_async_engine(
+        database_url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+    )
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the database could not be reached or dropped the connection (a server restart),
+    as opposed to refusing a statement: the same work may simply be done again once it is back."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        return exc.orig is not None and database_unreachable(exc.orig)
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in _UNREACHABLE_STATES
+
+
+async def retry_while_unreachable(
+    work: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    within: float,
+    waiting: Callable[[], Awaitable[None]] | None = None,
+) -> T:
+    """`work()` (a whole unit of work: it opens its own transaction), done again while the database is
+    unreachable, with a growing pause, for up to `within` seconds; then the last error is raised.
+    `waiting` runs before each pause (e.g. to tell JetStream a message is still being worked on)."""
+    deadline = time.monotonic() + within
+    pause = 0.2
+    while True:
+        try:
+            return await work()
+        except Exception as exc:
+            if not database_unreachable(exc) or time.monotonic() + pause > deadline:
+                raise
+            log.warning("database unreachable, retrying", work=what, error=repr(exc), retry_in=pause)
+        if waiting is not None:
+            await waiting()
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 5.0)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

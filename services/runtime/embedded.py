@@ -32,6 +32,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from services.runtime.logs import open_log_file
+
 if TYPE_CHECKING:
     from pgserver.postgres_server import PostgresServer
     from pgserver.utils import PostmasterInfo
@@ -217,13 +219,20 @@ class EmbeddedNats:
             host = f"[{host}]"
         return f"nats://{host}:{self.port}"
 
-    def start(self) -> str:
-        """Start the server (no-op when it runs already) and return its `nats://host:port` URL."""
+    def start(self, *, keep_port: bool = False) -> str:
+        """Start the server (no-op when it runs already) and return its `nats://host:port` URL.
+
+        With `keep_port`, a server that ran before starts on the same port or not at all (raises): its
+        clients know only that URL and reconnect to it (a restart after a crash).
+        """
         if self.running:
             return self.url
         self._process = None
         self.data_dir.mkdir(parents=True, exist_ok=True)
         executable = nats_server_executable()
+        if keep_port and self._port is not None:
+            self._launch(executable, self._port)
+            return self.url
         preferred = self.preferred_port if self.preferred_port is not None else self._port
         error: _PortTaken | None = None
         for attempt in range(_NATS_PORT_ATTEMPTS):
@@ -264,7 +273,7 @@ class EmbeddedNats:
             "-n",
             server_name,
         ]
-        with self.log_path.open("ab") as log:
+        with open_log_file(self.log_path) as log:
             process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,

@@ -43,7 +43,7 @@ def run_env(schema: str, target_metadata: MetaData) -> None:
     """The body of every service's `migrations/env.py` (online mode only: we always have a database)."""
     url = context.config.get_main_option("sqlalchemy.url")
     assert url is not None
-    engine = create_engine(url, poolclass=pool.NullPool)
+    engine = create_engine(url, poolclass=pool.NullPool, hide_parameters=True)
     with engine.connect() as connection:
         connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         connection.commit()

@@ -18,6 +18,7 @@ import uvicorn
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.nats import DeliverPolicy, NatsBroker
 from nats.js import JetStreamContext
+from pydantic import ValidationError
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -25,9 +26,9 @@ from contracts import Event, subjects
 from services.runtime.command_errors import CommandErrorReplies
 from services.runtime.consumer import BatchHandler, EventConsumer, Handler
 from services.runtime.db import create_engine, ping, runtime_tables, session_factory
-from services.runtime.logs import configure_logging
+from services.runtime.logs import configure_logging, uvicorn_log_options
 from services.runtime.outbox import OutboxRelay
-from services.runtime.settings import Settings
+from services.runtime.settings import LogSettings, Settings
 from services.runtime.streams import ensure_streams, events_jstream
 
 log = structlog.get_logger(__name__)
@@ -229,17 +230,28 @@ def _runtime_tables_of(metadata: MetaData) -> tuple[Table, Table]:
     return outbox, processed
 
 
-def run_service(factory: Callable[[Settings], Service]) -> None:
-    """Entry point of `python -m services.<name>`: serve the service and its health endpoints."""
+def settings_with_logging() -> Settings:
+    """A process's settings, its logging configured before they are read: an invalid setting is then
+    reported as a log record (JSON when asked for) like everything else."""
+    try:
+        first = LogSettings()
+        configure_logging(first.log_level, first.log_json)
+    except (ValidationError, KeyError):
+        configure_logging()
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def run_service(factory: Callable[[Settings], Service]) -> None:
+    """Entry point of `python -m services.<name>`: serve the service and its health endpoints."""
+    settings = settings_with_logging()
     service = factory(settings)
     config = uvicorn.Config(
         service.asgi(),
         host=settings.http_host,
         port=settings.health_port,
-        log_level="warning",
-        log_config=None,  # uvicorn's own would add plain-text handlers; ours render its records
         lifespan="on",
+        **uvicorn_log_options(settings.log_level),
     )
     uvicorn.Server(config).run()

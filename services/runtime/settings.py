@@ -7,9 +7,19 @@ Nothing is built at import time: callers construct `Settings()` when they start,
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LogSettings(BaseSettings):
+    """The logging part of `Settings`, read first, so that a mistake in the others is logged as asked."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore")
+
+    log_level: str = "INFO"
+    log_json: bool | None = None
 
 
 class Settings(BaseSettings):
@@ -22,6 +32,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".leadflow"), description="where `leadflow up` keeps its data")
     http_host: str = Field(default="127.0.0.1", description="gateway bind address")
     http_port: int = Field(default=8000, description="gateway port")
+    public_url: str | None = Field(
+        default=None,
+        description="the address users open the gateway at, e.g. https://leads.example.com (scheme, host "
+        "and port): the web UI's state changes must come from this origin, and https makes the session "
+        "cookie Secure; unset → the origin each request was sent to",
+    )
     health_port: int = Field(default=8080, description="/healthz and /readyz of a worker service; 0 = any")
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; default: JSON unless stderr is a TTY")
@@ -71,6 +87,23 @@ class Settings(BaseSettings):
         default=False,
         description="accept addresses under .test (tests and demos only: it never exists on the Internet)",
     )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_an_origin(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value.strip())
+        try:
+            parts.port  # noqa: B018 (raises on a bad port)
+        except ValueError as exc:
+            raise ValueError(f"LEADFLOW_PUBLIC_URL has a bad port: {value!r}") from exc
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"LEADFLOW_PUBLIC_URL must be an absolute http(s) URL such as https://leads.example.com, "
+                f"not {value!r}"
+            )
+        return value.strip()
 
     def require_urls(self) -> tuple[str, str]:
         """The NATS and database URLs a service process cannot run without."""

@@ -1,7 +1,8 @@
 """`leadflow up`: the whole system on one machine, embedded servers included.
 
 Starts (or reuses, when their URLs are set) NATS and PostgreSQL, migrates, starts each service as its own
-process, restarts a service that dies, and stops everything on Ctrl-C: the services first, then NATS and
+process, restarts whatever of these dies (an embedded server on its own port and data folder; the services
+reconnect to it by themselves), and stops everything on Ctrl-C: the services first, then NATS and
 PostgreSQL. It publishes where it runs (`running_stack`), so that other `leadflow` commands (e.g.
 `workspace create`) use its database from any directory, and refuses to start twice on one data folder.
 The terminal shows the banner and errors; everything else goes to the log files in `<data folder>/logs/`.
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +27,10 @@ import structlog
 
 from services.runtime import migrations, running_stack
 from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port, port_is_free
+from services.runtime.logs import make_logs_dir, open_log_file
 from services.runtime.running_stack import NoStack, StackRecord, StackState, StartEmbedded
 from services.runtime.settings import Settings
+from services.runtime.supervision import Restarts
 
 log = structlog.get_logger(__name__)
 
@@ -52,33 +56,98 @@ class Endpoints:
     database_url: str
 
 
-@dataclass
-class ManagedProcess:
+class Supervised(ABC):
+    """Something `leadflow up` started and restarts when it dies (see `supervision.Restarts`)."""
+
     name: str
-    argv: list[str]
-    env: dict[str, str]
     log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    started_at: float = 0.0
+
+    def __init__(self) -> None:
+        self.restarts = Restarts()
+        self.started_at = 0.0
+        self.down = False
+
+    @abstractmethod
+    def alive(self) -> bool:
+        """Whether it still runs (finding out also reaps an exited child, so no zombie is left)."""
+
+    @abstractmethod
+    def launch(self) -> None:
+        """Start it; raise when that fails."""
 
     def start(self) -> None:
-        log_file = self.log_path.open("ab")
+        self.launch()
+        self.started_at = time.monotonic()
+        self.down = False
+
+    def exit_details(self) -> dict[str, object]:
+        return {}
+
+    def supervise(self, now: float) -> None:
+        """Notice that it died, and start it again once its backoff allows."""
+        if not self.down:
+            if self.alive():
+                return
+            self.down = True
+            self.restarts = self.restarts.exited(ran_for=now - self.started_at, now=now)
+            log.error(
+                f"{self.name} exited, restarting",
+                **self.exit_details(),
+                restart_in=round(max(0.0, self.restarts.not_before - now), 1),
+                log=str(self.log_path),
+            )
+        if not self.restarts.due(now):
+            return
+        try:
+            self.start()
+        except Exception as exc:
+            failed_at = time.monotonic()
+            self.restarts = self.restarts.start_failed(now=failed_at)
+            log.error(
+                f"{self.name} did not start, retrying",
+                error=str(exc),
+                retry_in=round(self.restarts.not_before - failed_at, 1),
+                log=str(self.log_path),
+            )
+            return
+        log.info(f"{self.name} restarted")
+
+
+class ManagedProcess(Supervised):
+    """A service, run as `python -m services.<name>` with its output appended to its log file."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+        super().__init__()
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def launch(self) -> None:
+        log_file = open_log_file(self.log_path)
         # Its own session: a terminal's Ctrl-C reaches `leadflow up` only, which stops the services before
         # the servers they use (otherwise NATS would go down under services still draining).
-        self.process = subprocess.Popen(
-            self.argv,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log_file.close()
-        self.started_at = time.monotonic()
+        try:
+            self.process = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log_file.close()
 
     def exited(self) -> int | None:
         return None if self.process is None else self.process.poll()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def exit_details(self) -> dict[str, object]:
+        return {"exit_code": self.exited()}
 
     def terminate(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -95,11 +164,52 @@ class ManagedProcess:
             self.process.wait()
 
 
+class ManagedNats(Supervised):
+    """The embedded NATS: restarted by the routine that first started it (same configuration, same JetStream
+    store), on the same port, since every service reconnects to the URL it was given."""
+
+    name = "NATS"
+
+    def __init__(self, server: EmbeddedNats) -> None:
+        super().__init__()
+        self.server = server
+        self.log_path = server.log_path
+
+    def launch(self) -> None:
+        self.server.start(keep_port=True)
+
+    def alive(self) -> bool:
+        return self.server.running  # polls the child, which reaps it once it exited
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+class ManagedPostgres(Supervised):
+    """The embedded PostgreSQL: restarted on the same data folder, hence the same socket and URL."""
+
+    name = "PostgreSQL"
+
+    def __init__(self, server: EmbeddedPostgres) -> None:
+        super().__init__()
+        self.server = server
+        self.log_path = server.log_path
+
+    def launch(self) -> None:
+        self.server.start()
+
+    def alive(self) -> bool:
+        return self.server.running
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
 @dataclass
 class Stack:
     settings: Settings
-    nats: EmbeddedNats | None = None
-    postgres: EmbeddedPostgres | None = None
+    nats: ManagedNats | None = None
+    postgres: ManagedPostgres | None = None
     processes: list[ManagedProcess] = field(default_factory=list)
 
     @property
@@ -126,12 +236,16 @@ class Stack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         nats_url = self.settings.nats_url
         if not nats_url:
-            self.nats = EmbeddedNats(self.data_dir / "nats", port=DEFAULT_NATS_PORT, new_session=True)
-            nats_url = self.nats.start()
+            self.nats = ManagedNats(
+                EmbeddedNats(self.data_dir / "nats", port=DEFAULT_NATS_PORT, new_session=True)
+            )
+            self.nats.start()
+            nats_url = self.nats.server.url
         database_url = self.settings.database_url
         if not database_url:
-            self.postgres = EmbeddedPostgres(self.data_dir / "postgres")
-            database_url = self.postgres.start()
+            self.postgres = ManagedPostgres(EmbeddedPostgres(self.data_dir / "postgres"))
+            self.postgres.start()
+            database_url = self.postgres.server.url
         return Endpoints(nats_url, database_url)
 
     def stop_servers(self) -> None:
@@ -149,7 +263,7 @@ class Stack:
 
     def start_services(self, endpoints: Endpoints, http_port: int) -> None:
         logs = self.logs_dir
-        logs.mkdir(parents=True, exist_ok=True)
+        make_logs_dir(logs)
         base_env = {
             **os.environ,
             "LEADFLOW_NATS_URL": endpoints.nats_url,
@@ -167,17 +281,13 @@ class Stack:
             self.processes.append(proc)
 
     def supervise_once(self) -> None:
-        """Restart any service that exited (with a pause if it keeps crashing)."""
-        for proc in self.processes:
-            code = proc.exited()
-            if code is None:
-                continue
-            quick = time.monotonic() - proc.started_at < 5
-            if quick and proc.restarts >= 5:
-                continue  # crash loop: leave it down, its log says why
-            log.error("service exited, restarting", service=proc.name, exit_code=code, log=str(proc.log_path))
-            proc.restarts = proc.restarts + 1 if quick else 0
-            proc.start()
+        """Restart whatever died, the servers before the services that need them (see `supervision`).
+
+        The services are not restarted for a server's sake: they reconnect to it by themselves.
+        """
+        for supervised in (self.nats, self.postgres, *self.processes):
+            if supervised is not None:
+                supervised.supervise(time.monotonic())
 
     def stop_services(self, timeout: float = 15.0) -> None:
         for proc in self.processes:

@@ -20,6 +20,7 @@ from datetime import timedelta
 
 import structlog
 
+from services.runtime.db import retry_while_unreachable
 from services.runtime.outbox import add_to_outbox
 from services.runtime.service import Service
 from services.runtime.settings import Settings
@@ -47,6 +48,8 @@ WORKERS = 4
 # A claimed batch not recorded within this long (a crashed worker) is claimed again.
 LEASE = timedelta(minutes=15)
 POLL_SECONDS = 1.0
+# How long a verified batch waits for an unreachable database (a restart) before it is given up on.
+RECORD_WITHIN = 120.0
 # How often the DNS watcher looks whether a canary check is due (the interval itself is a setting).
 DNS_WATCH_SECONDS = 0.25
 
@@ -104,14 +107,23 @@ class ValidationRunner:
             # A re-run asks the DNS again: the answer cached for the first run may be what it corrects.
             fresh = [i for i, lead in enumerate(claimed) if lead.run > 0 and lead.attempts == 0]
             results = await self.verifier.verify_many([c.email for c in claimed], fresh=fresh)
-            await self.record(claimed, results)
+            # The answers are in hand: a database restarting meanwhile delays recording them, no more.
+            await retry_while_unreachable(
+                lambda: self.record(claimed, results), what="recording verdicts", within=RECORD_WITHIN
+            )
         except BaseException:
-            # Hand the batch back at once rather than when its lease runs out.
+            # Hand the batch back at once rather than when its lease runs out (also once the database is
+            # back, when it was unreachable: otherwise these leads would wait out the whole lease).
             with contextlib.suppress(Exception):
-                async with self.service.sessions() as session, session.begin():
-                    await ValidationRepository.from_session(session).release(claimed)
+                await retry_while_unreachable(
+                    lambda: self._release(claimed), what="releasing a claim", within=RECORD_WITHIN
+                )
             raise
         return len(claimed)
+
+    async def _release(self, claimed: list[Claimed]) -> None:
+        async with self.service.sessions() as session, session.begin():
+            await ValidationRepository.from_session(session).release(claimed)
 
     async def claim(self) -> list[Claimed]:
         """Up to BATCH due leads, shared fairly over the workspaces and campaigns that have some."""

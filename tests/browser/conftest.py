@@ -63,9 +63,12 @@ def context(browser: Browser, stack: ServiceStack) -> Iterator[BrowserContext]:
 
 
 @pytest.fixture
-def page(context: BrowserContext, api_key: str) -> Page:
+def page(context: BrowserContext, stack: ServiceStack, api_key: str) -> Page:
     """A page already signed in (through the sign-in endpoint, which sets the session cookie)."""
-    signed_in = context.request.post("/ui/session", data={"api_key": api_key})
+    # As the page itself signs in: browsers send Origin with a POST.
+    signed_in = context.request.post(
+        "/ui/session", data={"api_key": api_key}, headers={"Origin": stack.gateway_url}
+    )
     assert signed_in.status == 204, signed_in.text()
     return context.new_page()
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
+import nats.errors
 import pytest
 from faststream.nats import NatsBroker
 from nats.aio.client import Client
@@ -15,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import CampaignCreated, Event, subjects
 from services.runtime.consumer import EventConsumer
+from services.runtime.embedded import EmbeddedPostgres
 from tests.integration.runtime_fixtures import Schema, make_schema
 
 
@@ -222,3 +225,40 @@ async def test_waiting_events_are_handled_in_one_batch_call(
         assert sorted(map(str, effects)) == sorted(str(e.event_id) for e in events)
     finally:
         await broker.stop()
+
+
+async def test_an_event_waits_for_a_restarting_database_instead_of_being_dead_lettered(
+    nats_url: str, nc: Client, tmp_path: Path
+) -> None:
+    """PostgreSQL down for longer than every redelivery together would take: the event is applied once
+    it is back, on its first delivery, and nothing is dead-lettered."""
+    server = EmbeddedPostgres(tmp_path / "pg")
+    database_url = await asyncio.to_thread(server.start)
+    event_type = f"restart_{uuid.uuid4().hex[:6]}"
+    js = nc.jetstream()
+    try:
+        async for schema in make_schema(database_url):
+            handler = Recorder(schema, fail_times=0)
+            broker, consumer = await run_consumer(nats_url, schema, handler, event_type, max_deliver=2)
+            dlq = await js.subscribe(subjects.dead_letter_subject(consumer.durable), durable=None)
+            try:
+                await asyncio.to_thread(server.stop)
+                event = CampaignCreated(workspace_id=uuid.uuid4(), campaign_id=uuid.uuid4(), name="waits")
+                subject = subjects.event_subject(event.workspace_id, event_type)
+                await js.publish(subject, event.to_bytes(), headers={"Nats-Msg-Id": str(event.event_id)})
+                # Two deliveries with their backoff take well under a second; the database is down for 3.
+                await asyncio.sleep(3)
+                assert consumer.handled == 0
+                await asyncio.to_thread(server.start)
+                await asyncio.wait_for(handler.done.wait(), 30)
+                assert await handled(consumer, 1) == 1
+                assert await effects_count(schema) == 1
+                with pytest.raises(nats.errors.TimeoutError):
+                    await dlq.next_msg(timeout=1)
+                info = await js.consumer_info(subjects.STREAM, consumer.durable)
+                assert info.num_ack_pending == 0 and info.num_redelivered == 0
+            finally:
+                await dlq.unsubscribe()
+                await broker.stop()
+    finally:
+        await asyncio.to_thread(server.stop)

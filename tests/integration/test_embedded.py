@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -188,3 +191,31 @@ def test_nats_uses_the_preferred_port_when_free(scratch_dir: Path) -> None:
         assert server.url == f"nats://127.0.0.1:{port}"
         assert not port_is_free(port)
     assert port_is_free(port)
+
+
+async def test_nats_killed_is_reaped_and_restarts_on_its_own_port_or_not_at_all(scratch_dir: Path) -> None:
+    server = EmbeddedNats(scratch_dir / "nats")
+    try:
+        url = await asyncio.to_thread(server.start)
+        pid = server.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while server.running:  # polls the child: reaps it once it exited
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        assert _gone(pid)
+
+        port = int(url.rsplit(":", 1)[1])
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
+            blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            blocker.bind(("127.0.0.1", port))
+            blocker.listen()
+            # Its clients know only this URL: another port would strand them.
+            with pytest.raises(RuntimeError):
+                await asyncio.to_thread(server.start, keep_port=True)
+        assert await asyncio.to_thread(server.start, keep_port=True) == url
+        nc = await nats.connect(url)
+        await nc.close()
+    finally:
+        await asyncio.to_thread(server.stop)

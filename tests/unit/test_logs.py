@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import os
+import stat
 import sys
 import threading
 import warnings
@@ -13,8 +16,17 @@ import nats.errors
 import nats.js.client
 import pytest
 import structlog
+from hypothesis import given
+from hypothesis import strategies as st
 
-from services.runtime.logs import IdleFetchTimeoutFilter, configure_logging, is_idle_fetch_timeout
+from services.runtime.logs import (
+    WITHHELD,
+    AccessLogWithoutQuery,
+    IdleFetchTimeoutFilter,
+    configure_logging,
+    is_idle_fetch_timeout,
+    without_personal_data,
+)
 
 SUPERVISOR_RETRY = "Task-7 raised an exception, retrying...\nIf this behavior causes issues, …"
 
@@ -24,7 +36,7 @@ def restored_logging() -> Iterator[None]:
     """configure_logging changes process-wide state: put it back for the other tests."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    excepthook, thread_hook = sys.excepthook, threading.excepthook
+    excepthook, thread_hook, unraisable_hook = sys.excepthook, threading.excepthook, sys.unraisablehook
     structlog.reset_defaults()
     yield
     structlog.reset_defaults()
@@ -33,7 +45,7 @@ def restored_logging() -> Iterator[None]:
     for handler in handlers:
         root.addHandler(handler)
     root.setLevel(level)
-    sys.excepthook, threading.excepthook = excepthook, thread_hook
+    sys.excepthook, threading.excepthook, sys.unraisablehook = excepthook, thread_hook, unraisable_hook
     logging.captureWarnings(False)
 
 
@@ -227,3 +239,134 @@ def test_other_errors_pass_the_filter_unchanged() -> None:
     record = supervisor_record(raised_in(NATS_JS, ConnectionResetError()))
     assert IdleFetchTimeoutFilter(logging.INFO).filter(record)
     assert (record.levelno, record.levelname) == (logging.ERROR, "ERROR")
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_log_files_and_their_folder_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    old_umask = os.umask(0o022)
+    try:
+        configure_logging("INFO", file=tmp_path / "fresh" / "up.log")
+        structlog.get_logger("up").info("started")
+        assert mode_of(tmp_path / "fresh") == 0o700
+        assert mode_of(tmp_path / "fresh" / "up.log") == 0o600
+
+        # A folder and a file left world-readable by an older version are narrowed.
+        older = tmp_path / "older"
+        older.mkdir(mode=0o755)
+        (older / "up.log").write_text("")
+        (older / "up.log").chmod(0o644)
+        configure_logging("INFO", file=older / "up.log")
+        structlog.get_logger("up").info("started again")
+        assert (mode_of(older), mode_of(older / "up.log")) == (0o700, 0o600)
+        assert json_lines((older / "up.log").read_text())[0]["event"] == "started again"
+    finally:
+        os.umask(old_umask)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'duplicate key value violates unique constraint "leads_email_key"\n'
+            "DETAIL:  Key (campaign_id, lower(email))=(4f1c, ana@firma.cz) already exists.",
+            f'duplicate key value violates unique constraint "leads_email_key"\nDETAIL: {WITHHELD}',
+        ),
+        (
+            repr(
+                Exception(
+                    'violates check constraint "c"\nDETAIL:  Failing row contains (Zdeňka, 7).\n[SQL: x]'
+                )
+            ),
+            f"Exception('violates check constraint \"c\"\\nDETAIL: {WITHHELD}\\n[SQL: x]')",
+        ),
+        (
+            "IntegrityError('(psycopg.errors.UniqueViolation) duplicate\\nDETAIL:  Key (n)=(Zdeňka) exists.')",
+            f"IntegrityError('(psycopg.errors.UniqueViolation) duplicate\\nDETAIL: {WITHHELD}')",
+        ),
+        (
+            'invalid input syntax for type uuid: "Zdeňka Nováková"\nCONTEXT:  COPY ids, line 1, column id: "x"',
+            f'invalid input syntax for type uuid: "{WITHHELD}"\nCONTEXT: {WITHHELD}',
+        ),
+        (
+            'value "99999999999" is out of range for type integer',
+            f'value "{WITHHELD}" is out of range for type integer',
+        ),
+        (
+            '127.0.0.1:5 - "DELETE /api/v1/suppressions/ana%40firma.cz HTTP/1.1" 204',
+            f'127.0.0.1:5 - "DELETE /api/v1/suppressions/{WITHHELD} HTTP/1.1" 204',
+        ),
+        ("nats://importer:s3cret@127.0.0.1:4222", f"nats://importer:{WITHHELD}:4222"),
+        ('relation "gateway.api_keys" does not exist', 'relation "gateway.api_keys" does not exist'),
+        ("service exited, restarting", "service exited, restarting"),
+    ],
+)
+def test_values_in_database_errors_and_emails_are_withheld(text: str, expected: str) -> None:
+    assert without_personal_data(text) == expected
+
+
+@given(
+    local=st.from_regex(r"[a-z0-9][a-z0-9.+_-]{0,20}", fullmatch=True),
+    domain=st.from_regex(r"[a-z0-9-]{1,15}(\.[a-z]{2,6}){1,2}", fullmatch=True),
+    before=st.text(max_size=30),
+    after=st.text(max_size=30),
+)
+def test_no_email_address_survives(local: str, domain: str, before: str, after: str) -> None:
+    email = f"{local}@{domain}"
+    assert email not in without_personal_data(f"{before} {email} {after}")
+    assert email not in without_personal_data(
+        repr(f"{before}\nDETAIL:  Key (email)=({email}) exists.{after}")
+    )
+
+
+def test_json_and_console_lines_withhold_what_a_database_error_quotes(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    error = Exception("duplicate key\nDETAIL:  Key (email)=(ana@firma.cz) already exists.")
+    for json_output in (True, False):
+        configure_logging("INFO", json=json_output)
+        log = structlog.get_logger("probe")
+        try:
+            raise error
+        except Exception as exc:
+            log.warning("handler failed, will retry", error=repr(exc))
+            log.exception("statement failed")
+            logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    configure_logging("INFO", file=tmp_path / "up.log")
+    try:
+        raise error
+    except Exception:
+        structlog.get_logger("up").exception("service exited, restarting")
+    captured = capfd.readouterr()
+    written = captured.err + (tmp_path / "up.log").read_text()
+    assert "firma.cz" not in written
+    assert written.count(f"DETAIL: {WITHHELD}") >= 5
+
+
+def test_access_lines_leave_out_the_query_string() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/api/v1/campaigns/1/leads?q=Nov%C3%A1kov%C3%A1&limit=5", "1.1", 200),
+        None,
+    )
+    assert AccessLogWithoutQuery().filter(record)
+    assert record.getMessage() == '127.0.0.1:5000 - "GET /api/v1/campaigns/1/leads HTTP/1.1" 200'
+
+
+def test_an_exception_ignored_in_a_finaliser_is_a_json_line(capfd: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", json=True)
+
+    class Finalised:
+        def __del__(self) -> None:
+            raise RuntimeError("closing failed")
+
+    Finalised()
+    gc.collect()
+    (line,) = json_lines(capfd.readouterr().err)
+    assert line["level"] == "error" and "RuntimeError: closing failed" in line["exception"]
