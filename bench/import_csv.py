@@ -59,7 +59,7 @@ from services.runtime import migrations
 from services.runtime.db import psycopg_conninfo
 from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
 from services.runtime.streams import UPLOADS_BUCKET, ensure_streams
-from tests.harness import ServiceStack
+from tests.harness import TEST_CLIENT, TEST_CLIENT_GRANT, ServiceStack
 
 DUPLICATE_SHARE = 0.05
 MALFORMED_SHARE = 0.02
@@ -876,14 +876,15 @@ def main() -> int:
         parser.error("--rows must be at least 2")
     tmp = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
     csv_path = args.keep_file or tmp / "leads.csv"
-    nats_server = EmbeddedNats(tmp / "nats")
+    nats_server = EmbeddedNats(tmp / "nats", extra_users={TEST_CLIENT: TEST_CLIENT_GRANT})
     postgres = EmbeddedPostgres(tmp / "pg")
     stack: ServiceStack | None = None
     try:
         print(f"generating {args.rows:,} rows …", flush=True)
         generated = generate_csv(csv_path, args.rows)
         print(f"  {generated.size / 1e6:.1f} MB in {generated.seconds:.1f} s", flush=True)
-        nats_url = nats_server.start()
+        nats_server.start()
+        nats_url = nats_server.url_for(TEST_CLIENT)
         database_url = create_database(postgres.start(), "bench")
         migrations.upgrade(database_url)
         conninfo = psycopg_conninfo(database_url)
@@ -894,7 +895,7 @@ def main() -> int:
             conninfo, generated, ProcessCpu({"PostgreSQL": postgres_pid, "bench": bench_pid})
         )
         print(f"  {baseline.total_s:.2f} s", flush=True)
-        stack = ServiceStack(nats_url=nats_url, database_url=database_url)
+        stack = ServiceStack(nats=nats_server, database_url=database_url)
         stack.start("importer")
         importer = stack.services["importer"].process
         assert importer is not None

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from services.runtime import migrations
 from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
-from tests.harness import ServiceStack
+from tests.harness import TEST_CLIENT, TEST_CLIENT_GRANT, ServiceStack
 from tests.stack_fixtures import create_workspace_key
 
 
@@ -28,14 +28,14 @@ def bench_stack(*services: str) -> Iterator[ServiceStack]:
     # `timeout` and CI send SIGTERM: exit through the `finally` below so no server is left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     tmp = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
-    nats_server = EmbeddedNats(tmp / "nats")
+    nats_server = EmbeddedNats(tmp / "nats", extra_users={TEST_CLIENT: TEST_CLIENT_GRANT})
     postgres = EmbeddedPostgres(tmp / "pg")
     stack: ServiceStack | None = None
     try:
-        nats_url = nats_server.start()
+        nats_server.start()
         database_url = create_database(postgres.start(), "bench")
         migrations.upgrade(database_url)
-        stack = ServiceStack(nats_url=nats_url, database_url=database_url)
+        stack = ServiceStack(nats=nats_server, database_url=database_url)
         stack.start(*services)
         yield stack
     finally:

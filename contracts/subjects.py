@@ -44,6 +44,11 @@ def import_progress_subject(import_id: UUID | str) -> str:
     return f"leadflow-progress.{_token(import_id)}"
 
 
+def command_filter(service: str) -> str:
+    """Every command of one service (its subscription, and what may request it)."""
+    return f"leadflow.cmd.{_token(service)}.*"
+
+
 def command_subject(service: str, verb: str) -> str:
     """Request/reply subject; four tokens, so ``leadflow.*.*`` never captures it."""
     return f"leadflow.cmd.{_token(service)}.{_token(verb)}"

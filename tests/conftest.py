@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from services.runtime.embedded import EmbeddedPostgres, create_database
-from tests.harness import temporary_nats
+from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
+from tests.harness import TEST_CLIENT, temporary_nats
 from tests.stack_fixtures import api_key, stack
 
 # The shared stack's fixtures, registered here once for every package (see tests/stack_fixtures.py).
@@ -24,10 +24,16 @@ __all__ = ["api_key", "stack"]
 
 
 @pytest.fixture(scope="session")
-def nats_url() -> Iterator[str]:
-    """URL of a JetStream-enabled nats-server shared by the whole session (on a free port)."""
-    with temporary_nats() as url:
-        yield url
+def nats_server() -> Iterator[EmbeddedNats]:
+    """A JetStream-enabled nats-server shared by the whole session (on a free port), with authentication."""
+    with temporary_nats() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def nats_url(nats_server: EmbeddedNats) -> str:
+    """The session server's URL with the test client's credentials in it."""
+    return nats_server.url_for(TEST_CLIENT)
 
 
 @pytest.fixture(scope="session")

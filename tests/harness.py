@@ -18,7 +18,25 @@ from typing import TypeVar
 
 import httpx
 
+from services.runtime.bus_users import Grant
 from services.runtime.embedded import EmbeddedNats, free_port
+
+# The test suite's own NATS identity: tests publish events straight to the stream and read it, standing in
+# for services that are not running. Only the test servers know it; the services use their own users.
+TEST_CLIENT = "leadflow-tests"
+TEST_CLIENT_GRANT = Grant(publish=(">",), subscribe=(">",))
+# The connection name of clients that break the rules on purpose (tests of the permissions themselves).
+INTRUDER = "leadflow-tests-intruder"
+
+
+def permission_violations(log_path: Path) -> list[str]:
+    """The permission violations nats-server logged, but for those of INTRUDER connections."""
+    try:
+        lines = log_path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    return [line for line in lines if " Violation " in line and f':{INTRUDER}"' not in line]
+
 
 T = TypeVar("T")
 
@@ -85,16 +103,25 @@ class ServiceProcess:
 
 @dataclass
 class ServiceStack:
-    nats_url: str
+    """Services as processes on `nats` (each as its own NATS user, as `leadflow up` runs them)."""
+
+    nats: EmbeddedNats
     database_url: str
     gateway_url: str = ""
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="leadflow-logs-")))
 
-    def env(self, **extra: str) -> dict[str, str]:
+    @property
+    def nats_url(self) -> str:
+        """The test client's URL (credentials included) for tests that publish or read events."""
+        return self.nats.url_for(TEST_CLIENT)
+
+    def env(self, name: str, **extra: str) -> dict[str, str]:
         return {
             **os.environ,
-            "LEADFLOW_NATS_URL": self.nats_url,
+            "LEADFLOW_NATS_URL": self.nats.url,
+            "LEADFLOW_NATS_USER": name,
+            "LEADFLOW_NATS_PASSWORD": self.nats.credentials.password(name),
             "LEADFLOW_DATABASE_URL": self.database_url,
             "LEADFLOW_LOG_JSON": "true",
             "LEADFLOW_LOG_LEVEL": "INFO",
@@ -112,7 +139,7 @@ class ServiceStack:
         """One more process of a service (other settings, say) that the stack does not manage."""
         port = free_port()
         port_variable = "LEADFLOW_HTTP_PORT" if name == "gateway" else "LEADFLOW_HEALTH_PORT"
-        env = self.env(**{port_variable: str(port)}, **extra_env)
+        env = self.env(name, **{port_variable: str(port)}, **extra_env)
         log_path = self.log_dir / f"{name}-{port}.log"
         return ServiceProcess(name, env, log_path, f"http://127.0.0.1:{port}/readyz")
 
@@ -137,12 +164,17 @@ async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 3
 
 
 @contextmanager
-def temporary_nats() -> Iterator[str]:
-    """A JetStream-enabled nats-server of its own, in a temporary directory (its URL); removed afterwards."""
+def temporary_nats() -> Iterator[EmbeddedNats]:
+    """A JetStream-enabled nats-server of its own, in a temporary directory, removed afterwards. It requires
+    authentication like `leadflow up`'s, and knows the test client too (`server.url_for(TEST_CLIENT)`)."""
     data_dir = Path(tempfile.mkdtemp(prefix="leadflow-test-nats-"))
-    server = EmbeddedNats(data_dir)
+    server = EmbeddedNats(data_dir, extra_users={TEST_CLIENT: TEST_CLIENT_GRANT})
     try:
-        yield server.start()
+        server.start()
+        yield server
     finally:
         server.stop()
+        violations = permission_violations(server.log_path)
         shutil.rmtree(data_dir, ignore_errors=True)
+    # Every service ran as its own user: a subject its code uses but its grant lacks shows up here.
+    assert not violations, "services were refused on the bus:\n" + "\n".join(violations)

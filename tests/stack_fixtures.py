@@ -12,14 +12,15 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from services.runtime import migrations
+from services.runtime.embedded import EmbeddedNats
 from tests.harness import ServiceStack
 
 
 @pytest.fixture(scope="session")
-def stack(nats_url: str, fresh_database_url_session: Callable[[], str]) -> Iterator[ServiceStack]:
+def stack(nats_server: EmbeddedNats, fresh_database_url_session: Callable[[], str]) -> Iterator[ServiceStack]:
     database_url = fresh_database_url_session()
     migrations.upgrade(database_url)
-    test_stack = ServiceStack(nats_url=nats_url, database_url=database_url)
+    test_stack = ServiceStack(nats=nats_server, database_url=database_url)
     try:
         test_stack.start("sequencer", "importer", "gateway")
         yield test_stack

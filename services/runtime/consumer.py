@@ -116,6 +116,7 @@ class EventConsumer:
         batch_size: int = BATCH_SIZE,
         also: Sequence[str] = (),
         deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+        inbox_prefix: str = "_INBOX",
     ) -> None:
         self.durable = durable
         self.handled = 0
@@ -131,6 +132,7 @@ class EventConsumer:
             ack_wait=ack_wait_seconds, max_deliver=max_deliver + 2, deliver_policy=deliver_policy
         )
         subjects = [subject, *also]
+        self.filters: tuple[str, ...] = tuple(subjects)
         if also:
             # Several subjects: a consumer filters on `filter_subjects` (and then on no single subject).
             config.filter_subjects = subjects
@@ -144,6 +146,9 @@ class EventConsumer:
             # FastStream calls on_message for every message of a fetch at once and fetches again when all
             # have returned: on_message gathers them, and the fetch is handled as one batch.
             pull_sub=PullSub(batch_size=batch_size, timeout=FETCH_TIMEOUT_SECONDS),
+            # Fetched messages arrive on the connection's own inboxes: FastStream would use `_INBOX.`, which
+            # a service's NATS user may not subscribe to (bus_users.py).
+            inbox_prefix=f"{inbox_prefix}.".encode(),
             ack_policy=AckPolicy.MANUAL,
             config=config,
             title=durable,

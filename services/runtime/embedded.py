@@ -8,6 +8,8 @@ Both servers come from pip packages, so nothing has to be installed on the machi
   (no TCP port), so it never collides with a PostgreSQL already running on the machine.
 
 Each server keeps its data under a directory owned by the caller, so data survives `stop()`/`start()`.
+nats-server requires authentication: one user per service with only its own subjects (`bus_users`), with
+passwords generated once and kept in the data directory.
 """
 
 from __future__ import annotations
@@ -27,11 +29,20 @@ import sysconfig
 import time
 import uuid
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from services.runtime.bus_users import (
+    ALL_USERS,
+    BusCredentials,
+    Grant,
+    authorization_config,
+    grants,
+    write_private,
+)
 from services.runtime.logs import open_log_file
 
 if TYPE_CHECKING:
@@ -168,6 +179,11 @@ class EmbeddedNats:
     The preferred `port` (e.g. 4222) is used when it is free; otherwise, or when no port is given, a free
     port is picked. After a restart the previous port is preferred, so the URL normally stays the same.
     Output goes to `<data_dir>/nats.log`.
+
+    Clients must authenticate: the server runs with `<data_dir>/auth.conf` (0600), rendered at each start
+    from the permissions of `bus_users` and the passwords of `<data_dir>/credentials.json` (0600, created
+    once, then reused, so clients reconnect after a restart with the same credentials). `extra_users`
+    adds identities beyond Leadflow's own (the test suite's client, say).
     """
 
     def __init__(
@@ -178,8 +194,11 @@ class EmbeddedNats:
         *,
         startup_timeout: float = 15.0,
         new_session: bool = False,
+        extra_users: Mapping[str, Grant] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.grants: dict[str, Grant] = {**grants(), **(extra_users or {})}
+        self._credentials: BusCredentials | None = None
         self.host = host
         self.preferred_port = port
         self.startup_timeout = startup_timeout
@@ -197,6 +216,22 @@ class EmbeddedNats:
     @property
     def log_path(self) -> Path:
         return self.data_dir / "nats.log"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.data_dir / "credentials.json"
+
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / "auth.conf"
+
+    @property
+    def credentials(self) -> BusCredentials:
+        """Every identity's password: created on first use, then read back from `credentials_path`."""
+        if self._credentials is None:
+            users = dict.fromkeys((*ALL_USERS, *self.grants))
+            self._credentials = BusCredentials.load_or_create(self.credentials_path, users)
+        return self._credentials
 
     @property
     def running(self) -> bool:
@@ -219,16 +254,23 @@ class EmbeddedNats:
             host = f"[{host}]"
         return f"nats://{host}:{self.port}"
 
+    def url_for(self, user: str) -> str:
+        """The URL with `user`'s credentials in it (passwords are URL-safe), for clients such as tests."""
+        scheme, _, address = self.url.partition("://")
+        return f"{scheme}://{user}:{self.credentials.password(user)}@{address}"
+
     def start(self, *, keep_port: bool = False) -> str:
         """Start the server (no-op when it runs already) and return its `nats://host:port` URL.
 
         With `keep_port`, a server that ran before starts on the same port or not at all (raises): its
-        clients know only that URL and reconnect to it (a restart after a crash).
+        clients know only that URL and reconnect to it (a restart after a crash). The credentials are the
+        same on every start, so those clients reconnect with what they hold.
         """
         if self.running:
             return self.url
         self._process = None
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        write_private(self.config_path, authorization_config(self.credentials, self.grants))
         executable = nats_server_executable()
         if keep_port and self._port is not None:
             self._launch(executable, self._port)
@@ -263,6 +305,8 @@ class EmbeddedNats:
         server_name = f"leadflow-embedded-{uuid.uuid4().hex[:12]}"
         command = [
             executable,
+            "-c",
+            str(self.config_path),
             "-js",
             "-a",
             self.host,

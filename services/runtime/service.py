@@ -17,6 +17,8 @@ import structlog
 import uvicorn
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.nats import DeliverPolicy, NatsBroker
+from faststream.security import SASLPlaintext
+from nats.aio.client import DEFAULT_INBOX_PREFIX
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 from sqlalchemy import MetaData, Table
@@ -39,8 +41,8 @@ DOCS_NATS_URL = "nats://127.0.0.1:4222"
 Hook = Callable[[], Awaitable[None]]
 
 
-async def declare_streams(nats_url: str, replicas: int) -> None:
-    nc = await nats.connect(nats_url, connect_timeout=5)
+async def declare_streams(nats_url: str, replicas: int, options: dict[str, Any]) -> None:
+    nc = await nats.connect(nats_url, connect_timeout=5, **options)
     try:
         await ensure_streams(nc.jetstream(), replicas)
     finally:
@@ -65,8 +67,14 @@ class Service:
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine=self.engine)
         # Per-message access logs at DEBUG: our consumers log what matters, with the event's ids bound.
         # FastStream's own logger would print coloured text to stdout; this one goes through ours.
+        identity = {} if for_docs else settings.nats_options()
+        self.inbox_prefix: str = identity.get("inbox_prefix", DEFAULT_INBOX_PREFIX.decode())
         self.broker = NatsBroker(
             nats_url,
+            security=SASLPlaintext(username=identity["user"], password=identity["password"])
+            if identity
+            else None,
+            inbox_prefix=self.inbox_prefix,
             connect_timeout=5,
             max_reconnect_attempts=-1,
             logger=logging.getLogger("faststream.nats"),
@@ -75,6 +83,8 @@ class Service:
             middlewares=(CommandErrorReplies(name),),
         )
         self.consumers: list[EventConsumer] = []
+        # The events it publishes (`emits`): its NATS user may publish these and no others.
+        self.emitted: list[type[Event]] = []
         self.relay: OutboxRelay | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._startup_hooks: list[Hook] = []
@@ -116,6 +126,7 @@ class Service:
             ack_wait_seconds=self.settings.ack_wait_seconds,
             js=lambda: self.js,
             deliver_policy=DeliverPolicy.NEW if only_new else DeliverPolicy.ALL,
+            inbox_prefix=self.inbox_prefix,
         )
         self.consumers.append(consumer)
         return consumer
@@ -123,6 +134,7 @@ class Service:
     def emits(self, *event_types: type[Event]) -> None:
         """Document the events this service publishes (through its outbox) in the AsyncAPI document."""
         for event_type in event_types:
+            self.emitted.append(event_type)
             name = event_type.model_fields["event_type"].default
             self.broker.publisher(
                 subjects.event_subject("{workspace_id}", name)
@@ -153,7 +165,7 @@ class Service:
             log.error("background task crashed", task=task.get_name(), error=repr(task.exception()))
 
     async def before_broker_start(self) -> None:
-        await declare_streams(self.nats_url, self.settings.stream_replicas)
+        await declare_streams(self.nats_url, self.settings.stream_replicas, self.settings.nats_options())
 
     async def after_broker_start(self) -> None:
         self.relay = OutboxRelay(

@@ -7,9 +7,10 @@ Nothing is built at import time: callers construct `Settings()` when they start,
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,7 +26,13 @@ class LogSettings(BaseSettings):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore")
 
-    nats_url: str | None = Field(default=None, description="NATS server; unset → `leadflow up` embeds one")
+    nats_url: str | None = Field(
+        default=None, description="NATS server, without credentials; unset → `leadflow up` embeds one"
+    )
+    # Each service has a NATS user of its own (services/runtime/bus_users.py); `leadflow up` sets both for
+    # every service it starts, Kubernetes takes the password from a Secret.
+    nats_user: str | None = Field(default=None, description="this process's NATS user")
+    nats_password: SecretStr | None = Field(default=None, description="the NATS user's password")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL (postgresql+psycopg://…); unset → embedded PostgreSQL"
     )
@@ -104,6 +111,31 @@ class Settings(BaseSettings):
                 f"not {value!r}"
             )
         return value.strip()
+
+    @model_validator(mode="after")
+    def _one_way_to_authenticate(self) -> Self:
+        if (self.nats_user is None) != (self.nats_password is None):
+            raise ValueError("set LEADFLOW_NATS_USER and LEADFLOW_NATS_PASSWORD together")
+        if self.nats_user is not None and self.nats_url and urlsplit(self.nats_url).username:
+            raise ValueError(
+                "LEADFLOW_NATS_URL carries credentials and LEADFLOW_NATS_USER is set: give them one way"
+            )
+        return self
+
+    def nats_options(self) -> dict[str, Any]:
+        """Keyword arguments of `nats.connect` (and FastStream's NatsBroker) for this process's identity.
+
+        Replies come back on `_INBOX.<user>.…`, the only inbox that user may subscribe to.
+        """
+        if self.nats_user is None or self.nats_password is None:
+            return {}
+        from services.runtime.bus_users import inbox_prefix
+
+        return {
+            "user": self.nats_user,
+            "password": self.nats_password.get_secret_value(),
+            "inbox_prefix": inbox_prefix(self.nats_user),
+        }
 
     def require_urls(self) -> tuple[str, str]:
         """The NATS and database URLs a service process cannot run without."""

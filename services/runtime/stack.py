@@ -271,7 +271,7 @@ class Stack:
             "LEADFLOW_LOG_JSON": "true",
         }
         for name in (*WORKER_SERVICES, "gateway"):
-            env = dict(base_env)
+            env = {**base_env, **self.nats_identity(name)}
             if name == "gateway":
                 env["LEADFLOW_HTTP_PORT"] = str(http_port)
             else:
@@ -279,6 +279,17 @@ class Stack:
             proc = ManagedProcess(name, [sys.executable, "-m", f"services.{name}"], env, logs / f"{name}.log")
             proc.start()
             self.processes.append(proc)
+
+    def nats_identity(self, service: str) -> dict[str, str]:
+        """The embedded NATS user of `service` and its password (kept in the data folder, so the same after
+        a restart of NATS or of the stack). With LEADFLOW_NATS_URL set, the services use the credentials
+        given in LEADFLOW_NATS_USER / LEADFLOW_NATS_PASSWORD, passed on with the environment."""
+        if self.nats is None:
+            return {}
+        return {
+            "LEADFLOW_NATS_USER": service,
+            "LEADFLOW_NATS_PASSWORD": self.nats.credentials.password(service),
+        }
 
     def supervise_once(self) -> None:
         """Restart whatever died, the servers before the services that need them (see `supervision`).

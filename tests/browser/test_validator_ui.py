@@ -43,8 +43,8 @@ def dns() -> Iterator[DNSServer]:
 
 @pytest.fixture(scope="module")
 def stack(fresh_database_url_session: Callable[[], str], dns: DNSServer) -> Iterator[ServiceStack]:
-    with temporary_nats() as nats_url:
-        own = ServiceStack(nats_url=nats_url, database_url=fresh_database_url_session())
+    with temporary_nats() as nats_server:
+        own = ServiceStack(nats=nats_server, database_url=fresh_database_url_session())
         try:
             migrations.upgrade(own.database_url)
             own.start("sequencer", "importer", "gateway")

@@ -58,7 +58,7 @@ class ValidatorStack:
 
 @pytest.fixture(scope="module")
 def validator_stack(fresh_database_url_session: Callable[[], str]) -> Iterator[ValidatorStack]:
-    with temporary_nats() as nats_url:
+    with temporary_nats() as nats_server:
         dns, dns_port = start_dns(ZONE)
         port = free_port()
         mx1 = FakeMx(
@@ -70,7 +70,7 @@ def validator_stack(fresh_database_url_session: Callable[[], str]) -> Iterator[V
             port,
         ).start("127.0.0.2")
         mx2 = FakeMx(MxBehaviour(catch_all=True), port).start("127.0.0.3")
-        stack = ServiceStack(nats_url=nats_url, database_url=fresh_database_url_session())
+        stack = ServiceStack(nats=nats_server, database_url=fresh_database_url_session())
         try:
             migrations.upgrade(stack.database_url)
             stack.start("sequencer", "importer", "gateway")

@@ -71,11 +71,11 @@ class DnsStack:
 
 @pytest.fixture(scope="module")
 def dns_stack(fresh_database_url_session: Callable[[], str]) -> Iterator[DnsStack]:
-    with temporary_nats() as nats_url:
+    with temporary_nats() as nats_server:
         dns, dns_port = start_dns(ZONE)
         port = free_port()
         mx = FakeMx(MxBehaviour(mailboxes=MAILBOXES), port).start("127.0.0.2")
-        stack = ServiceStack(nats_url=nats_url, database_url=fresh_database_url_session())
+        stack = ServiceStack(nats=nats_server, database_url=fresh_database_url_session())
         try:
             migrations.upgrade(stack.database_url)
             stack.start("sequencer", "importer", "gateway")

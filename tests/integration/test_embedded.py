@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import tempfile
 import time
 import uuid
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nats
+import nats.errors
 import psutil
 import psycopg
 import pytest
@@ -27,6 +29,7 @@ from services.runtime.embedded import (
     port_is_free,
     url_for_psycopg,
 )
+from tests.harness import TEST_CLIENT, TEST_CLIENT_GRANT
 
 pytestmark = pytest.mark.infra
 
@@ -65,7 +68,7 @@ def test_url_for_psycopg() -> None:
 
 
 async def test_nats_jetstream_deduplicates(nats_url: str) -> None:
-    assert nats_url.startswith("nats://127.0.0.1:")
+    assert nats_url.startswith(f"nats://{TEST_CLIENT}:") and "@127.0.0.1:" in nats_url
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
@@ -135,10 +138,10 @@ async def test_postgres_restart_keeps_data(scratch_dir: Path) -> None:
 
 
 async def test_nats_restart_keeps_streams(scratch_dir: Path) -> None:
-    server = EmbeddedNats(scratch_dir / "nats")
+    server = EmbeddedNats(scratch_dir / "nats", extra_users={TEST_CLIENT: TEST_CLIENT_GRANT})
     try:
         url = await asyncio.to_thread(server.start)
-        nc = await nats.connect(url)
+        nc = await nats.connect(server.url_for(TEST_CLIENT))
         js = nc.jetstream()
         await js.add_stream(name="KEPT", subjects=["kept.>"])
         await js.publish("kept.a", b"survives", headers={"Nats-Msg-Id": "kept-1"})
@@ -152,7 +155,7 @@ async def test_nats_restart_keeps_streams(scratch_dir: Path) -> None:
 
         again = await asyncio.to_thread(server.start)
         assert again == url  # the previous port is preferred on restart
-        nc = await nats.connect(again)
+        nc = await nats.connect(server.url_for(TEST_CLIENT))
         try:
             js = nc.jetstream()
             info = await js.stream_info("KEPT")
@@ -175,7 +178,7 @@ async def test_nats_taken_port_falls_back_to_a_free_one(scratch_dir: Path) -> No
         with EmbeddedNats(scratch_dir / "nats", port=taken) as server:
             assert server.port != taken
             assert server.url == f"nats://127.0.0.1:{server.port}"
-            nc = await nats.connect(server.url)
+            nc = await nats.connect(server.url_for("sequencer"))
             try:
                 assert nc.is_connected
             finally:
@@ -215,7 +218,55 @@ async def test_nats_killed_is_reaped_and_restarts_on_its_own_port_or_not_at_all(
             with pytest.raises(RuntimeError):
                 await asyncio.to_thread(server.start, keep_port=True)
         assert await asyncio.to_thread(server.start, keep_port=True) == url
-        nc = await nats.connect(url)
+        nc = await nats.connect(server.url_for("sequencer"))
         await nc.close()
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+async def test_nats_requires_credentials_kept_private_and_stable_across_restarts(scratch_dir: Path) -> None:
+    """The services reconnect on their own after NATS restarts (`leadflow up` supervises it): the server
+    must come back with the same passwords, kept 0600 in its data folder."""
+    server = EmbeddedNats(scratch_dir / "nats")
+    try:
+        await asyncio.to_thread(server.start)
+        for path in (server.credentials_path, server.config_path):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nats.connect(server.url, allow_reconnect=False, connect_timeout=2)
+        passwords = dict(server.credentials.passwords)
+        assert set(passwords) >= {"importer", "validator", "sequencer", "gateway", "cli"}
+
+        reconnected = asyncio.Event()
+
+        async def on_reconnect() -> None:
+            reconnected.set()
+
+        nc = await nats.connect(
+            server.url,
+            user="sequencer",
+            password=passwords["sequencer"],
+            inbox_prefix="_INBOX.sequencer",
+            reconnected_cb=on_reconnect,
+            reconnect_time_wait=0.2,
+            max_reconnect_attempts=-1,
+        )
+        try:
+            # Killed, then restarted as `leadflow up`'s supervision does: the same port, the same users.
+            pid = server.pid
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while server.running:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            await asyncio.to_thread(server.start, keep_port=True)
+            await asyncio.wait_for(reconnected.wait(), 15)
+            assert nc.is_connected
+        finally:
+            await nc.close()
+
+        # Another handle on the same folder (the next `leadflow up`) reads the same credentials.
+        assert dict(EmbeddedNats(scratch_dir / "nats").credentials.passwords) == passwords
     finally:
         await asyncio.to_thread(server.stop)

@@ -28,10 +28,11 @@ from services.gateway.projection import (
 from services.gateway.tables import import_listed, lead_events, lead_view, metadata, processed_events
 from services.runtime import migrations
 from services.runtime.db import create_engine, session_factory
+from services.runtime.embedded import EmbeddedNats
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.runtime.streams import ensure_streams
-from tests.harness import eventually, temporary_nats
+from tests.harness import TEST_CLIENT, eventually, temporary_nats
 
 WORKSPACE = uuid.UUID("7e0d1f9e-0000-4000-8000-000000000001")
 CAMPAIGN = uuid.UUID("7e0d1f9e-0000-4000-8000-000000000002")
@@ -52,21 +53,27 @@ def chunk(import_id: uuid.UUID, number: int, size: int = 3) -> LeadImported:
 
 
 @pytest.fixture
-def own_nats() -> Iterator[str]:
+def own_nats() -> Iterator[EmbeddedNats]:
     """A NATS server of this test alone: the gateway's durables here are the real ones, by their names."""
-    with temporary_nats() as url:
-        yield url
+    with temporary_nats() as server:
+        yield server
 
 
 async def test_an_imports_consumer_added_to_a_stream_with_history_lists_every_chunk_once(
-    own_nats: str, fresh_database_url: Callable[[], str]
+    own_nats: EmbeddedNats, fresh_database_url: Callable[[], str]
 ) -> None:
     url = fresh_database_url()
     migrations.upgrade(url)
-    settings = Settings(nats_url=own_nats, database_url=url)
+    # The gateway's own NATS user: its consumers must be possible with exactly its permissions.
+    settings = Settings(
+        nats_url=own_nats.url,
+        nats_user="gateway",
+        nats_password=own_nats.credentials.password("gateway"),
+        database_url=url,
+    )
     engine = create_engine(url)
     sessions = session_factory(engine)
-    nc = await nats.connect(own_nats)
+    nc = await nats.connect(own_nats.url_for(TEST_CLIENT))
     js = nc.jetstream()
     await ensure_streams(js)
     import_id = uuid.uuid4()

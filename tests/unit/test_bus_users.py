@@ -1,0 +1,148 @@
+"""The NATS users of bus_users.py: what each may do follows from what its service's code does, no more."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from faststream.nats.subscriber.usecases.basic import LogicSubscriber
+
+from contracts import subjects
+from services.gateway.app import create_service as gateway
+from services.importer.app import create_service as importer
+from services.runtime.bus_users import (
+    ALL_USERS,
+    BUS_USERS,
+    CLI_USER,
+    BusCredentials,
+    BusUser,
+    authorization_config,
+    grant,
+    grants,
+    inbox_prefix,
+)
+from services.runtime.service import Service
+from services.runtime.settings import Settings
+from services.sequencer.app import create_service as sequencer
+from services.validator.app import create_service as validator
+
+ROOT = Path(__file__).resolve().parents[2]
+FACTORIES: dict[str, Callable[..., Service]] = {
+    "gateway": gateway,
+    "importer": importer,
+    "sequencer": sequencer,
+    "validator": validator,
+}
+USERS = {user.name: user for user in BUS_USERS}
+
+
+def _built(name: str) -> Service:
+    return FACTORIES[name](Settings(nats_url=None, database_url=None), for_docs=True)
+
+
+def test_every_service_that_runs_has_a_user_and_every_user_a_service() -> None:
+    services = {path.parent.name for path in (ROOT / "services").glob("*/__main__.py")}
+    assert set(USERS) == services == set(FACTORIES)
+    assert set(ALL_USERS) == {*services, CLI_USER}
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_a_user_consumes_through_exactly_its_services_durables(name: str) -> None:
+    service = _built(name)
+    expected = {
+        durable: tuple(subjects.workspace_filter(t) for t in types) or tuple(subjects.STREAM_SUBJECTS)
+        for durable, types in USERS[name].durables.items()
+    }
+    assert {consumer.durable: consumer.filters for consumer in service.consumers} == expected
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_a_user_publishes_exactly_the_events_its_service_emits(name: str) -> None:
+    service = _built(name)
+    stored = {e.model_fields["event_type"].default for e in service.emitted if not e.ephemeral}
+    assert stored == set(USERS[name].emits)
+    ephemeral = any(e.ephemeral for e in service.emitted)
+    assert ephemeral == (subjects.IMPORT_PROGRESS in USERS[name].announces)
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_a_user_serves_exactly_its_services_commands(name: str) -> None:
+    service = _built(name)
+    served = [
+        sub.subject.broker_address for sub in service.broker.subscribers if isinstance(sub, LogicSubscriber)
+    ]
+    commands = {subject for subject in served if subject.startswith("leadflow.cmd.")}
+    assert all(c.startswith(f"leadflow.cmd.{name}.") for c in commands), commands
+    assert bool(commands) == USERS[name].serves_commands
+
+
+def test_the_gateway_may_command_exactly_the_services_it_asks() -> None:
+    asked = set()
+    for path in (ROOT / "services" / "gateway").glob("*.py"):
+        # ask(service, "<verb>", "<target>", …)
+        asked |= set(re.findall(r'\bask\(\s*[^,]+,\s*"\w+",\s*"(\w+)"', path.read_text()))
+    assert asked == set(USERS["gateway"].commands)
+    assert all(not user.commands for user in BUS_USERS if user.name != "gateway")
+
+
+@pytest.mark.parametrize("user", BUS_USERS, ids=lambda u: u.name)
+def test_a_grant_is_confined_to_its_own_subjects(user: BusUser) -> None:
+    granted = grant(user)
+    own_inbox = f"{inbox_prefix(user.name)}.>"
+    assert own_inbox in granted.subscribe
+    for wide in (">", "_INBOX.>", "leadflow.>", "leadflow.*.*", "leadflow.cmd.>", "$JS.API.>", "$JS.>"):
+        assert wide not in granted.publish and wide not in granted.subscribe, wide
+    # Commands: its own only, to serve; another's only to request.
+    for pattern in granted.subscribe:
+        if pattern.startswith("leadflow.cmd."):
+            assert pattern == subjects.command_filter(user.name)
+    assert granted.allow_responses == user.serves_commands
+    # Never delete or purge the event streams.
+    for pattern in granted.publish:
+        assert not re.match(r"\$JS\.API\.STREAM\.(DELETE|PURGE)\.LEADFLOW", pattern), pattern
+    # Every event it publishes is one it emits.
+    events = {p.rsplit(".", 1)[1] for p in granted.publish if p.startswith("leadflow.*.")}
+    assert events == set(user.emits)
+
+
+def test_the_cli_reads_and_publishes_nothing() -> None:
+    cli = grants()[CLI_USER]
+    assert cli.subscribe == (f"{inbox_prefix(CLI_USER)}.>",)
+    assert all(re.match(r"\$JS\.API\.(STREAM|CONSUMER)\.(INFO|LIST)\.", p) for p in cli.publish), cli.publish
+    assert not cli.allow_responses
+
+
+def test_credentials_are_made_once_kept_private_and_extended_for_a_new_user(tmp_path: Path) -> None:
+    path = tmp_path / "nats" / "credentials.json"
+    first = BusCredentials.load_or_create(path, ["importer", "gateway"])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert BusCredentials.load_or_create(path, ["importer", "gateway"]) == first
+    grown = BusCredentials.load_or_create(path, ["importer", "gateway", "mailer"])
+    assert {k: grown.passwords[k] for k in first.passwords} == dict(first.passwords)
+    assert grown.password("mailer") not in first.passwords.values()
+    path.chmod(0o644)
+    BusCredentials.load_or_create(path, ["importer"])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_damaged_credentials_file_is_refused_not_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "credentials.json"
+    path.write_text(json.dumps({"importer": ""}))
+    with pytest.raises(ValueError, match="user → password"):
+        BusCredentials.load_or_create(path, ["importer"])
+    assert json.loads(path.read_text()) == {"importer": ""}
+
+
+def test_the_authorization_block_names_every_user_with_its_grant() -> None:
+    credentials = BusCredentials({name: f"pw-{name}" for name in ALL_USERS})
+    text = authorization_config(credentials)
+    assert text.startswith("authorization: ")
+    users = json.loads(text.removeprefix("authorization: "))["users"]
+    assert [u["user"] for u in users] == list(grants())
+    for entry in users:
+        assert entry["password"] == f"pw-{entry['user']}"
+        assert entry["permissions"]["publish"]["allow"] == list(grants()[entry["user"]].publish)
