@@ -21,6 +21,8 @@ directory_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(directory_app, name="directory")
+bus_app = typer.Typer(help="The NATS bus: its state, and its users' credentials.", no_args_is_help=True)
+app.add_typer(bus_app, name="bus")
 
 DEV_WORKSPACE = "Default"
 DEV_KEY_NAME = "dev (leadflow up)"
@@ -202,6 +204,54 @@ def directory_sample(
     with stack_database(embedded) as url:
         migrations.upgrade(url)
         directory.load_sample(psycopg_conninfo(url), rows, seed, replace=replace, out=sys.stdout)
+
+
+@bus_app.command("status")
+def bus_status() -> None:
+    """Show the event streams and how far behind each durable consumer is (waiting, in progress,
+    redelivered), read as the read-only `cli` NATS user.
+
+    The bus: LEADFLOW_NATS_URL (with LEADFLOW_NATS_USER and LEADFLOW_NATS_PASSWORD), else the running
+    stack's (exit status 3 when there is none).
+    """
+    from services.runtime.bus_status import BusNotFound, bus_for_cli, read_status
+
+    try:
+        access = bus_for_cli(Settings())
+    except BusNotFound as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(NO_STACK_EXIT) from None
+    try:
+        status = asyncio.run(read_status(access))
+    except Exception as exc:  # the server's refusal or absence, said in one line
+        typer.echo(f"error: cannot read the bus at {access.url}: {exc!r}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(status.render(), nl=False)
+
+
+@bus_app.command("secrets")
+def bus_secrets(
+    credentials: Annotated[
+        Path | None,
+        typer.Option(
+            "--credentials",
+            dir_okay=False,
+            help="Keep the passwords in this file (0600; created when missing) so that the Secrets stay "
+            "the same from run to run; without it, every run makes new passwords.",
+        ),
+    ] = None,
+    namespace: Annotated[str, typer.Option(help="The namespace of the Secrets.")] = "leadflow",
+) -> None:
+    """Print the Kubernetes Secrets of the NATS users: the server's auth.conf (each service's
+    permissions) and each service's password. `leadflow bus secrets | kubectl apply -f -`;
+    docs/deploy.md shows the whole sequence, rotation included."""
+    from services.runtime.bus_users import ALL_USERS, BusCredentials, kubernetes_secrets
+
+    if credentials is None:
+        kept = BusCredentials({user: BusCredentials.new_password() for user in ALL_USERS})
+    else:
+        kept = BusCredentials.load_or_create(credentials)
+    sys.stdout.write(kubernetes_secrets(kept, namespace))
 
 
 @app.command()

@@ -228,21 +228,24 @@ class BusCredentials:
         return secrets.token_urlsafe(32)
 
     @classmethod
+    def load(cls, path: Path) -> BusCredentials:
+        """The credentials kept in `path` (FileNotFoundError when there are none); nothing is created."""
+        _tighten(path)
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(loaded, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in loaded.items()
+        ):
+            raise ValueError(f"{path} is not a JSON object of user → password")
+        return cls(dict(loaded))
+
+    @classmethod
     def load_or_create(cls, path: Path, users: Iterable[str] = ALL_USERS) -> BusCredentials:
         """The credentials kept in `path`; a user missing there (a new service) gets a password, saved.
 
         Existing passwords are never regenerated: services reconnecting after a NATS restart, and
         Kubernetes Secrets made from them, keep working.
         """
-        kept: dict[str, str] = {}
-        if path.exists():
-            _tighten(path)
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(loaded, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) and v for k, v in loaded.items()
-            ):
-                raise ValueError(f"{path} is not a JSON object of user → password")
-            kept = dict(loaded)
+        kept = dict(cls.load(path).passwords) if path.exists() else {}
         missing = [user for user in users if user not in kept]
         if missing:
             kept.update({user: cls.new_password() for user in missing})
@@ -284,3 +287,54 @@ def authorization_config(
         for name in chosen
     ]
     return "authorization: " + json.dumps({"users": users}, indent=2) + "\n"
+
+
+# The Kubernetes Secrets `leadflow bus secrets` writes (deploy/k8s/nats-values.yaml and the Deployments use
+# these names).
+SERVER_SECRET = "leadflow-nats-auth"
+SERVER_SECRET_KEY = "auth.conf"
+USERS_SECRET = "leadflow-nats-users"
+
+
+def kubernetes_secrets(credentials: BusCredentials, namespace: str) -> str:
+    """Two Secrets, as YAML: the server's `auth.conf` (mounted by the NATS Helm release) and each user's
+    password (a service's Deployment reads its own key)."""
+
+    def secret(name: str, purpose: str, entries: Mapping[str, str], block: bool) -> str:
+        lines = [
+            f"# {purpose}",
+            "apiVersion: v1",
+            "kind: Secret",
+            "metadata:",
+            f"  name: {name}",
+            f"  namespace: {namespace}",
+            "  labels:",
+            "    app.kubernetes.io/part-of: leadflow",
+            "type: Opaque",
+            "stringData:",
+        ]
+        for key, value in entries.items():
+            if block:
+                lines.append(f"  {key}: |")
+                lines += [f"    {line}" for line in value.splitlines()]
+            else:
+                # A JSON string is a YAML double-quoted scalar: nothing in it is read as YAML.
+                lines.append(f"  {key}: {json.dumps(value)}")
+        return "\n".join(lines) + "\n"
+
+    return "---\n".join(
+        [
+            secret(
+                SERVER_SECRET,
+                "nats-server's users and their permissions (included by deploy/k8s/nats-values.yaml).",
+                {SERVER_SECRET_KEY: authorization_config(credentials)},
+                block=True,
+            ),
+            secret(
+                USERS_SECRET,
+                "Each Leadflow service's NATS password (its Deployment's LEADFLOW_NATS_PASSWORD).",
+                {user: credentials.password(user) for user in grants()},
+                block=False,
+            ),
+        ]
+    )

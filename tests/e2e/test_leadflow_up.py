@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -16,6 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import nats
+import nats.errors
+import psutil
 import pytest
 
 from services.runtime.embedded import free_port
@@ -190,6 +196,65 @@ def test_up_runs_the_walkthrough_and_keeps_data(
         campaigns = httpx.get(f"{again.url}/api/v1/campaigns", headers={"Authorization": f"Bearer {new_key}"})
         assert [c["name"] for c in campaigns.json()] == ["Walkthrough"]
         assert campaigns.json()[0]["leads"] == 2
+    finally:
+        assert again.interrupt() == 0
+
+
+def _service_environments(up: Up) -> dict[str, dict[str, str]]:
+    """The environment of each service process `leadflow up` started, by service name."""
+    found: dict[str, dict[str, str]] = {}
+    for child in psutil.Process(up.process.pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            command = child.cmdline()
+            if "-m" in command and command[command.index("-m") + 1].startswith("services."):
+                found[command[command.index("-m") + 1].removeprefix("services.")] = child.environ()
+    return found
+
+
+def test_up_keeps_the_bus_credentials_private_and_gives_each_service_only_its_own(data_dir: Path) -> None:
+    credentials_path = data_dir / "nats" / "credentials.json"
+    up = Up(data_dir, free_port())
+    try:
+        up.wait_ready()
+        assert stat.S_IMODE(credentials_path.stat().st_mode) == 0o600
+        assert stat.S_IMODE((data_dir / "nats" / "auth.conf").stat().st_mode) == 0o600
+        passwords = json.loads(credentials_path.read_text())
+        environments = _service_environments(up)
+        assert set(environments) == {"importer", "validator", "sequencer", "gateway"}
+        for service, env in environments.items():
+            assert env["LEADFLOW_NATS_USER"] == service
+            assert env["LEADFLOW_NATS_PASSWORD"] == passwords[service]
+            others = [user for user, password in passwords.items() if user != service]
+            assert not [user for user in others if any(passwords[user] in value for value in env.values())]
+
+        nats_url = json.loads((data_dir / "stack.json").read_text())["nats_url"]
+        assert "@" not in nats_url, "the published NATS URL carries no credentials"
+
+        async def connect_without_credentials() -> None:
+            await nats.connect(nats_url, allow_reconnect=False, connect_timeout=3)
+
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            asyncio.run(connect_without_credentials())
+
+        # `leadflow bus status` reads the bus as the read-only cli user, from the data folder's credentials.
+        status = subprocess.run(
+            [sys.executable, "-m", "services.cli", "bus", "status"],
+            env=up.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert status.returncode == 0, status.stderr
+        assert "Stream LEADFLOW:" in status.stdout and "gateway-lead-view" in status.stdout
+    finally:
+        assert up.interrupt() == 0, "".join(up.output[-40:])
+
+    # The next start reuses them: nothing regenerated.
+    again = Up(data_dir, free_port())
+    try:
+        again.wait_ready()
+        assert json.loads(credentials_path.read_text()) == passwords
+        assert _service_environments(again)["gateway"]["LEADFLOW_NATS_PASSWORD"] == passwords["gateway"]
     finally:
         assert again.interrupt() == 0
 

@@ -51,6 +51,7 @@ def leadflow(place: Path, *args: str, **env: str) -> subprocess.CompletedProcess
         ["migrate"],
         ["directory", "load", "companies.csv"],
         ["directory", "sample", "--rows", "5"],
+        ["bus", "status"],
     ],
 )
 def test_with_nothing_running_a_command_fails_and_creates_no_database(
