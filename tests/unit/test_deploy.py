@@ -27,6 +27,16 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from services.runtime.bus_users import (
+    ALL_USERS,
+    BUS_USERS,
+    SERVER_SECRET,
+    SERVER_SECRET_KEY,
+    USERS_SECRET,
+    BusCredentials,
+    kubernetes_secrets,
+)
+from services.runtime.embedded import nats_server_executable
 from services.runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -355,6 +365,116 @@ def test_nats_values_enable_clustered_jetstream_on_files() -> None:
     assert jetstream["fileStore"]["enabled"] is True and jetstream["fileStore"]["pvc"]["enabled"] is True
     # The Helm release is named `nats`, whose client Service the ConfigMap points at.
     assert _configmap_data()["LEADFLOW_NATS_URL"] == "nats://nats:4222"
+
+
+# --- NATS credentials ---------------------------------------------------------------------------------------
+
+
+def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {entry["name"]: entry for entry in container.get("env", [])}
+
+
+@_by_label(DEPLOYMENTS)
+def test_a_service_takes_its_own_nats_user_and_its_password_from_a_secret(manifest: Manifest) -> None:
+    for container in _containers(manifest):
+        service = _service_of(container)
+        assert service in {user.name for user in BUS_USERS}, f"{manifest.label}: {service} has no NATS user"
+        env = _env(container)
+        assert env["LEADFLOW_NATS_USER"] == {"name": "LEADFLOW_NATS_USER", "value": service}, manifest.label
+        password = env["LEADFLOW_NATS_PASSWORD"]
+        assert "value" not in password, f"{manifest.label}: a password in plain text"
+        reference = password["valueFrom"]["secretKeyRef"]
+        assert (reference["name"], reference["key"]) == (USERS_SECRET, service), manifest.label
+        assert not reference.get("optional", False), manifest.label
+
+
+def _plain_credentials(node: Any, where: str) -> Iterator[str]:
+    """Where a password, token or credential-bearing URL is written out in a manifest or values file."""
+    if isinstance(node, dict):
+        name = str(node.get("name", ""))
+        if "value" in node and re.search(r"PASSWORD|TOKEN|SECRET|CREDENTIAL", name, re.IGNORECASE):
+            yield f"{where}: {name} has a value"
+        for key, value in node.items():
+            if re.fullmatch(r"(?i)pass(word)?|token|nkey|seed", str(key)):
+                yield f"{where}: {key}"
+            yield from _plain_credentials(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _plain_credentials(item, f"{where}[{index}]")
+    elif isinstance(node, str) and re.search(r"nats://[^/\s]*@", node):
+        yield f"{where}: a NATS URL with credentials"
+
+
+def test_no_manifest_or_values_file_holds_a_nats_credential() -> None:
+    found = [
+        problem
+        for path in _yaml_files()
+        if path.name != "secret.example.yaml"  # an example with a placeholder, never applied
+        for index, doc in enumerate(_load_all(path))
+        for problem in _plain_credentials(doc, f"{path.relative_to(K8S_DIR)}#{index}")
+    ]
+    assert found == []
+    # The example Secret is for the database URL: the NATS passwords live in the generated Secrets.
+    example = _find("Secret", SECRET_NAME).doc["stringData"]
+    assert not [key for key in example if key.startswith("LEADFLOW_NATS")]
+
+
+def test_the_check_above_finds_a_plain_password() -> None:
+    gateway = copy.deepcopy(_find("Deployment", "leadflow-gateway").doc)
+    container = gateway["spec"]["template"]["spec"]["containers"][0]
+    container["env"] = [{"name": "LEADFLOW_NATS_PASSWORD", "value": "hunter2"}]
+    assert list(_plain_credentials(gateway, "gateway"))
+    assert list(_plain_credentials({"url": "nats://gateway:hunter2@nats:4222"}, "values"))
+
+
+def test_the_nats_servers_include_their_users_from_the_secret() -> None:
+    values = yaml.safe_load((K8S_DIR / "nats-values.yaml").read_text())
+    (included,) = [v for k, v in values["config"]["merge"].items() if k.endswith("$include")]
+    # The chart resolves includes against the directory of its nats.conf.
+    mounted = Path("/etc/nats-config") / included
+    assert mounted.name == SERVER_SECRET_KEY
+    (mount,) = [
+        patch["value"]
+        for patch in values["container"]["patch"]
+        if patch["op"] == "add" and patch["path"] == "/volumeMounts/-"
+    ]
+    assert Path(mount["mountPath"]) == mounted.parent and mount.get("readOnly") is True
+    (volume,) = [
+        patch["value"]
+        for patch in values["podTemplate"]["patch"]
+        if patch["op"] == "add" and patch["path"] == "/spec/volumes/-"
+    ]
+    assert volume == {"name": mount["name"], "secret": {"secretName": SERVER_SECRET}}
+
+
+def test_the_generated_secrets_are_valid_and_serve_every_deployment(tmp_path: Path) -> None:
+    credentials = BusCredentials({user: BusCredentials.new_password() for user in ALL_USERS})
+    docs = [d for d in yaml.safe_load_all(kubernetes_secrets(credentials, "leadflow")) if d is not None]
+    for doc in docs:
+        for version in KUBERNETES_VERSIONS:
+            kubernetes_validate.validate(doc, version, strict=True)
+    secrets = {doc["metadata"]["name"]: doc["stringData"] for doc in docs}
+    assert set(secrets) == {SERVER_SECRET, USERS_SECRET}
+    users = secrets[USERS_SECRET]
+    for deployment in DEPLOYMENTS:
+        for container in _containers(deployment):
+            user = _env(container)["LEADFLOW_NATS_USER"]["value"]
+            assert users[user] == credentials.password(user)
+    # nats-server accepts the configuration the chart renders with the Secret included.
+    auth_dir = tmp_path / "leadflow-auth"
+    auth_dir.mkdir()
+    (auth_dir / SERVER_SECRET_KEY).write_text(secrets[SERVER_SECRET][SERVER_SECRET_KEY])
+    (tmp_path / "nats.conf").write_text(
+        f'{{\n"port": 4222,\ninclude leadflow-auth/{SERVER_SECRET_KEY};\n}}\n'
+    )
+    checked = subprocess.run(
+        [nats_server_executable(), "-t", "-c", str(tmp_path / "nats.conf")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_postgres_cluster_is_a_three_instance_cloudnativepg_cluster() -> None:
