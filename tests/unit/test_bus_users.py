@@ -146,3 +146,28 @@ def test_the_authorization_block_names_every_user_with_its_grant() -> None:
     for entry in users:
         assert entry["password"] == f"pw-{entry['user']}"
         assert entry["permissions"]["publish"]["allow"] == list(grants()[entry["user"]].publish)
+
+
+def test_a_service_connects_as_its_user_with_replies_under_its_own_prefix() -> None:
+    settings = Settings(nats_url="nats://nats:4222", nats_user="importer", nats_password="pw")
+    assert settings.nats_options() == {
+        "user": "importer",
+        "password": "pw",
+        "inbox_prefix": "_INBOX.importer",
+    }
+    assert Settings(nats_url="nats://nats:4222").nats_options() == {}
+    assert "pw" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"nats_user": "importer"},
+        {"nats_password": "pw"},
+        {"nats_url": "nats://importer:pw@nats:4222", "nats_user": "importer", "nats_password": "pw"},
+    ],
+    ids=["user-without-password", "password-without-user", "two-ways"],
+)
+def test_nats_credentials_are_given_one_clear_way(fields: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="LEADFLOW_NATS"):
+        Settings.model_validate(fields)
