@@ -44,6 +44,12 @@ def import_progress_subject(import_id: UUID | str) -> str:
     return f"leadflow-progress.{_token(import_id)}"
 
 
+def inbox_prefix(user: str) -> str:
+    """The reply subjects of a NATS user's requests (nats-py's `inbox_prefix`): `_INBOX.<user>.…`, the only
+    inbox that user may subscribe to."""
+    return f"_INBOX.{_token(user)}"
+
+
 def command_filter(service: str) -> str:
     """Every command of one service (its subscription, and what may request it)."""
     return f"leadflow.cmd.{_token(service)}.*"

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts import subjects
+from contracts.subjects import inbox_prefix
 from services.runtime.streams import UPLOADS_BUCKET
 
 __all__ = [
@@ -118,11 +119,6 @@ BUS_USERS: tuple[BusUser, ...] = (
 )
 
 
-def inbox_prefix(user: str) -> str:
-    """The reply subjects of `user`'s requests (nats-py `inbox_prefix`): `_INBOX.<user>.…`."""
-    return f"_INBOX.{user}"
-
-
 def _stream_declaration() -> list[str]:
     # Every service declares the streams and the uploads bucket at start (idempotent): create, or
     # update an older configuration; never delete or purge.
@@ -154,8 +150,9 @@ def _consumer(durable: str, event_types: tuple[str, ...]) -> list[str]:
 
 
 def _uploads() -> list[str]:
-    # nats-py's object store: put (chunks and meta), get (an ordered push consumer with flow control,
-    # found by subject), delete (a meta tombstone and a purge of the chunks).
+    # nats-py's object store: put (chunks and meta), get (an ordered push consumer, its stream found by
+    # subject; it answers flow control on `$JS.FC…` when the server asks, as it may for a reader that falls
+    # behind), delete (a meta tombstone and a purge of the chunks).
     return [
         f"$O.{UPLOADS_BUCKET}.>",
         f"{JS_API}.STREAM.NAMES",

@@ -65,10 +65,11 @@ class Service:
         self.outbox, self.processed_events = _runtime_tables_of(metadata)
         self.engine: AsyncEngine = create_engine(database_url)
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine=self.engine)
-        # Per-message access logs at DEBUG: our consumers log what matters, with the event's ids bound.
-        # FastStream's own logger would print coloured text to stdout; this one goes through ours.
+        # This service's own NATS user (bus_users.py), replies on its own `_INBOX.<user>` prefix.
         identity = {} if for_docs else settings.nats_options()
         self.inbox_prefix: str = identity.get("inbox_prefix", DEFAULT_INBOX_PREFIX.decode())
+        # Per-message access logs at DEBUG: our consumers log what matters, with the event's ids bound.
+        # FastStream's own logger would print coloured text to stdout; this one goes through ours.
         self.broker = NatsBroker(
             nats_url,
             security=SASLPlaintext(username=identity["user"], password=identity["password"])

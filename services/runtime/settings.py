@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.subjects import inbox_prefix
+
 
 class LogSettings(BaseSettings):
     """The logging part of `Settings`, read first, so that a mistake in the others is logged as asked."""
@@ -129,8 +131,6 @@ class Settings(BaseSettings):
         """
         if self.nats_user is None or self.nats_password is None:
             return {}
-        from services.runtime.bus_users import inbox_prefix
-
         return {
             "user": self.nats_user,
             "password": self.nats_password.get_secret_value(),

@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 from contracts import subjects
 from services.runtime.bus_users import inbox_prefix
 from services.runtime.embedded import EmbeddedNats
-from services.runtime.streams import ensure_streams
+from services.runtime.streams import UPLOADS_BUCKET, ensure_streams
 
 pytestmark = pytest.mark.infra
 
@@ -194,3 +194,19 @@ async def test_the_cli_identity_reads_the_streams_state_and_changes_nothing(serv
             await cli.client.request(
                 subjects.command_subject("importer", "list_suppressions"), b"{}", timeout=1
             )
+
+
+async def test_an_upload_the_gateway_stores_is_read_back_whole_by_the_importer(server: EmbeddedNats) -> None:
+    """The object store's whole path (chunks, meta, an ordered consumer with flow control, delete) within
+    the two users' grants, with a file large enough for flow control to kick in."""
+    data = bytes(range(256)) * (24 * 1024 * 1024 // 256)
+    async with connected(server, "gateway") as gateway:
+        await ensure_streams(gateway.client.jetstream())
+        store = await gateway.client.jetstream().object_store(UPLOADS_BUCKET)
+        await store.put("large.csv", data)
+    async with connected(server, "importer") as importer:
+        store = await importer.client.jetstream().object_store(UPLOADS_BUCKET)
+        read = await store.get("large.csv")
+        assert read.data == data
+        await store.delete("large.csv")
+        assert importer.refusals == []
