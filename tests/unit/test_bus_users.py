@@ -104,6 +104,13 @@ def test_a_grant_is_confined_to_its_own_subjects(user: BusUser) -> None:
     # Never delete or purge the event streams.
     for pattern in granted.publish:
         assert not re.match(r"\$JS\.API\.STREAM\.(DELETE|PURGE)\.LEADFLOW", pattern), pattern
+    # It drives its own durables and dead-letters their poison messages, and only theirs.
+    for durable in user.durables:
+        assert subjects.dead_letter_subject(durable) in granted.publish
+        assert f"$JS.API.CONSUMER.MSG.NEXT.LEADFLOW.{durable}" in granted.publish
+    consumer_call = re.compile(r"\$JS\.API\.CONSUMER\.(?:CREATE|INFO|MSG\.NEXT)\.LEADFLOW\.([^.]+)")
+    consumers = {m.group(1) for p in granted.publish if (m := consumer_call.match(p))}
+    assert consumers == set(user.durables)
     # Every event it publishes is one it emits.
     events = {p.rsplit(".", 1)[1] for p in granted.publish if p.startswith("leadflow.*.")}
     assert events == set(user.emits)
