@@ -288,7 +288,7 @@ class Stack:
             return {}
         return {
             "LEADFLOW_NATS_USER": service,
-            "LEADFLOW_NATS_PASSWORD": self.nats.credentials.password(service),
+            "LEADFLOW_NATS_PASSWORD": self.nats.server.credentials.password(service),
         }
 
     def supervise_once(self) -> None:

@@ -85,10 +85,12 @@ def test_the_gateway_writes_only_json_lines_startup_access_and_tracebacks_includ
     key = created.stdout.strip().splitlines()[-1]
     port = free_port()
     out, err = tmp_path / "stdout", tmp_path / "stderr"
-    with temporary_nats() as nats_url, out.open("wb") as stdout, err.open("wb") as stderr:
+    with temporary_nats() as nats_server, out.open("wb") as stdout, err.open("wb") as stderr:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")},
-            "LEADFLOW_NATS_URL": nats_url,
+            "LEADFLOW_NATS_URL": nats_server.url,
+            "LEADFLOW_NATS_USER": "gateway",
+            "LEADFLOW_NATS_PASSWORD": nats_server.credentials.password("gateway"),
             "LEADFLOW_DATABASE_URL": database_url,
             "LEADFLOW_HTTP_PORT": str(port),
             "LEADFLOW_LOG_JSON": "1",
