@@ -34,12 +34,19 @@ __all__ = [
     "ALL_USERS",
     "BUS_USERS",
     "CLI_USER",
+    "SERVER_SECRET",
+    "SERVER_SECRET_KEY",
+    "USERS_SECRET",
     "BusCredentials",
     "BusUser",
     "Grant",
     "authorization_config",
+    "cli_grant",
     "grant",
+    "grants",
     "inbox_prefix",
+    "kubernetes_secrets",
+    "write_private",
 ]
 
 JS_API = "$JS.API"
