@@ -9,6 +9,7 @@ from fastapi import FastAPI, Response
 
 from services.gateway import (
     campaigns_api,
+    errors,
     imports_api,
     input_errors,
     jobs_api,
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Leadflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.service = service
     input_errors.register(app)
+    errors.install(app)
     app.include_router(campaigns_api.router)
     app.include_router(imports_api.router)
     app.include_router(jobs_api.router)

@@ -25,6 +25,7 @@ from contracts.commands import (
 )
 from contracts.text import Text, is_safe_text
 from services.gateway.deps import Session, Workspace, ask, service_of
+from services.gateway.errors import API_RESPONSES, NO_SUCH_CAMPAIGN, invalid, problem
 from services.gateway.leads_query import (
     Keyset,
     LeadFilter,
@@ -41,7 +42,7 @@ from services.gateway.projection import arriving_leads, upsert_campaign
 from services.gateway.tables import campaigns, lead_counts, lead_events, lead_view, workspaces
 from services.runtime.service import Service
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=API_RESPONSES)
 
 
 class WorkspaceOut(BaseModel):
@@ -87,7 +88,11 @@ async def campaign_or_404(session: AsyncSession, workspace_id: UUID, campaign_id
 
 
 @router.post(
-    "/campaigns", status_code=status.HTTP_201_CREATED, response_model=CampaignOut, tags=["campaigns"]
+    "/campaigns",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CampaignOut,
+    tags=["campaigns"],
+    responses={409: problem("The sequencer refused to create the campaign.")},
 )
 async def create_campaign(
     body: CampaignIn, workspace_id: Workspace, session: Session, request: Request
@@ -135,7 +140,9 @@ async def list_campaigns(workspace_id: Workspace, session: Session) -> list[Camp
     ]
 
 
-@router.get("/campaigns/{campaign_id}", response_model=CampaignOut, tags=["campaigns"])
+@router.get(
+    "/campaigns/{campaign_id}", response_model=CampaignOut, tags=["campaigns"], responses=NO_SUCH_CAMPAIGN
+)
 async def get_campaign(campaign_id: UUID, workspace_id: Workspace, session: Session) -> CampaignOut:
     row = await campaign_or_404(session, workspace_id, campaign_id)
     total = await count_leads(session, workspace_id, campaign_id, LeadFilter())
@@ -265,7 +272,7 @@ async def _validator_status(service: Service, workspace_id: UUID, campaign_id: U
     "/campaigns/{campaign_id}/validation",
     response_model=ValidationSummary,
     tags=["campaigns"],
-    responses={404: {"description": "No such campaign in this workspace."}},
+    responses=NO_SUCH_CAMPAIGN,
 )
 async def validation_summary(
     campaign_id: UUID, workspace_id: Workspace, session: Session, request: Request
@@ -399,8 +406,8 @@ def _decode_cursor(cursor: str, sort: LeadSort | None) -> Keyset:
     response_model=LeadPage,
     tags=["leads"],
     responses={
-        404: {"description": "No such campaign in this workspace."},
-        422: {"description": "An invalid parameter, `sort`, or a `cursor` not returned for this `sort`."},
+        **NO_SUCH_CAMPAIGN,
+        422: invalid("An invalid parameter, `sort`, or a `cursor` not returned for this `sort`."),
     },
 )
 async def list_leads(
@@ -488,7 +495,12 @@ class LeadDetail(LeadOut):
     timeline: list[TimelineEntry] = Field(description="Every event that touched the lead, oldest first.")
 
 
-@router.get("/leads/{lead_id}", response_model=LeadDetail, tags=["leads"])
+@router.get(
+    "/leads/{lead_id}",
+    response_model=LeadDetail,
+    tags=["leads"],
+    responses={404: problem("No such lead in this workspace.")},
+)
 async def get_lead(lead_id: UUID, workspace_id: Workspace, session: Session) -> LeadDetail:
     row = (
         await session.execute(

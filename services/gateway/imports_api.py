@@ -34,10 +34,12 @@ from contracts.commands import (
 from contracts.text import Text, check_text
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import Session, Workspace, ask, raise_for_reply, service_of
+from services.gateway.errors import API_RESPONSES, NO_SUCH_CAMPAIGN, NO_SUCH_IMPORT, invalid, problem
 from services.runtime.service import Service
 from services.runtime.streams import UPLOADS_BUCKET
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=API_RESPONSES)
+UPLOAD_TOO_LARGE = problem("The file is larger than `LEADFLOW_IMPORT_MAX_BYTES` (200 MB by default).")
 
 
 # --- imports ---------------------------------------------------------------------------------------------
@@ -96,8 +98,8 @@ class ImportHistory(BaseModel):
     response_model=ImportHistory,
     tags=["imports"],
     responses={
-        404: {"description": "No such campaign in this workspace."},
-        422: {"description": "A `cursor` this API did not return, or a bad `limit`."},
+        **NO_SUCH_CAMPAIGN,
+        422: invalid("A `cursor` this API did not return, or a bad `limit`."),
     },
 )
 async def list_campaign_imports(
@@ -163,6 +165,7 @@ def parse_mapping(raw: str) -> dict[str, str]:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ImportOut,
     tags=["imports"],
+    responses={**NO_SUCH_CAMPAIGN, 413: UPLOAD_TOO_LARGE},
 )
 async def start_import(
     campaign_id: UUID,
@@ -236,7 +239,7 @@ def checked_size(file: UploadFile, limit: int) -> int:
     return size
 
 
-@router.get("/imports/{import_id}", response_model=ImportOut, tags=["imports"])
+@router.get("/imports/{import_id}", response_model=ImportOut, tags=["imports"], responses=NO_SUCH_IMPORT)
 async def get_import(import_id: UUID, workspace_id: Workspace, request: Request) -> ImportOut:
     reply = await ask(
         service_of(request),
@@ -268,7 +271,9 @@ class PreviewOut(BaseModel):
     suggested_mapping: dict[str, str] = Field(description="Our field name → the header that holds it")
 
 
-@router.post("/imports/preview", response_model=PreviewOut, tags=["imports"])
+@router.post(
+    "/imports/preview", response_model=PreviewOut, tags=["imports"], responses={413: UPLOAD_TOO_LARGE}
+)
 async def preview_import(
     workspace_id: Workspace,
     request: Request,
@@ -302,6 +307,7 @@ async def preview_import(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ImportOut,
     tags=["imports"],
+    responses=NO_SUCH_IMPORT,
 )
 async def cancel_import(import_id: UUID, workspace_id: Workspace, request: Request) -> ImportOut:
     """Stop the import after its current chunk. Leads imported so far stay in the campaign."""
@@ -323,7 +329,10 @@ RESYNC_SECONDS = 5.0
     "/imports/{import_id}/events",
     tags=["imports"],
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
+        **NO_SUCH_IMPORT,
+    },
 )
 async def import_events(
     import_id: UUID,
@@ -412,7 +421,11 @@ def _final(reply: ImportStatusReply) -> dict[str, str]:
     "/imports/{import_id}/report.csv",
     tags=["imports"],
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}, "description": "Every row not imported"}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "Every row not imported"},
+        **NO_SUCH_IMPORT,
+        409: problem("The import is still running."),
+    },
 )
 async def import_report(import_id: UUID, workspace_id: Workspace, request: Request) -> StreamingResponse:
     """Every row that was not imported: row number, value, outcome and reason. Cells a spreadsheet would

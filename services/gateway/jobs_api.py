@@ -52,6 +52,7 @@ from contracts.events import EVENT_SOURCES, LeadsRemoved
 from contracts.text import MaybeText
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import CurrentKey, Session, Workspace, service_of
+from services.gateway.errors import API_RESPONSES, NO_SUCH_CAMPAIGN, problem
 from services.gateway.leads_query import LeadFilter, lead_conditions
 from services.gateway.projection import (
     PROJECTION_DURABLE,
@@ -67,7 +68,7 @@ from services.runtime.service import Service
 
 log = structlog.get_logger(__name__)
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=API_RESPONSES)
 
 # Ids sent in the body; a larger selection is a `filter` (a 4 MB JSON body of ids helps nobody).
 MAX_IDS = 10_000
@@ -203,7 +204,7 @@ Caller = Annotated[str, Depends(caller_name)]
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
     tags=["leads"],
-    responses={404: {"description": "No such campaign in this workspace."}},
+    responses=NO_SUCH_CAMPAIGN,
 )
 async def start_bulk_action(
     campaign_id: UUID,
@@ -275,7 +276,7 @@ async def start_bulk_action(
     "/jobs/{job_id}",
     response_model=JobOut,
     tags=["jobs"],
-    responses={404: {"description": "No such job in this workspace."}},
+    responses={404: problem("No such job in this workspace.")},
 )
 async def get_job(job_id: UUID, workspace_id: Workspace, session: Session) -> JobOut:
     """A bulk action's progress: poll until `state` is no longer `running`."""

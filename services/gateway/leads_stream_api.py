@@ -33,6 +33,7 @@ from sse_starlette import EventSourceResponse
 from contracts.text import Text
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import Session, Workspace, service_of
+from services.gateway.errors import API_RESPONSES, NO_SUCH_CAMPAIGN, problem
 from services.gateway.leads_query import LeadFilter, lead_conditions, lead_filter_params
 from services.gateway.projection import LEAD_CHANGES_CHANNEL
 from services.gateway.tables import lead_view
@@ -42,7 +43,7 @@ from services.runtime.spreadsheet import spreadsheet_safe
 
 log = structlog.get_logger(__name__)
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=API_RESPONSES)
 
 
 # --- CSV export ------------------------------------------------------------------------------------------
@@ -135,7 +136,7 @@ async def _export_rows(
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/csv": {}}, "description": "Every lead matching the filter"},
-        404: {"description": "No such campaign in this workspace."},
+        **NO_SUCH_CAMPAIGN,
     },
 )
 async def export_leads(
@@ -291,8 +292,8 @@ def lead_change_hub(request: Request) -> LeadChangeHub:
     response_class=EventSourceResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
-        404: {"description": "No such campaign in this workspace."},
-        503: {"description": "Live updates are unavailable right now; retry."},
+        **NO_SUCH_CAMPAIGN,
+        503: problem("Live updates are unavailable right now; retry."),
     },
 )
 async def lead_events_stream(

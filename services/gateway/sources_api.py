@@ -43,9 +43,10 @@ from contracts.commands import (
 from contracts.text import SAFE_TEXT, Text
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import Session, Workspace, ask, raise_for_reply, service_of
+from services.gateway.errors import API_RESPONSES, NO_SUCH_CAMPAIGN
 from services.gateway.imports_api import ImportOut, import_out
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=API_RESPONSES)
 
 # Each create command is one NATS message (1 MB by default); leads are sent in batches well below that.
 BATCH_BYTES = 256 * 1024
@@ -190,6 +191,7 @@ class DirectoryImportIn(BaseModel):
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ImportOut,
     tags=["imports", "directory"],
+    responses=NO_SUCH_CAMPAIGN,
 )
 async def import_from_directory(
     campaign_id: UUID, body: DirectoryImportIn, workspace_id: Workspace, session: Session, request: Request
@@ -389,6 +391,7 @@ class PipelineImportIn(BaseModel):
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ImportOut,
     tags=["imports", "pipeline"],
+    responses=NO_SUCH_CAMPAIGN,
 )
 async def import_from_pipeline(
     campaign_id: UUID, body: PipelineImportIn, workspace_id: Workspace, session: Session, request: Request

@@ -23,10 +23,11 @@ from contracts.commands import (
 )
 from contracts.text import SAFE_TEXT, Text
 from services.gateway.deps import Workspace, ask, raise_for_reply, service_of
+from services.gateway.errors import API_RESPONSES, invalid, problem
 from services.gateway.imports_api import checked_size, upload_filename
 from services.runtime.streams import UPLOADS_BUCKET
 
-router = APIRouter(prefix="/api/v1", tags=["suppressions"])
+router = APIRouter(prefix="/api/v1", tags=["suppressions"], responses=API_RESPONSES)
 
 
 EMAIL_MAX = 320
@@ -94,7 +95,12 @@ async def list_suppressions(
     )
 
 
-@router.delete("/suppressions/{email}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@router.delete(
+    "/suppressions/{email}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={404: problem("That address is not on the suppression list.")},
+)
 async def remove_suppression(
     email: Annotated[Address, Path(description="the address, as listed")],
     workspace_id: Workspace,
@@ -123,8 +129,8 @@ class SuppressionUploadOut(BaseModel):
     "/suppressions/upload",
     response_model=SuppressionUploadOut,
     responses={
-        413: {"description": "The file is larger than `LEADFLOW_SUPPRESSION_UPLOAD_MAX_BYTES` (10 MB)."},
-        422: {"description": "An empty file, or one that is not a readable CSV."},
+        413: problem("The file is larger than `LEADFLOW_SUPPRESSION_UPLOAD_MAX_BYTES` (10 MB by default)."),
+        422: invalid("An empty file, or one that is not a readable CSV."),
     },
 )
 async def upload_suppressions(

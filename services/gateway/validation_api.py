@@ -17,8 +17,9 @@ from contracts.commands import (
 from contracts.text import Text
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import Session, Workspace, ask, raise_for_reply, service_of
+from services.gateway.errors import API_RESPONSES, NO_SUCH_CAMPAIGN, invalid, problem
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=API_RESPONSES)
 
 
 class RerunIn(BaseModel):
@@ -46,9 +47,9 @@ class RerunOut(BaseModel):
     response_model=RerunOut,
     tags=["campaigns"],
     responses={
-        404: {"description": "No such campaign in this workspace."},
-        422: {"description": "An unknown reason code; the message lists the valid ones."},
-        503: {"description": "The validator did not answer; try again shortly."},
+        **NO_SUCH_CAMPAIGN,
+        422: invalid("An unknown reason code; the message lists the valid ones."),
+        503: problem("The validator did not answer; try again shortly."),
     },
 )
 async def rerun_validation(

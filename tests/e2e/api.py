@@ -148,3 +148,12 @@ async def stream_events(nats_url: str, workspace_id: str, event_type: str) -> li
         return found
     finally:
         await nc.close()
+
+
+def refusal(response: httpx.Response) -> str:
+    """A 422's message: its `detail` is FastAPI's array form (a route's own message has loc ["request"])."""
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert isinstance(detail, list) and detail, detail
+    assert all({"loc", "msg", "type"} <= set(issue) for issue in detail), detail
+    return "; ".join(str(issue["msg"]) for issue in detail)

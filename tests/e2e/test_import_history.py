@@ -6,7 +6,7 @@ import uuid
 
 import httpx
 
-from tests.e2e.api import create_campaign, start_import, wait_for_import
+from tests.e2e.api import create_campaign, refusal, start_import, wait_for_import
 from tests.e2e.conftest import create_workspace_key
 from tests.harness import ServiceStack
 
@@ -72,8 +72,7 @@ async def test_import_history_refuses_bad_cursors_and_other_workspaces(
     campaign_id = await create_campaign(client, "history guarded")
     for cursor in ("nonsense", "WzEsMl0"):  # the second is base64 of [1,2]
         response = await client.get(f"/api/v1/campaigns/{campaign_id}/imports", params={"cursor": cursor})
-        assert response.status_code == 422, response.text
-        assert "cursor" in response.json()["detail"]
+        assert "cursor" in refusal(response)
     assert (
         await client.get(f"/api/v1/campaigns/{campaign_id}/imports", params={"limit": 0})
     ).status_code == 422

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from services.runtime.db import psycopg_conninfo
-from tests.e2e.api import create_campaign, wait_for_import, wait_for_leads
+from tests.e2e.api import create_campaign, refusal, wait_for_import, wait_for_leads
 from tests.e2e.conftest import create_workspace_key
 from tests.harness import ServiceStack
 
@@ -122,8 +122,7 @@ async def test_directory_search_counts_match_the_database(
     assert lodz["total"] == sum(any("lodz" in fold(value) for value in row) for row in rows) > 0
 
     upside_down = await client.get("/api/v1/directory/companies", params={"size_min": 50, "size_max": 10})
-    assert upside_down.status_code == 422
-    assert "size_min (50) is greater than size_max (10)" in upside_down.json()["detail"]
+    assert "size_min (50) is greater than size_max (10)" in refusal(upside_down)
     assert (
         await client.get("/api/v1/directory/companies", params={"cursor": "nonsense!"})
     ).status_code == 422
@@ -346,7 +345,7 @@ async def test_pipeline_create_filter_and_import(
     neither = await owner.post(f"/api/v1/campaigns/{campaign_id}/imports/pipeline", json={})
     assert neither.status_code == 422
     too_many = await owner.post("/api/v1/pipeline/leads", json=[{"email": f"l{i}@x.cz"} for i in range(1001)])
-    assert too_many.status_code == 422 and "1,000" in too_many.json()["detail"]
+    assert "1,000" in refusal(too_many)
 
 
 async def test_city_filters_ignore_case_and_accents_and_the_preview_counts_what_the_import_reads(

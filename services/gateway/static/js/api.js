@@ -26,11 +26,19 @@ async function request(method, path, { json, form, params } = {}) {
   return response.json();
 }
 
+// A 422's `detail` lists each problem: FastAPI's own checks name the field in `loc` (["body", "name"]),
+// the API's own messages (loc ["request"]) name it in the text. Every other error's `detail` is the text.
+function issueText(issue) {
+  const loc = Array.isArray(issue.loc) ? issue.loc : [];
+  const field = loc.length > 1 ? loc.slice(1).join(".") : "";
+  return field ? `${field}: ${issue.msg}` : String(issue.msg);
+}
+
 async function errorText(response) {
   try {
     const body = await response.json();
     if (typeof body.detail === "string") return body.detail;
-    if (Array.isArray(body.detail)) return body.detail.map((d) => d.msg).join("; ");
+    if (Array.isArray(body.detail) && body.detail.length) return body.detail.map(issueText).join("; ");
   } catch { /* not JSON */ }
   return `${response.status} ${response.statusText}`;
 }
