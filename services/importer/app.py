@@ -18,21 +18,24 @@ from contracts.commands import (
 )
 from contracts.events import LeadsRemoved
 from services.importer import directory, pipeline, suppressions
-from services.importer.csv_source import preview
-from services.importer.domain import ImportInputError, suggest_mapping
 from services.importer.jobs import campaign_imports, start, status
+from services.importer.preview_pool import PreviewPool
 from services.importer.repository import ImportRepository
-from services.importer.runner import ImportRunner, SourceFactory, explain
+from services.importer.runner import ImportRunner, SourceFactory
 from services.importer.tables import leads, metadata
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 
 
-def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
+def create_service(
+    settings: Settings, *, for_docs: bool = False, previews: PreviewPool | None = None
+) -> Service:
     service = Service(name="importer", metadata=metadata, settings=settings, for_docs=for_docs)
     service.emits(LeadImported, ImportCompleted, ImportProgress)
     runner = ImportRunner(service, SourceFactory())
-    register_import_commands(service, runner)
+    previews = previews or PreviewPool()
+    register_import_commands(service, runner, previews)
+    service.on_shutdown(previews.close)
     suppressions.register(service)
     directory.register(service, runner)
     pipeline.register(service, runner)
@@ -53,7 +56,7 @@ async def forget_removed_leads(session: AsyncSession, event: LeadsRemoved) -> No
     )
 
 
-def register_import_commands(service: Service, runner: ImportRunner) -> None:
+def register_import_commands(service: Service, runner: ImportRunner, previews: PreviewPool) -> None:
     broker = service.broker
 
     @broker.subscriber(
@@ -118,14 +121,4 @@ def register_import_commands(service: Service, runner: ImportRunner) -> None:
         description="Detect a CSV's encoding, delimiter and header, show its first rows, suggest a mapping.",
     )
     async def preview_csv(cmd: PreviewCsv) -> PreviewReply:
-        try:
-            result = preview(cmd.sample, truncated=cmd.truncated)
-        except (ImportInputError, UnicodeDecodeError) as exc:
-            return PreviewReply(error=explain(exc), error_code="invalid")
-        return PreviewReply(
-            encoding=result.encoding,
-            delimiter=result.delimiter,
-            headers=result.headers,
-            rows=result.rows,
-            suggested_mapping=suggest_mapping(result.headers),
-        )
+        return await previews.run(cmd.sample, cmd.truncated)

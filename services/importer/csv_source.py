@@ -9,13 +9,16 @@ import codecs
 import csv
 import io
 import itertools
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from services.importer.domain import ImportInputError
 
 SAMPLE_BYTES = 64 * 1024
+# Far more than any CRM or spreadsheet export has; a header beyond it is refused before any work per column.
+MAX_COLUMNS = 1_000
 MAX_LINE_BYTES = 1024 * 1024
 DELIMITERS = (",", ";", "\t", "|")
 # Central European exports that are not UTF-8: Excel writes cp1250, older systems ISO-8859-2.
@@ -164,20 +167,40 @@ def open_csv(raw: BinaryIO) -> CsvStream:
     delimiter = detect_delimiter(text_sample.rsplit("\n", 1)[0] if "\n" in text_sample else text_sample)
     reader = csv.reader(_checked_lines(text), delimiter=delimiter)
     try:
-        # Blank lines before the header are skipped; a row of empty names is a missing header.
-        headers = [h.strip() for h in next(row for row in reader if row)]
+        # Blank lines before the header are skipped.
+        header_row = next(row for row in reader if row)
     except StopIteration:
         raise ImportInputError("The file is empty.") from None
     except (csv.Error, UnicodeDecodeError) as exc:
         raise ImportInputError(f"The header row cannot be read: {exc}") from exc
-    if not any(headers):
+    check_width(header_row)
+    return CsvStream(encoding, delimiter, column_names(header_row), reader, counter)
+
+
+def check_width(header_row: Sequence[str]) -> None:
+    """Refuses a header of more than MAX_COLUMNS columns, before anything is done per column."""
+    if len(header_row) > MAX_COLUMNS:
+        raise ImportInputError(
+            f"The header row has {len(header_row):,} columns; a file may have at most {MAX_COLUMNS:,}. "
+            "Remove the columns you do not need and try again."
+        )
+
+
+def column_names(header_row: Sequence[str]) -> list[str]:
+    """The header row's cells as the import's column names: trimmed, and an empty one named as
+    spreadsheets show it ("Column 3"), so its values stay under a name a person can map.
+
+    Raises ImportInputError for a row of only empty cells (a missing header) and for a name used twice,
+    naming every repeated one. Linear in the number of columns (the width is checked apart).
+    """
+    names = [cell.strip() for cell in header_row]
+    if not any(names):
         raise ImportInputError("The first row is empty; the file needs a header row naming its columns.")
-    # An unnamed column keeps its values under a name a person can map, as spreadsheets show it.
-    headers = [h or f"Column {i}" for i, h in enumerate(headers, start=1)]
-    duplicates = sorted({h for h in headers if headers.count(h) > 1})
-    if duplicates:
-        raise ImportInputError(f"The header names column(s) more than once: {', '.join(duplicates)}.")
-    return CsvStream(encoding, delimiter, headers, reader, counter)
+    names = [name or f"Column {i}" for i, name in enumerate(names, start=1)]
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1)
+    if repeated:
+        raise ImportInputError(f"The header names column(s) more than once: {', '.join(repeated)}.")
+    return names
 
 
 def _checked_lines(text: io.TextIOWrapper) -> Iterator[str]:
@@ -225,3 +248,16 @@ def _whole_lines(sample: bytes, encoding: str) -> bytes:
     while end > 0 and len(newline) == 2 and end % 2:  # a UTF-16 code unit starts at an even offset
         end = sample.rfind(newline, 0, end)
     return sample[: end + len(newline)] if end > 0 else sample
+
+
+def explain(exc: Exception) -> str:
+    """Why a file cannot be read, for the person who uploaded it."""
+    if isinstance(exc, UnicodeDecodeError):
+        bad = exc.object[exc.start : exc.start + 1].hex()
+        return (
+            f"The file is not entirely {exc.encoding}: further into the file there is a byte (0x{bad}) "
+            f"that is not valid {exc.encoding}, so it was not imported. Save it as UTF-8 and import it again."
+        )
+    if isinstance(exc, csv.Error):
+        return f"The file is not a well-formed CSV: {exc}."
+    return str(exc)

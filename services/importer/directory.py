@@ -15,6 +15,7 @@ import itertools
 import operator
 import random
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -108,6 +109,7 @@ class DirectoryRow:
 
 # The columns of a directory file, in the order `sample --output` writes them (any order loads).
 CSV_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(DirectoryRow))
+_KNOWN_COLUMNS = frozenset(CSV_COLUMNS)
 _row_values = operator.attrgetter(*CSV_COLUMNS)
 
 
@@ -202,9 +204,10 @@ def _read_header(reader: Any) -> list[str]:
         raise DirectoryFileError("The file is empty.") from None
     except (csv.Error, UnicodeDecodeError) as exc:
         raise DirectoryFileError(f"The header row cannot be read: {exc}") from exc
-    missing = [c for c in CSV_COLUMNS if c not in headers]
-    unknown = [h for h in headers if h not in CSV_COLUMNS]
-    duplicated = sorted({h for h in headers if headers.count(h) > 1})
+    counts = Counter(headers)
+    missing = [c for c in CSV_COLUMNS if c not in counts]
+    unknown = [h for h in headers if h not in _KNOWN_COLUMNS]
+    duplicated = sorted(h for h, n in counts.items() if n > 1)
     problems = []
     if missing:
         problems.append(f"missing column(s): {', '.join(missing)}")

@@ -195,21 +195,47 @@ def suggest_mapping(headers: Sequence[str]) -> dict[str, str]:
     """Our field → the header that most likely holds it; case-, accent- and punctuation-insensitive.
 
     Exact spellings win over a header that merely contains one (e.g. "Work e-mail"); each header is
-    used at most once.
+    used at most once, by the first field (in HEADER_SYNONYMS order) that takes it. Each header is looked
+    at once per kind of match, so the work grows linearly with the number of columns.
     """
-    keys = {header: _header_key(header) for header in headers}
+    # For each field, the headers that would do, in file order: exact spellings, then containing ones.
+    exact: dict[str, list[str]] = {name: [] for name in HEADER_SYNONYMS}
+    partial: dict[str, list[str]] = {name: [] for name in HEADER_SYNONYMS}
+    for header in dict.fromkeys(headers):
+        key = _header_key(header)
+        if not key:
+            continue
+        for name in _FIELDS_SPELT.get(key, ()):
+            exact[name].append(header)
+        for name, pattern in _PARTIAL_PATTERNS.items():
+            if pattern.search(key):
+                partial[name].append(header)
     suggestion: dict[str, str] = {}
     taken: set[str] = set()
-    for exact in (True, False):
-        for field_name, synonyms in HEADER_SYNONYMS.items():
-            if field_name in suggestion:
+    for candidates in (exact, partial):
+        for name, headers_of_field in candidates.items():
+            if name in suggestion:
                 continue
-            for header, key in keys.items():
-                if header in taken or not key:
-                    continue
-                hit = key in synonyms if exact else any(len(s) >= 4 and s in key for s in synonyms)
-                if hit:
-                    suggestion[field_name] = header
-                    taken.add(header)
-                    break
+            chosen = next((h for h in headers_of_field if h not in taken), None)
+            if chosen is not None:
+                suggestion[name] = chosen
+                taken.add(chosen)
     return {name: suggestion[name] for name in LEAD_FIELDS if name in suggestion}
+
+
+def _fields_by_spelling() -> dict[str, tuple[str, ...]]:
+    spelt: dict[str, tuple[str, ...]] = {}
+    for name, spellings in HEADER_SYNONYMS.items():
+        for spelling in spellings:
+            spelt[spelling] = (*spelt.get(spelling, ()), name)
+    return spelt
+
+
+# An exact match is one dictionary look-up: spelling → the fields spelt so.
+_FIELDS_SPELT = _fields_by_spelling()
+# Spellings shorter than 4 letters ("tel", "web") only match exactly: inside a longer name they are noise.
+_PARTIAL_PATTERNS = {
+    name: re.compile("|".join(re.escape(s) for s in spellings if len(s) >= 4))
+    for name, spellings in HEADER_SYNONYMS.items()
+    if any(len(s) >= 4 for s in spellings)
+}

@@ -23,6 +23,7 @@ import structlog
 from nats.js.errors import NotFoundError
 
 from contracts import ImportCompleted, ImportProgress
+from services.importer.csv_source import explain
 from services.importer.domain import ImportInputError, empty_counts
 from services.importer.repository import ImportRepository
 from services.importer.sources import CsvFileSource, Source
@@ -406,15 +407,3 @@ class _ProgressClock:
             self._last_at, self._last_percent = now, percent
             return True
         return False
-
-
-def explain(exc: Exception) -> str:
-    if isinstance(exc, UnicodeDecodeError):
-        bad = exc.object[exc.start : exc.start + 1].hex()
-        return (
-            f"The file is not entirely {exc.encoding}: further into the file there is a byte (0x{bad}) "
-            f"that is not valid {exc.encoding}, so it was not imported. Save it as UTF-8 and import it again."
-        )
-    if isinstance(exc, csv.Error):
-        return f"The file is not a well-formed CSV: {exc}."
-    return str(exc)

@@ -35,8 +35,8 @@ from contracts.commands import (
     UploadSuppressions,
 )
 from contracts.text import check_text
+from services.importer.csv_source import explain
 from services.importer.domain import ImportInputError, normalise_email
-from services.importer.runner import explain
 from services.importer.suppression_file import ListedAddress, read_suppression_file
 from services.importer.tables import suppressions
 from services.runtime.service import Service

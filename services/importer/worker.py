@@ -242,7 +242,7 @@ def produce(
 ) -> None:
     """The worker process's body: open `source`, then put its chunks (numbered from `first_chunk`) on
     `out` until the end or `stop`."""
-    if _exit_with_parent():
+    if exit_with_parent():
         _tune_gc()
     try:
         opened = source.open(skip)
@@ -269,7 +269,7 @@ def _tune_gc() -> None:
     gc.set_threshold(50_000, 50, 1000)
 
 
-def _exit_with_parent() -> bool:
+def exit_with_parent() -> bool:
     """End this process as soon as the importer that started it is gone, even by `kill -9` (when it
     would otherwise wait forever on its full queue, an orphan). False when not in a child process."""
     parent = multiprocessing.parent_process()
