@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -40,6 +38,7 @@ from services.gateway.leads_query import (
 )
 from services.gateway.projection import arriving_leads, upsert_campaign
 from services.gateway.tables import campaigns, lead_counts, lead_events, lead_view, workspaces
+from services.runtime.cursors import InvalidCursor, decode_cursor, encode_cursor
 from services.runtime.service import Service
 
 router = APIRouter(prefix="/api/v1", responses=API_RESPONSES)
@@ -354,16 +353,15 @@ DEFAULT_SORT: LeadSort = "-last_activity"
 def _encode_cursor(sort: LeadSort | None, after: Keyset) -> str:
     """Opaque to clients: the sort it belongs to and the last row's (sort value, seq)."""
     value = after.value.isoformat() if isinstance(after.value, datetime) else after.value
-    raw = json.dumps([sort or "", value, after.seq], separators=(",", ":"), ensure_ascii=False)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_cursor([sort or "", value, after.seq])
 
 
 def _in_arrival_order(cursor: str) -> bool:
     """A cursor of arrival order, the default before `-last_activity` was: such pages continue as they
     began (a client that stored one is not sent back to the first page of another order)."""
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except (ValueError, UnicodeDecodeError):
+        decoded = decode_cursor(cursor)
+    except InvalidCursor:
         return False
     return type(decoded) is int or (isinstance(decoded, list) and len(decoded) == 3 and decoded[0] == "")
 
@@ -372,8 +370,8 @@ def _decode_cursor(cursor: str, sort: LeadSort | None) -> Keyset:
     """The position a cursor holds, checked against the request's sort; 422 for anything else."""
     invalid = HTTPException(422, "`cursor` is not one this API returned for this `sort`.")
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except (ValueError, UnicodeDecodeError) as exc:
+        decoded = decode_cursor(cursor)
+    except InvalidCursor as exc:
         raise invalid from exc
     if type(decoded) is int:  # cursors from before sorting: the seq of arrival order
         if sort is not None or not 0 <= decoded < 2**63:

@@ -7,7 +7,6 @@ describes the file format and the decisions.
 
 from __future__ import annotations
 
-import base64
 import bisect
 import csv
 import io
@@ -59,6 +58,7 @@ from services.importer.jobs import start
 from services.importer.runner import ImportRunner
 from services.importer.sources import QuerySource
 from services.runtime.collation import sort_key
+from services.runtime.cursors import InvalidCursor, decode_cursor, encode_cursor
 from services.runtime.service import Service
 
 TABLE = sql.Identifier("importer", "directory_companies")
@@ -686,18 +686,15 @@ def in_czech_order(values: Iterable[str]) -> list[str]:
     return sorted(values, key=lambda value: sort_key(value) or b"")
 
 
-def encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(str(position).encode()).decode().rstrip("=")
+def encode_position_cursor(position: int) -> str:
+    return encode_cursor(position)
 
 
-def decode_cursor(cursor: str) -> int:
-    """Raises ValueError for a cursor this API did not hand out (a position is a PostgreSQL bigint)."""
-    try:
-        position = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("`cursor` is not one this API returned.") from exc
-    if not 0 <= position < 2**63:
-        raise ValueError("`cursor` is not one this API returned.")
+def decode_position_cursor(cursor: str) -> int:
+    """Raises InvalidCursor (a ValueError) for a cursor this API did not hand out."""
+    position = decode_cursor(cursor)
+    if type(position) is not int or not 0 <= position < 2**63:  # a bigint
+        raise InvalidCursor
     return position
 
 
@@ -765,14 +762,14 @@ def register(service: Service, runner: ImportRunner) -> None:
     )
     async def search_directory(cmd: SearchDirectory) -> DirectoryPage:
         try:
-            after = decode_cursor(cmd.cursor) if cmd.cursor else None
+            after = decode_position_cursor(cmd.cursor) if cmd.cursor else None
         except ValueError as exc:
             return DirectoryPage(error=str(exc), error_code="invalid")
         async with service.sessions() as session:
             counted = await fetch(session, *count_query(cmd.filter))
             rows = await fetch(session, *page_query(cmd.filter, after, cmd.limit + 1))
         items = [DirectoryCompany.model_validate(row) for row in rows[: cmd.limit]]
-        next_cursor = encode_cursor(items[-1].id) if len(rows) > cmd.limit else None
+        next_cursor = encode_position_cursor(items[-1].id) if len(rows) > cmd.limit else None
         return DirectoryPage(items=items, total=counted[0]["n"], next_cursor=next_cursor)
 
     @broker.subscriber(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,6 +10,7 @@ from contracts.commands import ImportPage, ImportStatusReply, ListCampaignImport
 from services.importer.domain import empty_counts
 from services.importer.repository import ImportRepository
 from services.importer.runner import ImportRunner, percent_of
+from services.runtime.cursors import InvalidCursor, decode_cursor, encode_cursor
 from services.runtime.service import Service
 
 
@@ -55,20 +54,19 @@ def status_of(job: Any) -> ImportStatusReply:
 
 
 def encode_import_cursor(created_at: datetime, import_id: UUID) -> str:
-    raw = json.dumps([created_at.isoformat(), str(import_id)], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_cursor([created_at.isoformat(), str(import_id)])
 
 
 def decode_import_cursor(cursor: str) -> tuple[datetime, UUID]:
-    """Raises ValueError for a cursor this API did not hand out."""
+    """Raises InvalidCursor (a ValueError) for a cursor this API did not hand out."""
     try:
-        created_at, import_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        created_at, import_id = decode_cursor(cursor)
         moment = datetime.fromisoformat(created_at)
         if moment.tzinfo is None:
             raise ValueError("a cursor's time has a zone")
         return moment, UUID(import_id)
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise ValueError("`cursor` is not one this API returned.") from exc
+    except (ValueError, TypeError) as exc:
+        raise InvalidCursor from exc
 
 
 async def campaign_imports(service: Service, cmd: ListCampaignImports) -> ImportPage:

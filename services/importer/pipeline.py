@@ -32,8 +32,8 @@ from contracts.commands import (
     StoredPipelineLead,
 )
 from services.importer.directory import (
-    decode_cursor,
-    encode_cursor,
+    decode_position_cursor,
+    encode_position_cursor,
     fetch,
     filter_label,
     like_pattern,
@@ -199,7 +199,7 @@ def register(service: Service, runner: ImportRunner) -> None:
     )
     async def list_pipeline_leads(cmd: ListPipelineLeads) -> PipelineLeadPage:
         try:
-            after = decode_cursor(cmd.cursor) if cmd.cursor else None
+            after = decode_position_cursor(cmd.cursor) if cmd.cursor else None
         except ValueError as exc:
             return PipelineLeadPage(error=str(exc), error_code="invalid")
         where, params = where_clause(cmd.workspace_id, cmd.filter)
@@ -214,7 +214,7 @@ def register(service: Service, runner: ImportRunner) -> None:
             counted = await fetch(session, count, params)
             rows = await fetch(session, page, [*page_params, cmd.limit + 1])
         items = [PipelineLead.model_validate({k: v for k, v in r.items() if k != "seq"}) for r in rows]
-        next_cursor = encode_cursor(rows[cmd.limit - 1]["seq"]) if len(rows) > cmd.limit else None
+        next_cursor = encode_position_cursor(rows[cmd.limit - 1]["seq"]) if len(rows) > cmd.limit else None
         return PipelineLeadPage(items=items[: cmd.limit], total=counted[0]["n"], next_cursor=next_cursor)
 
     @broker.subscriber(

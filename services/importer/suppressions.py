@@ -7,7 +7,6 @@ API and from the events of the services that learn of unsubscribes and hard boun
 from __future__ import annotations
 
 import asyncio
-import base64
 import csv
 import tempfile
 from collections.abc import Sequence
@@ -34,11 +33,11 @@ from contracts.commands import (
     SuppressionsUploaded,
     UploadSuppressions,
 )
-from contracts.text import check_text
 from services.importer.csv_source import explain
 from services.importer.domain import ImportInputError, normalise_email
 from services.importer.suppression_file import ListedAddress, read_suppression_file
 from services.importer.tables import suppressions
+from services.runtime.cursors import InvalidCursor, decode_cursor, encode_cursor
 from services.runtime.service import Service
 from services.runtime.streams import UPLOADS_BUCKET
 
@@ -121,13 +120,12 @@ def _out(row: Any) -> Suppression:
     return Suppression(email=row.email, reason=row.reason, source=row.source, created_at=row.created_at)
 
 
-def _cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode()
-
-
 def _key_of_cursor(cursor: str) -> str:
-    """Raises ValueError (or UnicodeDecodeError) for a cursor this API did not hand out."""
-    return check_text(base64.urlsafe_b64decode(cursor.encode()).decode())
+    """The email key a page ended with; raises InvalidCursor for a cursor that holds none."""
+    key = decode_cursor(cursor)
+    if not isinstance(key, str) or not key:
+        raise InvalidCursor
+    return key
 
 
 def register(service: Service) -> None:
@@ -172,14 +170,14 @@ def register(service: Service) -> None:
     async def list_suppressions(cmd: ListSuppressions) -> SuppressionPage:
         try:
             after = _key_of_cursor(cmd.cursor) if cmd.cursor else None
-        except (ValueError, UnicodeDecodeError):
-            return SuppressionPage(error="`cursor` is not one this API returned.", error_code="invalid")
+        except InvalidCursor as exc:
+            return SuppressionPage(error=str(exc), error_code="invalid")
         async with service.sessions() as session:
             rows, total = await SuppressionRepository.from_session(session).page(
                 cmd.workspace_id, cmd.limit, after, cmd.q
             )
         page = rows[: cmd.limit]
-        next_cursor = _cursor(page[-1].email_key) if len(rows) > cmd.limit else None
+        next_cursor = encode_cursor(page[-1].email_key) if len(rows) > cmd.limit else None
         return SuppressionPage(items=[_out(r) for r in page], total=total, next_cursor=next_cursor)
 
     @broker.subscriber(

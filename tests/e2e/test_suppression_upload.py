@@ -84,3 +84,21 @@ async def test_an_upload_that_is_too_large_or_unreadable_is_refused(
             assert (await upload(limited, b"email\nfits@firma.cz\n")).status_code == 200
     finally:
         small.stop()
+
+
+async def test_the_list_pages_by_its_cursor_and_refuses_one_it_did_not_hand_out(stack: ServiceStack) -> None:
+    key = create_workspace_key(stack, "Suppression pages")
+    async with httpx.AsyncClient(
+        base_url=stack.gateway_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    ) as own:
+        for email in ("a@firma.cz", "b@firma.cz", "c@firma.cz"):
+            assert (await own.post("/api/v1/suppressions", json={"email": email})).status_code == 201
+        first = (await own.get("/api/v1/suppressions", params={"limit": 2})).json()
+        assert [i["email"] for i in first["items"]] == ["a@firma.cz", "b@firma.cz"]
+        rest = (
+            await own.get("/api/v1/suppressions", params={"limit": 2, "cursor": first["next_cursor"]})
+        ).json()
+        assert ([i["email"] for i in rest["items"]], rest["next_cursor"]) == (["c@firma.cz"], None)
+        for foreign in ("!!!", "nonsense", first["next_cursor"] + "!", "WzEsMl0"):
+            refused = await own.get("/api/v1/suppressions", params={"cursor": foreign})
+            assert "cursor" in refusal(refused), foreign
