@@ -76,7 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(validation_api.router)
     app.include_router(web.router)
     app.mount("/static", web.static_files(), name="static")
-    app.add_middleware(UploadLimit, max_bytes=settings.import_max_bytes)
+    app.add_middleware(
+        UploadLimit,
+        max_bytes=settings.import_max_bytes,
+        by_path={"/api/v1/suppressions/upload": settings.suppression_upload_max_bytes},
+    )
     app.add_middleware(SessionCookieAuth, public_url=settings.public_url)
 
     @app.get("/healthz", include_in_schema=False)

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -73,6 +74,21 @@ async def test_preview_detects_format_and_suggests_mapping(
 async def test_preview_rejects_unreadable_files(client: httpx.AsyncClient, data: bytes, message: str) -> None:
     response = await preview(client, data)
     assert message in refusal(response).lower()
+
+
+async def test_a_header_of_forty_thousand_columns_is_refused_and_one_of_a_thousand_previewed(
+    client: httpx.AsyncClient,
+) -> None:
+    # The header once kept the importer's loop busy for 17 s, so every workspace's commands timed out (503).
+    wide = ",".join(f"c{i}" for i in range(40_000)).encode() + b"\nx@firma.cz\n"
+    refused = await preview(client, wide)
+    assert "40,000 columns; a file may have at most 1,000" in refusal(refused)
+
+    header = ["email", *(f"c{i}" for i in range(999))]
+    allowed = await preview(client, (",".join(header) + "\n" + "x@firma.cz" + "," * 999 + "\n").encode())
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["headers"] == header
+    assert allowed.json()["suggested_mapping"] == {"email": "email"}
 
 
 async def test_breakdown_report_and_suppressions(client: httpx.AsyncClient) -> None:
@@ -311,6 +327,72 @@ async def test_upload_over_the_limit_is_refused(stack: ServiceStack, api_key: st
                 data={"mapping": '{"email": "email"}'},
             )
             assert ok.status_code == 202
+    finally:
+        small.stop()
+
+
+def multipart(file: bytes, **fields: str) -> tuple[str, bytes]:
+    """A multipart/form-data body (its content type and bytes) with `file` as the part named "file"."""
+    boundary = "leadflow-test-8c1d4e"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\n".encode()
+        + file
+        + b"\r\n"
+    )
+    return f"multipart/form-data; boundary={boundary}", b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
+async def post_chunked(client: httpx.AsyncClient, url: str, file: bytes, **fields: str) -> httpx.Response:
+    """POST without Content-Length: the body goes as `Transfer-Encoding: chunked`, as streaming clients send."""
+    content_type, body = multipart(file, **fields)
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 16 * 1024):
+            yield body[start : start + 16 * 1024]
+
+    response = await client.post(url, content=pieces(), headers={"Content-Type": content_type})
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    assert "content-length" not in response.request.headers
+    return response
+
+
+async def test_a_chunked_upload_over_the_limit_is_refused_with_413_on_every_upload_route(
+    stack: ServiceStack, api_key: str
+) -> None:
+    small = stack.extra(
+        "gateway", LEADFLOW_IMPORT_MAX_BYTES="2000", LEADFLOW_SUPPRESSION_UPLOAD_MAX_BYTES="1000"
+    )
+    small.start()
+    try:
+        async with httpx.AsyncClient(
+            base_url=small.base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
+        ) as c:
+            campaign_id = await create_campaign(c, "chunked limit")
+            # Well past the limit and the allowance for multipart framing (64 KB).
+            big = b"email\n" + b"x@firma.cz\n" * 20_000
+            uploads = [
+                (f"/api/v1/campaigns/{campaign_id}/imports", {"mapping": '{"email": "email"}'}, 2000),
+                ("/api/v1/imports/preview", {}, 2000),
+                ("/api/v1/suppressions/upload", {}, 1000),
+            ]
+            for url, fields, limit in uploads:
+                refused = await post_chunked(c, url, big, **fields)
+                assert refused.status_code == 413, (url, refused.text)
+                assert refused.json() == {
+                    "detail": f"The upload is larger than the limit of {limit:,} bytes."
+                }
+            fits = b"email\nchunked@firma.cz\n"
+            started = await post_chunked(c, uploads[0][0], fits, mapping='{"email": "email"}')
+            assert started.status_code == 202, started.text
+            previewed = await post_chunked(c, "/api/v1/imports/preview", fits)
+            assert previewed.status_code == 200 and previewed.json()["headers"] == ["email"]
+            listed = await post_chunked(c, "/api/v1/suppressions/upload", fits)
+            assert listed.status_code == 200 and listed.json()["added"] == 1
     finally:
         small.stop()
 
