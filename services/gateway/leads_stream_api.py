@@ -17,7 +17,7 @@ import json
 import re
 import unicodedata
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -28,6 +28,7 @@ import structlog
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy import and_, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sse_starlette import EventSourceResponse
 
 from contracts.text import Text
@@ -68,7 +69,6 @@ EXPORT_COLUMNS = (
 )
 # Rows fetched per round trip of the server-side cursor, and written per chunk of the response.
 EXPORT_BATCH = 1000
-BOM = "\ufeff".encode()
 
 
 def _cell(value: Any) -> str:
@@ -94,11 +94,19 @@ def _filename(campaign_name: str) -> str:
     )
 
 
+class ExportAborted(Exception):
+    """The export failed after its first bytes were sent: the response ends without its last chunk, so
+    the client sees a broken download, never a shorter file that looks complete."""
+
+
 async def _export_rows(
     service: Service, workspace_id: UUID, campaign_id: UUID, lead_filter: LeadFilter
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
+    """The CSV in chunks of EXPORT_BATCH rows. The first chunk (BOM, header and the first batch) comes
+    only once both queries have run, so the route can still answer an error status if they fail."""
     conditions = and_(*lead_conditions(workspace_id, campaign_id, lead_filter))
-    yield BOM  # Excel reads UTF-8 (accents) only with it
+    buffer = io.StringIO()
+    buffer.write("\ufeff")  # Excel reads UTF-8 (accents) only with a BOM
     async with service.sessions() as session:
         # One snapshot for both passes, so the header names every custom key of the rows that follow.
         await session.connection(
@@ -106,7 +114,6 @@ async def _export_rows(
         )
         key = func.jsonb_object_keys(lead_view.c.custom)
         keys = sorted((await session.scalars(select(key).where(conditions).distinct())).all())
-        buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow([_cell(header) for header in (*EXPORT_COLUMNS, *custom_headers(keys))])
         columns = [lead_view.c[name] for name in EXPORT_COLUMNS]
@@ -130,6 +137,20 @@ async def _export_rows(
         await session.rollback()  # read only: nothing to keep
 
 
+async def _first_then_rest(
+    first: bytes, rest: AsyncGenerator[bytes, None], campaign_id: UUID
+) -> AsyncIterator[bytes]:
+    try:
+        yield first
+        async for chunk in rest:
+            yield chunk
+    except (SQLAlchemyError, psycopg.Error) as exc:
+        log.warning("lead export failed mid-way", campaign_id=str(campaign_id), error=type(exc).__name__)
+        raise ExportAborted(f"the export of campaign {campaign_id} failed mid-way") from None
+    finally:
+        await rest.aclose()  # its session, also when the client goes away
+
+
 @router.get(
     "/campaigns/{campaign_id}/leads/export.csv",
     tags=["leads"],
@@ -137,6 +158,7 @@ async def _export_rows(
     responses={
         200: {"content": {"text/csv": {}}, "description": "Every lead matching the filter"},
         **NO_SUCH_CAMPAIGN,
+        503: problem("The leads could not be read (the database failed or went away); retry shortly."),
     },
 )
 async def export_leads(
@@ -152,11 +174,24 @@ async def export_leads(
     Columns: the lead's fields, status, step, validation and times, then one column per custom key found
     among the exported leads (sorted; named after the key, `custom.<key>` if it repeats a standard column).
     Cells a spreadsheet would read as a formula (starting with = + - @ tab or CR) are prefixed with `'`.
+
+    The status is only sent once the export's queries have run, so a failure there is a 503. One later
+    (the database going away mid-download) breaks the download off without its end: a client sees an
+    error, never a short file that looks complete.
     """
     campaign = await campaign_or_404(session, workspace_id, campaign_id)
     await session.close()  # the export reads on its own connection, for as long as the download takes
+    rows = _export_rows(service_of(request), workspace_id, campaign_id, filter_)
+    try:
+        first = await anext(rows)
+    except (SQLAlchemyError, psycopg.Error) as exc:
+        await rows.aclose()
+        log.warning("lead export failed", campaign_id=str(campaign_id), error=type(exc).__name__)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "The leads could not be read; try the export again shortly."
+        ) from None
     return StreamingResponse(
-        _export_rows(service_of(request), workspace_id, campaign_id, filter_),
+        _first_then_rest(first, rows, campaign_id),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": _filename(campaign.name)},
     )

@@ -13,21 +13,29 @@ import contextlib
 import csv
 import io
 import json
+import math
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import uuid4
 
+import h11
 import httpx
+import psycopg
 import pytest
 from nats.aio.client import Client
 
 from contracts import CampaignCreated, LeadImported, LeadStatus, LeadStatusChanged
 from contracts.events import MAX_BATCH, ImportedLead, LeadsRemoved, LeadsValidated, ValidatedLead, Verdict
-from services.gateway.leads_stream_api import EXPORT_COLUMNS, LeadChangeHub, Subscriber
+from services.gateway.leads_stream_api import EXPORT_BATCH, EXPORT_COLUMNS, LeadChangeHub, Subscriber
 from services.gateway.projection import lead_change_notifications
+from services.gateway.tables import lead_view
+from services.runtime.db import psycopg_conninfo
 from tests.e2e.api import (
     create_campaign,
     publish_verdict,
@@ -37,7 +45,7 @@ from tests.e2e.api import (
     workspace_id_of,
 )
 from tests.e2e.conftest import create_workspace_key
-from tests.harness import ServiceStack
+from tests.harness import ServiceStack, eventually
 
 CSV = (
     "email,first_name,last_name,company,phone,segment\n"
@@ -171,6 +179,111 @@ async def test_export_is_workspace_scoped(client: httpx.AsyncClient, stack: Serv
     assert unknown.status_code == 404, unknown.text
     unknown_stream = await client.get(f"/api/v1/campaigns/{uuid4()}/leads/events")
     assert unknown_stream.status_code == 404, unknown_stream.text
+
+
+async def _backend(stack: ServiceStack, condition: str) -> int | None:
+    """The pid of the stack's database session that matches `condition` (on pg_stat_activity), if any."""
+    async with await psycopg.AsyncConnection.connect(psycopg_conninfo(stack.database_url)) as admin:
+        found = await (
+            await admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                f"AND pid <> pg_backend_pid() AND {condition}"
+            )
+        ).fetchone()
+    return None if found is None else int(found[0])
+
+
+async def _terminate(stack: ServiceStack, pid: int) -> None:
+    async with await psycopg.AsyncConnection.connect(
+        psycopg_conninfo(stack.database_url), autocommit=True
+    ) as admin:
+        await admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+async def test_an_export_whose_query_fails_answers_503_before_a_byte_of_csv(
+    client: httpx.AsyncClient, stack: ServiceStack
+) -> None:
+    """The database connection dies while the export's first query waits (here: for a lock the test
+    holds). The answer must say so, not be a 200 with a 3-byte body (the BOM)."""
+    campaign_id = await create_campaign(client, "Export: the database goes away")
+    await import_leads(client, campaign_id, b"email\nlocked@firma.cz\n")
+    await wait_for_leads(client, campaign_id, 1)
+    url = f"/api/v1/campaigns/{campaign_id}/leads/export.csv"
+    locker = await psycopg.AsyncConnection.connect(psycopg_conninfo(stack.database_url))
+    async with locker, locker.transaction():
+        await locker.execute(f"LOCK TABLE {lead_view.fullname} IN ACCESS EXCLUSIVE MODE")
+        exporting = asyncio.ensure_future(client.get(url))
+
+        async def waiting_export() -> int | None:
+            return await _backend(stack, "wait_event_type = 'Lock' AND query ILIKE '%jsonb_object_keys%'")
+
+        await _terminate(stack, await eventually(waiting_export))
+    response = await exporting
+    assert response.status_code == 503, response.text
+    assert response.json() == {"detail": "The leads could not be read; try the export again shortly."}
+    assert [row["email"] for row in await export(client, campaign_id)] == ["locked@firma.cz"]
+
+
+def largest_send_buffer() -> int:
+    """How many bytes the kernel may buffer for one TCP socket that sends (tcp_wmem's maximum)."""
+    return int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+
+
+async def test_an_export_that_fails_mid_way_breaks_off_without_its_last_chunk(
+    client: httpx.AsyncClient, stack: ServiceStack, api_key: str
+) -> None:
+    """The database connection dies while the CSV is being sent: the download must break off (no
+    terminating chunk, so every HTTP client reports an error), never end as a shorter file."""
+    # A reader that stops reading leaves the server blocked only once the sockets' buffers are full: the
+    # kernel lets a loopback socket buffer up to tcp_wmem's maximum (4 MB by default). Each exported lead
+    # here is some 750 bytes, and a chunk's LeadImported stays within NATS's 1 MB.
+    note = "n" * 500
+    leads = max(3, math.ceil(largest_send_buffer() * 1.5 / 750 / EXPORT_BATCH)) * EXPORT_BATCH
+    campaign_id = await create_campaign(client, "Export: broken off")
+    await import_leads(
+        client,
+        campaign_id,
+        ("email,note\n" + "".join(f"l{i}@firma.cz,{note}\n" for i in range(leads))).encode(),
+    )
+    await wait_for_leads(client, campaign_id, leads)
+
+    gateway = urlsplit(stack.gateway_url)
+    assert gateway.hostname is not None and gateway.port is not None
+    reader = socket.socket()
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the server blocks after a few KB
+    reader.settimeout(30)
+    with reader:
+        reader.connect((gateway.hostname, gateway.port))
+        reader.sendall(
+            f"GET /api/v1/campaigns/{campaign_id}/leads/export.csv HTTP/1.1\r\nHost: {gateway.netloc}\r\n"
+            f"Authorization: Bearer {api_key}\r\nConnection: close\r\n\r\n".encode()
+        )
+        received = reader.recv(4096)
+        assert received.startswith(b"HTTP/1.1 200"), received[:200]
+
+        async def paused_export() -> int | None:
+            return await _backend(stack, "state = 'idle in transaction' AND query ILIKE 'fetch%'")
+
+        await _terminate(stack, await eventually(paused_export))
+        while chunk := reader.recv(64 * 1024):
+            received += chunk
+
+    http = h11.Connection(h11.CLIENT)
+    http.send(h11.Request(method="GET", target="/", headers=[("Host", "gateway")]))
+    http.send(h11.EndOfMessage())
+    http.receive_data(received)
+    http.receive_data(b"")  # the server closed the connection
+    body = b""
+    with pytest.raises(h11.RemoteProtocolError, match="incomplete"):
+        while (event := http.next_event()) is not h11.NEED_DATA:
+            if isinstance(event, h11.Response):
+                assert event.status_code == 200
+                assert (b"transfer-encoding", b"chunked") in event.headers
+            elif isinstance(event, h11.Data):
+                body += bytes(event.data)
+            assert not isinstance(event, h11.EndOfMessage), "the broken export ended as if complete"
+    rows = body.decode("utf-8-sig", errors="replace").count("@firma.cz")
+    assert EXPORT_BATCH <= rows < leads
 
 
 # --- live stream -----------------------------------------------------------------------------------------
