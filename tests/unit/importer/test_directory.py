@@ -325,7 +325,9 @@ def test_cursor_round_trips(position: int) -> None:
     assert decode_position_cursor(encode_position_cursor(position)) == position
 
 
-@pytest.mark.parametrize("cursor", ["nonsense!", "", "bm90IGEgbnVtYmVy", "//79", "LTE", "OTIyMzM3MjAzNjg1NDc3NTgwOA"])
+@pytest.mark.parametrize(
+    "cursor", ["nonsense!", "", "bm90IGEgbnVtYmVy", "//79", "LTE", "OTIyMzM3MjAzNjg1NDc3NTgwOA"]
+)
 def test_a_foreign_cursor_is_refused(cursor: str) -> None:
     with pytest.raises(ValueError, match="not one this API returned"):
         decode_position_cursor(cursor)
