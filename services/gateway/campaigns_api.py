@@ -23,7 +23,7 @@ from contracts.commands import (
 )
 from contracts.text import Text, is_safe_text
 from services.gateway.deps import Session, Workspace, ask, service_of
-from services.gateway.errors import API_RESPONSES, NO_SUCH_CAMPAIGN, invalid, problem
+from services.gateway.errors import API_RESPONSES, JSON_BODY, NO_SUCH_CAMPAIGN, invalid, problem
 from services.gateway.leads_query import (
     Keyset,
     LeadFilter,
@@ -91,7 +91,7 @@ async def campaign_or_404(session: AsyncSession, workspace_id: UUID, campaign_id
     status_code=status.HTTP_201_CREATED,
     response_model=CampaignOut,
     tags=["campaigns"],
-    responses={409: problem("The sequencer refused to create the campaign.")},
+    responses={**JSON_BODY, 409: problem("The sequencer refused to create the campaign.")},
 )
 async def create_campaign(
     body: CampaignIn, workspace_id: Workspace, session: Session, request: Request

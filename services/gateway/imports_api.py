@@ -34,7 +34,14 @@ from contracts.commands import (
 from contracts.text import Text, check_text
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import Session, Workspace, ask, raise_for_reply, service_of
-from services.gateway.errors import API_RESPONSES, NO_SUCH_CAMPAIGN, NO_SUCH_IMPORT, invalid, problem
+from services.gateway.errors import (
+    API_RESPONSES,
+    NO_SUCH_CAMPAIGN,
+    NO_SUCH_IMPORT,
+    UNREADABLE_BODY,
+    invalid,
+    problem,
+)
 from services.runtime.service import Service
 from services.runtime.streams import UPLOADS_BUCKET
 
@@ -165,7 +172,7 @@ def parse_mapping(raw: str) -> dict[str, str]:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ImportOut,
     tags=["imports"],
-    responses={**NO_SUCH_CAMPAIGN, 413: UPLOAD_TOO_LARGE},
+    responses={**NO_SUCH_CAMPAIGN, **UNREADABLE_BODY, 413: UPLOAD_TOO_LARGE},
 )
 async def start_import(
     campaign_id: UUID,
@@ -272,7 +279,10 @@ class PreviewOut(BaseModel):
 
 
 @router.post(
-    "/imports/preview", response_model=PreviewOut, tags=["imports"], responses={413: UPLOAD_TOO_LARGE}
+    "/imports/preview",
+    response_model=PreviewOut,
+    tags=["imports"],
+    responses={**UNREADABLE_BODY, 413: UPLOAD_TOO_LARGE},
 )
 async def preview_import(
     workspace_id: Workspace,

@@ -52,7 +52,7 @@ from contracts.events import EVENT_SOURCES, LeadsRemoved
 from contracts.text import MaybeText
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import CurrentKey, Session, Workspace, service_of
-from services.gateway.errors import API_RESPONSES, NO_SUCH_CAMPAIGN, problem
+from services.gateway.errors import API_RESPONSES, JSON_BODY, NO_SUCH_CAMPAIGN, problem
 from services.gateway.leads_query import LeadFilter, lead_conditions
 from services.gateway.projection import (
     PROJECTION_DURABLE,
@@ -204,7 +204,7 @@ Caller = Annotated[str, Depends(caller_name)]
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
     tags=["leads"],
-    responses=NO_SUCH_CAMPAIGN,
+    responses={**NO_SUCH_CAMPAIGN, **JSON_BODY},
 )
 async def start_bulk_action(
     campaign_id: UUID,

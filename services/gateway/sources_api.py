@@ -43,7 +43,7 @@ from contracts.commands import (
 from contracts.text import SAFE_TEXT, Text
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import Session, Workspace, ask, raise_for_reply, service_of
-from services.gateway.errors import API_RESPONSES, NO_SUCH_CAMPAIGN
+from services.gateway.errors import API_RESPONSES, JSON_BODY, NO_SUCH_CAMPAIGN
 from services.gateway.imports_api import ImportOut, import_out
 
 router = APIRouter(prefix="/api/v1", responses=API_RESPONSES)
@@ -152,7 +152,9 @@ class DirectorySearchIn(BaseModel):
     cursor: Text | None = Field(default=None, description="the previous page's `next_cursor`")
 
 
-@router.post("/directory/companies/search", response_model=CompanyPage, tags=["directory"])
+@router.post(
+    "/directory/companies/search", response_model=CompanyPage, tags=["directory"], responses=JSON_BODY
+)
 async def preview_directory_import(
     body: DirectorySearchIn, workspace_id: Workspace, request: Request
 ) -> CompanyPage:
@@ -191,7 +193,7 @@ class DirectoryImportIn(BaseModel):
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ImportOut,
     tags=["imports", "directory"],
-    responses=NO_SUCH_CAMPAIGN,
+    responses={**NO_SUCH_CAMPAIGN, **JSON_BODY},
 )
 async def import_from_directory(
     campaign_id: UUID, body: DirectoryImportIn, workspace_id: Workspace, session: Session, request: Request
@@ -241,6 +243,7 @@ _LEAD_LIST_SCHEMA = {
     "/pipeline/leads",
     response_model=PipelineLeadsCreated,
     tags=["pipeline"],
+    responses=JSON_BODY,
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": _LEAD_LIST_SCHEMA}}}
     },
@@ -359,7 +362,7 @@ class PipelineSearchIn(BaseModel):
     cursor: Text | None = Field(default=None, description="the previous page's `next_cursor`")
 
 
-@router.post("/pipeline/leads/search", response_model=PipelinePage, tags=["pipeline"])
+@router.post("/pipeline/leads/search", response_model=PipelinePage, tags=["pipeline"], responses=JSON_BODY)
 async def preview_pipeline_import(
     body: PipelineSearchIn, workspace_id: Workspace, request: Request
 ) -> PipelinePage:
@@ -391,7 +394,7 @@ class PipelineImportIn(BaseModel):
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ImportOut,
     tags=["imports", "pipeline"],
-    responses=NO_SUCH_CAMPAIGN,
+    responses={**NO_SUCH_CAMPAIGN, **JSON_BODY},
 )
 async def import_from_pipeline(
     campaign_id: UUID, body: PipelineImportIn, workspace_id: Workspace, session: Session, request: Request

@@ -23,7 +23,7 @@ from contracts.commands import (
 )
 from contracts.text import SAFE_TEXT, Text
 from services.gateway.deps import Workspace, ask, raise_for_reply, service_of
-from services.gateway.errors import API_RESPONSES, invalid, problem
+from services.gateway.errors import API_RESPONSES, JSON_BODY, UNREADABLE_BODY, invalid, problem
 from services.gateway.imports_api import checked_size, upload_filename
 from services.runtime.streams import UPLOADS_BUCKET
 
@@ -59,7 +59,9 @@ def _out(item: Suppression) -> SuppressionOut:
     return SuppressionOut.model_validate(item.model_dump())
 
 
-@router.post("/suppressions", status_code=status.HTTP_201_CREATED, response_model=SuppressionOut)
+@router.post(
+    "/suppressions", status_code=status.HTTP_201_CREATED, response_model=SuppressionOut, responses=JSON_BODY
+)
 async def add_suppression(body: SuppressionIn, workspace_id: Workspace, request: Request) -> SuppressionOut:
     """Add an address; later imports report it as `suppressed`. Adding it again changes nothing."""
     reply: SuppressionReply = await ask(
@@ -129,6 +131,7 @@ class SuppressionUploadOut(BaseModel):
     "/suppressions/upload",
     response_model=SuppressionUploadOut,
     responses={
+        **UNREADABLE_BODY,
         413: problem("The file is larger than `LEADFLOW_SUPPRESSION_UPLOAD_MAX_BYTES` (10 MB by default)."),
         422: invalid("An empty file, or one that is not a readable CSV."),
     },

@@ -17,7 +17,7 @@ from contracts.commands import (
 from contracts.text import Text
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import Session, Workspace, ask, raise_for_reply, service_of
-from services.gateway.errors import API_RESPONSES, NO_SUCH_CAMPAIGN, invalid, problem
+from services.gateway.errors import API_RESPONSES, JSON_BODY, NO_SUCH_CAMPAIGN, invalid, problem
 
 router = APIRouter(prefix="/api/v1", responses=API_RESPONSES)
 
@@ -48,6 +48,7 @@ class RerunOut(BaseModel):
     tags=["campaigns"],
     responses={
         **NO_SUCH_CAMPAIGN,
+        **JSON_BODY,
         422: invalid("An unknown reason code; the message lists the valid ones."),
         503: problem("The validator did not answer; try again shortly."),
     },

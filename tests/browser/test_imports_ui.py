@@ -71,6 +71,23 @@ def test_the_wizard_at_1280x900_shows_its_buttons_and_every_preview_column(
     expect(wizard.get_by_text("Step 3 of 3 · Importing")).to_be_in_viewport()
 
 
+def test_a_file_the_preview_refuses_shows_the_reason_in_the_wizard(page: Page, api: httpx.Client) -> None:
+    # The API answers 422 in FastAPI's array form; the wizard shows the message itself.
+    campaign_id = create_campaign(api, "Too wide a file")
+    page.goto(f"/#/campaigns/{campaign_id}")
+    page.get_by_role("button", name="Import CSV").click()
+    wizard = page.get_by_role("dialog", name="Import CSV")
+    too_wide = (",".join(f"c{i}" for i in range(1_200)) + "\nx@firma.cz\n").encode()
+    wizard.get_by_label("CSV file").set_input_files(
+        files=FilePayload(name="wide.csv", mimeType="text/csv", buffer=too_wide)
+    )
+    wizard.get_by_role("button", name="Preview").click()
+    expect(wizard.get_by_role("alert")).to_have_text(
+        "The header row has 1,200 columns; a file may have at most 1,000. "
+        "Remove the columns you do not need and try again."
+    )
+
+
 def test_progress_says_of_how_many_rows_once_the_total_is_known(page: Page, api: httpx.Client) -> None:
     campaign_id = create_campaign(api, "Counted file")
     open_wizard_with(page, campaign_id, "counted.csv", big_csv(30_000, "counted.example"))
