@@ -74,15 +74,20 @@ API_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: invalid("The request is not valid; `detail` lists each problem."),
     503: problem("A service or the database did not answer in time; retry shortly."),
 }
+# Every change (POST, DELETE) made with the web UI's session cookie must come from this site (auth.py).
+CROSS_SITE: dict[int | str, dict[str, Any]] = {
+    403: problem("Sent with the web UI's session cookie, but not from this site's pages (its `Origin`).")
+}
 # What an operation with a body can answer before it runs: a body that cannot be parsed (JSON that is not
-# UTF-8, broken multipart framing), and one over the upload limit (see upload_limit.py).
-UNREADABLE_BODY: dict[int | str, dict[str, Any]] = {
+# UTF-8, broken multipart framing), one from another site, and (JSON) one over the limit (upload_limit.py).
+MULTIPART_BODY: dict[int | str, dict[str, Any]] = {
+    **CROSS_SITE,
     400: problem(
         "The body cannot be read: JSON that is not UTF-8, or multipart data that is not well-formed."
-    )
+    ),
 }
 JSON_BODY: dict[int | str, dict[str, Any]] = {
-    **UNREADABLE_BODY,
+    **MULTIPART_BODY,
     413: problem("The body is larger than `LEADFLOW_IMPORT_MAX_BYTES` (200 MB by default)."),
 }
 NO_SUCH_CAMPAIGN: dict[int | str, dict[str, Any]] = {404: problem("No such campaign in this workspace.")}

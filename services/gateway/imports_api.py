@@ -36,9 +36,10 @@ from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import Session, Workspace, ask, raise_for_reply, service_of
 from services.gateway.errors import (
     API_RESPONSES,
+    CROSS_SITE,
+    MULTIPART_BODY,
     NO_SUCH_CAMPAIGN,
     NO_SUCH_IMPORT,
-    UNREADABLE_BODY,
     invalid,
     problem,
 )
@@ -172,7 +173,7 @@ def parse_mapping(raw: str) -> dict[str, str]:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ImportOut,
     tags=["imports"],
-    responses={**NO_SUCH_CAMPAIGN, **UNREADABLE_BODY, 413: UPLOAD_TOO_LARGE},
+    responses={**NO_SUCH_CAMPAIGN, **MULTIPART_BODY, 413: UPLOAD_TOO_LARGE},
 )
 async def start_import(
     campaign_id: UUID,
@@ -282,7 +283,7 @@ class PreviewOut(BaseModel):
     "/imports/preview",
     response_model=PreviewOut,
     tags=["imports"],
-    responses={**UNREADABLE_BODY, 413: UPLOAD_TOO_LARGE},
+    responses={**MULTIPART_BODY, 413: UPLOAD_TOO_LARGE},
 )
 async def preview_import(
     workspace_id: Workspace,
@@ -317,7 +318,7 @@ async def preview_import(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ImportOut,
     tags=["imports"],
-    responses=NO_SUCH_IMPORT,
+    responses={**NO_SUCH_IMPORT, **CROSS_SITE},
 )
 async def cancel_import(import_id: UUID, workspace_id: Workspace, request: Request) -> ImportOut:
     """Stop the import after its current chunk. Leads imported so far stay in the campaign."""

@@ -23,7 +23,7 @@ from contracts.commands import (
 )
 from contracts.text import SAFE_TEXT, Text
 from services.gateway.deps import Workspace, ask, raise_for_reply, service_of
-from services.gateway.errors import API_RESPONSES, JSON_BODY, UNREADABLE_BODY, invalid, problem
+from services.gateway.errors import API_RESPONSES, CROSS_SITE, JSON_BODY, MULTIPART_BODY, invalid, problem
 from services.gateway.imports_api import checked_size, upload_filename
 from services.runtime.streams import UPLOADS_BUCKET
 
@@ -101,7 +101,7 @@ async def list_suppressions(
     "/suppressions/{email}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses={404: problem("That address is not on the suppression list.")},
+    responses={**CROSS_SITE, 404: problem("That address is not on the suppression list.")},
 )
 async def remove_suppression(
     email: Annotated[Address, Path(description="the address, as listed")],
@@ -131,7 +131,7 @@ class SuppressionUploadOut(BaseModel):
     "/suppressions/upload",
     response_model=SuppressionUploadOut,
     responses={
-        **UNREADABLE_BODY,
+        **MULTIPART_BODY,
         413: problem("The file is larger than `LEADFLOW_SUPPRESSION_UPLOAD_MAX_BYTES` (10 MB by default)."),
         422: invalid("An empty file, or one that is not a readable CSV."),
     },
