@@ -22,7 +22,7 @@ from services.importer.app import create_service
 from services.importer.preview_pool import PreviewPool
 from services.runtime import migrations
 from services.runtime.settings import Settings
-from tests.harness import eventually, temporary_nats
+from tests.harness import TEST_CLIENT, eventually, temporary_nats
 
 HOLD_AT_MOST_SECONDS = 120.0
 
@@ -43,12 +43,17 @@ async def test_a_running_preview_does_not_hold_another_workspaces_command(
 ) -> None:
     database_url = fresh_database_url()
     migrations.upgrade(database_url)
-    with temporary_nats() as nats_url:
-        service = create_service(
-            Settings(nats_url=nats_url, database_url=database_url), previews=PreviewPool(held_preview)
+    with temporary_nats() as server:
+        # The importer as its own NATS user; the test asks as the gateway would, with the test client.
+        settings = Settings(
+            nats_url=server.url,
+            nats_user="importer",
+            nats_password=server.credentials.password("importer"),
+            database_url=database_url,
         )
+        service = create_service(settings, previews=PreviewPool(held_preview))
         async with service.running():
-            nc = await nats.connect(nats_url)
+            nc = await nats.connect(server.url_for(TEST_CLIENT))
             try:
                 ask_preview = PreviewCsv.of(uuid.uuid4(), str(tmp_path).encode(), truncated=False)
                 previewing = asyncio.ensure_future(
