@@ -21,7 +21,7 @@ import queue
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
 from typing import Any, NamedTuple
@@ -201,34 +201,106 @@ def stage_candidates(
     return "\n".join(lines).encode(), ChunkEvent(event_id, subject, payload, tuple(spans))
 
 
+# NATS refuses a message over its `max_payload` (1 MB by default), and the outbox would retry such an event
+# for ever: a chunk's LeadImported is cut short of that, and one lead larger than a chunk may be is rejected.
+MAX_EVENT_BYTES = 768 * 1024
+MAX_LEAD_BYTES = 256 * 1024
+
+
+class RowStream:
+    """The numbered rows of a source, with a way to put back the ones a chunk did not take."""
+
+    def __init__(self, rows: Iterable[tuple[int, dict[str, str]]]) -> None:
+        self._rows = iter(rows)
+        self._back: list[tuple[int, dict[str, str]]] = []
+
+    def take(self, count: int) -> list[tuple[int, dict[str, str]]]:
+        taken = self._back[:count]
+        del self._back[:count]
+        if len(taken) < count:
+            taken += itertools.islice(self._rows, count - len(taken))
+        return taken
+
+    def put_back(self, rows: Sequence[tuple[int, dict[str, str]]]) -> None:
+        self._back[:0] = rows
+
+
+def too_large(size: int) -> str:
+    return (
+        f"the row holds {size / 1024:,.0f} KB of data once imported; "
+        f"a lead may hold at most {MAX_LEAD_BYTES // 1024} KB"
+    )
+
+
+def _plan(
+    batch: Sequence[tuple[int, dict[str, str]]], mapping: dict[str, str], oversized: dict[int, int]
+) -> tuple[list[Candidate], list[Rejection]]:
+    """The chunk's candidates and rejections; a row in `oversized` (row → bytes) is rejected as too large."""
+    mappable = [(n, row) for n, row in batch if ragged_reason(row) is None and n not in oversized]
+    plan = plan_chunk(mappable, mapping)
+    rejections = plan.rejections
+    for n, row in batch:
+        reason = ragged_reason(row)
+        if reason is not None:
+            rejections.append(Rejection(n, "", Outcome.REJECTED, reason))
+        elif n in oversized:
+            email = (row.get(mapping["email"]) or "").strip()
+            rejections.append(Rejection(n, email, Outcome.REJECTED, too_large(oversized[n])))
+    return plan.candidates, rejections
+
+
+def _cut(candidates: Sequence[Candidate], event: ChunkEvent, oversized: dict[int, int]) -> int | None:
+    """Where a chunk whose event is too large must end (the first row it must leave out), noting in
+    `oversized` the candidates that are too large on their own; None when only those need to go."""
+    size = event.spans[0] + 2  # the head and the closing `]}`
+    for i, candidate in enumerate(candidates):
+        length = event.spans[2 * i + 1] - event.spans[2 * i]
+        if length > MAX_LEAD_BYTES:
+            oversized[candidate.row] = length
+            continue
+        size += length + 2
+        if size > MAX_EVENT_BYTES:
+            return candidate.row
+    return None
+
+
 def next_chunk(
-    rows: Iterator[tuple[int, dict[str, str]]],
+    rows: RowStream,
     size: int,
     mapping: dict[str, str],
     ids: tuple[UUID, UUID, UUID],
     number: int,
 ) -> Chunk | None:
-    """Read, plan and stage chunk `number` from `rows`; None at the end."""
-    batch = list(itertools.islice(rows, size))
+    """Read, plan and stage chunk `number` from `rows`; None at the end. A chunk holds `size` rows, or fewer
+    when its event would be too large: the rows it leaves go back to `rows` for the next chunk."""
+    batch = rows.take(size)
     if not batch:
         return None
-    mappable = [(n, row) for n, row in batch if ragged_reason(row) is None]
-    plan = plan_chunk(mappable, mapping)
-    rejections = plan.rejections
-    if len(mappable) != len(batch):
-        for n, row in batch:
-            reason = ragged_reason(row)
-            if reason is not None:
-                rejections.append(Rejection(n, "", Outcome.REJECTED, reason))
-    staged, event = stage_candidates(ids, number, plan.candidates)
+    oversized: dict[int, int] = {}
+    while True:
+        candidates, rejections = _plan(batch, mapping, oversized)
+        staged, event = stage_candidates(ids, number, candidates)
+        if event is None or (len(event.payload) <= MAX_EVENT_BYTES and not oversized_in(event)):
+            break
+        end = _cut(candidates, event, oversized)
+        if end is not None:
+            keep = next(i for i, (n, _) in enumerate(batch) if n >= end)
+            rows.put_back(batch[keep:])
+            batch = batch[:keep]
     return Chunk(
         number,
         batch[-1][0],
         tuple((r.row, r.value, r.outcome.value, r.reason) for r in rejections),
-        tuple(c.row for c in plan.candidates),
+        tuple(c.row for c in candidates),
         staged,
         event,
     )
+
+
+def oversized_in(event: ChunkEvent) -> bool:
+    """Whether one of the event's leads is larger than a lead may be."""
+    spans = event.spans
+    return any(spans[i + 1] - spans[i] > MAX_LEAD_BYTES for i in range(0, len(spans), 2))
 
 
 def produce(
@@ -248,10 +320,11 @@ def produce(
         opened = source.open(skip)
         try:
             out.put(("opened", opened.total_rows))
+            stream = RowStream(opened.rows)
             for number in itertools.count(first_chunk):
                 if stop.is_set():
                     break
-                chunk = next_chunk(opened.rows, size, opened.mapping, ids, number)
+                chunk = next_chunk(stream, size, opened.mapping, ids, number)
                 if chunk is None:
                     out.put(("done",))
                     break

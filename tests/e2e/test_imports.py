@@ -477,3 +477,27 @@ async def test_quoted_line_breaks_come_back_exactly_as_written(client: httpx.Asy
     export = await client.get(f"/api/v1/campaigns/{campaign_id}/leads/export.csv")
     exported = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"), newline="")))
     assert {r["email"]: (r["company_name"], r["note"]) for r in exported} == expected
+
+
+async def test_rows_with_much_data_are_all_listed_and_a_row_too_large_for_a_lead_is_rejected(
+    client: httpx.AsyncClient,
+) -> None:
+    """1,000 rows of ~1.3 KB each would make one LeadImported larger than NATS accepts (1 MB): the chunk is
+    cut short instead, so every lead reaches the list; a row larger than a lead may be is rejected."""
+    campaign_id = await create_campaign(client, "wide rows")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["email", "note", "history", "a", "b", "c"])
+    for i in range(3000):
+        writer.writerow([f"lead{i}@sirka.cz", f"poznámka {i} " * 50, "ř" * 600, "", "", ""])
+    writer.writerow(["huge@sirka.cz", "", "", "x" * 100_000, "y" * 100_000, "z" * 100_000])
+    started = await start_import(client, campaign_id, out.getvalue().encode(), {"email": "email"})
+    done = await wait_for_import(client, started["id"])
+    assert done["state"] == "completed", done
+    assert done["counts"]["imported"] == 3000 and done["counts"]["rejected"] == 1, done["counts"]
+    report = await client.get(done["report_url"])
+    lines = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
+    assert [line[:3] for line in lines[1:]] == [["3001", "huge@sirka.cz", "rejected"]]
+    assert "at most 256 KB" in lines[1][3]
+    page = await wait_for_leads(client, campaign_id, 3000)
+    assert page["total"] == 3000

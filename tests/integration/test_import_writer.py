@@ -12,7 +12,7 @@ import pytest
 
 from contracts import LeadImported, parse_event
 from services.importer.domain import empty_counts
-from services.importer.worker import Chunk, next_chunk
+from services.importer.worker import Chunk, RowStream, next_chunk
 from services.importer.writer import ChunkWriter, ImportSuperseded, Job
 from services.runtime.db import psycopg_conninfo
 
@@ -40,7 +40,7 @@ async def new_job(conn: psycopg.AsyncConnection[Any], campaign_id: uuid.UUID | N
 def chunks_of(
     job: Job, rows: list[dict[str, str]], size: int, first_row: int = 1, first_chunk: int = 0
 ) -> list[Chunk]:
-    numbered = iter(list(enumerate(rows, start=first_row)))
+    numbered = RowStream(enumerate(rows, start=first_row))
     out: list[Chunk] = []
     ids = (job.workspace_id, job.campaign_id, job.id)
     while (chunk := next_chunk(numbered, size, MAPPING, ids, first_chunk + len(out))) is not None:

@@ -15,12 +15,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts import ImportedLead
+from contracts import ImportedLead, LeadImported
 from services.importer.domain import Candidate, ImportInputError, Outcome
 from services.importer.sources import CsvFileSource, CsvSource, OpenedSource
 from services.importer.worker import (
+    MAX_EVENT_BYTES,
+    MAX_LEAD_BYTES,
     OPTIONAL_FIELDS,
     ChunkWorker,
+    RowStream,
     custom_json,
     lead_fragment,
     new_lead_ids,
@@ -197,7 +200,7 @@ def _copy_unescape(field: str) -> str:
 
 
 def test_next_chunk_at_the_end_is_none() -> None:
-    assert next_chunk(iter([]), 10, MAPPING, IDS, 0) is None
+    assert next_chunk(RowStream([]), 10, MAPPING, IDS, 0) is None
 
 
 def _csv(tmp_path: Path, body: bytes) -> str:
@@ -268,3 +271,51 @@ def test_new_lead_ids_are_distinct_random_uuids() -> None:
     assert all(i.version == 4 and i.variant == uuid.RFC_4122 for i in ids)
     assert [str(i) for i in ids] == [str(i) for i in ids]  # canonical, lower-case text
     assert new_lead_ids(0) == []
+
+
+def _chunks(rows: list[tuple[int, dict[str, str]]], size: int) -> list[Any]:
+    stream = RowStream(rows)
+    out: list[Any] = []
+    while (chunk := next_chunk(stream, size, MAPPING, IDS, len(out))) is not None:
+        out.append(chunk)
+    return out
+
+
+def _covered(chunks: list[Any]) -> list[int]:
+    """Every row the chunks account for (a candidate or a rejection), chunk by chunk, in order."""
+    return [row for chunk in chunks for row in sorted([*chunk.rows, *(r[0] for r in chunk.rejections)])]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=300_000), min_size=1, max_size=40), st.integers(1, 12))
+def test_chunks_stay_under_the_event_limit_and_account_for_every_row_once(
+    sizes: list[int], size: int
+) -> None:
+    rows = [
+        (n, {"email": f"l{n}@x.cz", "name": "J", "note": "é" * width}) for n, width in enumerate(sizes, 1)
+    ]
+    chunks = _chunks(rows, size)
+    assert _covered(chunks) == [n for n, _ in rows]
+    assert [c.number for c in chunks] == list(range(len(chunks)))
+    assert [c.last_row for c in chunks] == sorted({c.last_row for c in chunks})
+    for chunk in chunks:
+        if chunk.event is not None:
+            assert len(chunk.event.payload) <= MAX_EVENT_BYTES
+            event = LeadImported.model_validate_json(chunk.event.payload)
+            assert [lead.row for lead in event.leads] == list(chunk.rows)
+        for row, value, outcome, reason in chunk.rejections:
+            width = sizes[row - 1]
+            assert outcome == "rejected" and value == f"l{row}@x.cz" and "at most 256 KB" in reason
+            assert width * 2 > MAX_LEAD_BYTES - 1024  # only rows that are too large are rejected
+    imported = {row for chunk in chunks for row in chunk.rows}
+    assert imported >= {n for n, width in enumerate(sizes, 1) if width * 2 < MAX_LEAD_BYTES - 1024}
+
+
+def test_a_thousand_wide_rows_make_several_chunks_each_under_the_limit() -> None:
+    rows = [(n, {"email": f"l{n}@x.cz", "name": "J", "note": "ř" * 700}) for n in range(1, 1001)]
+    chunks = _chunks(rows, 1000)
+    assert len(chunks) == 3  # ~1.6 KB per lead: 1,000 of them would be ~1.6 MB
+    assert sum(len(c.rows) for c in chunks) == 1000 and chunks[-1].last_row == 1000
+    assert all(c.event is not None and len(c.event.payload) <= MAX_EVENT_BYTES for c in chunks)
+    narrow = [(n, {"email": f"l{n}@x.cz", "name": "J", "note": "ok"}) for n in range(1, 1001)]
+    assert len(_chunks(narrow, 1000)) == 1
