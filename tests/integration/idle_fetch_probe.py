@@ -34,7 +34,16 @@ async def idle_subscriber(nats_url: str, seconds: float) -> None:
 
     await broker.start()
     try:
-        await asyncio.sleep(seconds)
+        # The race that ends the fetch loop (see above) is lost now and then on a busy machine: wait until the
+        # loop has ended or `seconds` have passed, rather than a fixed time that may be too short.
+        loops = [
+            t for t in asyncio.all_tasks() if "_consume_pull" in getattr(t.get_coro(), "__qualname__", "")
+        ]
+        if loops:
+            await asyncio.wait(loops, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        else:
+            await asyncio.sleep(seconds)
+        await asyncio.sleep(0.2)  # for the loop's end to be reported
     finally:
         await broker.stop()
 

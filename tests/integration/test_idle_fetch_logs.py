@@ -12,9 +12,9 @@ import pytest
 pytestmark = pytest.mark.infra
 
 
-def run_probe(nats_url: str, level: str) -> list[dict[str, object]]:
+def run_probe(nats_url: str, level: str, seconds: float) -> list[dict[str, object]]:
     result = subprocess.run(
-        [sys.executable, "-m", "tests.integration.idle_fetch_probe", nats_url, level, "1.5"],
+        [sys.executable, "-m", "tests.integration.idle_fetch_probe", nats_url, level, str(seconds)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -25,7 +25,7 @@ def run_probe(nats_url: str, level: str) -> list[dict[str, object]]:
 
 
 def test_an_idle_fetch_timeout_is_logged_at_debug_not_as_an_error(nats_url: str) -> None:
-    lines = run_probe(nats_url, "DEBUG")
+    lines = run_probe(nats_url, "DEBUG", 20)
     idle = [line for line in lines if "TimeoutError" in str(line.get("exception", ""))]
     assert idle, "the probe's fetch loop never met the timeout:\n" + "\n".join(map(str, lines))
     assert {line["level"] for line in idle} == {"debug"}
@@ -33,4 +33,4 @@ def test_an_idle_fetch_timeout_is_logged_at_debug_not_as_an_error(nats_url: str)
 
 
 def test_at_info_an_idle_consumer_logs_nothing(nats_url: str) -> None:
-    assert run_probe(nats_url, "INFO") == []
+    assert run_probe(nats_url, "INFO", 20) == []
