@@ -169,13 +169,13 @@ def directory_load(
     Exit status: 0 every row loaded, 1 some rows rejected (the others are loaded), 2 nothing loaded,
     3 no running stack to load into.
     """
-    from services.importer import directory
+    from services.importer.directory.cli import load_file
     from services.runtime import migrations
     from services.runtime.db import psycopg_conninfo
 
     with stack_database(embedded) as url:
         migrations.upgrade(url)
-        code = directory.load_file(psycopg_conninfo(url), file, replace=replace, out=sys.stdout)
+        code = load_file(psycopg_conninfo(url), file, replace=replace, out=sys.stdout)
     raise typer.Exit(code)
 
 
@@ -191,19 +191,21 @@ def directory_sample(
     embedded: Embedded = False,
 ) -> None:
     """Generate synthetic Central-European companies and load them (or write them with --output)."""
-    from services.importer import directory
+    from services.importer.directory.csv_file import write_directory_csv
+    from services.importer.directory.sample import sample_rows
 
     if output is not None:
         with output.open("w", encoding="utf-8", newline="") as out:
-            written = directory.write_directory_csv(directory.sample_rows(rows, seed), out)
+            written = write_directory_csv(sample_rows(rows, seed), out)
         typer.echo(f"Wrote {written:,} companies (seed {seed}) to {output}.")
         return
+    from services.importer.directory.cli import load_sample
     from services.runtime import migrations
     from services.runtime.db import psycopg_conninfo
 
     with stack_database(embedded) as url:
         migrations.upgrade(url)
-        directory.load_sample(psycopg_conninfo(url), rows, seed, replace=replace, out=sys.stdout)
+        load_sample(psycopg_conninfo(url), rows, seed, replace=replace, out=sys.stdout)
 
 
 @bus_app.command("status")

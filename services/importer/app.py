@@ -17,7 +17,8 @@ from contracts.commands import (
     StartCsvImport,
 )
 from contracts.events import LeadsRemoved
-from services.importer import directory, pipeline, suppressions
+from services.importer import pipeline, suppressions
+from services.importer.directory import handlers as directory_handlers
 from services.importer.jobs import campaign_imports, start, status
 from services.importer.preview_pool import PreviewPool
 from services.importer.repository import ImportRepository
@@ -37,7 +38,7 @@ def create_service(
     register_import_commands(service, runner, previews)
     service.on_shutdown(previews.close)
     suppressions.register(service)
-    directory.register(service, runner)
+    directory_handlers.register(service, runner)
     pipeline.register(service, runner)
     service.consume("leads_removed", forget_removed_leads, durable="importer-removals")
     service.on_startup(runner.start)

@@ -31,11 +31,11 @@ from contracts.commands import (
     StartPipelineImport,
     StoredPipelineLead,
 )
-from services.importer.directory import (
+from services.importer.directory.labels import filter_label
+from services.importer.directory.queries import (
     decode_position_cursor,
     encode_position_cursor,
     fetch,
-    filter_label,
     like_pattern,
     value_conditions,
 )
