@@ -53,7 +53,7 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from contracts import subjects
+from contracts import ImportState, subjects
 from contracts.commands import GetImport, ImportStatusReply, StartCsvImport
 from services.runtime import migrations
 from services.runtime.db import psycopg_conninfo
@@ -642,9 +642,9 @@ async def _wait_until_committed(
     last_rows, last_move = -1, time.monotonic()
     while True:
         status = await _request(nc, "get_import", GetImport(workspace_id=workspace_id, import_id=import_id))
-        if status.state == "completed":
+        if status.state == ImportState.COMPLETED:
             return time.perf_counter()
-        if status.state != "running":
+        if status.state != ImportState.RUNNING:
             raise BenchFailure(f"the import ended {status.state}: {status.error}")
         if status.rows_done != last_rows:
             last_rows, last_move = status.rows_done, time.monotonic()

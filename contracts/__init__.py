@@ -1,5 +1,6 @@
 """Leadflow contracts: events, subjects and the lead-status fold. Pure: no I/O."""
 
+from contracts._status import IMPORT_END_STATES, ImportEndState, ImportState
 from contracts.events import (
     EVENT_TYPES,
     MAX_BATCH,
@@ -16,7 +17,6 @@ from contracts.events import (
     ImportedLead,
     ImportEvent,
     ImportProgress,
-    ImportState,
     InboundMessageEvent,
     LeadCompleted,
     LeadEvent,
@@ -53,6 +53,7 @@ __all__ = [
     "DEAD_LETTER_SUBJECTS",
     "DUPLICATE_WINDOW_SECONDS",
     "EVENT_TYPES",
+    "IMPORT_END_STATES",
     "IMPORT_PROGRESS",
     "MAX_BATCH",
     "STREAM",
@@ -68,6 +69,7 @@ __all__ = [
     "EmailSent",
     "Event",
     "ImportCompleted",
+    "ImportEndState",
     "ImportEvent",
     "ImportProgress",
     "ImportState",

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from contracts._status import ImportState
 from contracts.text import MaybeText, Text
 
 # The lead fields an import can map a column to; every other column becomes a custom variable.
@@ -69,15 +70,12 @@ class GetImport(Command):
     import_id: UUID
 
 
-ImportStatusState = Literal["running", "completed", "failed", "cancelled"]
-
-
 class ImportStatusReply(Reply):
     id: UUID | None = None
     campaign_id: UUID | None = None
     source: str | None = None
     filename: str | None = None
-    state: ImportStatusState | None = None
+    state: ImportState | None = None
     percent: float = 0.0
     rows_done: int = 0
     total_rows: int | None = None

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
-from contracts._status import LeadStatus
+from contracts._status import ImportEndState, LeadStatus
 from contracts.subjects import event_subject, import_progress_subject
 
 MAX_BATCH: Final = 1000
@@ -30,7 +30,6 @@ def _now() -> datetime:
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 StepNumber = Annotated[int, Field(ge=1)]
 
-ImportState = Literal["completed", "failed", "cancelled"]
 BounceSource = Literal["smtp", "dsn"]
 BounceKind = Literal["hard", "soft"]
 UnsubscribeSource = Literal["link", "one_click", "reply", "manual"]
@@ -115,7 +114,7 @@ class LeadImported(ImportEvent):
 
 class ImportCompleted(ImportEvent):
     event_type: Literal["import_completed"] = "import_completed"
-    state: ImportState
+    state: ImportEndState
     counts: dict[str, int]
     error: str | None = None
 

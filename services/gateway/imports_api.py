@@ -16,7 +16,15 @@ from nats.aio.msg import Msg
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
-from contracts import AnyEvent, ImportCompleted, ImportProgress, parse_event, subjects
+from contracts import (
+    IMPORT_END_STATES,
+    AnyEvent,
+    ImportCompleted,
+    ImportProgress,
+    ImportState,
+    parse_event,
+    subjects,
+)
 from contracts.commands import (
     IMPORT_PAGE_MAX,
     LEAD_FIELDS,
@@ -332,7 +340,6 @@ async def cancel_import(import_id: UUID, workspace_id: Workspace, request: Reque
     return import_out(reply)
 
 
-FINAL_STATES = ("completed", "failed", "cancelled")
 RESYNC_SECONDS = 5.0
 
 
@@ -389,7 +396,7 @@ async def _progress_stream(
     try:
         while True:
             current = await import_status(service, workspace_id, import_id)
-            if current.state in FINAL_STATES:
+            if current.state in IMPORT_END_STATES:
                 yield _final(current)
                 return
             if news(current.rows_done, current.total_rows):
@@ -415,7 +422,7 @@ def _progress(
     percent: float, rows_done: int, total_rows: int | None, counts: dict[str, int]
 ) -> dict[str, str]:
     data = {
-        "state": "running",
+        "state": ImportState.RUNNING.value,
         "percent": percent,
         "rows_done": rows_done,
         "total_rows": total_rows,
@@ -425,7 +432,11 @@ def _progress(
 
 
 def _final(reply: ImportStatusReply) -> dict[str, str]:
-    return {"event": reply.state or "completed", "id": "final", "data": import_out(reply).model_dump_json()}
+    return {
+        "event": (reply.state or ImportState.COMPLETED).value,
+        "id": "final",
+        "data": import_out(reply).model_dump_json(),
+    }
 
 
 @router.get(
@@ -443,7 +454,7 @@ async def import_report(import_id: UUID, workspace_id: Workspace, request: Reque
     read as a formula are prefixed with a quote."""
     service = service_of(request)
     reply = await import_status(service, workspace_id, import_id)
-    if reply.state == "running" or not reply.report_object:
+    if reply.state == ImportState.RUNNING or not reply.report_object:
         raise HTTPException(status.HTTP_409_CONFLICT, "The report is ready when the import has finished.")
     spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the response's iterator)
     store = await service.js.object_store(UPLOADS_BUCKET)

@@ -52,6 +52,7 @@ from contracts.events import EVENT_SOURCES, LeadsRemoved
 from contracts.text import MaybeText
 from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import CurrentKey, Session, Workspace, service_of
+from services.gateway.domain import JobState
 from services.gateway.errors import API_RESPONSES, JSON_BODY, NO_SUCH_CAMPAIGN, problem
 from services.gateway.leads_query import LeadFilter, lead_conditions
 from services.gateway.projection import (
@@ -88,7 +89,6 @@ POLL_SECONDS = 1.0
 # A job whose step keeps failing (not a blip of the database) is marked failed after this many tries.
 MAX_ATTEMPTS = 5
 
-JobState = Literal["running", "completed", "failed"]
 BulkAction = Literal["set_status", "remove"]
 
 
@@ -256,7 +256,7 @@ async def start_bulk_action(
                 workspace_id=workspace_id,
                 campaign_id=campaign_id,
                 kind=JOB_KIND,
-                state="completed" if finished else "running",
+                state=JobState.COMPLETED if finished else JobState.RUNNING,
                 total=total,
                 done=0,
                 params=params,
@@ -456,7 +456,7 @@ class JobRunner:
         async with self.service.sessions() as session:
             running = list(
                 await session.scalars(
-                    select(jobs.c.id).where(jobs.c.state == "running").order_by(jobs.c.created_at)
+                    select(jobs.c.id).where(jobs.c.state == JobState.RUNNING).order_by(jobs.c.created_at)
                 )
             )
         more = False
@@ -488,7 +488,7 @@ class JobRunner:
             job = (
                 await session.execute(
                     select(jobs)
-                    .where(jobs.c.id == job_id, jobs.c.state == "running")
+                    .where(jobs.c.id == job_id, jobs.c.state == JobState.RUNNING)
                     .with_for_update(skip_locked=True)
                 )
             ).first()
@@ -522,7 +522,7 @@ class JobRunner:
             "updated_at": func.now(),
         }
         if finished:
-            values |= {"state": "completed", "finished_at": func.now()}
+            values |= {"state": JobState.COMPLETED, "finished_at": func.now()}
         await session.execute(update(jobs).where(jobs.c.id == job.id).values(**values))
         if finished:
             log.info("job completed", job_id=str(job.id), sent=values["params"]["sent"], total=job.total)
@@ -533,8 +533,13 @@ class JobRunner:
             async with self.service.sessions() as session, session.begin():
                 await session.execute(
                     update(jobs)
-                    .where(jobs.c.id == job_id, jobs.c.state == "running")
-                    .values(state="failed", error=error[:2000], updated_at=func.now(), finished_at=func.now())
+                    .where(jobs.c.id == job_id, jobs.c.state == JobState.RUNNING)
+                    .values(
+                        state=JobState.FAILED,
+                        error=error[:2000],
+                        updated_at=func.now(),
+                        finished_at=func.now(),
+                    )
                 )
             self._failures.pop(job_id, None)
 

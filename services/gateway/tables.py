@@ -21,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+from contracts import LeadStatus
+from services.gateway.domain import JobState
 from services.runtime.db import runtime_tables
 
 SCHEMA = "gateway"
@@ -86,7 +88,7 @@ lead_view = Table(
     Column("city", Text),
     Column("industry", Text),
     Column("custom", JSONB, nullable=False, server_default="{}"),
-    Column("status", Text, nullable=False, server_default="pending"),
+    Column("status", Text, nullable=False, server_default=LeadStatus.PENDING.value),
     Column("status_at", DateTime(timezone=True)),
     Column("manual_at", DateTime(timezone=True)),
     Column("manual_id", Uuid),
@@ -212,7 +214,7 @@ jobs = Table(
     Column("workspace_id", Uuid, nullable=False),
     Column("campaign_id", Uuid),
     Column("kind", Text, nullable=False),
-    Column("state", Text, nullable=False, server_default="running"),
+    Column("state", Text, nullable=False, server_default=JobState.RUNNING.value),
     Column("total", Integer, nullable=False, server_default="0"),
     Column("done", Integer, nullable=False, server_default="0"),
     Column("params", JSONB, nullable=False, server_default="{}"),
@@ -221,5 +223,5 @@ jobs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("finished_at", DateTime(timezone=True)),
-    Index("jobs_running", "state", postgresql_where="state = 'running'"),
+    Index("jobs_running", "state", postgresql_where=f"state = '{JobState.RUNNING.value}'"),
 )

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from contracts import ImportState
 from contracts.commands import ImportPage, ImportStatusReply, ListCampaignImports
 from services.importer.domain import empty_counts
 from services.importer.repository import ImportRepository
@@ -32,7 +33,7 @@ async def status(service: Service, workspace_id: UUID, import_id: UUID) -> Impor
 
 def status_of(job: Any) -> ImportStatusReply:
     """An import's row as the reply every import command gives."""
-    completed = job.state == "completed"
+    completed = job.state == ImportState.COMPLETED
     # A running import never shows 100% before its last chunk is committed.
     percent = 100.0 if completed else min(percent_of(job.rows_done, job.total_rows), 99.99)
     return ImportStatusReply(
@@ -40,7 +41,7 @@ def status_of(job: Any) -> ImportStatusReply:
         campaign_id=job.campaign_id,
         source=job.source,
         filename=job.filename,
-        state=job.state,
+        state=ImportState(job.state),
         error=job.error,
         percent=percent,
         rows_done=job.rows_done,

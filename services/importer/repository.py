@@ -11,6 +11,7 @@ from sqlalchemy import Row, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts import ImportEndState, ImportState
 from services.importer.tables import imports, rejected_rows
 
 
@@ -46,7 +47,7 @@ class ImportRepository:
         return list((await self.session.execute(statement)).all())
 
     async def running_ids(self) -> list[UUID]:
-        rows = await self.session.execute(select(imports.c.id).where(imports.c.state == "running"))
+        rows = await self.session.execute(select(imports.c.id).where(imports.c.state == ImportState.RUNNING))
         return list(rows.scalars())
 
     async def save_progress(
@@ -73,7 +74,7 @@ class ImportRepository:
     async def request_cancel(self, import_id: UUID) -> None:
         await self.session.execute(
             update(imports)
-            .where(imports.c.id == import_id, imports.c.state == "running")
+            .where(imports.c.id == import_id, imports.c.state == ImportState.RUNNING)
             .values(cancel_requested=True, updated_at=func.now())
         )
 
@@ -81,7 +82,7 @@ class ImportRepository:
         self,
         import_id: UUID,
         *,
-        state: str,
+        state: ImportEndState,
         error: str | None,
         counts: dict[str, int],
         report_object: str | None,

@@ -22,7 +22,7 @@ import psycopg
 import structlog
 from nats.js.errors import NotFoundError
 
-from contracts import ImportCompleted, ImportProgress
+from contracts import ImportCompleted, ImportEndState, ImportProgress, ImportState
 from services.importer.csv_source import explain
 from services.importer.domain import ImportInputError, empty_counts
 from services.importer.repository import ImportRepository
@@ -130,11 +130,11 @@ class ImportRunner:
     async def _run_locked(self, conn: psycopg.AsyncConnection[Any], import_id: UUID) -> None:
         async with self.service.sessions() as session:
             job = await ImportRepository.from_session(session).get(import_id)
-        if job is None or job.state != "running":
+        if job is None or job.state != ImportState.RUNNING:
             return
         counts: dict[str, int] = {**empty_counts(), **job.counts}
         if job.cancel_requested:
-            await self._finish(job, "cancelled", None, counts)
+            await self._finish(job, ImportState.CANCELLED, None, counts)
             return
         log.info("import started" if job.rows_done == 0 else "import resumed", rows_done=job.rows_done)
         writer = ChunkWriter(conn, Job(job.id, job.workspace_id, job.campaign_id))
@@ -154,10 +154,12 @@ class ImportRunner:
             except (ImportInputError, UnicodeDecodeError, csv.Error) as exc:
                 message = explain(exc)
                 log.info("import failed on its input", error=message)
-                await self._finish(job, "failed", message, counts)
+                await self._finish(job, ImportState.FAILED, message, counts)
                 return
             except NotFoundError:
-                await self._finish(job, "failed", "The uploaded file is no longer available.", counts)
+                await self._finish(
+                    job, ImportState.FAILED, "The uploaded file is no longer available.", counts
+                )
                 return
         await self._finish(job, state, None, counts)
         log.info(f"import {state}", **counts)
@@ -187,7 +189,7 @@ class ImportRunner:
 
     async def _consume(
         self, job: Any, worker: ChunkWorker, writer: ChunkWriter, counts: dict[str, int]
-    ) -> str:
+    ) -> ImportEndState:
         """Import every remaining row; returns the final state (`completed` or `cancelled`).
 
         The worker process reads, plans and stages the next chunks while these are written. Chunks that
@@ -244,13 +246,13 @@ class ImportRunner:
                 )
                 publisher.forget(published)
                 if stored is None:
-                    return "cancelled"
+                    return ImportState.CANCELLED
                 publisher.start(stored.events)
                 rows_done, chunks_done = stored.rows_done, stored.chunks_done
                 percent = percent_of(rows_done, total_rows)
                 if progress.due(percent):
                     await self._progress(job, percent, rows_done, total_rows, counts)
-            return "completed"
+            return ImportState.COMPLETED
         finally:
             abandoned.set()
             pumping.cancel()
@@ -274,7 +276,9 @@ class ImportRunner:
         with contextlib.suppress(Exception):
             await self.service.broker.publish(event.to_bytes(), event.subject)
 
-    async def _finish(self, job: Any, state: str, error: str | None, counts: dict[str, int]) -> None:
+    async def _finish(
+        self, job: Any, state: ImportEndState, error: str | None, counts: dict[str, int]
+    ) -> None:
         report = await self._write_report(job.id)
         async with self.service.sessions() as session, session.begin():
             await ImportRepository.from_session(session).finish(

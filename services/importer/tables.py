@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import INT4RANGE, INT8RANGE, JSONB
 
+from contracts import ImportState
 from services.runtime.db import runtime_tables
 
 SCHEMA = "importer"
@@ -44,7 +45,7 @@ imports = Table(
     Column("total_rows", Integer),
     Column("cancel_requested", Boolean, nullable=False, server_default="false"),
     Column("report_object", Text),
-    Column("state", Text, nullable=False, server_default="running"),
+    Column("state", Text, nullable=False, server_default=ImportState.RUNNING.value),
     Column("error", Text),
     Column("total_bytes", BigInteger, nullable=False, server_default="0"),
     Column("bytes_done", BigInteger, nullable=False, server_default="0"),
@@ -55,7 +56,7 @@ imports = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("finished_at", DateTime(timezone=True)),
-    Index("imports_running", "state", postgresql_where="state = 'running'"),
+    Index("imports_running", "state", postgresql_where=f"state = '{ImportState.RUNNING.value}'"),
     # A campaign's import history, newest first.
     Index("imports_campaign_created", "campaign_id", "created_at", "id"),
 )

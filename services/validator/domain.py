@@ -422,6 +422,15 @@ def parse_domains(text: str) -> tuple[str, ...]:
     return domains
 
 
+class ValidationState(StrEnum):
+    """A lead's place in the queue (`validator.validations.state`): queued until a worker claims it for a
+    pass, probing under that claim's lease, then done, or queued again for a later pass."""
+
+    QUEUED = "queued"
+    PROBING = "probing"
+    DONE = "done"
+
+
 class HoldCause(StrEnum):
     """Which part of the validator itself looked at fault when a lead was held."""
 

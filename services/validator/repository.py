@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import ImportedLead
-from services.validator.domain import Claimed, HoldCause, Queue, Requeue, Result
+from services.validator.domain import Claimed, HoldCause, Queue, Requeue, Result, ValidationState
 from services.validator.tables import SCHEMA, validations
 
 # Workspace and campaign pairs with queued leads, one index probe each (a loose index scan over
@@ -26,12 +26,12 @@ _QUEUES = text(
     f"""
     WITH RECURSIVE queues AS (
         (SELECT workspace_id, campaign_id FROM {SCHEMA}.validations
-         WHERE state = 'queued' ORDER BY workspace_id, campaign_id LIMIT 1)
+         WHERE state = '{ValidationState.QUEUED.value}' ORDER BY workspace_id, campaign_id LIMIT 1)
         UNION ALL
         SELECT next.workspace_id, next.campaign_id
         FROM queues CROSS JOIN LATERAL (
             SELECT v.workspace_id, v.campaign_id FROM {SCHEMA}.validations v
-            WHERE v.state = 'queued'
+            WHERE v.state = '{ValidationState.QUEUED.value}'
               AND (v.workspace_id, v.campaign_id) > (queues.workspace_id, queues.campaign_id)
             ORDER BY v.workspace_id, v.campaign_id LIMIT 1
         ) AS next
@@ -50,7 +50,7 @@ _CLAIM = text(
              AS share(workspace_id, campaign_id, n)
         CROSS JOIN LATERAL (
             SELECT v.lead_id FROM {SCHEMA}.validations v
-            WHERE v.state = 'queued' AND v.workspace_id = share.workspace_id
+            WHERE v.state = '{ValidationState.QUEUED.value}' AND v.workspace_id = share.workspace_id
               AND v.campaign_id = share.campaign_id AND v.next_attempt_at <= now()
             ORDER BY v.next_attempt_at
             LIMIT share.n
@@ -61,7 +61,7 @@ _CLAIM = text(
         LIMIT :total
     )
     UPDATE {SCHEMA}.validations v
-    SET state = 'probing', locked_until = now() + :lease
+    SET state = '{ValidationState.PROBING.value}', locked_until = now() + :lease
     FROM picked
     WHERE v.lead_id = picked.lead_id
     RETURNING v.lead_id, v.workspace_id, v.campaign_id, v.email, v.attempts, v.run, v.locked_until
@@ -125,14 +125,14 @@ class ValidationRepository:
         token no longer matches, so its worker, if it comes back, records nothing."""
         lapsed = (
             select(validations.c.lead_id)
-            .where(validations.c.state == "probing", validations.c.locked_until < func.now())
+            .where(validations.c.state == ValidationState.PROBING, validations.c.locked_until < func.now())
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
         result = await self.session.execute(
             update(validations)
             .where(validations.c.lead_id.in_(lapsed))
-            .values(state="queued", locked_until=None),
+            .values(state=ValidationState.QUEUED, locked_until=None),
             execution_options={"synchronize_session": False},
         )
         return int(getattr(result, "rowcount", 0) or 0)
@@ -169,7 +169,7 @@ class ValidationRepository:
                 select(validations.c.lead_id)
                 .where(
                     validations.c.lead_id.in_([c.lead_id for c in claimed]),
-                    validations.c.state == "probing",
+                    validations.c.state == ValidationState.PROBING,
                     validations.c.locked_until == claimed[0].token,
                 )
                 .with_for_update()
@@ -183,7 +183,7 @@ class ValidationRepository:
             update(validations)
             .where(_probing())
             .values(
-                state="done",
+                state=ValidationState.DONE,
                 held=False,
                 held_for=None,
                 locked_until=None,
@@ -219,7 +219,7 @@ class ValidationRepository:
             update(validations)
             .where(_probing())
             .values(
-                state="queued",
+                state=ValidationState.QUEUED,
                 locked_until=None,
                 attempts=bindparam("attempts"),
                 held=bindparam("held"),
@@ -247,10 +247,10 @@ class ValidationRepository:
             update(validations)
             .where(
                 validations.c.lead_id.in_([c.lead_id for c in claimed]),
-                validations.c.state == "probing",
+                validations.c.state == ValidationState.PROBING,
                 validations.c.locked_until == claimed[0].token,
             )
-            .values(state="queued", locked_until=None)
+            .values(state=ValidationState.QUEUED, locked_until=None)
         )
 
     async def release_held(self, cause: HoldCause) -> int:
@@ -258,7 +258,7 @@ class ValidationRepository:
         result = await self.session.execute(
             update(validations)
             .where(
-                validations.c.state == "queued",
+                validations.c.state == ValidationState.QUEUED,
                 validations.c.held,
                 validations.c.held_for == cause.value,
             )
@@ -273,7 +273,7 @@ class ValidationRepository:
         conditions: list[Any] = [
             validations.c.workspace_id == workspace_id,
             validations.c.campaign_id == campaign_id,
-            validations.c.state == "done",
+            validations.c.state == ValidationState.DONE,
         ]
         if wanted:
             conditions.append(validations.c.reason.in_(wanted))
@@ -281,7 +281,7 @@ class ValidationRepository:
             update(validations)
             .where(and_(*conditions))
             .values(
-                state="queued",
+                state=ValidationState.QUEUED,
                 run=validations.c.run + 1,
                 attempts=0,
                 held=False,
@@ -297,8 +297,10 @@ class ValidationRepository:
         row = (
             await self.session.execute(
                 select(
-                    func.count().filter(validations.c.state != "done"),
-                    func.count().filter(and_(validations.c.state != "done", validations.c.held)),
+                    func.count().filter(validations.c.state != ValidationState.DONE),
+                    func.count().filter(
+                        and_(validations.c.state != ValidationState.DONE, validations.c.held)
+                    ),
                 ).where(validations.c.workspace_id == workspace_id, validations.c.campaign_id == campaign_id)
             )
         ).one()
@@ -306,4 +308,4 @@ class ValidationRepository:
 
 
 def _probing() -> Any:
-    return and_(validations.c.lead_id == bindparam("lid"), validations.c.state == "probing")
+    return and_(validations.c.lead_id == bindparam("lid"), validations.c.state == ValidationState.PROBING)

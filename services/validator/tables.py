@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 
 from services.runtime.db import runtime_tables
+from services.validator.domain import ValidationState
 
 SCHEMA = "validator"
 metadata = MetaData(schema=SCHEMA)
@@ -34,7 +35,7 @@ validations = Table(
     Column("workspace_id", Uuid, nullable=False),
     Column("campaign_id", Uuid, nullable=False),
     Column("email", Text, nullable=False),
-    Column("state", Text, nullable=False, server_default="queued"),
+    Column("state", Text, nullable=False, server_default=ValidationState.QUEUED.value),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("held", Boolean, nullable=False, server_default="false"),
     Column("held_for", Text),
@@ -57,8 +58,12 @@ validations = Table(
         "workspace_id",
         "campaign_id",
         "next_attempt_at",
-        postgresql_where=text("state = 'queued'"),
+        postgresql_where=text(f"state = '{ValidationState.QUEUED.value}'"),
     ),
-    Index("validations_leases", "locked_until", postgresql_where=text("state = 'probing'")),
+    Index(
+        "validations_leases",
+        "locked_until",
+        postgresql_where=text(f"state = '{ValidationState.PROBING.value}'"),
+    ),
     Index("validations_campaign", "campaign_id", "state"),
 )

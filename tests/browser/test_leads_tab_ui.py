@@ -9,7 +9,7 @@ import uuid
 import httpx
 from playwright.sync_api import Page, expect
 
-from contracts import ImportCompleted, LeadImported
+from contracts import ImportCompleted, ImportState, LeadImported
 from contracts.events import ImportedLead
 from tests.browser.seed import (
     bounce_and_unsubscribe,
@@ -124,7 +124,11 @@ def test_leads_of_a_finished_import_are_announced_then_fill_in_live(
     # the table, as when the projection is behind.
     publish_events(
         stack.nats_url,
-        [ImportCompleted(**envelope, state="completed", counts={"imported": 3, "invalid_format": 1})],
+        [
+            ImportCompleted(
+                **envelope, state=ImportState.COMPLETED, counts={"imported": 3, "invalid_format": 1}
+            )
+        ],
     )
     page.goto(f"/#/campaigns/{campaign_id}")
     body = page.locator("#leads tbody")

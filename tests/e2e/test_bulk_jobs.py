@@ -16,6 +16,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.gateway.domain import JobState
 from services.gateway.tables import jobs, lead_view
 from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads
 from tests.e2e.conftest import create_workspace_key
@@ -276,7 +277,7 @@ async def test_a_job_left_running_resumes_from_its_checkpoint(
                     workspace_id=rows[0].workspace_id,
                     campaign_id=campaign_id,
                     kind="bulk_leads",
-                    state="running",
+                    state=JobState.RUNNING,
                     total=5,
                     done=1,
                     params={

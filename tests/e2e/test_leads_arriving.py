@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import httpx
 from nats.aio.client import Client
 
-from contracts import LeadImported, subjects
+from contracts import ImportState, LeadImported, subjects
 from contracts.events import ImportCompleted, ImportedLead
 from services.gateway.projection import PROJECTION_DURABLE
 from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads, workspace_id_of
@@ -93,7 +93,7 @@ async def test_arriving_counts_a_finished_imports_leads_until_they_are_listed(
             workspace_id=workspace_id,
             campaign_id=UUID(campaign_id),
             import_id=import_id,
-            state="completed",
+            state=ImportState.COMPLETED,
             counts={"imported": 5, "duplicate_in_file": 2},
         ),
     )

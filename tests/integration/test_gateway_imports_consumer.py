@@ -14,7 +14,7 @@ import pytest
 from nats.js import JetStreamContext
 from sqlalchemy import delete, func, select
 
-from contracts import LeadImported, subjects
+from contracts import ImportState, LeadImported, subjects
 from contracts.events import ImportCompleted, ImportedLead
 from services.gateway.app import create_service
 from services.gateway.projection import (
@@ -109,7 +109,7 @@ async def test_an_imports_consumer_added_to_a_stream_with_history_lists_every_ch
                     workspace_id=WORKSPACE,
                     campaign_id=CAMPAIGN,
                     import_id=import_id,
-                    state="completed",
+                    state=ImportState.COMPLETED,
                     counts={"imported": 9},
                 )
             )

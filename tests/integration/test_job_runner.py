@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from contracts import LeadState, LeadStatus, LeadStatusChanged, LeadValidated, Verdict, fold, parse_event
 from contracts.events import LeadsRemoved, LeadsValidated, ValidatedLead
+from services.gateway.domain import JobState
 from services.gateway.jobs_api import JOB_KIND, JobRunner, batch_event_id
 from services.gateway.leads_query import LeadFilter, count_leads
 from services.gateway.projection import LEAD_CHANGES_CHANNEL, PROJECTION_DURABLE, STATE_COLUMNS, project
@@ -91,7 +92,7 @@ async def start_job(
                 workspace_id=workspace_id,
                 campaign_id=campaign_id,
                 kind=JOB_KIND,
-                state="running",
+                state=JobState.RUNNING,
                 total=LEADS,
                 params={
                     "reason": None,

@@ -26,7 +26,7 @@ from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.validator.dns import MxResolver, check_canaries
 from services.validator.dns_guard import DnsGuard
-from services.validator.domain import DnsFault, DnsHealth, LookupOutcome, ProbeHealth, Reason
+from services.validator.domain import DnsFault, DnsHealth, LookupOutcome, ProbeHealth, Reason, ValidationState
 from services.validator.runner import ValidationRunner
 from services.validator.smtp import SmtpProber
 from services.validator.tables import metadata, outbox, validations
@@ -136,7 +136,7 @@ async def held(runner: ValidationRunner) -> dict[uuid.UUID, Any]:
     async with runner.service.sessions() as session:
         rows = await session.execute(
             select(validations.c.lead_id, validations.c.held_for).where(
-                validations.c.state != "done", validations.c.held
+                validations.c.state != ValidationState.DONE, validations.c.held
             )
         )
         return {lead_id: held_for for lead_id, held_for in rows}

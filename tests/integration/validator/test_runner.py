@@ -13,7 +13,7 @@ from contracts import Verdict
 from contracts.events import LeadsValidated, parse_event
 from services.runtime.service import Service
 from services.runtime.settings import Settings
-from services.validator.domain import Queue, Reason, Result, validated_event_id
+from services.validator.domain import Queue, Reason, Result, ValidationState, validated_event_id
 from services.validator.repository import ValidationRepository
 from services.validator.runner import BATCH, LEASE, ValidationRunner
 from services.validator.tables import metadata, outbox, validations
@@ -77,7 +77,7 @@ async def test_a_claim_whose_lease_ran_out_records_nothing(runner: ValidationRun
     async with runner.service.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(outbox)) == 0
         states = set(await session.scalars(select(validations.c.state)))
-        assert states == {"probing"}
+        assert states == {ValidationState.PROBING}
 
     await runner.record(second, [result(c.email, Reason.ACCEPTED, Verdict.VALID) for c in second])
     async with runner.service.sessions() as session:
@@ -122,11 +122,11 @@ async def test_unfinished_answers_are_queued_again_and_held_ones_keep_their_atte
         }
         events = list(await session.scalars(select(outbox.c.event_id)))
     grey, blocked, gone = (rows[i] for i in ids)
-    assert (grey.state, grey.attempts, grey.held) == ("queued", 1, False)
+    assert (grey.state, grey.attempts, grey.held) == (ValidationState.QUEUED, 1, False)
     assert 55 <= grey.wait.total_seconds() <= 60  # the first wait of the schedule
-    assert (blocked.state, blocked.attempts, blocked.held) == ("queued", 0, True)
+    assert (blocked.state, blocked.attempts, blocked.held) == (ValidationState.QUEUED, 0, True)
     assert 115 <= blocked.wait.total_seconds() <= 120
-    assert gone.state == "done"
+    assert gone.state == ValidationState.DONE
     assert len(events) == 1  # only the final answer is in an event
     async with runner.service.sessions() as session:
         [event] = [parse_event(p) for p in await session.scalars(select(outbox.c.payload))]
@@ -222,9 +222,13 @@ async def test_a_rerun_queues_verified_leads_once_at_the_next_run(runner: Valida
             )
         }
     assert rows == {
-        ids[0]: ("done", 1, "accepted"),
-        ids[1]: ("done", 0, "accepted"),
-        ids[2]: ("queued", 0, None),  # waiting for its greylisting retry: a re-run leaves it alone
+        ids[0]: (ValidationState.DONE, 1, "accepted"),
+        ids[1]: (ValidationState.DONE, 0, "accepted"),
+        ids[2]: (
+            ValidationState.QUEUED,
+            0,
+            None,
+        ),  # waiting for its greylisting retry: a re-run leaves it alone
     }
     batches = [e for e in events if isinstance(e, LeadsValidated)]
     assert len(batches) == len(events) == 2
