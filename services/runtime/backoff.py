@@ -12,9 +12,9 @@ retries itself and keeps no schedule a caller could read without sleeping throug
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import NoReturn, TypeVar
+from typing import NoReturn, Protocol, TypeVar
 
 import stamina
 import structlog
@@ -24,20 +24,50 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
+class _Attempts(Protocol):
+    """What `stamina.retry_context` returns (its class is private): attempts to iterate either way."""
+
+    def __iter__(self) -> Iterator[stamina.Attempt]: ...
+    def __aiter__(self) -> AsyncIterator[stamina.Attempt]: ...
+
+
 @dataclass(frozen=True)
 class Backoff:
     first: float
     most: float
 
     def attempts(
-        self, on: Callable[[Exception], bool | float], *, within: float | None = None
+        self,
+        on: Callable[[Exception], bool | float] | type[Exception],
+        *,
+        within: float | None = None,
+        tries: int | None = None,
     ) -> AsyncIterable[stamina.Attempt]:
-        """Attempts for `async for attempt in …: with attempt: …`, for as long as `on(exc)` says to retry
-        (a float is a pause of its own for that once) and, with `within`, until that many seconds have
-        passed; the last error is raised then."""
+        """Attempts for `async for attempt in …: with attempt: …`, for as long as `on` says to retry (an
+        exception type, or `on(exc)`: a float is a pause of its own for that once), at most `tries` times
+        and, with `within`, until that many seconds have passed; the last error is raised then."""
+        return self._context(on, within=within, tries=tries)
+
+    def blocking_attempts(
+        self,
+        on: Callable[[Exception], bool | float] | type[Exception],
+        *,
+        within: float | None = None,
+        tries: int | None = None,
+    ) -> Iterable[stamina.Attempt]:
+        """The same for synchronous code (`for attempt in …`), pausing with `time.sleep`."""
+        return self._context(on, within=within, tries=tries)
+
+    def _context(
+        self,
+        on: Callable[[Exception], bool | float] | type[Exception],
+        *,
+        within: float | None,
+        tries: int | None,
+    ) -> _Attempts:
         return stamina.retry_context(
             on=on,
-            attempts=None,
+            attempts=tries,
             timeout=within,
             wait_initial=self.first,
             wait_max=self.most,

@@ -168,3 +168,23 @@ async def test_cancelling_a_session_stops_run_forever_instead_of_retrying_it() -
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, 5.0)
     assert starts == 1
+
+
+def test_blocking_attempts_stop_after_their_tries_and_raise_the_last_error() -> None:
+    calls: list[float] = []
+    with pytest.raises(Refused, match="3"):
+        for attempt in Backoff(first=0.001, most=0.002).blocking_attempts(Refused, tries=3):
+            with attempt:
+                calls.append(attempt.next_wait)
+                raise Refused(str(len(calls)))
+    assert calls == pytest.approx([0.001, 0.002, 0.002])
+
+
+def test_blocking_attempts_do_not_retry_an_error_of_another_kind() -> None:
+    calls = 0
+    with pytest.raises(ValueError, match="not retried"):
+        for attempt in Backoff(first=0.001, most=0.002).blocking_attempts(Refused, tries=3):
+            with attempt:
+                calls += 1
+                raise ValueError("not retried")
+    assert calls == 1
