@@ -39,6 +39,7 @@ from services.gateway.leads_query import LeadFilter, lead_conditions, lead_filte
 from services.gateway.projection import LEAD_CHANGES_CHANNEL
 from services.gateway.tables import lead_view
 from services.runtime.db import psycopg_conninfo
+from services.runtime.listen import Listener
 from services.runtime.service import Service
 from services.runtime.spreadsheet import spreadsheet_safe
 
@@ -285,29 +286,21 @@ class LeadChangeHub:
             for subscriber in subscribers:
                 subscriber.lost_changes()
 
+    def _connected(self, reconnected: bool) -> None:
+        if reconnected:
+            self._everyone_lost_changes()  # NOTIFYs sent while we were away are gone
+        self.listening.set()
+
     async def _run(self) -> None:
-        backoff = 0.5
-        connected_before = False
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as conn:
-                    await conn.execute(f'LISTEN "{LEAD_CHANGES_CHANNEL}"')
-                    if connected_before:
-                        self._everyone_lost_changes()  # NOTIFYs sent while we were away are gone
-                    connected_before = True
-                    self.listening.set()
-                    backoff = 0.5
-                    while True:
-                        async for notify in conn.notifies(timeout=LISTEN_CHECK_SECONDS):
-                            self.dispatch(notify.payload)
-                        await conn.execute("SELECT 1")  # a dead connection raises here, not in silence
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.listening.clear()
-                log.warning("lead change listener error, reconnecting", error=repr(exc))
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+        await Listener(
+            self._conninfo,
+            [LEAD_CHANGES_CHANNEL],
+            every=LISTEN_CHECK_SECONDS,
+            what="lead change listener",
+            on_notify=lambda notify: self.dispatch(notify.payload),
+            on_connect=self._connected,
+            on_lost=self.listening.clear,
+        ).run()
 
 
 def lead_change_hub(request: Request) -> LeadChangeHub:

@@ -7,8 +7,6 @@ exactly-once: a redelivered event finds its id already there and becomes a no-op
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -29,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from services.runtime.backoff import Backoff, retry_while
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +65,10 @@ def database_unreachable(exc: BaseException) -> bool:
     return state is None or state.startswith("08") or state in _UNREACHABLE_STATES
 
 
+# A database restarting: asked again soon, then less often, at least every 5 s.
+UNREACHABLE_BACKOFF = Backoff(first=0.2, most=5.0)
+
+
 async def retry_while_unreachable(
     work: Callable[[], Awaitable[T]],
     *,
@@ -73,21 +77,16 @@ async def retry_while_unreachable(
     waiting: Callable[[], Awaitable[None]] | None = None,
 ) -> T:
     """`work()` (a whole unit of work: it opens its own transaction), done again while the database is
-    unreachable, with a growing pause, for up to `within` seconds; then the last error is raised.
-    `waiting` runs before each pause (e.g. to tell JetStream a message is still being worked on)."""
-    deadline = time.monotonic() + within
-    pause = 0.2
-    while True:
-        try:
-            return await work()
-        except Exception as exc:
-            if not database_unreachable(exc) or time.monotonic() + pause > deadline:
-                raise
-            log.warning("database unreachable, retrying", work=what, error=repr(exc), retry_in=pause)
-        if waiting is not None:
-            await waiting()
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, 5.0)
+    unreachable, for up to about `within` seconds; then the last error is raised. `waiting` runs before
+    each retry (e.g. to tell JetStream a message is still being worked on)."""
+    return await retry_while(
+        work,
+        retryable=database_unreachable,
+        what=what,
+        within=within,
+        backoff=UNREACHABLE_BACKOFF,
+        waiting=waiting,
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -35,6 +35,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from services.runtime.backoff import Backoff
 from services.runtime.bus_users import (
     ALL_USERS,
     BusCredentials,
@@ -421,6 +422,10 @@ def _server_url(info: PostmasterInfo) -> str:
     raise RuntimeError("pgserver reported neither a socket directory nor a TCP port")
 
 
+# Another CREATE DATABASE holding template1 is done within a second or two.
+_TEMPLATE_BUSY = Backoff(first=0.2, most=1.6)
+
+
 def create_database(server_url: str, name: str) -> str:
     """Create database `name` on the server at `server_url` unless it exists; return its URL (same form)."""
     import psycopg
@@ -430,18 +435,11 @@ def create_database(server_url: str, name: str) -> str:
         raise ValueError(f"invalid database name {name!r}: use letters, digits and _ (at most 63)")
     with psycopg.connect(url_for_psycopg(server_url), autocommit=True, connect_timeout=10) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        attempts = 5
-        for attempt in range(attempts if exists is None else 0):
-            try:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            except errors.DuplicateDatabase:
-                break
-            except errors.ObjectInUse:  # template1 busy: another CREATE DATABASE is running right now
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-            else:
-                break
+        if exists is None:
+            # template1 busy (ObjectInUse): another CREATE DATABASE is running right now.
+            for attempt in _TEMPLATE_BUSY.blocking_attempts(errors.ObjectInUse, tries=5):
+                with attempt, contextlib.suppress(errors.DuplicateDatabase):
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return _url_with_database(server_url, name)
 
 

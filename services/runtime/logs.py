@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, TextIO
 
+import stamina
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
@@ -236,6 +237,8 @@ def configure_logging(level: str = "INFO", json: bool | None = None, *, file: Pa
         root.addHandler(handler)
     root.setLevel(threshold)
     _adopt_library_loggers(threshold)
+    # Our retries log a warning naming the work (`backoff.py`); stamina's would repeat it, unnamed.
+    stamina.instrumentation.set_on_retry_hooks([])
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread

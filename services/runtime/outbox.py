@@ -12,8 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
-import psycopg
-import structlog
 from nats.js import JetStreamContext
 from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert
@@ -21,8 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts import Event
 from services.runtime.db import outbox_channel, psycopg_conninfo
-
-log = structlog.get_logger(__name__)
+from services.runtime.listen import Listener
 
 
 @dataclass(frozen=True)
@@ -114,19 +111,10 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish forever; cancel the task to stop. Errors are logged and retried with backoff."""
-        backoff = 0.5
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as conn:
-                    await conn.execute(f'LISTEN "{outbox_channel(self._schema)}"')
-                    backoff = 0.5
-                    while True:
-                        await self.drain()
-                        async for _ in conn.notifies(timeout=self._poll_seconds, stop_after=1):
-                            pass
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("outbox relay error, retrying", schema=self._schema, error=repr(exc))
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+        await Listener(
+            self._conninfo,
+            [outbox_channel(self._schema)],
+            every=self._poll_seconds,
+            what=f"outbox relay {self._schema}",
+            on_wake=self.drain,
+        ).run()
