@@ -55,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from contracts import ImportState, subjects
 from contracts.commands import GetImport, ImportStatusReply, StartCsvImport
+from contracts.replies import Refusal, read_reply
 from services.runtime import migrations
 from services.runtime.db import psycopg_conninfo
 from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
@@ -429,7 +430,10 @@ async def _request(nc: Any, verb: str, command: StartCsvImport | GetImport) -> I
         timeout=30,
         headers={"content-type": "application/json"},
     )
-    return ImportStatusReply.model_validate_json(msg.data)
+    answer = read_reply(msg.data, ImportStatusReply)
+    if isinstance(answer, Refusal):
+        raise BenchFailure(f"{type(command).__name__} was refused: {answer.message} ({answer.kind})")
+    return answer
 
 
 async def _start_profiler(pid: int, output: Path) -> asyncio.subprocess.Process:
@@ -498,7 +502,7 @@ async def run_service_path(
             t0 = time.perf_counter()
             await store.put(str(import_id), upload)  # type: ignore[arg-type]
             t_uploaded = time.perf_counter()
-            reply = await _request(
+            await _request(
                 nc,
                 "start_import",
                 StartCsvImport(
@@ -512,8 +516,6 @@ async def run_service_path(
                 ),
             )
             t_started = time.perf_counter()
-            if reply.error or reply.state is None:
-                raise BenchFailure(f"StartCsvImport was refused: {reply.error} ({reply.error_code})")
             committed_at = await _wait_until_committed(nc, workspace_id, import_id, importer_alive)
             t_committed = committed_at - t0
             while True:

@@ -1,6 +1,7 @@
-"""Commands sent over NATS request/reply (`leadflow.cmd.<service>.<verb>`) and their replies.
+"""Commands sent over NATS request/reply (`leadflow.cmd.<service>.<verb>`) and their success replies.
 
 Commands are imperative and addressed to one service; unlike events they are not stored in the stream.
+A command is answered with its reply type or with a `contracts.replies.Refusal`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from uuid import UUID
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from contracts._status import ImportState
+from contracts.replies import Reply
 from contracts.text import MaybeText, Text
 
 # The lead fields an import can map a column to; every other column becomes a custom variable.
@@ -33,28 +35,15 @@ class Command(BaseModel):
     workspace_id: UUID
 
 
-class Reply(BaseModel):
-    """What every command answers. Every reply type validates from a bare `Reply(error=…, error_code=…)`:
-    a service that fails on a command answers with one of those (see services/runtime/command_errors.py)
-    rather than leaving the caller to time out."""
-
-    model_config = ConfigDict(frozen=True)
-    # `error` is a sentence for a person; `error_code` is for programs: `not_found`, `invalid` (the
-    # command itself is refused), `conflict`, `unavailable` (a dependency of the service failed; retry),
-    # `internal` (an unexpected failure, logged by the service; the sentence tells nothing of it).
-    error: str | None = None
-    error_code: str | None = None
-
-
 class CreateCampaign(Command):
     campaign_id: UUID
     name: Text = Field(min_length=1, max_length=200)
 
 
 class CampaignCreatedReply(Reply):
-    campaign_id: UUID | None = None
-    name: str | None = None
-    created_at: datetime | None = None
+    campaign_id: UUID
+    name: str
+    created_at: datetime
 
 
 class StartCsvImport(Command):
@@ -71,11 +60,13 @@ class GetImport(Command):
 
 
 class ImportStatusReply(Reply):
-    id: UUID | None = None
-    campaign_id: UUID | None = None
+    id: UUID
+    campaign_id: UUID
     source: str | None = None
     filename: str | None = None
-    state: ImportState | None = None
+    state: ImportState
+    # Why the import failed (state `failed`): the import's outcome, not a refusal of the command.
+    error: str | None = None
     percent: float = 0.0
     rows_done: int = 0
     total_rows: int | None = None
@@ -128,8 +119,8 @@ PREVIEW_ROWS = 20
 
 
 class PreviewReply(Reply):
-    encoding: str | None = None
-    delimiter: str | None = None
+    encoding: str
+    delimiter: str
     headers: list[str] = Field(default_factory=list)
     rows: list[list[str]] = Field(default_factory=list)
     suggested_mapping: dict[str, str] = Field(default_factory=dict)
@@ -158,7 +149,11 @@ class Suppression(BaseModel):
 
 
 class SuppressionReply(Reply):
-    suppression: Suppression | None = None
+    suppression: Suppression
+
+
+class SuppressionRemoved(Reply):
+    """The address is off the suppression list."""
 
 
 class SuppressionPage(Reply):

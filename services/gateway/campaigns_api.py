@@ -23,7 +23,14 @@ from contracts.commands import (
 )
 from contracts.text import Text, is_safe_text
 from services.gateway.deps import Session, Workspace, ask, service_of
-from services.gateway.errors import API_RESPONSES, JSON_BODY, NO_SUCH_CAMPAIGN, invalid, problem
+from services.gateway.errors import (
+    API_RESPONSES,
+    JSON_BODY,
+    NO_SUCH_CAMPAIGN,
+    CommandRefused,
+    invalid,
+    problem,
+)
 from services.gateway.leads_query import (
     Keyset,
     LeadFilter,
@@ -97,15 +104,13 @@ async def create_campaign(
     body: CampaignIn, workspace_id: Workspace, session: Session, request: Request
 ) -> CampaignOut:
     service = service_of(request)
-    reply: CampaignCreatedReply = await ask(
+    reply = await ask(
         service,
         "create_campaign",
         "sequencer",
         CreateCampaign(workspace_id=workspace_id, campaign_id=uuid4(), name=body.name),
         CampaignCreatedReply,
     )
-    if reply.error or reply.campaign_id is None or reply.created_at is None:
-        raise HTTPException(status.HTTP_409_CONFLICT, reply.error or "The campaign could not be created.")
     # The sequencer's CampaignCreated event fills this view too; writing it now lets the caller use the
     # campaign the moment it gets the 201.
     await upsert_campaign(session, reply.campaign_id, workspace_id, body.name)
@@ -247,7 +252,7 @@ async def _validation_counts(session: AsyncSession, workspace_id: UUID, campaign
 async def _validator_status(service: Service, workspace_id: UUID, campaign_id: UUID) -> ValidatorStatus:
     """The validator's queue for the campaign; its silence (or a refusal) is `unavailable`, never an error."""
     try:
-        reply: ValidationStatusReply = await ask(
+        reply = await ask(
             service,
             "validation_status",
             "validator",
@@ -255,9 +260,7 @@ async def _validator_status(service: Service, workspace_id: UUID, campaign_id: U
             ValidationStatusReply,
             reply_within=VALIDATOR_STATUS_TIMEOUT_SECONDS,
         )
-    except (HTTPException, ValidationError):
-        return ValidatorStatus(state="unavailable", queued=None, held=None)
-    if reply.error:
+    except (CommandRefused, ValidationError):
         return ValidatorStatus(state="unavailable", queued=None, held=None)
     return ValidatorStatus(
         state="degraded" if reply.degraded else "ok",

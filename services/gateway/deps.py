@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, HTTPException, Request, status
@@ -14,10 +14,9 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import subjects
-from contracts.commands import (
-    Reply,
-)
+from contracts.replies import Refusal, RefusalKind, Reply, read_reply
 from services.gateway.auth import ApiKeyRef, key_for_credentials
+from services.gateway.errors import CommandRefused
 from services.runtime.service import Service
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `leadflow workspace create NAME` prints one.")
@@ -73,17 +72,21 @@ async def current_workspace(key: CurrentKey) -> UUID:
 Workspace = Annotated[UUID, Depends(current_workspace)]
 
 
+R = TypeVar("R", bound=Reply)
+
+
 async def ask(
     service: Service,
     verb: str,
     target: str,
     command: BaseModel,
-    reply_type: type[Reply],
+    reply_type: type[R],
     *,
     reply_within: float | None = None,
-) -> Any:
-    """Request/reply to a service; a missing or silent service is a 503 the caller can retry, as is a
-    service that answers `unavailable`; one that answers `internal` failed on the request: 500.
+) -> R:
+    """Request/reply to a service: its reply, or CommandRefused when it refused the command or did not
+    answer (`unavailable`, which the caller may retry). errors.py answers CommandRefused with the status
+    of its kind, so a route only reads the reply.
 
     `reply_within` (seconds) shortens the wait for an answer that is only nice to have, so an optional part
     of a response never holds the request for the full `request_timeout_seconds`.
@@ -98,22 +101,13 @@ async def ask(
             timeout=wait,
         )
     except (NoRespondersError, NatsTimeoutError, TimeoutError, FastStreamException) as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, f"The {target} service did not answer; try again shortly."
+        raise CommandRefused(
+            Refusal(
+                message=f"The {target} service did not answer; try again shortly.",
+                kind=RefusalKind.UNAVAILABLE,
+            )
         ) from exc
-    reply = reply_type.model_validate_json(msg.body)
-    # A service that failed on the command says so at once (see services/runtime/command_errors.py); its
-    # sentence tells nothing of the failure, which the service has logged.
-    if reply.error_code == "unavailable":
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, reply.error)
-    if reply.error_code == "internal":
-        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, reply.error)
-    return reply
-
-
-def raise_for_reply(reply: Reply) -> None:
-    """A service's refusal as HTTP: `not_found` is 404 (also for another workspace's ids), the rest 422."""
-    if reply.error_code == "not_found":
-        raise HTTPException(status.HTTP_404_NOT_FOUND, reply.error)
-    if reply.error:
-        raise HTTPException(422, reply.error)
+    answer = read_reply(msg.body, reply_type)
+    if isinstance(answer, Refusal):
+        raise CommandRefused(answer)
+    return answer

@@ -2,19 +2,23 @@
 
 A 422 always has FastAPI's array form, `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`, whether
 FastAPI's own validation refused the request or a route raised `HTTPException(422, "message")`; every other
-error is `{"detail": "message"}`. `install` puts the one handler that converts the plain 422s on the app;
-the `*_RESPONSES` and helpers below are what routes declare, so the schema says what the handler sends.
+error is `{"detail": "message"}`. `install` puts the handlers on the app: the one that converts the plain
+422s, and the one that answers a command a service refused (`CommandRefused`, raised by `deps.ask`) with
+the status of its kind. The `*_RESPONSES` and helpers below are what routes declare, so the schema says
+what the handlers send.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, assert_never
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from contracts.replies import Refusal, RefusalKind
 
 # Where a refusal raised by a route's own checks points: the request as a whole (the message names the
 # parameter). FastAPI's own validation errors name theirs, e.g. ["query", "limit"].
@@ -46,6 +50,36 @@ def invalid_request_body(message: str) -> dict[str, Any]:
     return {"detail": [{"loc": [REQUEST_LOC], "msg": message, "type": "value_error"}]}
 
 
+class CommandRefused(Exception):
+    """A service answered a command with a refusal, or did not answer it (`unavailable`)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+    @property
+    def kind(self) -> RefusalKind:
+        return self.refusal.kind
+
+
+def refusal_status(kind: RefusalKind) -> int:
+    """The HTTP status of a refusal: `not_found` is 404 also for another workspace's ids, so an id of
+    another workspace cannot be told from one that does not exist."""
+    match kind:
+        case RefusalKind.NOT_FOUND:
+            return 404
+        case RefusalKind.INVALID:
+            return 422
+        case RefusalKind.CONFLICT:
+            return 409
+        case RefusalKind.UNAVAILABLE:
+            return 503
+        case RefusalKind.INTERNAL:
+            return 500
+        case _:
+            assert_never(kind)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 422 and isinstance(exc.detail, str):
@@ -53,8 +87,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
+async def _command_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CommandRefused)
+    # The service's sentence as it is: for `internal` it tells nothing of the failure, which it has logged.
+    return await _http_error(request, StarletteHTTPException(refusal_status(exc.kind), exc.refusal.message))
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(CommandRefused, _command_refused)
 
 
 def problem(description: str) -> dict[str, Any]:

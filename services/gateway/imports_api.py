@@ -41,13 +41,14 @@ from contracts.commands import (
 )
 from contracts.text import Text, check_text
 from services.gateway.campaigns_api import campaign_or_404
-from services.gateway.deps import Session, Workspace, ask, raise_for_reply, service_of
+from services.gateway.deps import Session, Workspace, ask, service_of
 from services.gateway.errors import (
     API_RESPONSES,
     CROSS_SITE,
     MULTIPART_BODY,
     NO_SUCH_CAMPAIGN,
     NO_SUCH_IMPORT,
+    CommandRefused,
     invalid,
     problem,
 )
@@ -79,13 +80,6 @@ class ImportOut(BaseModel):
 
 
 def import_out(reply: ImportStatusReply) -> ImportOut:
-    if (
-        reply.error_code == "not_found"
-        or reply.id is None
-        or reply.campaign_id is None
-        or reply.state is None
-    ):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, reply.error or "No such import.")
     return ImportOut(
         id=reply.id,
         campaign_id=reply.campaign_id,
@@ -132,14 +126,13 @@ async def list_campaign_imports(
     and the pipeline a label made from the filter ("Directory: Praha, IT services")."""
     await campaign_or_404(session, workspace_id, campaign_id)
     await session.close()
-    reply: ImportPage = await ask(
+    reply = await ask(
         service_of(request),
         "list_campaign_imports",
         "importer",
         ListCampaignImports(workspace_id=workspace_id, campaign_id=campaign_id, limit=limit, cursor=cursor),
         ImportPage,
     )
-    raise_for_reply(reply)
     return ImportHistory(items=[import_out(item) for item in reply.items], next_cursor=reply.next_cursor)
 
 
@@ -214,8 +207,8 @@ async def start_import(
         mapping=fields,
     )
     try:
-        reply: ImportStatusReply = await ask(service, "start_import", "importer", command, ImportStatusReply)
-    except HTTPException:
+        reply = await ask(service, "start_import", "importer", command, ImportStatusReply)
+    except CommandRefused:  # the import will not run: its upload is of no use
         await store.delete(object_name)
         raise
     return import_out(reply)
@@ -268,15 +261,14 @@ async def get_import(import_id: UUID, workspace_id: Workspace, request: Request)
 
 
 async def import_status(service: Service, workspace_id: UUID, import_id: UUID) -> ImportStatusReply:
-    reply: ImportStatusReply = await ask(
+    """The import's state; CommandRefused (a 404) for an unknown import or another workspace's."""
+    return await ask(
         service,
         "get_import",
         "importer",
         GetImport(workspace_id=workspace_id, import_id=import_id),
         ImportStatusReply,
     )
-    import_out(reply)  # 404 for an unknown import or another workspace's
-    return reply
 
 
 class PreviewOut(BaseModel):
@@ -303,15 +295,13 @@ async def preview_import(
     checked_size(file, service.settings.import_max_bytes)
     await file.seek(0)
     sample = await file.read(PREVIEW_BYTES + 1)
-    reply: PreviewReply = await ask(
+    reply = await ask(
         service,
         "preview",
         "importer",
         PreviewCsv.of(workspace_id, sample[:PREVIEW_BYTES], truncated=len(sample) > PREVIEW_BYTES),
         PreviewReply,
     )
-    if reply.error or reply.encoding is None or reply.delimiter is None:
-        raise HTTPException(422, reply.error or "The file cannot be read as CSV.")
     return PreviewOut(
         encoding=reply.encoding,
         delimiter=reply.delimiter,
@@ -433,7 +423,7 @@ def _progress(
 
 def _final(reply: ImportStatusReply) -> dict[str, str]:
     return {
-        "event": (reply.state or ImportState.COMPLETED).value,
+        "event": reply.state.value,
         "id": "final",
         "data": import_out(reply).model_dump_json(),
     }

@@ -42,7 +42,7 @@ from contracts.commands import (
 )
 from contracts.text import SAFE_TEXT, Text
 from services.gateway.campaigns_api import campaign_or_404
-from services.gateway.deps import Session, Workspace, ask, raise_for_reply, service_of
+from services.gateway.deps import Session, Workspace, ask, service_of
 from services.gateway.errors import API_RESPONSES, JSON_BODY, NO_SUCH_CAMPAIGN
 from services.gateway.imports_api import ImportOut, import_out
 
@@ -75,12 +75,6 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _import_out(reply: ImportStatusReply) -> ImportOut:
-    if reply.error_code == "invalid":
-        raise HTTPException(422, reply.error)
-    return import_out(reply)
-
-
 # --- the company directory -------------------------------------------------------------------------------
 
 
@@ -97,10 +91,7 @@ class FacetsOut(BaseModel):
 
 
 async def _company_page(request: Request, command: SearchDirectory) -> CompanyPage:
-    reply: DirectoryPage = await ask(
-        service_of(request), "search_directory", "importer", command, DirectoryPage
-    )
-    raise_for_reply(reply)
+    reply = await ask(service_of(request), "search_directory", "importer", command, DirectoryPage)
     return CompanyPage(items=reply.items, total=reply.total, next_cursor=reply.next_cursor)
 
 
@@ -173,10 +164,7 @@ async def directory_facets(workspace_id: Workspace, request: Request, country: V
         command = GetDirectoryFacets(workspace_id=workspace_id, country=country or [])
     except ValidationError as exc:
         raise HTTPException(422, describe(exc)) from exc
-    reply: DirectoryFacets = await ask(
-        service_of(request), "directory_facets", "importer", command, DirectoryFacets
-    )
-    raise_for_reply(reply)
+    reply = await ask(service_of(request), "directory_facets", "importer", command, DirectoryFacets)
     return FacetsOut(countries=reply.countries, cities=reply.cities, industries=reply.industries)
 
 
@@ -212,7 +200,7 @@ async def import_from_directory(
         ),
         ImportStatusReply,
     )
-    return _import_out(reply)
+    return import_out(reply)
 
 
 # --- the pipeline ----------------------------------------------------------------------------------------
@@ -274,14 +262,13 @@ async def create_pipeline_leads(
     stored: list[StoredPipelineLead] = []
     service = service_of(request)
     for batch in _batches(valid, BATCH_BYTES):
-        reply: PipelineLeadsStored = await ask(
+        reply = await ask(
             service,
             "create_pipeline_leads",
             "importer",
             CreatePipelineLeads(workspace_id=workspace_id, items=batch),
             PipelineLeadsStored,
         )
-        raise_for_reply(reply)
         stored += reply.stored
         errors += reply.errors
     created = sum(s.created for s in stored)
@@ -309,10 +296,7 @@ def _batches(items: list[PipelineLeadItem], max_bytes: int) -> Iterator[list[Pip
 
 
 async def _pipeline_page(request: Request, command: ListPipelineLeads) -> PipelinePage:
-    reply: PipelineLeadPage = await ask(
-        service_of(request), "list_pipeline_leads", "importer", command, PipelineLeadPage
-    )
-    raise_for_reply(reply)
+    reply = await ask(service_of(request), "list_pipeline_leads", "importer", command, PipelineLeadPage)
     return PipelinePage(items=reply.items, total=reply.total, next_cursor=reply.next_cursor)
 
 
@@ -416,4 +400,4 @@ async def import_from_pipeline(
         ),
         ImportStatusReply,
     )
-    return _import_out(reply)
+    return import_out(reply)

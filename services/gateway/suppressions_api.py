@@ -14,15 +14,15 @@ from contracts.commands import (
     ListSuppressions,
     RejectedSuppressionRow,
     RemoveSuppression,
-    Reply,
     Suppression,
     SuppressionPage,
+    SuppressionRemoved,
     SuppressionReply,
     SuppressionsUploaded,
     UploadSuppressions,
 )
 from contracts.text import SAFE_TEXT, Text
-from services.gateway.deps import Workspace, ask, raise_for_reply, service_of
+from services.gateway.deps import Workspace, ask, service_of
 from services.gateway.errors import API_RESPONSES, CROSS_SITE, JSON_BODY, MULTIPART_BODY, invalid, problem
 from services.gateway.imports_api import checked_size, upload_filename
 from services.runtime.streams import UPLOADS_BUCKET
@@ -64,15 +64,13 @@ def _out(item: Suppression) -> SuppressionOut:
 )
 async def add_suppression(body: SuppressionIn, workspace_id: Workspace, request: Request) -> SuppressionOut:
     """Add an address; later imports report it as `suppressed`. Adding it again changes nothing."""
-    reply: SuppressionReply = await ask(
+    reply = await ask(
         service_of(request),
         "add_suppression",
         "importer",
         AddSuppression(workspace_id=workspace_id, email=body.email, reason=body.reason),
         SuppressionReply,
     )
-    raise_for_reply(reply)
-    assert reply.suppression is not None
     return _out(reply.suppression)
 
 
@@ -84,14 +82,13 @@ async def list_suppressions(
     cursor: Annotated[Text | None, Query(description="`next_cursor` of the previous page")] = None,
     q: Annotated[AddressPart | None, Query()] = None,
 ) -> SuppressionList:
-    reply: SuppressionPage = await ask(
+    reply = await ask(
         service_of(request),
         "list_suppressions",
         "importer",
         ListSuppressions(workspace_id=workspace_id, limit=limit, cursor=cursor, q=q),
         SuppressionPage,
     )
-    raise_for_reply(reply)
     return SuppressionList(
         items=[_out(i) for i in reply.items], total=reply.total, next_cursor=reply.next_cursor
     )
@@ -108,14 +105,13 @@ async def remove_suppression(
     workspace_id: Workspace,
     request: Request,
 ) -> Response:
-    reply: Reply = await ask(
+    await ask(
         service_of(request),
         "remove_suppression",
         "importer",
         RemoveSuppression(workspace_id=workspace_id, email=email),
-        Reply,
+        SuppressionRemoved,
     )
-    raise_for_reply(reply)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -154,7 +150,7 @@ async def upload_suppressions(
     await file.seek(0)
     await store.put(object_name, file.file)  # type: ignore[arg-type]
     try:
-        reply: SuppressionsUploaded = await ask(
+        reply = await ask(
             service,
             "upload_suppressions",
             "importer",
@@ -168,7 +164,6 @@ async def upload_suppressions(
         )
     finally:
         await store.delete(object_name)
-    raise_for_reply(reply)
     rejected: list[RejectedSuppressionRow] = []
     if reply.rejected_object:
         document = await store.get(reply.rejected_object)

@@ -16,7 +16,7 @@ from contracts.commands import (
 )
 from contracts.text import Text
 from services.gateway.campaigns_api import campaign_or_404
-from services.gateway.deps import Session, Workspace, ask, raise_for_reply, service_of
+from services.gateway.deps import Session, Workspace, ask, service_of
 from services.gateway.errors import API_RESPONSES, JSON_BODY, NO_SUCH_CAMPAIGN, invalid, problem
 
 router = APIRouter(prefix="/api/v1", responses=API_RESPONSES)
@@ -71,12 +71,11 @@ async def rerun_validation(
     problem = unknown_reasons(reasons)
     if problem is not None:
         raise HTTPException(422, problem)
-    reply: ValidationRerunReply = await ask(
+    reply = await ask(
         service_of(request),
         "rerun_validation",
         "validator",
         RerunValidation(workspace_id=workspace_id, campaign_id=campaign_id, reasons=reasons),
         ValidationRerunReply,
     )
-    raise_for_reply(reply)
     return RerunOut(queued=reply.queued)

@@ -17,6 +17,7 @@ from contracts.commands import (
     StartCsvImport,
 )
 from contracts.events import LeadsRemoved
+from contracts.replies import Refusal
 from services.importer import pipeline, suppressions
 from services.importer.directory import handlers as directory_handlers
 from services.importer.jobs import campaign_imports, start, status
@@ -66,7 +67,7 @@ def register_import_commands(service: Service, runner: ImportRunner, previews: P
         title="importer.start_import",
         description="Start a CSV import of an uploaded object into a campaign.",
     )
-    async def start_import(cmd: StartCsvImport) -> ImportStatusReply:
+    async def start_import(cmd: StartCsvImport) -> ImportStatusReply | Refusal:
         return await start(
             service,
             runner,
@@ -88,7 +89,7 @@ def register_import_commands(service: Service, runner: ImportRunner, previews: P
         title="importer.get_import",
         description="The state, progress and breakdown of one import.",
     )
-    async def get_import(cmd: GetImport) -> ImportStatusReply:
+    async def get_import(cmd: GetImport) -> ImportStatusReply | Refusal:
         return await status(service, cmd.workspace_id, cmd.import_id)
 
     @broker.subscriber(
@@ -97,7 +98,7 @@ def register_import_commands(service: Service, runner: ImportRunner, previews: P
         title="importer.list_campaign_imports",
         description="A campaign's imports, newest first, each with its state and breakdown; keyset-paged.",
     )
-    async def list_campaign_imports(cmd: ListCampaignImports) -> ImportPage:
+    async def list_campaign_imports(cmd: ListCampaignImports) -> ImportPage | Refusal:
         return await campaign_imports(service, cmd)
 
     @broker.subscriber(
@@ -106,9 +107,9 @@ def register_import_commands(service: Service, runner: ImportRunner, previews: P
         title="importer.cancel_import",
         description="Stop an import after its current chunk; what it imported so far stays.",
     )
-    async def cancel_import(cmd: CancelImport) -> ImportStatusReply:
+    async def cancel_import(cmd: CancelImport) -> ImportStatusReply | Refusal:
         current = await status(service, cmd.workspace_id, cmd.import_id)
-        if current.error_code:
+        if isinstance(current, Refusal):
             return current
         async with service.sessions() as session, session.begin():
             await ImportRepository.from_session(session).request_cancel(cmd.import_id)
@@ -121,5 +122,5 @@ def register_import_commands(service: Service, runner: ImportRunner, previews: P
         title="importer.preview",
         description="Detect a CSV's encoding, delimiter and header, show its first rows, suggest a mapping.",
     )
-    async def preview_csv(cmd: PreviewCsv) -> PreviewReply:
+    async def preview_csv(cmd: PreviewCsv) -> PreviewReply | Refusal:
         return await previews.run(cmd.sample, cmd.truncated)

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from contracts import ImportState
 from contracts.commands import ImportPage, ImportStatusReply, ListCampaignImports
+from contracts.replies import Refusal
 from services.importer.domain import empty_counts
 from services.importer.repository import ImportRepository
 from services.importer.runner import ImportRunner, percent_of
@@ -15,7 +16,9 @@ from services.runtime.cursors import InvalidCursor, decode_cursor, encode_cursor
 from services.runtime.service import Service
 
 
-async def start(service: Service, runner: ImportRunner, values: dict[str, Any]) -> ImportStatusReply:
+async def start(
+    service: Service, runner: ImportRunner, values: dict[str, Any]
+) -> ImportStatusReply | Refusal:
     """Record an import (idempotent on its id) and start it."""
     async with service.sessions() as session, session.begin():
         await ImportRepository.from_session(session).create({"counts": empty_counts(), **values})
@@ -23,11 +26,11 @@ async def start(service: Service, runner: ImportRunner, values: dict[str, Any]) 
     return await status(service, values["workspace_id"], values["id"])
 
 
-async def status(service: Service, workspace_id: UUID, import_id: UUID) -> ImportStatusReply:
+async def status(service: Service, workspace_id: UUID, import_id: UUID) -> ImportStatusReply | Refusal:
     async with service.sessions() as session:
         job = await ImportRepository.from_session(session).get(import_id)
     if job is None or job.workspace_id != workspace_id:
-        return ImportStatusReply(error="No such import.", error_code="not_found")
+        return Refusal.not_found("No such import.")
     return status_of(job)
 
 
@@ -70,11 +73,11 @@ def decode_import_cursor(cursor: str) -> tuple[datetime, UUID]:
         raise InvalidCursor from exc
 
 
-async def campaign_imports(service: Service, cmd: ListCampaignImports) -> ImportPage:
+async def campaign_imports(service: Service, cmd: ListCampaignImports) -> ImportPage | Refusal:
     try:
         after = decode_import_cursor(cmd.cursor) if cmd.cursor else None
     except ValueError as exc:
-        return ImportPage(error=str(exc), error_code="invalid")
+        return Refusal.invalid(str(exc))
     async with service.sessions() as session:
         rows = await ImportRepository.from_session(session).newest_of_campaign(
             cmd.workspace_id, cmd.campaign_id, cmd.limit + 1, after

@@ -31,6 +31,7 @@ from contracts.commands import (
     StartPipelineImport,
     StoredPipelineLead,
 )
+from contracts.replies import Refusal
 from services.importer.directory.labels import filter_label
 from services.importer.directory.queries import (
     decode_position_cursor,
@@ -197,11 +198,11 @@ def register(service: Service, runner: ImportRunner) -> None:
         title="importer.list_pipeline_leads",
         description="The workspace's pipeline leads matching a filter: their count and one page.",
     )
-    async def list_pipeline_leads(cmd: ListPipelineLeads) -> PipelineLeadPage:
+    async def list_pipeline_leads(cmd: ListPipelineLeads) -> PipelineLeadPage | Refusal:
         try:
             after = decode_position_cursor(cmd.cursor) if cmd.cursor else None
         except ValueError as exc:
-            return PipelineLeadPage(error=str(exc), error_code="invalid")
+            return Refusal.invalid(str(exc))
         where, params = where_clause(cmd.workspace_id, cmd.filter)
         count = sql.SQL("SELECT count(*) AS n FROM {} WHERE {}").format(TABLE, where)
         page_where, page_params = where, [*params]
@@ -223,7 +224,7 @@ def register(service: Service, runner: ImportRunner) -> None:
         title="importer.start_pipeline_import",
         description="Import pipeline leads of the workspace, chosen by id or by filter, into a campaign.",
     )
-    async def start_pipeline_import(cmd: StartPipelineImport) -> ImportStatusReply:
+    async def start_pipeline_import(cmd: StartPipelineImport) -> ImportStatusReply | Refusal:
         params: dict[str, Any] = (
             {"ids": [str(i) for i in cmd.ids]}
             if cmd.ids is not None

@@ -17,20 +17,21 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from contracts.commands import PreviewReply
+from contracts.replies import Refusal
 from services.importer.csv_source import explain, preview
 from services.importer.domain import ImportInputError, suggest_mapping
 from services.importer.worker import exit_with_parent
 
 # (sample, truncated) → the reply; module-level, so it can be sent to the worker process by name.
-PreviewFunction = Callable[[bytes, bool], PreviewReply]
+PreviewFunction = Callable[[bytes, bool], PreviewReply | Refusal]
 
 
-def preview_reply(sample: bytes, truncated: bool) -> PreviewReply:
+def preview_reply(sample: bytes, truncated: bool) -> PreviewReply | Refusal:
     """The wizard's preview of a file's first `sample` bytes, or the reason it cannot be read."""
     try:
         result = preview(sample, truncated=truncated)
     except (ImportInputError, UnicodeDecodeError, csv.Error) as exc:
-        return PreviewReply(error=explain(exc), error_code="invalid")
+        return Refusal.invalid(explain(exc))
     return PreviewReply(
         encoding=result.encoding,
         delimiter=result.delimiter,
@@ -45,7 +46,7 @@ class PreviewPool:
         self._work = work
         self._pool: ProcessPoolExecutor | None = None
 
-    async def run(self, sample: bytes, truncated: bool) -> PreviewReply:
+    async def run(self, sample: bytes, truncated: bool) -> PreviewReply | Refusal:
         pool = self._pool or self._start()
         try:
             return await asyncio.wrap_future(pool.submit(self._work, sample, truncated))

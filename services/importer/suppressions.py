@@ -26,13 +26,14 @@ from contracts.commands import (
     ListSuppressions,
     RejectedSuppressionRow,
     RemoveSuppression,
-    Reply,
     Suppression,
     SuppressionPage,
+    SuppressionRemoved,
     SuppressionReply,
     SuppressionsUploaded,
     UploadSuppressions,
 )
+from contracts.replies import Refusal
 from services.importer.csv_source import explain
 from services.importer.domain import ImportInputError, normalise_email
 from services.importer.suppression_file import ListedAddress, read_suppression_file
@@ -136,13 +137,11 @@ def register(service: Service) -> None:
         queue="importer",
         title="importer.add_suppression",
     )
-    async def add_suppression(cmd: AddSuppression) -> SuppressionReply:
+    async def add_suppression(cmd: AddSuppression) -> SuppressionReply | Refusal:
         try:
             normalised = normalise_email(cmd.email)
         except EmailNotValidError as exc:
-            return SuppressionReply(
-                error=f"{cmd.email!r} is not an email address: {exc}", error_code="invalid"
-            )
+            return Refusal.invalid(f"{cmd.email!r} is not an email address: {exc}")
         async with service.sessions() as session, session.begin():
             row = await SuppressionRepository.from_session(session).add(
                 cmd.workspace_id, normalised.email, normalised.key, cmd.reason or "added by hand", "manual"
@@ -154,24 +153,24 @@ def register(service: Service) -> None:
         queue="importer",
         title="importer.remove_suppression",
     )
-    async def remove_suppression(cmd: RemoveSuppression) -> Reply:
+    async def remove_suppression(cmd: RemoveSuppression) -> SuppressionRemoved | Refusal:
         key = _key_for(cmd.email)
         async with service.sessions() as session, session.begin():
             removed = await SuppressionRepository.from_session(session).remove(cmd.workspace_id, key)
         if not removed:
-            return Reply(error="That address is not on the suppression list.", error_code="not_found")
-        return Reply()
+            return Refusal.not_found("That address is not on the suppression list.")
+        return SuppressionRemoved()
 
     @broker.subscriber(
         subjects.command_subject("importer", "list_suppressions"),
         queue="importer",
         title="importer.list_suppressions",
     )
-    async def list_suppressions(cmd: ListSuppressions) -> SuppressionPage:
+    async def list_suppressions(cmd: ListSuppressions) -> SuppressionPage | Refusal:
         try:
             after = _key_of_cursor(cmd.cursor) if cmd.cursor else None
         except InvalidCursor as exc:
-            return SuppressionPage(error=str(exc), error_code="invalid")
+            return Refusal.invalid(str(exc))
         async with service.sessions() as session:
             rows, total = await SuppressionRepository.from_session(session).page(
                 cmd.workspace_id, cmd.limit, after, cmd.q
@@ -187,27 +186,25 @@ def register(service: Service) -> None:
         description="Add every address of an uploaded CSV to the suppression list, in one transaction; "
         "every row that is not an address comes back with its reason.",
     )
-    async def upload_suppressions(cmd: UploadSuppressions) -> SuppressionsUploaded:
+    async def upload_suppressions(cmd: UploadSuppressions) -> SuppressionsUploaded | Refusal:
         return await add_uploaded(service, cmd)
 
     service.consume("lead_unsubscribed", on_suppressing_event, durable="importer-suppress-unsubscribed")
     service.consume("email_bounced", on_suppressing_event, durable="importer-suppress-bounced")
 
 
-async def add_uploaded(service: Service, cmd: UploadSuppressions) -> SuppressionsUploaded:
+async def add_uploaded(service: Service, cmd: UploadSuppressions) -> SuppressionsUploaded | Refusal:
     store = await service.js.object_store(UPLOADS_BUCKET)
     with tempfile.TemporaryFile() as spool:
         try:
             await store.get(cmd.object_name, writeinto=spool)
         except NotFoundError:
-            return SuppressionsUploaded(
-                error="The uploaded file is no longer available.", error_code="invalid"
-            )
+            return Refusal.invalid("The uploaded file is no longer available.")
         spool.seek(0)
         try:
             listed = await asyncio.to_thread(read_suppression_file, spool)
         except (ImportInputError, UnicodeDecodeError, csv.Error) as exc:
-            return SuppressionsUploaded(error=explain(exc), error_code="invalid")
+            return Refusal.invalid(explain(exc))
     reason = cmd.reason or (f"uploaded list {cmd.filename}" if cmd.filename else "uploaded list")
     async with service.sessions() as session, session.begin():
         added = await SuppressionRepository.from_session(session).add_many(

@@ -3,7 +3,7 @@
 FastStream sends a handler's return value to the request's reply subject, and nothing when the handler
 raises or its command does not validate: the gateway then waited its full request timeout (15 s) and
 answered 503, for a request that had already failed. This middleware answers every failed command (a
-message on `leadflow.cmd.…` with a reply subject) with a `Reply`:
+message on `leadflow.cmd.…` with a reply subject) with a `Refusal`:
 
 - the command did not validate (a payload no gateway would send, or one sent around the gateway):
   `invalid`, saying which fields and why, never their values;
@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from contracts.commands import Reply
+from contracts.replies import Refusal, RefusalKind
 
 log = structlog.get_logger(__name__)
 
@@ -76,17 +76,17 @@ def describe_invalid(error: ValidationError) -> str:
     return "; ".join(parts) or "the command is not valid"
 
 
-def error_reply(service: str, exc: Exception) -> Reply:
-    """The reply to a command that failed with `exc`."""
+def error_reply(service: str, exc: Exception) -> Refusal:
+    """The answer to a command that failed with `exc`."""
     refused = refused_command(exc)
     if refused is not None:
-        return Reply(error=f"The command was refused: {describe_invalid(refused)}.", error_code="invalid")
+        return Refusal.invalid(f"The command was refused: {describe_invalid(refused)}.")
     if isinstance(exc, UNAVAILABLE):
-        return Reply(
-            error=f"The {service} service cannot reach what it depends on; try again shortly.",
-            error_code="unavailable",
+        return Refusal(
+            message=f"The {service} service cannot reach what it depends on; try again shortly.",
+            kind=RefusalKind.UNAVAILABLE,
         )
-    return Reply(error=f"The {service} service failed on this request.", error_code="internal")
+    return Refusal(message=f"The {service} service failed on this request.", kind=RefusalKind.INTERNAL)
 
 
 def refused_command(exc: Exception) -> ValidationError | None:
@@ -145,9 +145,9 @@ class _Answering(BaseMiddleware):
             await msg.respond(reply.model_dump_json(exclude_none=True).encode())
         except Exception as exc:  # the caller times out, as it would have without this middleware
             log.warning("could not answer a failed command", subject=msg.subject, error=repr(exc))
-        if reply.error_code == "invalid":
+        if reply.kind is RefusalKind.INVALID:
             # Only the field names and the reasons: the values are a client's data.
-            log.warning("command refused", subject=msg.subject, problem=reply.error)
+            log.warning("command refused", subject=msg.subject, problem=reply.message)
         else:
             error_type = f"{type(exc_val).__module__}.{type(exc_val).__qualname__}"
             log.error("command failed", subject=msg.subject, error_type=error_type, exc_info=exc_val)

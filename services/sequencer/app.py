@@ -7,6 +7,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from contracts import CampaignCreated, subjects
 from contracts.commands import CampaignCreatedReply, CreateCampaign
+from contracts.replies import Refusal
 from services.runtime.outbox import add_to_outbox
 from services.runtime.service import Service
 from services.runtime.settings import Settings
@@ -23,7 +24,7 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
         title="sequencer.create_campaign",
         description="Create a campaign (idempotent on campaign_id).",
     )
-    async def create_campaign(cmd: CreateCampaign) -> CampaignCreatedReply:
+    async def create_campaign(cmd: CreateCampaign) -> CampaignCreatedReply | Refusal:
         async with service.sessions() as session, session.begin():
             created = (
                 await session.execute(
@@ -35,7 +36,7 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
             ).first()
             row = (await session.execute(select(campaigns).where(campaigns.c.id == cmd.campaign_id))).one()
             if row.workspace_id != cmd.workspace_id:
-                return CampaignCreatedReply(error="That campaign id is taken.", error_code="conflict")
+                return Refusal.conflict("That campaign id is taken.")
             if created is not None:
                 await add_to_outbox(
                     session,

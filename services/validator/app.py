@@ -19,6 +19,7 @@ from contracts.commands import (
     unknown_reasons,
 )
 from contracts.events import LeadsRemoved, LeadsValidated
+from contracts.replies import Refusal
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.validator.repository import ValidationRepository
@@ -75,10 +76,10 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
         description="Verify a campaign's verified leads again (those with the given reason codes, or "
         "all); each gets the next run number.",
     )
-    async def rerun_validation(cmd: RerunValidation) -> ValidationRerunReply:
+    async def rerun_validation(cmd: RerunValidation) -> ValidationRerunReply | Refusal:
         problem = unknown_reasons(cmd.reasons)
         if problem is not None:
-            return ValidationRerunReply(error=problem, error_code="invalid")
+            return Refusal.invalid(problem)
         return ValidationRerunReply(
             queued=await runner.rerun(cmd.workspace_id, cmd.campaign_id, sorted(set(cmd.reasons)))
         )

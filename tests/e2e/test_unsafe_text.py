@@ -20,7 +20,8 @@ import pytest
 from nats.aio.client import Client
 
 from contracts import subjects
-from contracts.commands import AddSuppression, Reply
+from contracts.commands import AddSuppression
+from contracts.replies import Refusal, RefusalKind
 from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads, workspace_id_of
 from tests.e2e.conftest import create_workspace_key
 from tests.harness import ServiceStack
@@ -277,8 +278,8 @@ async def test_a_raw_command_with_nul_is_answered_by_the_importer_itself(
         timeout=PROMPTLY,
     )
     assert time.monotonic() - started < PROMPTLY
-    reply = Reply.model_validate_json(msg.data)
-    assert reply.error_code == "invalid"
-    assert reply.error is not None and "reason: contains the NUL character" in reply.error
+    reply = Refusal.model_validate_json(msg.data)
+    assert reply.kind is RefusalKind.INVALID
+    assert "reason: contains the NUL character" in reply.message
     listed = (await client.get("/api/v1/suppressions", params={"q": "raw@firma.cz"})).json()
     assert listed["total"] == 0

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 import nats
 import pytest
-from fastapi import HTTPException
 from sqlalchemy import text
 from structlog.testing import capture_logs
 
 from contracts import subjects
-from contracts.commands import CreateCampaign, Reply
+from contracts.commands import CampaignCreatedReply, CreateCampaign
+from contracts.replies import Refusal, RefusalKind, Reply
 from services.gateway.deps import ask
+from services.gateway.errors import CommandRefused, refusal_status
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.sequencer.tables import metadata
@@ -54,6 +55,14 @@ async def _probe(database_url: str, nats_url: str) -> AsyncIterator[Probe]:
             await session.execute(text("SELECT 1"))
         return Reply()
 
+    @broker.subscriber(subjects.command_subject(target, "create"), queue=target)
+    async def create(cmd: CreateCampaign) -> CampaignCreatedReply | Refusal:
+        if cmd.name == "taken":
+            return Refusal.conflict("That campaign id is taken.")
+        async with service.sessions() as session:
+            now = (await session.execute(text("SELECT now()"))).scalar_one()
+        return CampaignCreatedReply(campaign_id=cmd.campaign_id, name=cmd.name, created_at=now)
+
     @broker.subscriber(f"{target}.not_a_command", queue=target)
     async def not_a_command(cmd: CreateCampaign) -> Reply:
         raise RuntimeError("an event handler's failure propagates")
@@ -83,12 +92,12 @@ def _campaign(name: str = "Q4") -> dict[str, str]:
     return {"workspace_id": str(uuid.uuid4()), "campaign_id": str(uuid.uuid4()), "name": name}
 
 
-async def _request(nats_url: str, subject: str, payload: bytes) -> tuple[Reply, float]:
+async def _request(nats_url: str, subject: str, payload: bytes) -> tuple[Refusal, float]:
     nc = await nats.connect(nats_url)
     try:
         started = time.monotonic()
         msg = await nc.request(subject, payload, timeout=PROMPTLY)
-        return Reply.model_validate_json(msg.data), time.monotonic() - started
+        return Refusal.model_validate_json(msg.data), time.monotonic() - started
     finally:
         await nc.close()
 
@@ -101,8 +110,8 @@ async def test_a_command_failing_in_postgresql_gets_a_generic_error_reply_at_onc
         reply, took = await _request(
             nats_url, subject, CreateCampaign(**_campaign()).model_dump_json().encode()
         )
-    assert reply.error_code == "internal"
-    assert reply.error == "The probe service failed on this request."
+    assert reply.kind is RefusalKind.INTERNAL
+    assert reply.message == "The probe service failed on this request."
     assert took < PROMPTLY
     failed = [e for e in logs if e["event"] == "command failed"]
     assert len(failed) == 1, logs
@@ -119,10 +128,9 @@ async def test_a_command_with_nul_is_refused_by_the_service_itself_naming_the_fi
         reply, _ = await _request(
             nats_url, subjects.command_subject(probe.target, "read"), json.dumps(payload).encode()
         )
-    assert reply.error_code == "invalid", logs
-    assert reply.error is not None
-    assert "name: contains the NUL character" in reply.error
-    assert "secret" not in reply.error
+    assert reply.kind is RefusalKind.INVALID, logs
+    assert "name: contains the NUL character" in reply.message
+    assert "secret" not in reply.message
     assert all("secret" not in repr(entry) for entry in logs)
 
 
@@ -131,8 +139,8 @@ async def test_a_malformed_command_is_answered_as_invalid(
     probe: Probe, nats_url: str, payload: bytes
 ) -> None:
     reply, _ = await _request(nats_url, subjects.command_subject(probe.target, "read"), payload)
-    assert reply.error_code == "invalid"
-    assert reply.error and reply.error.startswith("The command was refused: ")
+    assert reply.kind is RefusalKind.INVALID
+    assert reply.message.startswith("The command was refused: ")
 
 
 async def test_a_command_the_database_cannot_serve_is_answered_unavailable(
@@ -145,8 +153,8 @@ async def test_a_command_the_database_cannot_serve_is_answered_unavailable(
             subjects.command_subject(probe_without_database.target, "read"),
             CreateCampaign(**_campaign()).model_dump_json().encode(),
         )
-    assert reply.error_code == "unavailable"
-    assert reply.error == "The probe service cannot reach what it depends on; try again shortly."
+    assert reply.kind is RefusalKind.UNAVAILABLE
+    assert reply.message == "The probe service cannot reach what it depends on; try again shortly."
     assert took < PROMPTLY
     assert [e["error_type"] for e in logs if e["event"] == "command failed"] == [
         "sqlalchemy.exc.OperationalError"
@@ -157,13 +165,48 @@ async def test_the_gateway_turns_a_failed_command_into_500_and_an_unreachable_de
     probe: Probe, probe_without_database: Probe
 ) -> None:
     command = CreateCampaign.model_validate(_campaign())
-    with capture_logs(), pytest.raises(HTTPException) as failed:
+    with capture_logs(), pytest.raises(CommandRefused) as failed:
         await ask(probe.service, "divide_by_zero", probe.target, command, Reply)
-    assert failed.value.status_code == 500
-    assert failed.value.detail == "The probe service failed on this request."
-    with capture_logs(), pytest.raises(HTTPException) as unavailable:
+    assert refusal_status(failed.value.kind) == 500
+    assert failed.value.refusal.message == "The probe service failed on this request."
+    with capture_logs(), pytest.raises(CommandRefused) as unavailable:
         await ask(probe.service, "read", probe_without_database.target, command, Reply)
-    assert unavailable.value.status_code == 503
+    assert refusal_status(unavailable.value.kind) == 503
+
+
+async def test_a_refusal_a_handler_returns_keeps_its_wire_form_and_reaches_the_caller_as_command_refused(
+    probe: Probe, nats_url: str
+) -> None:
+    subject = subjects.command_subject(probe.target, "create")
+    refused = CreateCampaign.model_validate(_campaign("taken"))
+    nc = await nats.connect(nats_url)
+    try:
+        msg = await nc.request(subject, refused.model_dump_json().encode(), timeout=PROMPTLY)
+    finally:
+        await nc.close()
+    assert json.loads(msg.data) == {"error": "That campaign id is taken.", "error_code": "conflict"}
+    with pytest.raises(CommandRefused) as conflict:
+        await ask(probe.service, "create", probe.target, refused, CampaignCreatedReply)
+    assert conflict.value.refusal == Refusal.conflict("That campaign id is taken.")
+    assert refusal_status(conflict.value.kind) == 409
+
+
+async def test_a_success_reply_reaches_the_caller_typed_with_no_error_keys(
+    probe: Probe, nats_url: str
+) -> None:
+    command = CreateCampaign.model_validate(_campaign("Q4"))
+    nc = await nats.connect(nats_url)
+    try:
+        msg = await nc.request(
+            subjects.command_subject(probe.target, "create"),
+            command.model_dump_json().encode(),
+            timeout=PROMPTLY,
+        )
+    finally:
+        await nc.close()
+    assert set(json.loads(msg.data)) == {"campaign_id", "name", "created_at"}
+    created = await ask(probe.service, "create", probe.target, command, CampaignCreatedReply)
+    assert (created.campaign_id, created.name) == (command.campaign_id, "Q4")
 
 
 async def test_a_failure_outside_command_subjects_is_not_answered(probe: Probe, nats_url: str) -> None:

@@ -18,6 +18,7 @@ import nats
 
 from contracts import subjects
 from contracts.commands import GetImport, ImportStatusReply, PreviewCsv, PreviewReply
+from contracts.replies import Refusal, read_reply
 from services.importer.app import create_service
 from services.importer.preview_pool import PreviewPool
 from services.runtime import migrations
@@ -75,7 +76,7 @@ async def test_a_running_preview_does_not_hold_another_workspaces_command(
                     other.model_dump_json().encode(),
                     timeout=10,
                 )
-                assert ImportStatusReply.model_validate_json(answer.data).error_code == "not_found"
+                assert read_reply(answer.data, ImportStatusReply) == Refusal.not_found("No such import.")
                 assert not previewing.done(), "the preview was meant to be still running"
 
                 (tmp_path / "release").touch()

@@ -12,13 +12,13 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from contracts import subjects
-from contracts.commands import Reply
+from contracts.replies import Refusal
 from services.runtime.command_errors import COMMAND_PREFIX, error_reply, is_command
 
 
 def _validation_error() -> ValidationError:
     try:
-        Reply.model_validate({"error": 5})
+        Refusal.model_validate({"error": 5})
     except ValidationError as exc:
         return exc
     raise AssertionError("expected a ValidationError")
@@ -46,9 +46,9 @@ def _validation_error() -> ValidationError:
 )
 def test_a_failure_is_answered_by_kind_and_never_with_its_details(exc: Exception, code: str) -> None:
     reply = error_reply("importer", exc)
-    assert reply.error_code == code
-    assert reply.error is not None and reply.error.startswith("The importer service ")
-    assert "secret" not in reply.error and "SELECT" not in reply.error and "INSERT" not in reply.error
+    assert reply.kind == code
+    assert reply.message.startswith("The importer service ")
+    assert "secret" not in reply.message and "SELECT" not in reply.message and "INSERT" not in reply.message
 
 
 def _msg(subject: str, reply: str) -> Msg:

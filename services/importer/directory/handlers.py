@@ -17,6 +17,7 @@ from contracts.commands import (
     SearchDirectory,
     StartDirectoryImport,
 )
+from contracts.replies import Refusal
 from services.importer.directory.labels import directory_label, in_czech_order
 from services.importer.directory.queries import (
     cities_query,
@@ -54,11 +55,11 @@ def register(service: Service, runner: ImportRunner) -> None:
         title="importer.search_directory",
         description="Companies of the directory matching a filter: their count and one page.",
     )
-    async def search_directory(cmd: SearchDirectory) -> DirectoryPage:
+    async def search_directory(cmd: SearchDirectory) -> DirectoryPage | Refusal:
         try:
             after = decode_position_cursor(cmd.cursor) if cmd.cursor else None
         except ValueError as exc:
-            return DirectoryPage(error=str(exc), error_code="invalid")
+            return Refusal.invalid(str(exc))
         async with service.sessions() as session:
             counted = await fetch(session, *count_query(cmd.filter))
             rows = await fetch(session, *page_query(cmd.filter, after, cmd.limit + 1))
@@ -89,7 +90,7 @@ def register(service: Service, runner: ImportRunner) -> None:
         title="importer.start_directory_import",
         description="Import every company of the directory matching a filter into a campaign.",
     )
-    async def start_directory_import(cmd: StartDirectoryImport) -> ImportStatusReply:
+    async def start_directory_import(cmd: StartDirectoryImport) -> ImportStatusReply | Refusal:
         return await start(
             service,
             runner,

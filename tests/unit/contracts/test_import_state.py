@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import pytest
 from pydantic import ValidationError
 
@@ -27,9 +29,10 @@ def test_a_running_import_is_no_completion() -> None:
 
 @pytest.mark.parametrize("state", list(ImportState))
 def test_the_status_reply_carries_every_state_as_its_value(state: ImportState) -> None:
-    reply = ImportStatusReply.model_validate_json(ImportStatusReply(state=state).model_dump_json())
+    sent = ImportStatusReply(id=uuid4(), campaign_id=uuid4(), state=state)
+    reply = ImportStatusReply.model_validate_json(sent.model_dump_json())
     assert reply.state is state
-    assert ImportStatusReply(state=state).model_dump(mode="json")["state"] == state.value
+    assert sent.model_dump(mode="json")["state"] == state.value
 
 
 def test_the_completion_event_schema_lists_the_end_states_only() -> None:

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts.commands import LEAD_FIELDS
+from contracts.commands import LEAD_FIELDS, PreviewReply
+from contracts.replies import Refusal, RefusalKind
 from services.importer.csv_source import MAX_COLUMNS, check_width, column_names, open_csv, preview
 from services.importer.domain import HEADER_SYNONYMS, ImportInputError, _header_key, suggest_mapping
 from services.importer.preview_pool import preview_reply
@@ -94,8 +95,8 @@ def test_a_file_wider_than_the_limit_is_refused_before_its_names_are_looked_at()
     with pytest.raises(ImportInputError, match="1,001 columns"):
         open_csv(io.BytesIO(wide))
     reply = preview_reply(wide, False)
-    assert (reply.error_code, reply.encoding) == ("invalid", None)
-    assert reply.error is not None and "at most 1,000" in reply.error
+    assert isinstance(reply, Refusal) and reply.kind is RefusalKind.INVALID
+    assert "at most 1,000" in reply.message
 
 
 def test_a_file_as_wide_as_the_limit_previews_with_a_mapping() -> None:
@@ -105,7 +106,7 @@ def test_a_file_as_wide_as_the_limit_previews_with_a_mapping() -> None:
     ).encode()
     assert preview(data, truncated=False).headers == header
     reply = preview_reply(data, False)
-    assert reply.error is None and reply.headers == header
+    assert isinstance(reply, PreviewReply) and reply.headers == header
     assert reply.suggested_mapping == {"email": "E-mail", "first_name": "Jméno"}
 
 
