@@ -67,7 +67,6 @@ def fresh_database_url_session(postgres_server_url: str) -> Callable[[], str]:
     return _database_factory(postgres_server_url)
 
 
-# --- CI guard ------------------------------------------------------------------------------------------
 # In CI (`CI=true`) every piece of infrastructure is installed by .ci/run, so a skipped test means
 # something is missing or broken there; it must fail the run instead of silently passing with less coverage.
 

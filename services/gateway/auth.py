@@ -137,8 +137,6 @@ async def workspace_by_name(session: AsyncSession, name: str) -> UUID | None:
     return row.id if row else None
 
 
-# --- the web UI's session cookie -------------------------------------------------------------------------
-
 SESSION_COOKIE = "leadflow_session"
 SESSION_MAX_AGE_SECONDS = 12 * 60 * 60
 SESSION_PATH = "/ui/session"

@@ -72,8 +72,6 @@ def _words_occur(table: Any, words: list[str]) -> list[ColumnElement[bool]]:
     return [table.c.search.like(like_pattern(word), escape="\\") for word in words]
 
 
-# --- sort orders and keyset pages ----------------------------------------------------------------------
-
 LeadSort = Literal[
     "last_activity",
     "-last_activity",
@@ -204,8 +202,6 @@ def page_segments(sort: LeadSort | None, after: Keyset | None) -> list[PageSegme
         segments.append(PageSegment(joined + nulls, [ordered(seq)], source, key))
     return segments
 
-
-# --- totals ----------------------------------------------------------------------------------------------
 
 # Up to this many matches a search's total is exact: a capped count over the GIN match set, ~10 ms at
 # 5,000 in a campaign of 1M. Counting every match of a broad search costs ~5 µs a match (18,000 matches:

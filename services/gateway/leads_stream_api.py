@@ -48,8 +48,6 @@ log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/v1", responses=API_RESPONSES)
 
 
-# --- CSV export ------------------------------------------------------------------------------------------
-
 EXPORT_COLUMNS = (
     "id",
     "email",
@@ -197,8 +195,6 @@ async def export_leads(
         headers={"Content-Disposition": _filename(campaign.name)},
     )
 
-
-# --- live changes (SSE) ----------------------------------------------------------------------------------
 
 # Changes a subscriber may have waiting; beyond that the oldest are dropped and it is told to `resync`.
 SUBSCRIBER_BACKLOG = 256

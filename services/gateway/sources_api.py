@@ -75,9 +75,6 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-# --- the company directory -------------------------------------------------------------------------------
-
-
 class CompanyPage(BaseModel):
     items: list[DirectoryCompany]
     total: int = Field(description="how many companies match the filter (all pages)")
@@ -201,9 +198,6 @@ async def import_from_directory(
         ImportStatusReply,
     )
     return import_out(reply)
-
-
-# --- the pipeline ----------------------------------------------------------------------------------------
 
 
 class PipelineLeadsCreated(BaseModel):

@@ -11,7 +11,7 @@ import pytest
 from faststream._internal._compat import dump_json
 from pydantic_core import to_json
 
-import contracts.commands  # noqa: F401 (defines every reply type)
+import contracts.commands
 from contracts import ImportState
 from contracts.commands import ImportStatusReply, PreviewReply, SuppressionRemoved
 from contracts.replies import Refusal, RefusalKind, Reply, read_reply
@@ -24,7 +24,12 @@ def _subclasses(cls: type[Reply]) -> list[type[Reply]]:
     return found
 
 
-REPLY_TYPES = [t for t in _subclasses(Reply) if t.__module__ == "contracts.commands"]
+REPLY_TYPES = [t for t in _subclasses(Reply) if t.__module__.startswith("contracts.commands.")]
+
+
+def test_the_reply_types_checked_are_every_reply_contracts_commands_exports() -> None:
+    exported = {v for v in vars(contracts.commands).values() if isinstance(v, type) and issubclass(v, Reply)}
+    assert exported and set(REPLY_TYPES) == exported
 
 
 @pytest.mark.parametrize("reply_type", REPLY_TYPES, ids=lambda t: t.__name__)

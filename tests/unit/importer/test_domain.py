@@ -23,9 +23,6 @@ PROPS = settings(max_examples=200, deadline=None)
 FAST = settings(max_examples=75, deadline=None)
 
 
-# --- normalise_email -------------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("raw", "email", "key"),
     [
@@ -111,8 +108,6 @@ def test_case_variants_share_a_key(address: str, rnd: random.Random) -> None:
     assert normalise_email(variant).key == normalise_email(address).key
 
 
-# --- validate_mapping ------------------------------------------------------------------------------------
-
 HEADERS = ["E-mail", "Jméno", "Příjmení", "Firma", "Poznámka"]
 
 
@@ -173,9 +168,6 @@ def test_validate_mapping_drops_only_empty_values(optional: dict[str, str], emai
     assert validate_mapping(mapping, HEADERS) == {k: v for k, v in mapping.items() if v}
 
 
-# --- Outcome / empty_counts ------------------------------------------------------------------------------
-
-
 def test_empty_counts_has_every_outcome_at_zero() -> None:
     counts = empty_counts()
     assert counts == {o.value: 0 for o in Outcome}
@@ -190,8 +182,6 @@ def test_empty_counts_has_every_outcome_at_zero() -> None:
     }
     assert empty_counts() is not counts
 
-
-# --- plan_chunk ------------------------------------------------------------------------------------------
 
 MAPPING = {"email": "E-mail", "first_name": "Jméno", "last_name": "Příjmení"}
 

@@ -110,9 +110,6 @@ def test_a_file_as_wide_as_the_limit_previews_with_a_mapping() -> None:
     assert reply.suggested_mapping == {"email": "E-mail", "first_name": "Jméno"}
 
 
-# --- the suggested mapping -------------------------------------------------------------------------------
-
-
 def suggest_mapping_by_field(headers: Sequence[str]) -> dict[str, str]:
     """The suggestion as first written: for each field, every header in turn (the reference)."""
     keys = {header: _header_key(header) for header in headers}
