@@ -56,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from contracts import ImportState, subjects
 from contracts.commands import GetImport, ImportStatusReply, StartCsvImport
 from contracts.replies import Refusal, read_reply
+from services.composition import MIGRATED_SERVICES, bus_grants
 from services.runtime import migrations
 from services.runtime.db import psycopg_conninfo
 from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
@@ -878,7 +879,7 @@ def main() -> int:
         parser.error("--rows must be at least 2")
     tmp = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
     csv_path = args.keep_file or tmp / "leads.csv"
-    nats_server = EmbeddedNats(tmp / "nats", extra_users={TEST_CLIENT: TEST_CLIENT_GRANT})
+    nats_server = EmbeddedNats(tmp / "nats", users=bus_grants(), extra_users={TEST_CLIENT: TEST_CLIENT_GRANT})
     postgres = EmbeddedPostgres(tmp / "pg")
     stack: ServiceStack | None = None
     try:
@@ -888,7 +889,7 @@ def main() -> int:
         nats_server.start()
         nats_url = nats_server.url_for(TEST_CLIENT)
         database_url = create_database(postgres.start(), "bench")
-        migrations.upgrade(database_url)
+        migrations.upgrade(database_url, MIGRATED_SERVICES)
         conninfo = psycopg_conninfo(database_url)
         print("raw baseline: COPY + INSERT … SELECT … ON CONFLICT DO NOTHING …", flush=True)
         postgres_pid = postgres.pid or 0

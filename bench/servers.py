@@ -16,6 +16,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from services.composition import MIGRATED_SERVICES, bus_grants
 from services.runtime import migrations
 from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
 from tests.harness import TEST_CLIENT, TEST_CLIENT_GRANT, ServiceStack
@@ -28,13 +29,13 @@ def bench_stack(*services: str) -> Iterator[ServiceStack]:
     # `timeout` and CI send SIGTERM: exit through the `finally` below so no server is left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     tmp = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
-    nats_server = EmbeddedNats(tmp / "nats", extra_users={TEST_CLIENT: TEST_CLIENT_GRANT})
+    nats_server = EmbeddedNats(tmp / "nats", users=bus_grants(), extra_users={TEST_CLIENT: TEST_CLIENT_GRANT})
     postgres = EmbeddedPostgres(tmp / "pg")
     stack: ServiceStack | None = None
     try:
         nats_server.start()
         database_url = create_database(postgres.start(), "bench")
-        migrations.upgrade(database_url)
+        migrations.upgrade(database_url, MIGRATED_SERVICES)
         stack = ServiceStack(nats=nats_server, database_url=database_url)
         stack.start(*services)
         yield stack

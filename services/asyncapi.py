@@ -1,30 +1,28 @@
 """The AsyncAPI document of every subject, generated from the services' FastStream brokers.
 
 `leadflow asyncapi --output docs/asyncapi.json` regenerates the checked-in copy; a test fails when that
-copy is stale, so external consumers can trust it. It builds every service's broker, so it lives beside
-the command line, where the services are composed, not in the runtime they all share.
+copy is stale, so external consumers can trust it. It builds the broker of every service of the
+composition root (`services.composition.SERVICES`), so it lives beside it, not in the runtime they all share.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 
 from faststream.specification import AsyncAPI
 
-from services.gateway.app import create_service as gateway
-from services.importer.app import create_service as importer
+from services.composition import SERVICES
 from services.runtime.settings import Settings
-from services.sequencer.app import create_service as sequencer
-from services.validator.app import create_service as validator
 
 DOCUMENT_PATH = "docs/asyncapi.json"
 
 
 def render() -> str:
     settings = Settings(nats_url=None, database_url=None)
-    brokers = [
-        factory(settings, for_docs=True).broker for factory in (gateway, importer, sequencer, validator)
-    ]
+    # Every service's `app` module has `create_service(settings, for_docs=...)`.
+    factories = [importlib.import_module(f"{service.module}.app").create_service for service in SERVICES]
+    brokers = [factory(settings, for_docs=True).broker for factory in factories]
     spec = AsyncAPI(
         *brokers,
         title="Leadflow events",

@@ -62,6 +62,7 @@ def up() -> None:
     shows the banner and errors; the logs are JSON lines in <data folder>/logs/. Other commands find
     this stack from any directory while it runs.
     """
+    from services.composition import SERVICES
     from services.runtime.logs import configure_logging
     from services.runtime.stack import LOGS_DIR, UP_LOG, Endpoints, run_stack
 
@@ -82,7 +83,7 @@ def up() -> None:
             "Press Ctrl-C to stop.\n"
         )
 
-    raise typer.Exit(run_stack(settings, announce))
+    raise typer.Exit(run_stack(settings, SERVICES, announce))
 
 
 async def _dev_key(database_url: str) -> str:
@@ -111,13 +112,14 @@ def migrate(
 
     The database: LEADFLOW_DATABASE_URL, else the running stack's (exit status 3 when there is none).
     """
+    from services.composition import MIGRATED_SERVICES
     from services.runtime import migrations
 
     with stack_database(embedded) as url:
         if downgrade:
-            migrations.downgrade(url)
+            migrations.downgrade(url, MIGRATED_SERVICES)
         else:
-            migrations.upgrade(url)
+            migrations.upgrade(url, MIGRATED_SERVICES)
     typer.echo("migrations: " + ("downgraded to base" if downgrade else "at head"))
 
 
@@ -130,6 +132,7 @@ def workspace_create(
     In the running stack's database (from any directory), else LEADFLOW_DATABASE_URL's; exit status 3
     when there is no stack to use.
     """
+    from services.composition import MIGRATED_SERVICES
     from services.runtime import migrations
 
     async def create(url: str) -> str:
@@ -146,7 +149,7 @@ def workspace_create(
         return issued.key
 
     with stack_database(embedded) as url:
-        migrations.upgrade(url)
+        migrations.upgrade(url, MIGRATED_SERVICES)
         key = asyncio.run(create(url))
     typer.echo(key)
 
@@ -169,12 +172,13 @@ def directory_load(
     Exit status: 0 every row loaded, 1 some rows rejected (the others are loaded), 2 nothing loaded,
     3 no running stack to load into.
     """
+    from services.composition import MIGRATED_SERVICES
     from services.importer.directory.cli import load_file
     from services.runtime import migrations
     from services.runtime.db import psycopg_conninfo
 
     with stack_database(embedded) as url:
-        migrations.upgrade(url)
+        migrations.upgrade(url, MIGRATED_SERVICES)
         code = load_file(psycopg_conninfo(url), file, replace=replace, out=sys.stdout)
     raise typer.Exit(code)
 
@@ -199,12 +203,13 @@ def directory_sample(
             written = write_directory_csv(sample_rows(rows, seed), out)
         typer.echo(f"Wrote {written:,} companies (seed {seed}) to {output}.")
         return
+    from services.composition import MIGRATED_SERVICES
     from services.importer.directory.cli import load_sample
     from services.runtime import migrations
     from services.runtime.db import psycopg_conninfo
 
     with stack_database(embedded) as url:
-        migrations.upgrade(url)
+        migrations.upgrade(url, MIGRATED_SERVICES)
         load_sample(psycopg_conninfo(url), rows, seed, replace=replace, out=sys.stdout)
 
 
@@ -247,13 +252,15 @@ def bus_secrets(
     """Print the Kubernetes Secrets of the NATS users: the server's auth.conf (each service's
     permissions) and each service's password. `leadflow bus secrets | kubectl apply -f -`;
     docs/deploy.md shows the whole sequence, rotation included."""
-    from services.runtime.bus_users import ALL_USERS, BusCredentials, kubernetes_secrets
+    from services.composition import bus_grants
+    from services.runtime.bus_users import BusCredentials, kubernetes_secrets
 
+    users = bus_grants()
     if credentials is None:
-        kept = BusCredentials({user: BusCredentials.new_password() for user in ALL_USERS})
+        kept = BusCredentials({user: BusCredentials.new_password() for user in users})
     else:
-        kept = BusCredentials.load_or_create(credentials)
-    sys.stdout.write(kubernetes_secrets(kept, namespace))
+        kept = BusCredentials.load_or_create(credentials, users)
+    sys.stdout.write(kubernetes_secrets(kept, namespace, users))
 
 
 @app.command()

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import httpx
 
+from services.composition import bus_grants
 from services.runtime.bus_users import Grant
 from services.runtime.embedded import EmbeddedNats, free_port
 
@@ -168,7 +169,7 @@ def temporary_nats() -> Iterator[EmbeddedNats]:
     """A JetStream-enabled nats-server of its own, in a temporary directory, removed afterwards. It requires
     authentication like `leadflow up`'s, and knows the test client too (`server.url_for(TEST_CLIENT)`)."""
     data_dir = Path(tempfile.mkdtemp(prefix="leadflow-test-nats-"))
-    server = EmbeddedNats(data_dir, extra_users={TEST_CLIENT: TEST_CLIENT_GRANT})
+    server = EmbeddedNats(data_dir, users=bus_grants(), extra_users={TEST_CLIENT: TEST_CLIENT_GRANT})
     try:
         server.start()
         yield server

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from services.composition import MIGRATED_SERVICES
 from services.runtime import migrations
 from services.runtime.embedded import EmbeddedNats
 from tests.harness import ServiceStack
@@ -19,7 +20,7 @@ from tests.harness import ServiceStack
 @pytest.fixture(scope="session")
 def stack(nats_server: EmbeddedNats, fresh_database_url_session: Callable[[], str]) -> Iterator[ServiceStack]:
     database_url = fresh_database_url_session()
-    migrations.upgrade(database_url)
+    migrations.upgrade(database_url, MIGRATED_SERVICES)
     test_stack = ServiceStack(nats=nats_server, database_url=database_url)
     try:
         test_stack.start("sequencer", "importer", "gateway")

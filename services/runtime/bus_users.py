@@ -3,8 +3,9 @@
 A workspace id in a payload is data, not authority: whoever may publish `leadflow.cmd.importer.*` can ask
 for any workspace's data. So only our services hold NATS credentials, and each service's user may only
 publish the events it emits, serve its own commands, request the commands it sends, and drive its own
-durable consumers. `BUS_USERS` lists what each service does on the bus; `grant` turns that into the
-subjects of nats-server's `authorization` block, so adding a service (the mailer, the inbox) is one entry.
+durable consumers. A `BusUser` says what a service does on the bus (the composition root,
+`services/composition.py`, holds one per service); `grant` turns that into the subjects of nats-server's
+`authorization` block, so adding a service is one entry.
 
 Every user gets its own reply prefix `_INBOX.<user>` (nats-py's `inbox_prefix`): one service cannot
 subscribe to the replies and JetStream acknowledgements meant for another. A service answers commands
@@ -31,8 +32,6 @@ from contracts.subjects import inbox_prefix
 from services.runtime.streams import UPLOADS_BUCKET
 
 __all__ = [
-    "ALL_USERS",
-    "BUS_USERS",
     "CLI_USER",
     "SERVER_SECRET",
     "SERVER_SECRET_KEY",
@@ -93,37 +92,6 @@ class BusUser:
     announces: tuple[str, ...] = ()
     # Reads and writes the CSV uploads object store.
     uploads: bool = False
-
-
-BUS_USERS: tuple[BusUser, ...] = (
-    BusUser(
-        "importer",
-        emits=("lead_imported", "import_completed"),
-        durables={
-            "importer-removals": ("leads_removed",),
-            "importer-suppress-unsubscribed": ("lead_unsubscribed",),
-            "importer-suppress-bounced": ("email_bounced",),
-        },
-        announces=(subjects.IMPORT_PROGRESS,),
-        uploads=True,
-    ),
-    BusUser(
-        "validator",
-        emits=("leads_validated",),
-        durables={"validator": ("lead_imported",), "validator-removals": ("leads_removed",)},
-    ),
-    BusUser("sequencer", emits=("campaign_created",)),
-    BusUser(
-        "gateway",
-        serves_commands=False,
-        commands=("importer", "validator", "sequencer"),
-        emits=("lead_status_changed", "leads_removed"),
-        durables={"gateway-lead-view": (), "gateway-lead-imports": ("lead_imported", "import_completed")},
-        # SSE of an import: its progress, and its completion as it is published.
-        listens=(subjects.IMPORT_PROGRESS, subjects.workspace_filter("import_completed")),
-        uploads=True,
-    ),
-)
 
 
 def _stream_declaration() -> list[str]:
@@ -206,12 +174,9 @@ def cli_grant() -> Grant:
     )
 
 
-def grants() -> dict[str, Grant]:
-    """Every identity of a Leadflow bus and what it may do."""
-    return {**{user.name: grant(user) for user in BUS_USERS}, CLI_USER: cli_grant()}
-
-
-ALL_USERS: tuple[str, ...] = (*(user.name for user in BUS_USERS), CLI_USER)
+def grants(users: Iterable[BusUser]) -> dict[str, Grant]:
+    """Every identity of a Leadflow bus made of `users`, and what it may do (the CLI's read-only user too)."""
+    return {**{user.name: grant(user) for user in users}, CLI_USER: cli_grant()}
 
 
 @dataclass(frozen=True)
@@ -243,7 +208,7 @@ class BusCredentials:
         return cls(dict(loaded))
 
     @classmethod
-    def load_or_create(cls, path: Path, users: Iterable[str] = ALL_USERS) -> BusCredentials:
+    def load_or_create(cls, path: Path, users: Iterable[str]) -> BusCredentials:
         """The credentials kept in `path`; a user missing there (a new service) gets a password, saved.
 
         Existing passwords are never regenerated: services reconnecting after a NATS restart, and
@@ -276,19 +241,16 @@ def write_private(path: Path, text: str) -> None:
     partial.replace(path)
 
 
-def authorization_config(
-    credentials: BusCredentials, grants_by_user: Mapping[str, Grant] | None = None
-) -> str:
+def authorization_config(credentials: BusCredentials, grants_by_user: Mapping[str, Grant]) -> str:
     """nats-server's `authorization` block for `credentials`, each user with its grant: a file to run the
     server with (`-c`) or to include in its configuration (Kubernetes, `include auth.conf`).
 
     Its value is JSON, which nats-server's configuration format accepts: every subject is a quoted
     string, so `$JS…` is never read as a variable reference.
     """
-    chosen = grants() if grants_by_user is None else grants_by_user
     users = [
-        {"user": name, "password": credentials.password(name), "permissions": chosen[name].as_config()}
-        for name in chosen
+        {"user": name, "password": credentials.password(name), "permissions": permissions.as_config()}
+        for name, permissions in grants_by_user.items()
     ]
     return "authorization: " + json.dumps({"users": users}, indent=2) + "\n"
 
@@ -300,7 +262,9 @@ SERVER_SECRET_KEY = "auth.conf"
 USERS_SECRET = "leadflow-nats-users"
 
 
-def kubernetes_secrets(credentials: BusCredentials, namespace: str) -> str:
+def kubernetes_secrets(
+    credentials: BusCredentials, namespace: str, grants_by_user: Mapping[str, Grant]
+) -> str:
     """Two Secrets, as YAML: the server's `auth.conf` (mounted by the NATS Helm release) and each user's
     password (a service's Deployment reads its own key)."""
 
@@ -331,13 +295,13 @@ def kubernetes_secrets(credentials: BusCredentials, namespace: str) -> str:
             secret(
                 SERVER_SECRET,
                 "nats-server's users and their permissions (included by deploy/k8s/nats-values.yaml).",
-                {SERVER_SECRET_KEY: authorization_config(credentials)},
+                {SERVER_SECRET_KEY: authorization_config(credentials, grants_by_user)},
                 block=True,
             ),
             secret(
                 USERS_SECRET,
                 "Each Leadflow service's NATS password (its Deployment's LEADFLOW_NATS_PASSWORD).",
-                {user: credentials.password(user) for user in grants()},
+                {user: credentials.password(user) for user in grants_by_user},
                 block=False,
             ),
         ]

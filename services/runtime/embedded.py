@@ -36,14 +36,7 @@ from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from services.runtime.backoff import Backoff
-from services.runtime.bus_users import (
-    ALL_USERS,
-    BusCredentials,
-    Grant,
-    authorization_config,
-    grants,
-    write_private,
-)
+from services.runtime.bus_users import BusCredentials, Grant, authorization_config, write_private
 from services.runtime.logs import open_log_file
 
 if TYPE_CHECKING:
@@ -182,8 +175,9 @@ class EmbeddedNats:
     Output goes to `<data_dir>/nats.log`.
 
     Clients must authenticate: the server runs with `<data_dir>/auth.conf` (0600), rendered at each start
-    from the permissions of `bus_users` and the passwords of `<data_dir>/credentials.json` (0600, created
-    once, then reused, so clients reconnect after a restart with the same credentials). `extra_users`
+    from the permissions of `users` (the composition root's `bus_grants()`) and the passwords of
+    `<data_dir>/credentials.json` (0600, created once, then reused, so clients reconnect after a restart
+    with the same credentials). `extra_users`
     adds identities beyond Leadflow's own (the test suite's client, say).
     """
 
@@ -193,12 +187,13 @@ class EmbeddedNats:
         port: int | None = None,
         host: str = "127.0.0.1",
         *,
+        users: Mapping[str, Grant],
         startup_timeout: float = 15.0,
         new_session: bool = False,
         extra_users: Mapping[str, Grant] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
-        self.grants: dict[str, Grant] = {**grants(), **(extra_users or {})}
+        self.grants: dict[str, Grant] = {**users, **(extra_users or {})}
         self._credentials: BusCredentials | None = None
         self.host = host
         self.preferred_port = port
@@ -230,8 +225,7 @@ class EmbeddedNats:
     def credentials(self) -> BusCredentials:
         """Every identity's password: created on first use, then read back from `credentials_path`."""
         if self._credentials is None:
-            users = dict.fromkeys((*ALL_USERS, *self.grants))
-            self._credentials = BusCredentials.load_or_create(self.credentials_path, users)
+            self._credentials = BusCredentials.load_or_create(self.credentials_path, self.grants)
         return self._credentials
 
     @property

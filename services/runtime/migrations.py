@@ -1,7 +1,8 @@
 """Alembic, one history per service schema; `leadflow migrate` runs them all.
 
 Each service keeps its history in `services/<service>/migrations/` with its own version table inside its
-own schema, so services migrate independently and none reads another's tables.
+own schema, so services migrate independently and none reads another's tables. Which services have a
+history is the composition root's to say (`services.composition.MIGRATED_SERVICES`); callers pass it.
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ from sqlalchemy import MetaData, create_engine, pool, text
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent
 
-# Order matters only for a fresh database's first start; schemas never reference each other.
-MIGRATED_SERVICES: tuple[str, ...] = ("gateway", "sequencer", "importer", "validator")
-
 
 def alembic_config(service: str, database_url: str) -> Config:
     cfg = Config()
@@ -27,14 +25,14 @@ def alembic_config(service: str, database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, services: tuple[str, ...] = MIGRATED_SERVICES, revision: str = "head") -> None:
+def upgrade(database_url: str, services: tuple[str, ...], revision: str = "head") -> None:
+    """Migrate `services` (the composition root's `MIGRATED_SERVICES`, or some of them) in their order;
+    the order matters only for a fresh database's first start, schemas never reference each other."""
     for service in services:
         command.upgrade(alembic_config(service, database_url), revision)
 
 
-def downgrade(
-    database_url: str, services: tuple[str, ...] = MIGRATED_SERVICES, revision: str = "base"
-) -> None:
+def downgrade(database_url: str, services: tuple[str, ...], revision: str = "base") -> None:
     for service in reversed(services):
         command.downgrade(alembic_config(service, database_url), revision)
 

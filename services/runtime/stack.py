@@ -26,16 +26,16 @@ from types import FrameType
 import structlog
 
 from services.runtime import migrations, running_stack
+from services.runtime.bus_users import grants
 from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port, port_is_free
 from services.runtime.logs import make_logs_dir, open_log_file
 from services.runtime.running_stack import NoStack, StackRecord, StackState, StartEmbedded
+from services.runtime.service_spec import ServiceSpec, Start, bus_users, migrated
 from services.runtime.settings import Settings
 from services.runtime.supervision import Restarts
 
 log = structlog.get_logger(__name__)
 
-# Services that have work today, each run as `python -m services.<name>`.
-WORKER_SERVICES: tuple[str, ...] = ("sequencer", "importer", "validator")
 DEFAULT_NATS_PORT = 4222
 LOGS_DIR = "logs"
 # `leadflow up`'s own log (the embedded servers' start, migrations, restarts), next to the services' logs.
@@ -208,6 +208,8 @@ class ManagedPostgres(Supervised):
 @dataclass
 class Stack:
     settings: Settings
+    # The services to run (the composition root's `SERVICES`).
+    services: tuple[ServiceSpec, ...]
     nats: ManagedNats | None = None
     postgres: ManagedPostgres | None = None
     processes: list[ManagedProcess] = field(default_factory=list)
@@ -237,7 +239,12 @@ class Stack:
         nats_url = self.settings.nats_url
         if not nats_url:
             self.nats = ManagedNats(
-                EmbeddedNats(self.data_dir / "nats", port=DEFAULT_NATS_PORT, new_session=True)
+                EmbeddedNats(
+                    self.data_dir / "nats",
+                    port=DEFAULT_NATS_PORT,
+                    users=grants(bus_users(self.services)),
+                    new_session=True,
+                )
             )
             self.nats.start()
             nats_url = self.nats.server.url
@@ -254,7 +261,7 @@ class Stack:
         if self.postgres is not None:
             self.postgres.stop()
 
-    def gateway_port(self) -> int:
+    def http_port(self) -> int:
         port = self.settings.http_port
         explicit = "LEADFLOW_HTTP_PORT" in os.environ
         if explicit or port_is_free(port, self.settings.http_host):
@@ -270,13 +277,17 @@ class Stack:
             "LEADFLOW_DATABASE_URL": endpoints.database_url,
             "LEADFLOW_LOG_JSON": "true",
         }
-        for name in (*WORKER_SERVICES, "gateway"):
+        # The workers first, then the HTTP front, whose readiness says the stack is up.
+        workers = [service for service in self.services if service.start is Start.WORKER]
+        fronts = [service for service in self.services if service.start is Start.HTTP]
+        for service in (*workers, *fronts):
+            name = service.name
             env = {**base_env, **self.nats_identity(name)}
-            if name == "gateway":
+            if service.start is Start.HTTP:
                 env["LEADFLOW_HTTP_PORT"] = str(http_port)
             else:
                 env["LEADFLOW_HEALTH_PORT"] = str(free_port())
-            proc = ManagedProcess(name, [sys.executable, "-m", f"services.{name}"], env, logs / f"{name}.log")
+            proc = ManagedProcess(name, [sys.executable, "-m", service.module], env, logs / f"{name}.log")
             proc.start()
             self.processes.append(proc)
 
@@ -410,9 +421,12 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
-def run_stack(settings: Settings, announce: Callable[[str, Endpoints], None]) -> int:
-    """Run until interrupted. `announce(gateway_url, endpoints)` prints the banner once all is ready."""
-    stack = Stack(settings)
+def run_stack(
+    settings: Settings, services: tuple[ServiceSpec, ...], announce: Callable[[str, Endpoints], None]
+) -> int:
+    """Run `services` until interrupted. `announce(gateway_url, endpoints)` prints the banner once all is
+    ready."""
+    stack = Stack(settings, services)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     claimed = False
@@ -420,13 +434,14 @@ def run_stack(settings: Settings, announce: Callable[[str, Endpoints], None]) ->
         stack.claim_data_dir()
         claimed = True
         endpoints = stack.start_servers()
-        migrations.upgrade(endpoints.database_url)
-        http_port = stack.gateway_port()
+        migrations.upgrade(endpoints.database_url, migrated(services))
+        http_port = stack.http_port()
         gateway_url = f"http://{settings.http_host}:{http_port}"
         stack.start_services(endpoints, http_port)
         if not wait_until_ready(f"{gateway_url}/readyz", 60, stack.processes):
             failed = [p for p in stack.processes if p.exited() is not None]
-            names = ", ".join(f"{p.name} (log: {p.log_path})" for p in failed) or "gateway"
+            fronts = ", ".join(s.name for s in services if s.start is Start.HTTP)
+            names = ", ".join(f"{p.name} (log: {p.log_path})" for p in failed) or fronts
             print(f"Leadflow did not become ready: {names}", file=sys.stderr)
             return 1
         stack.publish_running(endpoints, gateway_url)

@@ -14,6 +14,7 @@ import pytest
 from dnslib.server import DNSServer
 from playwright.sync_api import Page, expect
 
+from services.composition import MIGRATED_SERVICES
 from services.runtime import migrations
 from tests.browser.conftest import screenshot
 from tests.browser.seed import create_campaign, import_csv
@@ -46,7 +47,7 @@ def stack(fresh_database_url_session: Callable[[], str], dns: DNSServer) -> Iter
     with temporary_nats() as nats_server:
         own = ServiceStack(nats=nats_server, database_url=fresh_database_url_session())
         try:
-            migrations.upgrade(own.database_url)
+            migrations.upgrade(own.database_url, MIGRATED_SERVICES)
             own.start("sequencer", "importer", "gateway")
             own.add(
                 "validator",

@@ -20,6 +20,7 @@ import pytest
 
 from contracts import LeadImported
 from contracts.events import LeadsValidated
+from services.composition import MIGRATED_SERVICES
 from services.runtime import migrations
 from tests.e2e.api import create_campaign, start_import, stream_events, wait_for_import
 from tests.e2e.conftest import create_workspace_key
@@ -72,7 +73,7 @@ def validator_stack(fresh_database_url_session: Callable[[], str]) -> Iterator[V
         mx2 = FakeMx(MxBehaviour(catch_all=True), port).start("127.0.0.3")
         stack = ServiceStack(nats=nats_server, database_url=fresh_database_url_session())
         try:
-            migrations.upgrade(stack.database_url)
+            migrations.upgrade(stack.database_url, MIGRATED_SERVICES)
             stack.start("sequencer", "importer", "gateway")
             validator = stack.add(
                 "validator",

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.composition import MIGRATED_SERVICES
 from services.runtime import migrations
 from tests.e2e.api import create_campaign, refusal, start_import, wait_for_import
 from tests.e2e.conftest import create_workspace_key
@@ -77,7 +78,7 @@ def dns_stack(fresh_database_url_session: Callable[[], str]) -> Iterator[DnsStac
         mx = FakeMx(MxBehaviour(mailboxes=MAILBOXES), port).start("127.0.0.2")
         stack = ServiceStack(nats=nats_server, database_url=fresh_database_url_session())
         try:
-            migrations.upgrade(stack.database_url)
+            migrations.upgrade(stack.database_url, MIGRATED_SERVICES)
             stack.start("sequencer", "importer", "gateway")
             stack.add(
                 "validator",

@@ -6,6 +6,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 
+from services.composition import MIGRATED_SERVICES
 from services.runtime import migrations
 from services.runtime.streams import ensure_streams
 
@@ -13,7 +14,7 @@ from services.runtime.streams import ensure_streams
 @pytest.fixture(scope="session")
 def migrated_database_url(postgres_server_url: str, fresh_database_url_session: Callable[[], str]) -> str:
     url = fresh_database_url_session()
-    migrations.upgrade(url)
+    migrations.upgrade(url, MIGRATED_SERVICES)
     return url
 
 

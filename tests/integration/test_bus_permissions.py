@@ -18,6 +18,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from contracts import subjects
+from services.composition import bus_grants
 from services.runtime.bus_users import inbox_prefix
 from services.runtime.embedded import EmbeddedNats
 from services.runtime.streams import UPLOADS_BUCKET, ensure_streams
@@ -31,7 +32,7 @@ WORKSPACE = str(uuid.uuid4())
 def server() -> Iterator[EmbeddedNats]:
     """A server of this module alone: the violations provoked here are its own."""
     data_dir = Path(tempfile.mkdtemp(prefix="leadflow-test-bus-"))
-    nats_server = EmbeddedNats(data_dir)
+    nats_server = EmbeddedNats(data_dir, users=bus_grants())
     try:
         nats_server.start()
         yield nats_server

@@ -20,6 +20,7 @@ import psutil
 import psycopg
 import pytest
 
+from services.composition import bus_grants
 from services.runtime.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
@@ -138,7 +139,9 @@ async def test_postgres_restart_keeps_data(scratch_dir: Path) -> None:
 
 
 async def test_nats_restart_keeps_streams(scratch_dir: Path) -> None:
-    server = EmbeddedNats(scratch_dir / "nats", extra_users={TEST_CLIENT: TEST_CLIENT_GRANT})
+    server = EmbeddedNats(
+        scratch_dir / "nats", users=bus_grants(), extra_users={TEST_CLIENT: TEST_CLIENT_GRANT}
+    )
     try:
         url = await asyncio.to_thread(server.start)
         nc = await nats.connect(server.url_for(TEST_CLIENT))
@@ -175,7 +178,7 @@ async def test_nats_taken_port_falls_back_to_a_free_one(scratch_dir: Path) -> No
         taken = blocker.getsockname()[1]
         assert not port_is_free(taken)
 
-        with EmbeddedNats(scratch_dir / "nats", port=taken) as server:
+        with EmbeddedNats(scratch_dir / "nats", users=bus_grants(), port=taken) as server:
             assert server.port != taken
             assert server.url == f"nats://127.0.0.1:{server.port}"
             nc = await nats.connect(server.url_for("sequencer"))
@@ -190,14 +193,14 @@ async def test_nats_taken_port_falls_back_to_a_free_one(scratch_dir: Path) -> No
 def test_nats_uses_the_preferred_port_when_free(scratch_dir: Path) -> None:
     port = free_port()
     assert port_is_free(port)
-    with EmbeddedNats(scratch_dir / "nats", port=port) as server:
+    with EmbeddedNats(scratch_dir / "nats", users=bus_grants(), port=port) as server:
         assert server.url == f"nats://127.0.0.1:{port}"
         assert not port_is_free(port)
     assert port_is_free(port)
 
 
 async def test_nats_killed_is_reaped_and_restarts_on_its_own_port_or_not_at_all(scratch_dir: Path) -> None:
-    server = EmbeddedNats(scratch_dir / "nats")
+    server = EmbeddedNats(scratch_dir / "nats", users=bus_grants())
     try:
         url = await asyncio.to_thread(server.start)
         pid = server.pid
@@ -227,7 +230,7 @@ async def test_nats_killed_is_reaped_and_restarts_on_its_own_port_or_not_at_all(
 async def test_nats_requires_credentials_kept_private_and_stable_across_restarts(scratch_dir: Path) -> None:
     """The services reconnect on their own after NATS restarts (`leadflow up` supervises it): the server
     must come back with the same passwords, kept 0600 in its data folder."""
-    server = EmbeddedNats(scratch_dir / "nats")
+    server = EmbeddedNats(scratch_dir / "nats", users=bus_grants())
     try:
         await asyncio.to_thread(server.start)
         for path in (server.credentials_path, server.config_path):
@@ -267,6 +270,6 @@ async def test_nats_requires_credentials_kept_private_and_stable_across_restarts
             await nc.close()
 
         # Another handle on the same folder (the next `leadflow up`) reads the same credentials.
-        assert dict(EmbeddedNats(scratch_dir / "nats").credentials.passwords) == passwords
+        assert dict(EmbeddedNats(scratch_dir / "nats", users=bus_grants()).credentials.passwords) == passwords
     finally:
         await asyncio.to_thread(server.stop)

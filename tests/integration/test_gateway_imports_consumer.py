@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select
 
 from contracts import ImportState, LeadImported, subjects
 from contracts.events import ImportCompleted, ImportedLead
+from services.composition import MIGRATED_SERVICES
 from services.gateway.app import create_service
 from services.gateway.projection import (
     IMPORTS_DURABLE,
@@ -63,7 +64,7 @@ async def test_an_imports_consumer_added_to_a_stream_with_history_lists_every_ch
     own_nats: EmbeddedNats, fresh_database_url: Callable[[], str]
 ) -> None:
     url = fresh_database_url()
-    migrations.upgrade(url)
+    migrations.upgrade(url, MIGRATED_SERVICES)
     # The gateway's own NATS user: its consumers must be possible with exactly its permissions.
     settings = Settings(
         nats_url=own_nats.url,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg.types.json import Jsonb
 
+from services.composition import MIGRATED_SERVICES
 from services.runtime import migrations
 from services.runtime.db import psycopg_conninfo
 
@@ -18,14 +19,14 @@ def tables(url: str) -> set[str]:
         rows = conn.execute(
             "SELECT table_schema || '.' || table_name FROM information_schema.tables "
             "WHERE table_schema = ANY(%s) AND table_name <> 'alembic_version'",
-            (list(migrations.MIGRATED_SERVICES),),
+            (list(MIGRATED_SERVICES),),
         ).fetchall()
     return {r[0] for r in rows}
 
 
 def test_upgrade_downgrade_upgrade(fresh_database_url: Callable[[], str]) -> None:
     url = fresh_database_url()
-    migrations.upgrade(url)
+    migrations.upgrade(url, MIGRATED_SERVICES)
     after_upgrade = tables(url)
     assert {
         "gateway.lead_view",
@@ -36,9 +37,9 @@ def test_upgrade_downgrade_upgrade(fresh_database_url: Callable[[], str]) -> Non
         "sequencer.campaigns",
         "sequencer.processed_events",
     } <= after_upgrade
-    migrations.downgrade(url)
+    migrations.downgrade(url, MIGRATED_SERVICES)
     assert tables(url) == set()
-    migrations.upgrade(url)
+    migrations.upgrade(url, MIGRATED_SERVICES)
     assert tables(url) == after_upgrade
 
 
@@ -54,7 +55,7 @@ def test_models_match_migrations(fresh_database_url: Callable[[], str]) -> None:
     from services.validator.tables import metadata as validator
 
     url = fresh_database_url()
-    migrations.upgrade(url)
+    migrations.upgrade(url, MIGRATED_SERVICES)
     engine = create_engine(url)
     try:
         with engine.connect() as conn:

@@ -19,6 +19,7 @@ import nats
 from contracts import subjects
 from contracts.commands import GetImport, ImportStatusReply, PreviewCsv, PreviewReply
 from contracts.replies import Refusal, read_reply
+from services.composition import MIGRATED_SERVICES
 from services.importer.app import create_service
 from services.importer.preview_pool import PreviewPool
 from services.runtime import migrations
@@ -43,7 +44,7 @@ async def test_a_running_preview_does_not_hold_another_workspaces_command(
     fresh_database_url: Callable[[], str], tmp_path: Path
 ) -> None:
     database_url = fresh_database_url()
-    migrations.upgrade(database_url)
+    migrations.upgrade(database_url, MIGRATED_SERVICES)
     with temporary_nats() as server:
         # The importer as its own NATS user; the test asks as the gateway would, with the test client.
         settings = Settings(

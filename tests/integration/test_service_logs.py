@@ -15,6 +15,7 @@ import httpx
 import psycopg
 import pytest
 
+from services.composition import MIGRATED_SERVICES
 from services.runtime import migrations
 from services.runtime.db import psycopg_conninfo
 from services.runtime.embedded import free_port
@@ -73,7 +74,7 @@ def test_the_gateway_writes_only_json_lines_startup_access_and_tracebacks_includ
     fresh_database_url: Callable[[], str], tmp_path: Path
 ) -> None:
     database_url = fresh_database_url()
-    migrations.upgrade(database_url)
+    migrations.upgrade(database_url, MIGRATED_SERVICES)
     created = subprocess.run(
         [sys.executable, "-m", "services.cli", "workspace", "create", "Logs"],
         env={**os.environ, "LEADFLOW_DATABASE_URL": database_url},

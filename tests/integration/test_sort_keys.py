@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import psycopg
 
+from services.composition import MIGRATED_SERVICES
 from services.gateway.sort_keys import rekey
 from services.gateway.tables import metadata
 from services.runtime import migrations
@@ -22,7 +23,7 @@ async def test_keys_of_another_collation_are_recomputed_once(
     fresh_database_url: Callable[[], str], nats_url: str
 ) -> None:
     url = fresh_database_url()
-    migrations.upgrade(url)
+    migrations.upgrade(url, MIGRATED_SERVICES)
     conninfo = psycopg_conninfo(url)
     campaign = uuid.uuid4()
     with psycopg.connect(conninfo) as conn:

@@ -17,10 +17,10 @@ from psycopg.rows import TupleRow
 from sqlalchemy import Table
 
 from contracts import ImportState, LeadStatus
+from services.composition import MIGRATED_SERVICES
 from services.gateway import tables as gateway
 from services.gateway.domain import JobState
 from services.importer import tables as importer
-from services.runtime import migrations
 from services.runtime.db import psycopg_conninfo
 from services.sequencer import tables as sequencer
 from services.sequencer.domain import CampaignStatus
@@ -87,7 +87,7 @@ def test_every_state_column_of_the_migrated_schemas_has_an_enum(
     rows = conn.execute(
         "SELECT table_schema, table_name, column_name FROM information_schema.columns "
         "WHERE table_schema = ANY(%s) AND (column_name ~ '(^|_)(state|status)$')",
-        (list(migrations.MIGRATED_SERVICES),),
+        (list(MIGRATED_SERVICES),),
     ).fetchall()
     assert {(s, t, c) for s, t, c in rows} == set(STATE_COLUMNS)
 

@@ -1,4 +1,4 @@
-"""The NATS users of bus_users.py: what each may do follows from what its service's code does, no more."""
+"""The NATS users of the composition root: what each may do follows from what its code does, no more."""
 
 from __future__ import annotations
 
@@ -12,17 +12,15 @@ import pytest
 from faststream.nats.subscriber.usecases.basic import LogicSubscriber
 
 from contracts import subjects
+from services.composition import BUS_USERS, bus_grants
 from services.gateway.app import create_service as gateway
 from services.importer.app import create_service as importer
 from services.runtime.bus_users import (
-    ALL_USERS,
-    BUS_USERS,
     CLI_USER,
     BusCredentials,
     BusUser,
     authorization_config,
     grant,
-    grants,
     inbox_prefix,
 )
 from services.runtime.service import Service
@@ -47,7 +45,7 @@ def _built(name: str) -> Service:
 def test_every_service_that_runs_has_a_user_and_every_user_a_service() -> None:
     services = {path.parent.name for path in (ROOT / "services").glob("*/__main__.py")}
     assert set(USERS) == services == set(FACTORIES)
-    assert set(ALL_USERS) == {*services, CLI_USER}
+    assert set(bus_grants()) == {*services, CLI_USER}
 
 
 @pytest.mark.parametrize("name", sorted(FACTORIES))
@@ -117,7 +115,7 @@ def test_a_grant_is_confined_to_its_own_subjects(user: BusUser) -> None:
 
 
 def test_the_cli_reads_and_publishes_nothing() -> None:
-    cli = grants()[CLI_USER]
+    cli = bus_grants()[CLI_USER]
     assert cli.subscribe == (f"{inbox_prefix(CLI_USER)}.>",)
     assert all(re.match(r"\$JS\.API\.(STREAM|CONSUMER)\.(INFO|LIST)\.", p) for p in cli.publish), cli.publish
     assert not cli.allow_responses
@@ -145,14 +143,14 @@ def test_a_damaged_credentials_file_is_refused_not_replaced(tmp_path: Path) -> N
 
 
 def test_the_authorization_block_names_every_user_with_its_grant() -> None:
-    credentials = BusCredentials({name: f"pw-{name}" for name in ALL_USERS})
-    text = authorization_config(credentials)
+    credentials = BusCredentials({name: f"pw-{name}" for name in bus_grants()})
+    text = authorization_config(credentials, bus_grants())
     assert text.startswith("authorization: ")
     users = json.loads(text.removeprefix("authorization: "))["users"]
-    assert [u["user"] for u in users] == list(grants())
+    assert [u["user"] for u in users] == list(bus_grants())
     for entry in users:
         assert entry["password"] == f"pw-{entry['user']}"
-        assert entry["permissions"]["publish"]["allow"] == list(grants()[entry["user"]].publish)
+        assert entry["permissions"]["publish"]["allow"] == list(bus_grants()[entry["user"]].publish)
 
 
 def test_a_service_connects_as_its_user_with_replies_under_its_own_prefix() -> None:

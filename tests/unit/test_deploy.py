@@ -27,9 +27,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from services.composition import BUS_USERS, bus_grants
 from services.runtime.bus_users import (
-    ALL_USERS,
-    BUS_USERS,
     SERVER_SECRET,
     SERVER_SECRET_KEY,
     USERS_SECRET,
@@ -448,8 +447,12 @@ def test_the_nats_servers_include_their_users_from_the_secret() -> None:
 
 
 def test_the_generated_secrets_are_valid_and_serve_every_deployment(tmp_path: Path) -> None:
-    credentials = BusCredentials({user: BusCredentials.new_password() for user in ALL_USERS})
-    docs = [d for d in yaml.safe_load_all(kubernetes_secrets(credentials, "leadflow")) if d is not None]
+    credentials = BusCredentials({user: BusCredentials.new_password() for user in bus_grants()})
+    docs = [
+        d
+        for d in yaml.safe_load_all(kubernetes_secrets(credentials, "leadflow", bus_grants()))
+        if d is not None
+    ]
     for doc in docs:
         for version in KUBERNETES_VERSIONS:
             kubernetes_validate.validate(doc, version, strict=True)

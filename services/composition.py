@@ -1,0 +1,65 @@
+"""The composition root: the services Leadflow is made of, and what the runtime needs to know of each.
+
+The runtime (`services/runtime/`) and the contracts name no service. `leadflow up`'s supervisor, the
+migrations, the embedded NATS server, `leadflow bus secrets` and the AsyncAPI document (`services.asyncapi`)
+all read `SERVICES`, handed to them by their callers (the command line, the tests' fixtures, the
+benchmarks). Adding a service is one entry here.
+"""
+
+from __future__ import annotations
+
+from contracts import subjects
+from services.runtime.bus_users import BusUser, Grant, grants
+from services.runtime.service_spec import ServiceSpec, Start, bus_users, migrated
+
+# The order is the migrations' (it matters only for a fresh database's first start) and the start order
+# of `leadflow up` (workers first, then the HTTP front).
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec(
+        "gateway",
+        Start.HTTP,
+        BusUser(
+            "gateway",
+            serves_commands=False,
+            commands=("importer", "validator", "sequencer"),
+            emits=("lead_status_changed", "leads_removed"),
+            durables={"gateway-lead-view": (), "gateway-lead-imports": ("lead_imported", "import_completed")},
+            # SSE of an import: its progress, and its completion as it is published.
+            listens=(subjects.IMPORT_PROGRESS, subjects.workspace_filter("import_completed")),
+            uploads=True,
+        ),
+    ),
+    ServiceSpec("sequencer", Start.WORKER, BusUser("sequencer", emits=("campaign_created",))),
+    ServiceSpec(
+        "importer",
+        Start.WORKER,
+        BusUser(
+            "importer",
+            emits=("lead_imported", "import_completed"),
+            durables={
+                "importer-removals": ("leads_removed",),
+                "importer-suppress-unsubscribed": ("lead_unsubscribed",),
+                "importer-suppress-bounced": ("email_bounced",),
+            },
+            announces=(subjects.IMPORT_PROGRESS,),
+            uploads=True,
+        ),
+    ),
+    ServiceSpec(
+        "validator",
+        Start.WORKER,
+        BusUser(
+            "validator",
+            emits=("leads_validated",),
+            durables={"validator": ("lead_imported",), "validator-removals": ("leads_removed",)},
+        ),
+    ),
+)
+
+MIGRATED_SERVICES: tuple[str, ...] = migrated(SERVICES)
+BUS_USERS: tuple[BusUser, ...] = bus_users(SERVICES)
+
+
+def bus_grants() -> dict[str, Grant]:
+    """Every identity of Leadflow's bus (each service's and the CLI's) and what it may do."""
+    return grants(BUS_USERS)
