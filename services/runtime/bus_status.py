@@ -71,18 +71,7 @@ def bus_for_cli(settings: Settings) -> BusAccess:
     if settings.nats_url:
         password = settings.nats_password.get_secret_value() if settings.nats_password else None
         return BusAccess(settings.nats_url, settings.nats_user, password)
-    data_dir = settings.data_dir.expanduser().resolve()
-    record = running_stack.read_record(data_dir)
-    explicit = "data_dir" in settings.model_fields_set
-    choice = running_stack.choose_stack(
-        data_dir=data_dir,
-        explicit=explicit,
-        data_dir_exists=data_dir.exists(),
-        record=record,
-        elsewhere=[] if explicit or record is not None else running_stack.running_stacks(),
-        embedded=False,
-        registry=running_stack.registry_dir(),
-    )
+    choice = running_stack.stack_for(settings, embedded=False)
     if isinstance(choice, NoStack):
         raise BusNotFound(choice.message)
     assert isinstance(choice, UseStack)

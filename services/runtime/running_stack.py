@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 STACK_FILE = "stack.json"
 
@@ -28,6 +29,10 @@ POINT_AT_A_STACK = (
     "LEADFLOW_DATABASE_URL=postgresql+psycopg://…; with --embedded, the command starts the data folder's "
     "own PostgreSQL just for itself (creating the folder if it is new)."
 )
+
+
+if TYPE_CHECKING:
+    from services.runtime.settings import Settings
 
 
 class StackState(StrEnum):
@@ -238,3 +243,20 @@ def running_stacks() -> list[StackRecord]:
             with contextlib.suppress(OSError):
                 path.unlink()
     return live
+
+
+def stack_for(settings: Settings, *, embedded: bool) -> UseStack | StartEmbedded | NoStack:
+    """`choose_stack` for a command run with `settings`: its data folder (explicit when LEADFLOW_DATA_DIR was
+    given), that folder's record, and the stacks running elsewhere when they may be used."""
+    data_dir = settings.data_dir.expanduser().resolve()
+    record = read_record(data_dir)
+    explicit = "data_dir" in settings.model_fields_set
+    return choose_stack(
+        data_dir=data_dir,
+        explicit=explicit,
+        data_dir_exists=data_dir.exists(),
+        record=record,
+        elsewhere=[] if explicit or record is not None else running_stacks(),
+        embedded=embedded,
+        registry=registry_dir(),
+    )

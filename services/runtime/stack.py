@@ -366,18 +366,7 @@ def database_url_for_cli(
     if settings.database_url:
         yield settings.database_url
         return
-    data_dir = settings.data_dir.expanduser().resolve()
-    record = running_stack.read_record(data_dir)
-    explicit = "data_dir" in settings.model_fields_set
-    choice = running_stack.choose_stack(
-        data_dir=data_dir,
-        explicit=explicit,
-        data_dir_exists=data_dir.exists(),
-        record=record,
-        elsewhere=[] if explicit or record is not None else running_stack.running_stacks(),
-        embedded=embedded,
-        registry=running_stack.registry_dir(),
-    )
+    choice = running_stack.stack_for(settings, embedded=embedded)
     if isinstance(choice, NoStack):
         raise StackNotFound(choice.message)
     if isinstance(choice, StartEmbedded):
