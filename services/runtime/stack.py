@@ -27,7 +27,9 @@ import structlog
 
 from services.runtime import migrations, running_stack
 from services.runtime.bus_users import grants
-from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port, port_is_free
+from services.runtime.embedded import free_port, port_is_free
+from services.runtime.embedded_nats import EmbeddedNats
+from services.runtime.embedded_pg import ClusterFromAnotherVersion, EmbeddedPostgres
 from services.runtime.logs import make_logs_dir, open_log_file
 from services.runtime.running_stack import NoStack, StackRecord, StackState, StartEmbedded
 from services.runtime.service_spec import ServiceSpec, Start, bus_users, migrated
@@ -344,7 +346,7 @@ def _answers(database_url: str) -> str | None:
     """None if the database accepts a connection, else why not."""
     import psycopg
 
-    from services.runtime.embedded import url_for_psycopg
+    from services.runtime.embedded_pg import url_for_psycopg
 
     try:
         with psycopg.connect(url_for_psycopg(database_url), connect_timeout=5) as conn:
@@ -441,7 +443,7 @@ def run_stack(
     except _Stop:
         print("\nStopping Leadflow…", file=sys.stderr)
         return 0
-    except AlreadyRunning as exc:
+    except (AlreadyRunning, ClusterFromAnotherVersion) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except Exception:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import CampaignCreated, Event, subjects
 from services.runtime.consumer import EventConsumer
-from services.runtime.embedded import EmbeddedPostgres
+from services.runtime.embedded_pg import EmbeddedPostgres
 from tests.integration.runtime_fixtures import Schema, make_schema
 
 
