@@ -1,11 +1,12 @@
-"""The leads search's index: the hand-built gram table against pg_trgm, on the same 1,000,000 leads.
+"""The leads search's index: the hand-built packed 3-grams against pg_trgm, on the same 1,000,000 leads.
 
 Loads the leads table exactly as bench/leads_table.py does (its `load`: `lead_view`, and `lead_search` with
-the packed 3-grams of services/gateway/search.py), then gives `lead_search` what the standard extensions
-would use instead: the same folded text in a `search` column with a pg_trgm GIN index (`gin_trgm_ops`,
-which answers `LIKE '%…%'` itself). Both indexes are rebuilt and timed, and each query the gateway runs for
-a search (the capped count, up to 5,001 matches, and the first page by `-last_activity`) is timed with
-either index as the GIN step, inside PostgreSQL (no HTTP), one at a time:
+the packed 3-grams of services/gateway/search.py under their GIN index), then gives `lead_search` what the
+standard extension would use instead: the same folded text in a `search` column with a pg_trgm GIN index
+(`gin_trgm_ops`, which answers `LIKE '%…%'` itself). Both indexes are rebuilt and timed, and each query the
+gateway runs for a search (the capped count, up to 5,001 matches, and, below the cap, the first page by
+`-last_activity`) is timed with either index as the GIN step, inside PostgreSQL (no HTTP), one at a time,
+alternating between the two (a loaded machine slows both alike):
 
     .venv/bin/python bench/search_index.py [--leads 1000000] [--runs 50]
 
@@ -31,6 +32,7 @@ from services.gateway.search import fold, like_pattern, query_grams, search_word
 from services.runtime.db import psycopg_conninfo
 
 CAP = 5001  # the gateway counts a search exactly up to 5,000 matches (SEARCH_COUNT_CAP + 1 rows)
+INDEXES = {"grams": ("lead_search_grams", "grams"), "trigrams": ("lead_search_trgm", "search gin_trgm_ops")}
 
 # The GIN step of a search, per index: the gateway's `seq IN (…)` over lead_search; LIKE per word after it.
 GRAMS = "v.seq IN (SELECT seq FROM gateway.lead_search WHERE grams @> %(grams)s::bigint[])"
@@ -42,7 +44,9 @@ def statements(index: str, words: list[str]) -> tuple[str, str]:
     if index == "grams":
         step = GRAMS
     else:
-        step = TRIGRAMS.format(likes=" AND ".join(f"search LIKE %(w{i})s" for i in range(len(words))))
+        # pg_trgm takes no trigram from a LIKE piece under 3 characters: such a word would read the whole index.
+        narrowing = [i for i, word in enumerate(words) if len(word) >= 3]
+        step = TRIGRAMS.format(likes=" AND ".join(f"search LIKE %(w{i})s" for i in narrowing) or "true")
     where = f"v.campaign_id = %(campaign)s AND v.workspace_id = %(workspace)s AND {step} AND {likes}"
     count = f"SELECT count(*) FROM (SELECT 1 FROM gateway.lead_view AS v WHERE {where} LIMIT {CAP}) AS capped"
     page = (
@@ -65,18 +69,14 @@ def add_trigram_index(conn: psycopg.Connection[tuple[object, ...]]) -> None:
 
 
 def build(conn: psycopg.Connection[tuple[object, ...]], index: str) -> tuple[float, int]:
-    """(seconds to build the index from scratch, its size in bytes)."""
-    conn.execute("DROP INDEX IF EXISTS gateway.lead_search_grams")
-    conn.execute("DROP INDEX IF EXISTS gateway.lead_search_trgm")
+    """(seconds to build the index from scratch, its size in bytes); both indexes stay for the queries."""
+    name, column = INDEXES[index]
+    conn.execute(f"DROP INDEX IF EXISTS gateway.{name}")
     t0 = time.perf_counter()
-    if index == "grams":
-        conn.execute("CREATE INDEX lead_search_grams ON gateway.lead_search USING gin (grams)")
-    else:
-        conn.execute("CREATE INDEX lead_search_trgm ON gateway.lead_search USING gin (search gin_trgm_ops)")
+    conn.execute(f"CREATE INDEX {name} ON gateway.lead_search USING gin ({column})")
     seconds = time.perf_counter() - t0
     conn.execute("ANALYZE gateway.lead_search")
-    name = "gateway.lead_search_grams" if index == "grams" else "gateway.lead_search_trgm"
-    size = conn.execute("SELECT pg_relation_size(%s::regclass)", (name,)).fetchone()
+    size = conn.execute("SELECT pg_relation_size(%s::regclass)", (f"gateway.{name}",)).fetchone()
     assert size is not None and isinstance(size[0], int)
     return seconds, size[0]
 
@@ -86,10 +86,7 @@ def insert_cost(conn: psycopg.Connection[tuple[object, ...]], index: str, rows: 
     (what a projection batch pays per lead for the GIN entries; the B-trees are left out of both)."""
     conn.execute("DROP TABLE IF EXISTS bench_search")
     conn.execute("CREATE TABLE bench_search (seq bigint, grams bigint[], search text)")
-    if index == "grams":
-        conn.execute("CREATE INDEX ON bench_search USING gin (grams)")
-    else:
-        conn.execute("CREATE INDEX ON bench_search USING gin (search gin_trgm_ops)")
+    conn.execute(f"CREATE INDEX ON bench_search USING gin ({INDEXES[index][1]})")
     t0 = time.perf_counter()
     conn.execute(
         "INSERT INTO bench_search SELECT seq, grams, search FROM gateway.lead_search ORDER BY seq LIMIT %s",
@@ -100,18 +97,20 @@ def insert_cost(conn: psycopg.Connection[tuple[object, ...]], index: str, rows: 
     return seconds
 
 
-def timed(
-    conn: psycopg.Connection[tuple[object, ...]], sql: str, params: dict[str, object], runs: int
-) -> tuple[list[float], object]:
-    for _ in range(3):
+def timed_pair(
+    conn: psycopg.Connection[tuple[object, ...]], sqls: tuple[str, str], params: dict[str, object], runs: int
+) -> tuple[tuple[list[float], list[float]], tuple[object, object]]:
+    """Each statement `runs` times, alternating between the two (a loaded machine slows both alike)."""
+    for sql in sqls * 3:
         conn.execute(sql, params).fetchall()  # warm the cache
-    samples = []
-    result: object = None
+    samples: tuple[list[float], list[float]] = ([], [])
+    results: list[object] = [None, None]
     for _ in range(runs):
-        t0 = time.perf_counter()
-        result = conn.execute(sql, params).fetchall()
-        samples.append((time.perf_counter() - t0) * 1000)
-    return samples, result
+        for i, sql in enumerate(sqls):
+            t0 = time.perf_counter()
+            results[i] = conn.execute(sql, params).fetchall()
+            samples[i].append((time.perf_counter() - t0) * 1000)
+    return samples, (results[0], results[1])
 
 
 def unaccent_disagreements(conn: psycopg.Connection[tuple[object, ...]], texts: list[str]) -> list[str]:
@@ -135,32 +134,39 @@ def main() -> None:
         companies = load(conninfo, workspace_id, campaign_id, args.leads)
         term, matches = search_term(conninfo, campaign_id, companies, args.leads)
         queries = [
-            (f"q={term!r} ({matches} matches)", term),
-            ("q='novak' (broad)", "novak"),
-            ("q='katerina brno' (two words)", "katerina brno"),
+            (f"q={term!r} ({matches} matches)", term, True),
+            ("q='novak' (broad: count only)", "novak", False),
+            ("q='katerina brno' (two words)", "katerina brno", True),
+            # Pieces of an email address: pg_trgm indexes alphanumeric words only, the grams every 3 characters.
+            ("q='novak12@' (email piece)", "novak12@", True),
+            ("q='k.cz' (email piece)", "k.cz", False),
         ]
         with psycopg.connect(conninfo, autocommit=True) as conn:
             add_trigram_index(conn)
             results: list[tuple[str, str, list[float], object]] = []
-            builds: dict[str, tuple[float, int]] = {}
-            inserts: dict[str, float] = {}
+            indexes = ("grams", "trigrams")
             insert_rows = min(args.leads, 100_000)
-            for index in ("grams", "trigrams"):
-                inserts[index] = insert_cost(conn, index, insert_rows)
-                builds[index] = build(conn, index)
-                for label, q in queries:
-                    words = search_words(q)
-                    params: dict[str, object] = {
-                        "campaign": campaign_id,
-                        "workspace": workspace_id,
-                        "grams": query_grams(words),
-                        **{f"w{i}": like_pattern(word) for i, word in enumerate(words)},
-                    }
-                    count_sql, page_sql = statements(index, words)
-                    samples, counted = timed(conn, count_sql, params, args.runs)
-                    results.append((index, f"capped count {label}", samples, counted))
-                    samples, page = timed(conn, page_sql, params, args.runs)
-                    results.append((index, f"first page {label}", samples, len(page)))  # type: ignore[arg-type]
+            inserts = {index: insert_cost(conn, index, insert_rows) for index in indexes}
+            builds = {index: build(conn, index) for index in indexes}
+            for label, q, with_page in queries:
+                words = search_words(q)
+                params: dict[str, object] = {
+                    "campaign": campaign_id,
+                    "workspace": workspace_id,
+                    "grams": query_grams(words),
+                    **{f"w{i}": like_pattern(word) for i, word in enumerate(words)},
+                }
+                (grams_count, grams_page), (trgm_count, trgm_page) = (
+                    statements(index, words) for index in indexes
+                )
+                kinds = [("capped count", (grams_count, trgm_count))]
+                if with_page:  # above the cap the gateway's page walks the sort index, without the GIN step
+                    kinds.append(("first page", (grams_page, trgm_page)))
+                for kind, sqls in kinds:
+                    samples, answers = timed_pair(conn, sqls, params, args.runs)
+                    for index, index_samples, answer in zip(indexes, samples, answers, strict=True):
+                        shown = answer[0][0] if kind == "capped count" else f"{len(answer)} rows"  # type: ignore[index,arg-type]
+                        results.append((index, f"{kind} {label}", index_samples, shown))
             names = sorted({*FIRST, *LAST, *companies, "Łukasz Żółć", "Straße", "Ærø", "Øster"})
             disagreements = unaccent_disagreements(conn, names)
     print(f"leads: {args.leads:,} in one campaign; {args.runs} runs per row, one at a time, in PostgreSQL\n")
@@ -172,8 +178,8 @@ def main() -> None:
     print()
     width = max(len(label) for _, label, _, _ in results)
     print(f"{'index':<8}  {'query':<{width}}  {'p50 ms':>7}  {'p95 ms':>7}  answer")
-    for index, label, samples, answer in results:
-        p50, p95 = statistics.median(samples), percentile(samples, 95)
+    for index, label, timings, answer in sorted(results, key=lambda r: r[0] == "trigrams"):
+        p50, p95 = statistics.median(timings), percentile(timings, 95)
         print(f"{index:<8}  {label:<{width}}  {p50:7.2f}  {p95:7.2f}  {answer}")
     print(f"\nunaccent + lower against fold() on {len(names)} names: {len(disagreements)} disagree")
     for line in disagreements[:10]:
