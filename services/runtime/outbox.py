@@ -5,8 +5,9 @@ publishing, before deleting) is dropped by JetStream's duplicate window. It is w
 also polls, so a missed notification only delays, never loses, an event.
 
 A producer that has just committed large rows may also hand them to the relay from memory
-(`OutboxRelay.eagerly`): they are published at once and deleted, without being read back from the table,
-and the relay's drain publishes any that could not be.
+(`OutboxRelay.eagerly`): they are published at once, without being read back from the table, and the
+drain's next pass deletes them (a NOTIFY wakes it anyway, for the producer's next commit); the drain
+publishes any that could not be.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class OutboxRelay:
         self.published = 0
         # Event ids being published from memory (see `eagerly`): the drain leaves their rows alone.
         self.claimed: set[UUID] = set()
+        # Of those, the ones JetStream acked: the drain's next pass deletes their rows.
+        self._acked: set[UUID] = set()
         self._eager: set[asyncio.Task[None]] = set()
 
     def claim(self, event_ids: Iterable[UUID]) -> None:
@@ -101,17 +104,17 @@ class OutboxRelay:
     def eagerly(self, event_ids: Collection[UUID]) -> Iterator[PublishNow]:
         """Around the transaction that commits the outbox rows `event_ids`: the drain, woken by that commit,
         leaves them alone; once committed, `publish_now(events)` publishes them from memory in a task of the
-        relay and deletes their rows. Rows not handed over by the end of the block (a rollback, a cancel),
-        or whose publishing fails, go back to the drain. Saves reading large payloads back from the table.
+        relay, and the drain's next pass deletes the rows of those acked. Rows not handed over by the end of
+        the block (a rollback, a cancel), or whose publishing fails, go back to the drain. Saves reading
+        large payloads back from the table.
 
         The returned task ends within about `ack_seconds` of the last ack and never raises: a producer may
-        wait for it to order what it commits next after these events."""
+        wait for it to commit what must follow these events (the drain publishes rows in commit order)."""
         self.claim(event_ids)
         handed: set[UUID] = set()
 
         def publish_now(events: Sequence[PreparedEvent]) -> asyncio.Task[None]:
-            ids = [event.event_id for event in events]
-            handed.update(ids)
+            handed.update(event.event_id for event in events)
             task = asyncio.create_task(self._publish_committed(events))
             self._eager.add(task)
             task.add_done_callback(self._eager.discard)
@@ -126,14 +129,13 @@ class OutboxRelay:
         ids = [event.event_id for event in events]
         try:
             await self.publish(events)
-            async with self._sessions() as session, session.begin():
-                await session.execute(delete(self._outbox).where(self._outbox.c.event_id.in_(ids)))
-            self.published += len(ids)
         except Exception as exc:
             # The rows are still there: the drain publishes them, and JetStream drops any repeat.
             log.warning("publishing committed events at once failed; the relay's drain will", error=repr(exc))
-        finally:
             self.release(ids)
+            return
+        self.published += len(ids)
+        self._acked.update(ids)
 
     async def publish(self, events: Sequence[PreparedEvent]) -> None:
         """Publish `events` and wait for JetStream to ack every one. Raises the first error, or TimeoutError
@@ -161,9 +163,13 @@ class OutboxRelay:
                 ack.cancel()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of committed rows and delete them; returns how many were published."""
+        """Publish one batch of committed rows and delete them, with the rows published from memory since
+        the last pass; returns how many were published."""
         t = self._outbox
+        acked = list(self._acked)
         async with self._sessions() as session, session.begin():
+            if acked:
+                await session.execute(delete(t).where(t.c.event_id.in_(acked)))
             query = select(t.c.id, t.c.event_id, t.c.subject, t.c.payload)
             if self.claimed:
                 query = query.where(t.c.event_id.not_in(list(self.claimed)))
@@ -172,10 +178,11 @@ class OutboxRelay:
                     query.order_by(t.c.id).limit(self._batch_size).with_for_update(skip_locked=True)
                 )
             ).all()
-            if not rows:
-                return 0
-            await self.publish([PreparedEvent(row.event_id, row.subject, row.payload) for row in rows])
-            await session.execute(delete(t).where(t.c.id.in_([row.id for row in rows])))
+            if rows:
+                await self.publish([PreparedEvent(row.event_id, row.subject, row.payload) for row in rows])
+                await session.execute(delete(t).where(t.c.id.in_([row.id for row in rows])))
+        self._acked.difference_update(acked)
+        self.release(acked)
         self.published += len(rows)
         return len(rows)
 
