@@ -43,10 +43,20 @@ key's workspace, and another workspace's ids answer 404.
 def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     service = Service(name="gateway", metadata=metadata, settings=settings, for_docs=for_docs)
     # lead_view consumes every event: it is the one place that shows all of a lead's history.
-    service.consume(None, project, durable=PROJECTION_DURABLE, batch_handler=project_batch)
+    service.consume(
+        None,
+        lambda uow, event: project(uow.session, event),
+        durable=PROJECTION_DURABLE,
+        batch_handler=lambda uow, events: project_batch(uow.session, events),
+    )
     # New imports are listed by a consumer of their own, so they never queue behind a backlog of verdicts
     # (see projection._claim_import for how the two share LeadImported).
-    service.consume(IMPORT_EVENTS, project_imports, durable=IMPORTS_DURABLE, only_new=True)
+    service.consume(
+        IMPORT_EVENTS,
+        lambda uow, event: project_imports(uow.session, event),
+        durable=IMPORTS_DURABLE,
+        only_new=True,
+    )
     # Bulk actions over many leads: the runner resumes running jobs when the gateway starts.
     jobs_api.register(service)
     # Sort keys made by another ICU version are recomputed in the background.

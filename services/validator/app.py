@@ -8,8 +8,6 @@ health (`validation_status`), and a re-run of a campaign's verified leads (`reru
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from contracts import LeadImported, subjects
 from contracts.commands import (
     GetValidationStatus,
@@ -22,6 +20,7 @@ from contracts.events import LeadsRemoved, LeadsValidated
 from contracts.replies import Refusal
 from services.runtime.service import Service
 from services.runtime.settings import Settings
+from services.runtime.unit_of_work import UnitOfWork
 from services.validator.repository import ValidationRepository
 from services.validator.runner import ValidationRunner
 from services.validator.tables import metadata
@@ -33,8 +32,8 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     service.emits(LeadsValidated)
     runner = ValidationRunner(service, Verifier.from_settings(settings, single_pass=True), settings)
 
-    async def queue_imported(session: AsyncSession, event: LeadImported) -> None:
-        await ValidationRepository.from_session(session).queue_imported(
+    async def queue_imported(uow: UnitOfWork, event: LeadImported) -> None:
+        await ValidationRepository.from_session(uow.session).queue_imported(
             event.workspace_id, event.campaign_id, event.leads
         )
         # Woken a moment early (before this transaction commits) is harmless: the worker polls anyway.
@@ -42,14 +41,14 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
 
     service.consume("lead_imported", queue_imported, durable="validator")
 
-    async def forget_removed(session: AsyncSession, event: LeadsRemoved) -> None:
+    async def forget_removed(uow: UnitOfWork, event: LeadsRemoved) -> None:
         """Removed leads are not verified any more: their queued (or retried, or held) validations go.
 
         A lead being probed right now goes too: its worker records only rows it still owns, so the result
         is dropped and no verdict is sent. Finished validations go with them: nothing reads them for a
         lead that no longer exists.
         """
-        await ValidationRepository.from_session(session).forget(
+        await ValidationRepository.from_session(uow.session).forget(
             event.workspace_id, event.campaign_id, event.lead_ids
         )
 
