@@ -39,8 +39,8 @@ log = structlog.get_logger(__name__)
 C = TypeVar("C", bound=Leased)
 R = TypeVar("R")
 
-# A worker's pass that failed: tried again soon, then less often, at least every 30 s.
-PASS_BACKOFF = Backoff(first=0.5, most=30.0)
+# A worker's pass that failed: tried again soon, then less often, at least every 10 s.
+PASS_BACKOFF = Backoff(first=0.5, most=10.0)
 
 
 class LeasedWork(Protocol[C, R]):

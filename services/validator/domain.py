@@ -469,6 +469,10 @@ class Claimed:
     # later one of the same lead (after this worker's lease ran out).
     token: datetime
 
+    @property
+    def row_id(self) -> uuid.UUID:
+        return self.lead_id
+
 
 @dataclass(frozen=True)
 class Requeue:
