@@ -14,13 +14,16 @@ does the rest, the same way for every service:
 - it waits for work on a `wake()` (the service enqueued something), on a NOTIFY on `channels` (another
   process did), or `every` seconds, whichever comes first; a pass that failed is tried again after the
   runtime's backoff (`run_forever`), not in a loop of its own.
+
+The waiting, holding and retrying is `WorkLoop`, which also runs work that needs no lease: a step done
+inside one transaction holds its row locked for as long as it works on it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Generic, NoReturn, Protocol, TypeVar
 
@@ -60,45 +63,41 @@ class LeasedWork(Protocol[C, R]):
         ...
 
 
-class LeasedWorker(Generic[C, R]):
-    """Runs `workers` loops over `work`'s rows; `run()` until cancelled (see the module)."""
+class WorkLoop:
+    """`workers` loops that each run `work()` again at once while it did something (it returns how many
+    things), and otherwise wait for `wake()`, a NOTIFY on `channels` or `every` seconds; no pass starts
+    while `healthy()` says no. A pass that raises is tried again on `backoff`. `run()` until cancelled.
+
+    Work whose every step is one transaction (a bulk job's step: its row lock is all the lease it needs)
+    runs on this loop directly; work done outside a transaction runs on `LeasedWorker`, which adds leases.
+    """
 
     def __init__(
         self,
-        work: LeasedWork[C, R],
-        rows: LeasedRows,
+        work: Callable[[], Awaitable[int]],
         *,
         name: str,
-        sessions: async_sessionmaker[AsyncSession],
-        units: Callable[[], contextlib.AbstractAsyncContextManager[UnitOfWork]],
-        lease: timedelta,
         every: float,
         workers: int = 1,
         healthy: Callable[[], bool] = lambda: True,
         conninfo: str | None = None,
         channels: Sequence[str] = (),
-        record_within: float = 120.0,
         backoff: Backoff = PASS_BACKOFF,
     ) -> None:
         assert not channels or conninfo is not None, "listening needs a connection string"
-        self.work = work
-        self.rows = rows
+        self._work = work
         self.name = name
-        self._sessions = sessions
-        self._units = units
-        self.lease = lease
         self._every = every
         self._workers = workers
         self._healthy = healthy
         self._conninfo = conninfo
         self._channels = tuple(channels)
-        self._record_within = record_within
         self._backoff = backoff
         self._wake = asyncio.Event()
         self._holding = False
 
     def wake(self) -> None:
-        """Look for due rows now (something was enqueued); harmless when there are none."""
+        """Look for work now (something was enqueued); harmless when there is none."""
         self._wake.set()
 
     async def run(self) -> NoReturn:
@@ -126,31 +125,84 @@ class LeasedWorker(Generic[C, R]):
     async def _work_forever(self, n: int) -> NoReturn:
         async def passes(established: Callable[[], None]) -> NoReturn:
             while True:
-                # Cleared before the claim: a wake during the pass makes the next wait return at once.
+                # Cleared before the pass: a wake during it makes the next wait return at once.
                 self._wake.clear()
-                claimed = await self.run_once()
+                did = await self.run_once()
                 established()
-                if claimed:
+                if did:
                     continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._every)
 
         await run_forever(passes, what=f"{self.name} worker {n}", backoff=self._backoff)
 
-    def _may_claim(self) -> bool:
+    def _may_work(self) -> bool:
         healthy = self._healthy()
         if healthy == self._holding:
             self._holding = not healthy
             if self._holding:
-                log.warning("holding: no new claims while unhealthy", work=self.name)
+                log.warning("holding: no new work while unhealthy", work=self.name)
             else:
-                log.info("claiming again: healthy", work=self.name)
+                log.info("working again: healthy", work=self.name)
         return healthy
 
     async def run_once(self) -> int:
-        """Claim, work on and record one batch of due rows; how many were claimed (0 while holding)."""
-        if not self._may_claim():
+        """One pass of the work; 0 without one while holding."""
+        if not self._may_work():
             return 0
+        return await self._work()
+
+
+class LeasedWorker(Generic[C, R]):
+    """Runs `workers` loops over `work`'s rows; `run()` until cancelled (see the module)."""
+
+    def __init__(
+        self,
+        work: LeasedWork[C, R],
+        rows: LeasedRows,
+        *,
+        name: str,
+        sessions: async_sessionmaker[AsyncSession],
+        units: Callable[[], contextlib.AbstractAsyncContextManager[UnitOfWork]],
+        lease: timedelta,
+        every: float,
+        workers: int = 1,
+        healthy: Callable[[], bool] = lambda: True,
+        conninfo: str | None = None,
+        channels: Sequence[str] = (),
+        record_within: float = 120.0,
+        backoff: Backoff = PASS_BACKOFF,
+    ) -> None:
+        self.work = work
+        self.rows = rows
+        self.name = name
+        self._sessions = sessions
+        self._units = units
+        self.lease = lease
+        self._record_within = record_within
+        self.loop = WorkLoop(
+            self._pass,
+            name=name,
+            every=every,
+            workers=workers,
+            healthy=healthy,
+            conninfo=conninfo,
+            channels=channels,
+            backoff=backoff,
+        )
+
+    def wake(self) -> None:
+        """Look for due rows now (something was enqueued); harmless when there are none."""
+        self.loop.wake()
+
+    async def run(self) -> NoReturn:
+        await self.loop.run()
+
+    async def run_once(self) -> int:
+        """Claim, work on and record one batch of due rows; how many were claimed (0 while holding)."""
+        return await self.loop.run_once()
+
+    async def _pass(self) -> int:
         claimed = await self.claim()
         if not claimed:
             return 0
