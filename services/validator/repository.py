@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import ImportedLead
 from services.runtime.leases import LeasedRows
-from services.validator.domain import Claimed, HoldCause, Queue, Requeue, Result, ValidationState
+from services.validator.domain import Again, Claimed, Done, HoldCause, ValidationState
+from services.validator.fair_claim import Queue
 from services.validator.tables import SCHEMA, validations
 
 # A lead's lease: `probing` until `locked_until`, which is also the claim's token (one value per claiming
@@ -81,18 +81,6 @@ _CLAIM = text(
     RETURNING v.lead_id, v.workspace_id, v.campaign_id, v.email, v.attempts, v.run, v.locked_until
     """
 ).bindparams(bindparam("lease", type_=Interval))
-
-
-@dataclass(frozen=True)
-class Done:
-    lead: Claimed
-    result: Result
-
-
-@dataclass(frozen=True)
-class Again:
-    lead: Claimed
-    requeue: Requeue
 
 
 class ValidationRepository:

@@ -24,19 +24,11 @@ from services.runtime.leased_work import LeasedWorker
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.runtime.unit_of_work import UnitOfWork
-from services.validator.domain import (
-    Claimed,
-    DnsFault,
-    FairClaim,
-    HoldCause,
-    Queue,
-    Requeue,
-    Result,
-    next_step,
-    parse_retry_schedule,
-    verdict_events,
-)
-from services.validator.repository import LEASES, Again, Done, ValidationRepository
+from services.validator.domain import Claimed, HoldCause, decide, parse_retry_schedule
+from services.validator.fair_claim import FairClaim, Queue
+from services.validator.health import DnsFault
+from services.validator.repository import LEASES, ValidationRepository
+from services.validator.verdicts import Result
 from services.validator.verifier import Verifier
 
 log = structlog.get_logger(__name__)
@@ -89,24 +81,13 @@ class Validations:
             # Held just as DNS came back (the release already ran): due again at once.
             HoldCause.DNS: self.held_retry if self.verifier.dns_fault is not None else 0.0,
         }
-        done: list[Done] = []
-        again: list[Again] = []
-        for lead, result in results:
-            step = next_step(result, lead.attempts, self.retry_schedule, held_waits)
-            if isinstance(step, Requeue):
-                again.append(Again(lead, step))
-            else:
-                done.append(Done(lead, step))
+        decision = decide(results, self.retry_schedule, held_waits)
         repo = ValidationRepository.from_session(uow.session)
-        await repo.record_done(done)
-        uow.emit_all(verdict_events([(d.lead, d.result) for d in done]))
-        await repo.record_again(again)
-        if again:
-            log.info(
-                "leads queued for a later pass",
-                count=len(again),
-                held=sum(1 for a in again if a.requeue.held_for is not None),
-            )
+        await repo.record_done(decision.done)
+        uow.emit_all(decision.events)
+        await repo.record_again(decision.again)
+        if decision.again:
+            log.info("leads queued for a later pass", count=len(decision.again), held=decision.held)
 
 
 class ValidationRunner:

@@ -23,7 +23,7 @@ from contracts import (
     Verdict,
 )
 from contracts.events import Event, LeadsValidated, ValidatedLead
-from services.validator.domain import Reason, verdict_of
+from services.validator.verdicts import Reason, verdict_of
 from tests.browser.conftest import screenshot
 from tests.browser.seed import create_campaign, import_csv, publish_events, wait_for_leads
 from tests.harness import ServiceStack
