@@ -31,7 +31,7 @@ from tests.harness import ServiceStack
 UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 INVALID = " — marked Invalid"
 UNKNOWN = " — will be shown as Unknown"
-# What the drawer says for each of the validator's reason codes (services/validator/domain.py `Reason`).
+# What the drawer says for each of the validator's reason codes (services/validator/verdicts.py `Reason`).
 REASON_WORDS = {
     "accepted": "the mail server accepted the address",
     "invalid_syntax": f"the address is not well-formed{INVALID}",
