@@ -50,7 +50,8 @@ class LeasedWork(Protocol[C, R]):
     """A service's side of the loop."""
 
     async def claim(self, session: AsyncSession, lease: timedelta) -> Sequence[C]:
-        """Lease the next due rows (`LeasedRows.claim`, or a statement that sets `lease_values`)."""
+        """Lease the next due rows: `LeasedRows.claim`, or a statement of the service's own that sets
+        the same columns (`LeasedRows.lease_values`, or their equivalent in its SQL)."""
         ...
 
     async def perform(self, claimed: Sequence[C]) -> Sequence[R]:

@@ -1,6 +1,7 @@
 """The validator's worker loops: claim due leads fairly, verify them, record the results.
 
-Worker loops claim a batch of due leads (shared round-robin over workspaces, then campaigns: a small
+The loops are the runtime's `LeasedWorker` (leased_work.py) over `Validations`, this service's part:
+worker loops claim a batch of due leads (shared round-robin over workspaces, then campaigns: a small
 campaign is never stuck behind a big one), verify them outside any transaction (DNS and SMTP take
 seconds), and record the batch in one transaction with one `LeadsValidated` per campaign. A lead whose
 answer is not final yet — greylisted, its MX or DNS unreachable — is queued again on the retry schedule;
@@ -20,7 +21,7 @@ from datetime import timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.runtime.leased_work import LeasedWorker
+from services.runtime.leased_work import LeasedWorker, WorkLoop
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.runtime.unit_of_work import UnitOfWork
@@ -110,13 +111,15 @@ class ValidationRunner:
             record_within=RECORD_WITHIN,
         )
         self._dns_recovered = asyncio.Event()
+        # Not work of its own: a look every DNS_WATCH_SECONDS, on the same loop (its failures backed off).
+        self.dns_watch = WorkLoop(self._check_dns, name="validator-dns-watch", every=DNS_WATCH_SECONDS)
         if verifier.dns_guard is not None:
             verifier.dns_guard.on_change(self._dns_changed)
 
     async def start(self) -> None:
         self.service.spawn(self.worker.run(), "validator-workers")
         if self.verifier.dns_guard is not None:
-            self.service.spawn(self._watch_dns(), "validator-dns-watch")
+            self.service.spawn(self.dns_watch.run(), "validator-dns-watch")
 
     def wake(self) -> None:
         self.worker.wake()
@@ -160,26 +163,20 @@ class ValidationRunner:
         if fault is None:
             self._dns_recovered.set()
 
-    async def _watch_dns(self) -> None:
+    async def _check_dns(self) -> int:
         """Checks the canaries when due, and makes the leads held for DNS due once it works again."""
         guard = self.verifier.dns_guard
         assert guard is not None
-        while True:
+        if guard.due():
+            await guard.check()
+        if self._dns_recovered.is_set():
+            self._dns_recovered.clear()
             try:
-                if guard.due():
-                    await guard.check()
-                if self._dns_recovered.is_set():
-                    self._dns_recovered.clear()
-                    try:
-                        async with self.service.sessions() as session, session.begin():
-                            released = await ValidationRepository.from_session(session).release_held(
-                                HoldCause.DNS
-                            )
-                    except BaseException:
-                        self._dns_recovered.set()
-                        raise
-                    log.info("leads held while DNS was broken are due again", count=released)
-                    self.wake()
-            except Exception as exc:
-                log.warning("DNS health check failed; retrying", error=repr(exc))
-            await asyncio.sleep(DNS_WATCH_SECONDS)
+                async with self.service.sessions() as session, session.begin():
+                    released = await ValidationRepository.from_session(session).release_held(HoldCause.DNS)
+            except BaseException:
+                self._dns_recovered.set()
+                raise
+            log.info("leads held while DNS was broken are due again", count=released)
+            self.wake()
+        return 0
