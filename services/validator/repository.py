@@ -1,7 +1,7 @@
 """The validator's queue in PostgreSQL (`validator.validations`): every statement the service runs on it.
 
-The decisions — how a batch is shared between campaigns, what a pass's result means for a lead — are
-made in domain.py; this module only reads and writes what they decided.
+The decisions — how a batch is shared between campaigns (fair_claim.py), what a pass's result means for
+a lead (domain.py `decide`) — are made elsewhere; this module only reads and writes what they decided.
 """
 
 from __future__ import annotations
