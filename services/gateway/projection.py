@@ -679,7 +679,7 @@ async def _apply_manual_batch(session: AsyncSession, event: LeadStatusChanged) -
 
     A bulk job sends a thousand leads per event: one SELECT FOR UPDATE + UPDATE per lead made a 100k-lead
     change take ~100k round trips. (A bulk job of this gateway applies its batches itself, in
-    `jobs/`; this path is for a LeadStatusChanged that reaches the projection unapplied.)
+    `jobs_api`; this path is for a LeadStatusChanged that reaches the projection unapplied.)
     """
     rows = await session.execute(
         update(lead_view)
