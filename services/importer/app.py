@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import ImportCompleted, ImportProgress, LeadImported, subjects
 from contracts.commands import (
@@ -27,6 +26,7 @@ from services.importer.runner import ImportRunner, SourceFactory
 from services.importer.tables import leads, metadata
 from services.runtime.service import Service
 from services.runtime.settings import Settings
+from services.runtime.unit_of_work import UnitOfWork
 
 
 def create_service(
@@ -46,10 +46,10 @@ def create_service(
     return service
 
 
-async def forget_removed_leads(session: AsyncSession, event: LeadsRemoved) -> None:
+async def forget_removed_leads(uow: UnitOfWork, event: LeadsRemoved) -> None:
     """Removed from the campaign: drop the leads from the campaign's dedupe set, so the same addresses are
     imported into it again (as new leads) instead of being rejected as `already_in_campaign`."""
-    await session.execute(
+    await uow.session.execute(
         delete(leads).where(
             leads.c.id.in_(event.lead_ids),
             leads.c.workspace_id == event.workspace_id,

@@ -41,6 +41,7 @@ from services.importer.tables import suppressions
 from services.runtime.cursors import InvalidCursor, decode_cursor, encode_cursor
 from services.runtime.service import Service
 from services.runtime.streams import UPLOADS_BUCKET
+from services.runtime.unit_of_work import UnitOfWork
 
 
 class SuppressionRepository:
@@ -231,7 +232,7 @@ def _key_for(email: str) -> str:
         return email.strip().lower()
 
 
-async def on_suppressing_event(session: AsyncSession, event: Event) -> None:
+async def on_suppressing_event(uow: UnitOfWork, event: Event) -> None:
     match event:
         case LeadUnsubscribed():
             reason, source = f"unsubscribed ({event.source})", "unsubscribed"
@@ -244,6 +245,6 @@ async def on_suppressing_event(session: AsyncSession, event: Event) -> None:
         normalised = normalise_email(email)
     except EmailNotValidError:
         return
-    await SuppressionRepository.from_session(session).add(
+    await SuppressionRepository.from_session(uow.session).add(
         event.workspace_id, normalised.email, normalised.key, reason, source
     )
