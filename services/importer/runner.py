@@ -31,6 +31,7 @@ from services.importer.tables import outbox
 from services.importer.worker import CHUNK_NAMESPACE, Chunk, ChunkWorker
 from services.importer.writer import ChunkWriter, ImportSuperseded, Job
 from services.runtime.db import psycopg_conninfo
+from services.runtime.leased_work import WorkLoop
 from services.runtime.outbox import PublishNow, add_to_outbox
 from services.runtime.service import Service
 from services.runtime.spreadsheet import spreadsheet_safe
@@ -86,17 +87,16 @@ class ImportRunner:
         self.service = service
         self.sources = sources or SourceFactory()
         self.active: dict[UUID, asyncio.Task[None]] = {}
+        # Finds the running imports nobody runs (their worker died, and its lock with its connection); a
+        # failed pass (the database restarting) is tried again on the runtime's backoff.
+        self.rescans = WorkLoop(self._rescan, name="importer-rescan", every=RESCAN_SECONDS)
 
     async def start(self) -> None:
-        self.service.spawn(self._rescan_forever(), "importer-rescan")
+        self.service.spawn(self.rescans.run(), "importer-rescan")
 
-    async def _rescan_forever(self) -> None:
-        while True:
-            try:
-                await self.resume_running()
-            except Exception as exc:
-                log.warning("rescan of running imports failed", error=repr(exc))
-            await asyncio.sleep(RESCAN_SECONDS)
+    async def _rescan(self) -> int:
+        await self.resume_running()
+        return 0  # launched, not done: the next pass comes after RESCAN_SECONDS
 
     async def resume_running(self) -> None:
         async with self.service.sessions() as session:
