@@ -21,14 +21,8 @@ from services.gateway import (
     web,
 )
 from services.gateway.auth import SessionCookieAuth
-from services.gateway.projection import (
-    IMPORT_EVENTS,
-    IMPORTS_DURABLE,
-    PROJECTION_DURABLE,
-    project,
-    project_batch,
-    project_imports,
-)
+from services.gateway.projection.consumer import PROJECTION_DURABLE, project, project_batch
+from services.gateway.projection.imports import IMPORT_EVENTS, IMPORTS_DURABLE, project_imports
 from services.gateway.tables import metadata
 from services.gateway.upload_limit import UploadLimit
 from services.runtime.service import Service
@@ -50,7 +44,7 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
         batch_handler=lambda uow, events: project_batch(uow.session, events),
     )
     # New imports are listed by a consumer of their own, so they never queue behind a backlog of verdicts
-    # (see projection._claim_import for how the two share LeadImported).
+    # (see projection.imports.claim_import for how the two share LeadImported).
     service.consume(
         IMPORT_EVENTS,
         lambda uow, event: project_imports(uow.session, event),

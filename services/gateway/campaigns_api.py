@@ -43,7 +43,8 @@ from services.gateway.leads_query import (
     page_segments,
     sort_value,
 )
-from services.gateway.projection import arriving_leads, upsert_campaign
+from services.gateway.projection.consumer import upsert_campaign
+from services.gateway.projection.imports import arriving_leads
 from services.gateway.tables import campaigns, lead_counts, lead_events, lead_view, workspaces
 from services.runtime.cursors import InvalidCursor, decode_cursor, encode_cursor
 from services.runtime.service import Service

@@ -36,7 +36,7 @@ from services.gateway.campaigns_api import campaign_or_404
 from services.gateway.deps import Session, Workspace, service_of
 from services.gateway.errors import API_RESPONSES, NO_SUCH_CAMPAIGN, problem
 from services.gateway.leads_query import LeadFilter, lead_conditions, lead_filter_params
-from services.gateway.projection import LEAD_CHANGES_CHANNEL
+from services.gateway.projection.notifications import LEAD_CHANGES_CHANNEL
 from services.gateway.tables import lead_view
 from services.runtime.db import psycopg_conninfo
 from services.runtime.listen import Listener
