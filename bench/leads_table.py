@@ -2,7 +2,7 @@
 
 Starts its own NATS and PostgreSQL (embedded, temporary), migrates, COPYs the leads straight into
 `gateway.lead_view` (realistic names, companies, statuses; `search` and the `lead_search` grams computed with
-services/gateway/search.py as the projection does; the lead_counts triggers fire as for any writer), then
+services/gateway/leads/search.py as the projection does; the lead_counts triggers fire as for any writer), then
 runs the sequencer and the gateway as real processes and times each request through HTTP, one at a time:
 
     .venv/bin/python bench/leads_table.py [--leads 1000000] [--requests 200]
@@ -32,9 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from servers import bench_campaign, bench_stack
 
-from services.gateway.campaigns_api import _encode_cursor
-from services.gateway.leads_query import Keyset, LeadSort
-from services.gateway.search import fold, grams, lead_search_text
+from services.gateway.leads.keyset import Keyset, LeadSort, encode_page_cursor
+from services.gateway.leads.search import fold, grams, lead_search_text
 from services.runtime.bulk import copy_text
 from services.runtime.collation import person_name, sort_key
 from services.runtime.db import psycopg_conninfo
@@ -241,7 +240,7 @@ def deep_cursor(conninfo: str, campaign_id: uuid.UUID, sort: LeadSort | None, de
                 (campaign_id, depth),
             ).fetchone()
     assert row is not None
-    return _encode_cursor(sort, Keyset(row[0], row[1]))
+    return encode_page_cursor(sort, Keyset(row[0], row[1]))
 
 
 def search_term(conninfo: str, campaign_id: uuid.UUID, companies: list[str], leads: int) -> tuple[str, int]:

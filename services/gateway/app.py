@@ -13,14 +13,14 @@ from services.gateway import (
     imports_api,
     input_errors,
     jobs_api,
-    leads_stream_api,
-    sort_keys,
     sources_api,
     suppressions_api,
     validation_api,
     web,
 )
 from services.gateway.auth import SessionCookieAuth
+from services.gateway.leads import router as leads
+from services.gateway.leads import sort_keys
 from services.gateway.projection.consumer import PROJECTION_DURABLE, project, project_batch
 from services.gateway.projection.imports import IMPORT_EVENTS, IMPORTS_DURABLE, project_imports
 from services.gateway.tables import metadata
@@ -72,9 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     input_errors.register(app)
     errors.install(app)
     app.include_router(campaigns_api.router)
+    app.include_router(leads.router)
     app.include_router(imports_api.router)
     app.include_router(jobs_api.router)
-    app.include_router(leads_stream_api.router)
     app.include_router(suppressions_api.router)
     app.include_router(sources_api.router)
     app.include_router(validation_api.router)

@@ -14,7 +14,7 @@ from contracts import CampaignEvent, Event, ImportCompleted, LeadEvent, LeadImpo
 from contracts.events import LeadsRemoved, LeadsValidated
 
 # Every gateway LISTENs on this channel and pushes what it hears to the open leads tables of that campaign
-# (services/gateway/leads_stream_api.py). NOTIFY is sent inside the projection's transaction, so it is
+# (services/gateway/leads/live.py). NOTIFY is sent inside the projection's transaction, so it is
 # delivered only on commit, to every replica (whichever one projected the event), never for a rollback.
 LEAD_CHANGES_CHANNEL = "gateway_lead_changes"
 # PostgreSQL refuses a payload over 8000 bytes: 150 quoted UUIDs (~5.9 kB) plus the envelope stay under it.
