@@ -8,23 +8,23 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Response
 
 from services.gateway import (
-    campaigns_api,
     errors,
     imports_api,
     input_errors,
     jobs_api,
     sources_api,
     suppressions_api,
-    validation_api,
     web,
 )
 from services.gateway.auth import SessionCookieAuth
+from services.gateway.campaigns import router as campaigns
 from services.gateway.leads import router as leads
 from services.gateway.leads import sort_keys
 from services.gateway.projection.consumer import PROJECTION_DURABLE, project, project_batch
 from services.gateway.projection.imports import IMPORT_EVENTS, IMPORTS_DURABLE, project_imports
 from services.gateway.tables import metadata
 from services.gateway.upload_limit import UploadLimit
+from services.gateway.validation import router as validation
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 
@@ -71,13 +71,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     input_errors.register(app)
     errors.install(app)
-    app.include_router(campaigns_api.router)
+    app.include_router(campaigns.router)
+    app.include_router(validation.router)
     app.include_router(leads.router)
     app.include_router(imports_api.router)
     app.include_router(jobs_api.router)
     app.include_router(suppressions_api.router)
     app.include_router(sources_api.router)
-    app.include_router(validation_api.router)
     app.include_router(web.router)
     app.mount("/static", web.static_files(), name="static")
     app.add_middleware(

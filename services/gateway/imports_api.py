@@ -40,7 +40,7 @@ from contracts.commands import (
     StartCsvImport,
 )
 from contracts.text import Text, check_text
-from services.gateway.campaigns_api import campaign_or_404
+from services.gateway.campaigns.queries import campaign_or_404
 from services.gateway.deps import Session, Workspace, ask, service_of
 from services.gateway.errors import (
     API_RESPONSES,

@@ -50,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts import MAX_BATCH, Event, LeadStatus, LeadStatusChanged
 from contracts.events import EVENT_SOURCES, LeadsRemoved
 from contracts.text import MaybeText
-from services.gateway.campaigns_api import campaign_or_404
+from services.gateway.campaigns.queries import campaign_or_404
 from services.gateway.deps import CurrentKey, Session, Workspace, service_of
 from services.gateway.domain import JobState
 from services.gateway.errors import API_RESPONSES, JSON_BODY, NO_SUCH_CAMPAIGN, problem

@@ -41,7 +41,7 @@ from contracts.commands import (
     StoredPipelineLead,
 )
 from contracts.text import SAFE_TEXT, Text
-from services.gateway.campaigns_api import campaign_or_404
+from services.gateway.campaigns.queries import campaign_or_404
 from services.gateway.deps import Session, Workspace, ask, service_of
 from services.gateway.errors import API_RESPONSES, JSON_BODY, NO_SUCH_CAMPAIGN
 from services.gateway.imports_api import ImportOut, import_out

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sse_starlette import EventSourceResponse
 
 from contracts.text import Text
-from services.gateway.campaigns_api import campaign_or_404
+from services.gateway.campaigns.queries import campaign_or_404
 from services.gateway.deps import Session, Workspace, service_of
 from services.gateway.errors import API_RESPONSES, NO_SUCH_CAMPAIGN, invalid, problem
 from services.gateway.leads.export import content_disposition, export_rows, first_then_rest
