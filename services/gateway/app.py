@@ -7,24 +7,20 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 
-from services.gateway import (
-    errors,
-    imports_api,
-    input_errors,
-    jobs_api,
-    sources_api,
-    suppressions_api,
-    web,
-)
+from services.gateway import errors, input_errors, jobs_api
 from services.gateway.auth import SessionCookieAuth
 from services.gateway.campaigns import router as campaigns
+from services.gateway.imports import router as imports
 from services.gateway.leads import router as leads
 from services.gateway.leads import sort_keys
 from services.gateway.projection.consumer import PROJECTION_DURABLE, project, project_batch
 from services.gateway.projection.imports import IMPORT_EVENTS, IMPORTS_DURABLE, project_imports
+from services.gateway.sources import router as sources
+from services.gateway.suppressions import router as suppressions
 from services.gateway.tables import metadata
 from services.gateway.upload_limit import UploadLimit
 from services.gateway.validation import router as validation
+from services.gateway.web import router as web
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 
@@ -74,10 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(campaigns.router)
     app.include_router(validation.router)
     app.include_router(leads.router)
-    app.include_router(imports_api.router)
+    app.include_router(imports.router)
     app.include_router(jobs_api.router)
-    app.include_router(suppressions_api.router)
-    app.include_router(sources_api.router)
+    app.include_router(suppressions.router)
+    app.include_router(sources.router)
     app.include_router(web.router)
     app.mount("/static", web.static_files(), name="static")
     app.add_middleware(

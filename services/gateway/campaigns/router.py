@@ -6,10 +6,7 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Request, status
 
-from contracts.commands import (
-    CampaignCreatedReply,
-    CreateCampaign,
-)
+from contracts.commands import CampaignCreatedReply, CreateCampaign
 from services.gateway.campaigns.queries import campaign_or_404, campaigns_with_counts, workspace_row
 from services.gateway.campaigns.schemas import CampaignIn, CampaignOut, WorkspaceOut
 from services.gateway.deps import Session, Workspace, ask, service_of

@@ -1,6 +1,6 @@
 """The web UI: the single page at `/`, its static assets, and signing in and out with an API key.
 
-Everything the browser needs ships in `static/` with the package: no CDN, no build step.
+Everything the browser needs ships in the gateway's `static/` with the package: no CDN, no build step.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from services.gateway.auth import (
 from services.gateway.deps import Session, service_of
 from services.gateway.tables import workspaces
 
-STATIC_DIR = Path(__file__).parent / "static"
+# The UI's files stay at the gateway's top (services/gateway/static), where the package data names them.
+STATIC_DIR = Path(__file__).parent.parent / "static"
 
 # Every asset is the gateway's own; nothing inline, nothing from elsewhere.
 CONTENT_SECURITY_POLICY = (
