@@ -2,7 +2,7 @@
 
 Starts its own NATS and PostgreSQL (embedded, temporary), migrates, COPYs the leads straight into
 `gateway.lead_view` (realistic names, companies, statuses; `search` and the `lead_search` grams computed with
-services/gateway/leads/search.py as the projection does; the lead_counts triggers fire as for any writer), then
+services/gateway/search.py as the projection does; the lead_counts triggers fire as for any writer), then
 runs the sequencer and the gateway as real processes and times each request through HTTP, one at a time:
 
     .venv/bin/python bench/leads_table.py [--leads 1000000] [--requests 200]
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from servers import bench_campaign, bench_stack
 
 from services.gateway.leads.keyset import Keyset, LeadSort, encode_page_cursor
-from services.gateway.leads.search import fold, grams, lead_search_text
+from services.gateway.search import fold, grams, lead_search_text
 from services.runtime.bulk import copy_text
 from services.runtime.collation import person_name, sort_key
 from services.runtime.db import psycopg_conninfo

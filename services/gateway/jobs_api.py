@@ -56,11 +56,11 @@ from services.gateway.domain import JobState
 from services.gateway.errors import API_RESPONSES, JSON_BODY, NO_SUCH_CAMPAIGN, problem
 from services.gateway.leads.queries import lead_conditions
 from services.gateway.leads.schemas import LeadFilter
-from services.gateway.leads.search import search_words
 from services.gateway.projection.consumer import PROJECTION_DURABLE
 from services.gateway.projection.manual_changes import manual_change_values, status_change_details
 from services.gateway.projection.notifications import notify_lead_changes
 from services.gateway.projection.removals import removal_details
+from services.gateway.search import search_words
 from services.gateway.tables import jobs, lead_events, lead_view, outbox
 from services.runtime.outbox import add_to_outbox
 from services.runtime.service import Service

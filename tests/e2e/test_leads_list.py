@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from services.gateway.leads.search import grams, search_text
+from services.gateway.search import grams, search_text
 from services.runtime.bulk import copy_text
 from services.runtime.collation import sort_key
 from services.runtime.db import psycopg_conninfo

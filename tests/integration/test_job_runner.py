@@ -19,10 +19,10 @@ from services.gateway.domain import JobState
 from services.gateway.jobs_api import JOB_KIND, JobRunner, batch_event_id
 from services.gateway.leads.queries import count_leads
 from services.gateway.leads.schemas import LeadFilter
-from services.gateway.leads.search import grams, search_text
 from services.gateway.projection.consumer import PROJECTION_DURABLE, project
 from services.gateway.projection.lead_events import STATE_COLUMNS
 from services.gateway.projection.notifications import LEAD_CHANGES_CHANNEL
+from services.gateway.search import grams, search_text
 from services.gateway.tables import jobs, lead_events, lead_search, lead_view, metadata, outbox
 from services.runtime.db import psycopg_conninfo
 from services.runtime.service import Service

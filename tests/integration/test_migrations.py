@@ -270,7 +270,7 @@ def test_gateway_0010_makes_existing_leads_findable_by_city_and_sortable_in_czec
 ) -> None:
     """Leads projected before the revision get the city in their search text and grams, and Czech sort
     keys for company and name; a downgrade takes the city out again."""
-    from services.gateway.leads.search import grams
+    from services.gateway.search import grams
 
     url = fresh_database_url()
     migrations.upgrade(url, ("gateway",), "gateway_0009")

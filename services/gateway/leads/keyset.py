@@ -31,7 +31,7 @@ LeadSort = Literal[
 # descending; `seq` breaks ties, so every order is total and a page boundary is one (value, seq) pair. The
 # columns that change (status, last activity) are indexed in lead_view; what never changes (the company
 # and name sort keys, the email), in lead_search (see tables.py: out of the path of every status change),
-# joined by seq. Company and name sort by their Czech collation keys (services/gateway/collation.py).
+# joined by seq. Company and name sort by their Czech collation keys (services/runtime/collation.py).
 _SORT_KEYS: dict[str, tuple[Table, str]] = {
     "last_activity": (lead_view, "last_activity_at"),
     "company": (lead_search, "company_key"),

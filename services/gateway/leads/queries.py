@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.leads.keyset import Keyset, LeadSort, page_segments
 from services.gateway.leads.schemas import LeadFilter
-from services.gateway.leads.search import like_pattern, query_grams, search_words
+from services.gateway.search import like_pattern, query_grams, search_words
 from services.gateway.tables import lead_counts, lead_events, lead_search, lead_view
 
 

@@ -12,9 +12,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import Event, ImportCompleted, LeadImported, LeadStatus
-from services.gateway.leads.search import grams, lead_search_text
 from services.gateway.projection.notifications import notify_lead_changes
 from services.gateway.projection.timeline import record_timeline
+from services.gateway.search import grams, lead_search_text
 from services.gateway.tables import (
     import_arrivals,
     import_listed,

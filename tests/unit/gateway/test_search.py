@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.gateway.leads.search import fold, grams, lead_search_text, query_grams, search_words
+from services.gateway.search import fold, grams, lead_search_text, query_grams, search_words
 
 
 @pytest.mark.parametrize(
