@@ -19,10 +19,7 @@ from contracts import (
     parse_event,
     subjects,
 )
-from contracts.commands import (
-    GetImport,
-    ImportStatusReply,
-)
+from contracts.commands import GetImport, ImportStatusReply
 from services.gateway.deps import ask
 from services.gateway.imports.schemas import import_out
 from services.runtime.service import Service

@@ -11,9 +11,7 @@ from fastapi import APIRouter, File, Form, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from sse_starlette import EventSourceResponse
 
-from contracts import (
-    ImportState,
-)
+from contracts import ImportState
 from contracts.commands import (
     IMPORT_PAGE_MAX,
     PREVIEW_BYTES,

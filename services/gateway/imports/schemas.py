@@ -7,10 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from contracts.commands import (
-    PREVIEW_ROWS,
-    ImportStatusReply,
-)
+from contracts.commands import PREVIEW_ROWS, ImportStatusReply
 
 
 class ImportOut(BaseModel):

@@ -6,9 +6,7 @@ import json
 
 from fastapi import HTTPException, UploadFile, status
 
-from contracts.commands import (
-    LEAD_FIELDS,
-)
+from contracts.commands import LEAD_FIELDS
 from contracts.text import check_text
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from contracts.commands import (
-    PipelineLeadItem,
-)
+from contracts.commands import PipelineLeadItem
 
 # Each create command is one NATS message (1 MB by default); leads are sent in batches well below that.
 BATCH_BYTES = 256 * 1024

@@ -7,9 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from contracts.commands import (
-    RejectedSuppressionRow,
-)
+from contracts.commands import RejectedSuppressionRow
 from contracts.text import SAFE_TEXT, Text
 
 EMAIL_MAX = 320
