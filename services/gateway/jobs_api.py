@@ -50,18 +50,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts import MAX_BATCH, Event, LeadStatus, LeadStatusChanged
 from contracts.events import EVENT_SOURCES, LeadsRemoved
 from contracts.text import MaybeText
-from services.gateway.campaigns_api import campaign_or_404
+from services.gateway.campaigns.queries import campaign_or_404
 from services.gateway.deps import CurrentKey, Session, Workspace, service_of
 from services.gateway.domain import JobState
 from services.gateway.errors import API_RESPONSES, JSON_BODY, NO_SUCH_CAMPAIGN, problem
-from services.gateway.leads_query import LeadFilter, lead_conditions
-from services.gateway.projection import (
-    PROJECTION_DURABLE,
-    manual_change_values,
-    notify_lead_changes,
-    removal_details,
-    status_change_details,
-)
+from services.gateway.leads.queries import lead_conditions
+from services.gateway.leads.schemas import LeadFilter
+from services.gateway.projection.consumer import PROJECTION_DURABLE
+from services.gateway.projection.manual_changes import manual_change_values, status_change_details
+from services.gateway.projection.notifications import notify_lead_changes
+from services.gateway.projection.removals import removal_details
 from services.gateway.search import search_words
 from services.gateway.tables import jobs, lead_events, lead_view, outbox
 from services.runtime.outbox import add_to_outbox
