@@ -71,7 +71,7 @@ def checked_size(file: UploadFile, limit: int) -> int:
         raise HTTPException(422, "The file is empty.")
     if size > limit:
         raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            status.HTTP_413_CONTENT_TOO_LARGE,
             f"The file is {size:,} bytes; the limit is {limit:,} bytes.",
         )
     return size
