@@ -2,27 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy import delete
 
 from contracts import ImportCompleted, ImportProgress, LeadImported, subjects
 from contracts.commands import (
+    AddSuppression,
     CancelImport,
     GetImport,
     ImportPage,
     ImportStatusReply,
     ListCampaignImports,
+    ListSuppressions,
     PreviewCsv,
     PreviewReply,
+    RemoveSuppression,
     StartCsvImport,
+    SuppressionPage,
+    SuppressionRemoved,
+    SuppressionReply,
+    SuppressionsUploaded,
+    UploadSuppressions,
 )
 from contracts.events import LeadsRemoved
 from contracts.replies import Refusal
-from services.importer import pipeline, suppressions
+from services.importer import pipeline
 from services.importer.directory import handlers as directory_handlers
 from services.importer.jobs import campaign_imports, start, status
 from services.importer.preview_pool import PreviewPool
 from services.importer.repository import ImportRepository
 from services.importer.runner import ImportRunner, SourceFactory
+from services.importer.suppressions import handlers as suppressions
 from services.importer.tables import leads, metadata
 from services.runtime.service import Service
 from services.runtime.settings import Settings
@@ -38,7 +50,11 @@ def create_service(
     previews = previews or PreviewPool()
     register_import_commands(service, runner, previews)
     service.on_shutdown(previews.close)
-    suppressions.register(service)
+    answer_suppression_commands(service)
+    service.consume(
+        "lead_unsubscribed", suppressions.on_suppressing_event, durable="importer-suppress-unsubscribed"
+    )
+    service.consume("email_bounced", suppressions.on_suppressing_event, durable="importer-suppress-bounced")
     directory_handlers.register(service, runner)
     pipeline.register(service, runner)
     service.consume("leads_removed", forget_removed_leads, durable="importer-removals")
@@ -124,3 +140,38 @@ def register_import_commands(service: Service, runner: ImportRunner, previews: P
     )
     async def preview_csv(cmd: PreviewCsv) -> PreviewReply | Refusal:
         return await previews.run(cmd.sample, cmd.truncated)
+
+
+def answer_suppression_commands(service: Service) -> None:
+    @_answers(service, "add_suppression")
+    async def add_suppression(cmd: AddSuppression) -> SuppressionReply | Refusal:
+        return await suppressions.add_suppression(service, cmd)
+
+    @_answers(service, "remove_suppression")
+    async def remove_suppression(cmd: RemoveSuppression) -> SuppressionRemoved | Refusal:
+        return await suppressions.remove_suppression(service, cmd)
+
+    @_answers(service, "list_suppressions")
+    async def list_suppressions(cmd: ListSuppressions) -> SuppressionPage | Refusal:
+        return await suppressions.list_suppressions(service, cmd)
+
+    @_answers(
+        service,
+        "upload_suppressions",
+        "Add every address of an uploaded CSV to the suppression list, in one transaction; "
+        "every row that is not an address comes back with its reason.",
+    )
+    async def upload_suppressions(cmd: UploadSuppressions) -> SuppressionsUploaded | Refusal:
+        return await suppressions.upload_suppressions(service, cmd)
+
+
+def _answers(
+    service: Service, command: str, description: str | None = None
+) -> Callable[[Callable[..., Any]], Any]:
+    """Subscribe the decorated function to the importer's command `command` (request/reply, one queue)."""
+    return service.broker.subscriber(
+        subjects.command_subject("importer", command),
+        queue="importer",
+        title=f"importer.{command}",
+        description=description,
+    )
