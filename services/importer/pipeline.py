@@ -41,7 +41,7 @@ from services.importer.directory.queries import (
     value_conditions,
 )
 from services.importer.domain import ImportInputError, normalise_email
-from services.importer.jobs import start
+from services.importer.handlers import start
 from services.importer.runner import ImportRunner
 from services.importer.sources import QuerySource
 from services.importer.tables import pipeline_leads

@@ -30,7 +30,7 @@ from services.importer.directory.queries import (
     page_query,
 )
 from services.importer.domain import ImportInputError
-from services.importer.jobs import start
+from services.importer.handlers import start
 from services.importer.runner import ImportRunner
 from services.importer.sources import QuerySource
 from services.runtime.service import Service
