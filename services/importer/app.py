@@ -1,8 +1,8 @@
 """Wiring of the importer service: the commands it answers, the events it consumes, the runner.
 
 Each command is subscribed here and answered by a handler of its feature: the imports (`handlers`), the
-suppression list (`suppressions.handlers`), the company directory and the pipeline (each registers its
-own for now).
+suppression list (`suppressions.handlers`) and the pipeline (`pipeline.handlers`); the company directory
+registers its own for now.
 """
 
 from __future__ import annotations
@@ -14,15 +14,20 @@ from contracts import ImportCompleted, ImportProgress, LeadImported, subjects
 from contracts.commands import (
     AddSuppression,
     CancelImport,
+    CreatePipelineLeads,
     GetImport,
     ImportPage,
     ImportStatusReply,
     ListCampaignImports,
+    ListPipelineLeads,
     ListSuppressions,
+    PipelineLeadPage,
+    PipelineLeadsStored,
     PreviewCsv,
     PreviewReply,
     RemoveSuppression,
     StartCsvImport,
+    StartPipelineImport,
     SuppressionPage,
     SuppressionRemoved,
     SuppressionReply,
@@ -31,8 +36,8 @@ from contracts.commands import (
 )
 from contracts.replies import Refusal
 from services.importer import handlers as imports
-from services.importer import pipeline
 from services.importer.directory import handlers as directory_handlers
+from services.importer.pipeline import handlers as pipeline
 from services.importer.preview_pool import PreviewPool
 from services.importer.runner import ImportRunner, SourceFactory
 from services.importer.suppressions import handlers as suppressions
@@ -56,7 +61,8 @@ def create_service(
     )
     service.consume("email_bounced", suppressions.on_suppressing_event, durable="importer-suppress-bounced")
     directory_handlers.register(service, runner)
-    pipeline.register(service, runner)
+    runner.sources.register("pipeline", pipeline.build_source)
+    answer_pipeline_commands(service, runner)
     service.consume("leads_removed", imports.forget_removed_leads, durable="importer-removals")
     service.on_startup(runner.start)
     return service
@@ -115,6 +121,32 @@ def answer_suppression_commands(service: Service) -> None:
     )
     async def upload_suppressions(cmd: UploadSuppressions) -> SuppressionsUploaded | Refusal:
         return await suppressions.upload_suppressions(service, cmd)
+
+
+def answer_pipeline_commands(service: Service, runner: ImportRunner) -> None:
+    @_answers(
+        service,
+        "create_pipeline_leads",
+        "Store pipeline leads; an address already in the workspace's pipeline updates its lead.",
+    )
+    async def create_pipeline_leads(cmd: CreatePipelineLeads) -> PipelineLeadsStored:
+        return await pipeline.create_pipeline_leads(service, cmd)
+
+    @_answers(
+        service,
+        "list_pipeline_leads",
+        "The workspace's pipeline leads matching a filter: their count and one page.",
+    )
+    async def list_pipeline_leads(cmd: ListPipelineLeads) -> PipelineLeadPage | Refusal:
+        return await pipeline.list_pipeline_leads(service, cmd)
+
+    @_answers(
+        service,
+        "start_pipeline_import",
+        "Import pipeline leads of the workspace, chosen by id or by filter, into a campaign.",
+    )
+    async def start_pipeline_import(cmd: StartPipelineImport) -> ImportStatusReply | Refusal:
+        return await pipeline.start_pipeline_import(service, runner, cmd)
 
 
 def _answers(
