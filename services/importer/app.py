@@ -1,8 +1,8 @@
 """Wiring of the importer service: the commands it answers, the events it consumes, the runner.
 
 Each command is subscribed here and answered by a handler of its feature: the imports (`handlers`), the
-suppression list (`suppressions.handlers`) and the pipeline (`pipeline.handlers`); the company directory
-registers its own for now.
+suppression list (`suppressions.handlers`), the company directory (`directory.handlers`) and the
+pipeline (`pipeline.handlers`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from contracts.commands import (
     AddSuppression,
     CancelImport,
     CreatePipelineLeads,
+    DirectoryFacets,
+    DirectoryPage,
+    GetDirectoryFacets,
     GetImport,
     ImportPage,
     ImportStatusReply,
@@ -26,7 +29,9 @@ from contracts.commands import (
     PreviewCsv,
     PreviewReply,
     RemoveSuppression,
+    SearchDirectory,
     StartCsvImport,
+    StartDirectoryImport,
     StartPipelineImport,
     SuppressionPage,
     SuppressionRemoved,
@@ -36,7 +41,7 @@ from contracts.commands import (
 )
 from contracts.replies import Refusal
 from services.importer import handlers as imports
-from services.importer.directory import handlers as directory_handlers
+from services.importer.directory import handlers as directory
 from services.importer.pipeline import handlers as pipeline
 from services.importer.preview_pool import PreviewPool
 from services.importer.runner import ImportRunner, SourceFactory
@@ -60,7 +65,8 @@ def create_service(
         "lead_unsubscribed", suppressions.on_suppressing_event, durable="importer-suppress-unsubscribed"
     )
     service.consume("email_bounced", suppressions.on_suppressing_event, durable="importer-suppress-bounced")
-    directory_handlers.register(service, runner)
+    runner.sources.register("directory", directory.build_source)
+    answer_directory_commands(service, runner)
     runner.sources.register("pipeline", pipeline.build_source)
     answer_pipeline_commands(service, runner)
     service.consume("leads_removed", imports.forget_removed_leads, durable="importer-removals")
@@ -121,6 +127,30 @@ def answer_suppression_commands(service: Service) -> None:
     )
     async def upload_suppressions(cmd: UploadSuppressions) -> SuppressionsUploaded | Refusal:
         return await suppressions.upload_suppressions(service, cmd)
+
+
+def answer_directory_commands(service: Service, runner: ImportRunner) -> None:
+    @_answers(
+        service, "search_directory", "Companies of the directory matching a filter: their count and one page."
+    )
+    async def search_directory(cmd: SearchDirectory) -> DirectoryPage | Refusal:
+        return await directory.search_directory(service, cmd)
+
+    @_answers(
+        service,
+        "directory_facets",
+        "The distinct countries, cities (of the given countries) and industries of the directory.",
+    )
+    async def directory_facets(cmd: GetDirectoryFacets) -> DirectoryFacets:
+        return await directory.directory_facets(service, cmd)
+
+    @_answers(
+        service,
+        "start_directory_import",
+        "Import every company of the directory matching a filter into a campaign.",
+    )
+    async def start_directory_import(cmd: StartDirectoryImport) -> ImportStatusReply | Refusal:
+        return await directory.start_directory_import(service, runner, cmd)
 
 
 def answer_pipeline_commands(service: Service, runner: ImportRunner) -> None:
