@@ -7,10 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 
-from services.gateway import errors, input_errors, jobs_api
+from services.gateway import errors, input_errors
 from services.gateway.auth import SessionCookieAuth
 from services.gateway.campaigns import router as campaigns
 from services.gateway.imports import router as imports
+from services.gateway.jobs import router as jobs
+from services.gateway.jobs.runner import JobRunner
 from services.gateway.leads import router as leads
 from services.gateway.leads import sort_keys
 from services.gateway.projection.consumer import PROJECTION_DURABLE, project, project_batch
@@ -31,6 +33,11 @@ key's workspace, and another workspace's ids answer 404.
 
 
 def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
+    return _create(settings, for_docs=for_docs)[0]
+
+
+def _create(settings: Settings, *, for_docs: bool) -> tuple[Service, JobRunner]:
+    """The gateway's service, and the runner of its bulk jobs (the routes reach it on the app's state)."""
     service = Service(name="gateway", metadata=metadata, settings=settings, for_docs=for_docs)
     # lead_view consumes every event: it is the one place that shows all of a lead's history.
     service.consume(
@@ -48,15 +55,15 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
         only_new=True,
     )
     # Bulk actions over many leads: the runner resumes running jobs when the gateway starts.
-    jobs_api.register(service)
+    job_runner = JobRunner.wired(service)
     # Sort keys made by another ICU version are recomputed in the background.
     sort_keys.register(service)
-    return service
+    return service, job_runner
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    service = create_service(settings)
+    service, job_runner = _create(settings, for_docs=False)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,13 +72,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Leadflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.service = service
+    app.state.job_runner = job_runner
     input_errors.register(app)
     errors.install(app)
     app.include_router(campaigns.router)
     app.include_router(validation.router)
     app.include_router(leads.router)
     app.include_router(imports.router)
-    app.include_router(jobs_api.router)
+    app.include_router(jobs.router)
     app.include_router(suppressions.router)
     app.include_router(sources.router)
     app.include_router(web.router)

@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from contracts import LeadState, LeadStatus, LeadStatusChanged, LeadValidated, Verdict, fold, parse_event
 from contracts.events import LeadsRemoved, LeadsValidated, ValidatedLead
 from services.gateway.domain import JobState
-from services.gateway.jobs_api import JOB_KIND, JobRunner, batch_event_id
+from services.gateway.jobs.queries import JOB_KIND, batch_event_id
+from services.gateway.jobs.runner import JobRunner
 from services.gateway.leads.queries import count_leads
 from services.gateway.leads.schemas import LeadFilter
 from services.gateway.projection.consumer import PROJECTION_DURABLE, project
