@@ -7,31 +7,22 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 
-from services.gateway import (
-    campaigns_api,
-    errors,
-    imports_api,
-    input_errors,
-    leads_stream_api,
-    sort_keys,
-    sources_api,
-    suppressions_api,
-    validation_api,
-    web,
-)
+from services.gateway import errors, input_errors
 from services.gateway.auth import SessionCookieAuth
+from services.gateway.campaigns import router as campaigns
+from services.gateway.imports import router as imports
 from services.gateway.jobs import router as jobs
 from services.gateway.jobs.runner import JobRunner
-from services.gateway.projection import (
-    IMPORT_EVENTS,
-    IMPORTS_DURABLE,
-    PROJECTION_DURABLE,
-    project,
-    project_batch,
-    project_imports,
-)
+from services.gateway.leads import router as leads
+from services.gateway.leads import sort_keys
+from services.gateway.projection.consumer import PROJECTION_DURABLE, project, project_batch
+from services.gateway.projection.imports import IMPORT_EVENTS, IMPORTS_DURABLE, project_imports
+from services.gateway.sources import router as sources
+from services.gateway.suppressions import router as suppressions
 from services.gateway.tables import metadata
 from services.gateway.upload_limit import UploadLimit
+from services.gateway.validation import router as validation
+from services.gateway.web import router as web
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 
@@ -56,7 +47,7 @@ def _create(settings: Settings, *, for_docs: bool) -> tuple[Service, JobRunner]:
         batch_handler=lambda uow, events: project_batch(uow.session, events),
     )
     # New imports are listed by a consumer of their own, so they never queue behind a backlog of verdicts
-    # (see projection._claim_import for how the two share LeadImported).
+    # (see projection.imports.claim_import for how the two share LeadImported).
     service.consume(
         IMPORT_EVENTS,
         lambda uow, event: project_imports(uow.session, event),
@@ -84,13 +75,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.job_runner = job_runner
     input_errors.register(app)
     errors.install(app)
-    app.include_router(campaigns_api.router)
-    app.include_router(imports_api.router)
+    app.include_router(campaigns.router)
+    app.include_router(validation.router)
+    app.include_router(leads.router)
+    app.include_router(imports.router)
     app.include_router(jobs.router)
-    app.include_router(leads_stream_api.router)
-    app.include_router(suppressions_api.router)
-    app.include_router(sources_api.router)
-    app.include_router(validation_api.router)
+    app.include_router(suppressions.router)
+    app.include_router(sources.router)
     app.include_router(web.router)
     app.mount("/static", web.static_files(), name="static")
     app.add_middleware(

@@ -18,14 +18,8 @@ from contracts import ImportState, LeadImported, subjects
 from contracts.events import ImportCompleted, ImportedLead
 from services.composition import MIGRATED_SERVICES
 from services.gateway.app import create_service
-from services.gateway.projection import (
-    IMPORTS_DURABLE,
-    PROJECTION_DURABLE,
-    arriving_leads,
-    list_imported,
-    project,
-    project_batch,
-)
+from services.gateway.projection.consumer import PROJECTION_DURABLE, project, project_batch
+from services.gateway.projection.imports import IMPORTS_DURABLE, arriving_leads, list_imported
 from services.gateway.tables import import_listed, lead_events, lead_view, metadata, processed_events
 from services.runtime import migrations
 from services.runtime.db import create_engine, session_factory

@@ -31,8 +31,10 @@ from contracts import MAX_BATCH, Event, LeadStatus, LeadStatusChanged
 from contracts.events import EVENT_SOURCES, LeadsRemoved
 from services.gateway.domain import JobState
 from services.gateway.jobs.schemas import BulkActionIn, SetStatusAction
-from services.gateway.leads_query import LeadFilter, lead_conditions
-from services.gateway.projection import manual_change_values, removal_details, status_change_details
+from services.gateway.leads.queries import lead_conditions
+from services.gateway.leads.schemas import LeadFilter
+from services.gateway.projection.manual_changes import manual_change_values, status_change_details
+from services.gateway.projection.removals import removal_details
 from services.gateway.tables import jobs, lead_events, lead_view
 
 JOB_KIND = "bulk_leads"

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
-from services.gateway.campaigns_api import campaign_or_404
+from services.gateway.campaigns.queries import campaign_or_404
 from services.gateway.deps import CurrentKey, Session, Workspace
 from services.gateway.domain import JobState
 from services.gateway.errors import API_RESPONSES, JSON_BODY, NO_SUCH_CAMPAIGN, problem

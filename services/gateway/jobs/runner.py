@@ -14,7 +14,8 @@ import structlog
 from contracts import LeadStatusChanged
 from contracts.events import LeadsRemoved
 from services.gateway.jobs import queries
-from services.gateway.projection import PROJECTION_DURABLE, notify_lead_changes
+from services.gateway.projection.consumer import PROJECTION_DURABLE
+from services.gateway.projection.notifications import notify_lead_changes
 from services.runtime.leased_work import WorkLoop
 from services.runtime.service import Service
 

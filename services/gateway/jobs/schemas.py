@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from contracts import LeadStatus
 from contracts.text import MaybeText
 from services.gateway.domain import JobState
-from services.gateway.leads_query import LeadFilter
+from services.gateway.leads.schemas import LeadFilter
 from services.gateway.search import search_words
 
 # Ids sent in the body; a larger selection is a `filter` (a 4 MB JSON body of ids helps nobody).

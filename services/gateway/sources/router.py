@@ -6,22 +6,15 @@ caller's workspace and campaign first.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import ValidationError
 
 from contracts.commands import (
-    MAX_EMPLOYEES,
-    MAX_REVENUE,
     PIPELINE_BATCH_MAX,
-    PIPELINE_IDS_MAX,
-    SOURCE_PAGE_MAX,
     CreatePipelineLeads,
-    DirectoryCompany,
     DirectoryFacets,
     DirectoryFilter,
     DirectoryPage,
@@ -30,7 +23,6 @@ from contracts.commands import (
     ListPipelineLeads,
     PipelineFilter,
     PipelineItemError,
-    PipelineLead,
     PipelineLeadIn,
     PipelineLeadItem,
     PipelineLeadPage,
@@ -40,51 +32,33 @@ from contracts.commands import (
     StartPipelineImport,
     StoredPipelineLead,
 )
-from contracts.text import SAFE_TEXT, Text
-from services.gateway.campaigns_api import campaign_or_404
+from contracts.text import Text
+from services.gateway.campaigns.queries import campaign_or_404
 from services.gateway.deps import Session, Workspace, ask, service_of
 from services.gateway.errors import API_RESPONSES, JSON_BODY, NO_SUCH_CAMPAIGN
-from services.gateway.imports_api import ImportOut, import_out
+from services.gateway.imports.schemas import ImportOut, import_out
+from services.gateway.sources.batches import BATCH_BYTES, batches
+from services.gateway.sources.schemas import (
+    LEAD_LIST_SCHEMA,
+    CompanyPage,
+    DirectoryImportIn,
+    DirectorySearchIn,
+    FacetsOut,
+    FreeText,
+    Limit,
+    PipelineImportIn,
+    PipelineLeadsCreated,
+    PipelinePage,
+    PipelineSearchIn,
+    RevenueMax,
+    RevenueMin,
+    SizeMax,
+    SizeMin,
+    Values,
+    describe,
+)
 
 router = APIRouter(prefix="/api/v1", responses=API_RESPONSES)
-
-# Each create command is one NATS message (1 MB by default); leads are sent in batches well below that.
-BATCH_BYTES = 256 * 1024
-
-Values = Annotated[
-    list[Text] | None, Query(description="exact value, as the facets list it; repeat for any of several")
-]
-SizeMin = Annotated[int | None, Query(ge=0, le=MAX_EMPLOYEES, description="employees, at least")]
-SizeMax = Annotated[int | None, Query(ge=0, le=MAX_EMPLOYEES, description="employees, at most")]
-RevenueMin = Annotated[int | None, Query(ge=0, le=MAX_REVENUE, description="yearly revenue, at least")]
-RevenueMax = Annotated[int | None, Query(ge=0, le=MAX_REVENUE, description="yearly revenue, at most")]
-FreeText = Annotated[
-    Annotated[str, StringConstraints(max_length=200), SAFE_TEXT] | None,
-    Query(description="free text, case- and accent-insensitive: 'novak' finds Novák"),
-]
-Limit = Annotated[int, Query(ge=1, le=SOURCE_PAGE_MAX)]
-
-
-def describe(exc: ValidationError) -> str:
-    """A validation error as one sentence-like line: `field: problem; …`."""
-    parts = []
-    for error in exc.errors():
-        message = str(error["msg"]).removeprefix("Value error, ")
-        where = ".".join(str(p) for p in error["loc"])
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts)
-
-
-class CompanyPage(BaseModel):
-    items: list[DirectoryCompany]
-    total: int = Field(description="how many companies match the filter (all pages)")
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
-
-
-class FacetsOut(BaseModel):
-    countries: list[str]
-    cities: list[str] = Field(description="of the requested countries, or of all")
-    industries: list[str]
 
 
 async def _company_page(request: Request, command: SearchDirectory) -> CompanyPage:
@@ -130,16 +104,6 @@ async def search_directory(
     )
 
 
-class DirectorySearchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    filter: DirectoryFilter = Field(
-        default_factory=DirectoryFilter,
-        description="exactly what `POST /campaigns/{id}/imports/directory` takes as `filter`",
-    )
-    limit: int = Field(default=50, ge=1, le=SOURCE_PAGE_MAX)
-    cursor: Text | None = Field(default=None, description="the previous page's `next_cursor`")
-
-
 @router.post(
     "/directory/companies/search", response_model=CompanyPage, tags=["directory"], responses=JSON_BODY
 )
@@ -163,14 +127,6 @@ async def directory_facets(workspace_id: Workspace, request: Request, country: V
         raise HTTPException(422, describe(exc)) from exc
     reply = await ask(service_of(request), "directory_facets", "importer", command, DirectoryFacets)
     return FacetsOut(countries=reply.countries, cities=reply.cities, industries=reply.industries)
-
-
-class DirectoryImportIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    filter: DirectoryFilter = Field(
-        default_factory=DirectoryFilter,
-        description="the same keys as the search; a single value may be given as a string",
-    )
 
 
 @router.post(
@@ -200,34 +156,13 @@ async def import_from_directory(
     return import_out(reply)
 
 
-class PipelineLeadsCreated(BaseModel):
-    created: int
-    updated: int = Field(description="items whose email was already in the pipeline: that lead was updated")
-    stored: list[StoredPipelineLead] = Field(description="by index in the request")
-    errors: list[PipelineItemError] = Field(description="items not stored, by index, with the reason")
-
-
-class PipelinePage(BaseModel):
-    items: list[PipelineLead]
-    total: int = Field(description="how many leads match the filter (all pages)")
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
-
-
-_LEAD_LIST_SCHEMA = {
-    "type": "array",
-    "minItems": 1,
-    "maxItems": PIPELINE_BATCH_MAX,
-    "items": PipelineLeadIn.model_json_schema(),
-}
-
-
 @router.post(
     "/pipeline/leads",
     response_model=PipelineLeadsCreated,
     tags=["pipeline"],
     responses=JSON_BODY,
     openapi_extra={
-        "requestBody": {"required": True, "content": {"application/json": {"schema": _LEAD_LIST_SCHEMA}}}
+        "requestBody": {"required": True, "content": {"application/json": {"schema": LEAD_LIST_SCHEMA}}}
     },
 )
 async def create_pipeline_leads(
@@ -255,7 +190,7 @@ async def create_pipeline_leads(
             errors.append(PipelineItemError(index=index, error=describe(exc)))
     stored: list[StoredPipelineLead] = []
     service = service_of(request)
-    for batch in _batches(valid, BATCH_BYTES):
+    for batch in batches(valid, BATCH_BYTES):
         reply = await ask(
             service,
             "create_pipeline_leads",
@@ -272,21 +207,6 @@ async def create_pipeline_leads(
         stored=sorted(stored, key=lambda s: s.index),
         errors=sorted(errors, key=lambda e: e.index),
     )
-
-
-def _batches(items: list[PipelineLeadItem], max_bytes: int) -> Iterator[list[PipelineLeadItem]]:
-    batch: list[PipelineLeadItem] = []
-    size = 0
-    for item in items:
-        # json.dumps escapes non-ASCII, so this is an upper bound of the item's size on the wire.
-        item_size = len(json.dumps(item.model_dump(mode="json"))) + 2
-        if batch and size + item_size > max_bytes:
-            yield batch
-            batch, size = [], 0
-        batch.append(item)
-        size += item_size
-    if batch:
-        yield batch
 
 
 async def _pipeline_page(request: Request, command: ListPipelineLeads) -> PipelinePage:
@@ -330,16 +250,6 @@ async def list_pipeline_leads(
     )
 
 
-class PipelineSearchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    filter: PipelineFilter = Field(
-        default_factory=PipelineFilter,
-        description="exactly what `POST /campaigns/{id}/imports/pipeline` takes as `filter`",
-    )
-    limit: int = Field(default=50, ge=1, le=SOURCE_PAGE_MAX)
-    cursor: Text | None = Field(default=None, description="the previous page's `next_cursor`")
-
-
 @router.post("/pipeline/leads/search", response_model=PipelinePage, tags=["pipeline"], responses=JSON_BODY)
 async def preview_pipeline_import(
     body: PipelineSearchIn, workspace_id: Workspace, request: Request
@@ -351,20 +261,6 @@ async def preview_pipeline_import(
             workspace_id=workspace_id, filter=body.filter, limit=body.limit, cursor=body.cursor
         ),
     )
-
-
-class PipelineImportIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    ids: list[UUID] | None = Field(
-        default=None, min_length=1, max_length=PIPELINE_IDS_MAX, description="pipeline lead ids"
-    )
-    filter: PipelineFilter | None = Field(default=None, description="the same keys as the pipeline list")
-
-    @model_validator(mode="after")
-    def _ids_or_filter(self) -> PipelineImportIn:
-        if (self.ids is None) == (self.filter is None):
-            raise ValueError('send either {"ids": [...]} or {"filter": {...}}')
-        return self
 
 
 @router.post(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import uuid4
 
 from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Request, Response, UploadFile, status
-from pydantic import BaseModel, Field, StringConstraints, TypeAdapter
+from pydantic import TypeAdapter
 
 from contracts.commands import (
     AddSuppression,
@@ -21,38 +20,22 @@ from contracts.commands import (
     SuppressionsUploaded,
     UploadSuppressions,
 )
-from contracts.text import SAFE_TEXT, Text
+from contracts.text import Text
 from services.gateway.deps import Workspace, ask, service_of
 from services.gateway.errors import API_RESPONSES, CROSS_SITE, JSON_BODY, MULTIPART_BODY, invalid, problem
-from services.gateway.imports_api import checked_size, upload_filename
+from services.gateway.imports.uploads import checked_size, upload_filename
+from services.gateway.suppressions.schemas import (
+    Address,
+    AddressPart,
+    Reason,
+    SuppressionIn,
+    SuppressionList,
+    SuppressionOut,
+    SuppressionUploadOut,
+)
 from services.runtime.streams import UPLOADS_BUCKET
 
 router = APIRouter(prefix="/api/v1", tags=["suppressions"], responses=API_RESPONSES)
-
-
-EMAIL_MAX = 320
-# Parameters carry their bounds inside, before the check (see contracts/text.py).
-Address = Annotated[str, StringConstraints(min_length=1, max_length=EMAIL_MAX), SAFE_TEXT]
-AddressPart = Annotated[str, StringConstraints(max_length=EMAIL_MAX), SAFE_TEXT]
-Reason = Annotated[str, StringConstraints(max_length=500), SAFE_TEXT]
-
-
-class SuppressionIn(BaseModel):
-    email: Text = Field(min_length=1, max_length=EMAIL_MAX)
-    reason: Text = Field(default="", max_length=500)
-
-
-class SuppressionOut(BaseModel):
-    email: str
-    reason: str
-    source: str = Field(description="manual, unsubscribed or bounced")
-    created_at: datetime
-
-
-class SuppressionList(BaseModel):
-    items: list[SuppressionOut]
-    total: int
-    next_cursor: str | None
 
 
 def _out(item: Suppression) -> SuppressionOut:
@@ -113,14 +96,6 @@ async def remove_suppression(
         SuppressionRemoved,
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-class SuppressionUploadOut(BaseModel):
-    added: int = Field(description="addresses that were not on the list and now are")
-    already: int = Field(description="addresses already on the list, or repeated earlier in the file")
-    rejected: list[RejectedSuppressionRow] = Field(
-        description="every row that is not an address, with its reason (blank rows are skipped)"
-    )
 
 
 @router.post(

@@ -1,20 +1,16 @@
 """The web UI: the single page at `/`, its static assets, and signing in and out with an API key.
 
-Everything the browser needs ships in `static/` with the package: no CDN, no build step.
+Everything the browser needs ships in the gateway's `static/` with the package: no CDN, no build step.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from contracts.text import Text
 from services.gateway.auth import (
     SESSION_COOKIE,
     SESSION_MAX_AGE_SECONDS,
@@ -23,10 +19,12 @@ from services.gateway.auth import (
     key_for_credentials,
     open_ui_session,
 )
+from services.gateway.campaigns.queries import workspace_row
 from services.gateway.deps import Session, service_of
-from services.gateway.tables import workspaces
+from services.gateway.web.schemas import SessionState, SessionWorkspace, SignIn
 
-STATIC_DIR = Path(__file__).parent / "static"
+# The UI's files stay at the gateway's top (services/gateway/static), where the package data names them.
+STATIC_DIR = Path(__file__).parent.parent / "static"
 
 # Every asset is the gateway's own; nothing inline, nothing from elsewhere.
 CONTENT_SECURITY_POLICY = (
@@ -65,20 +63,6 @@ async def favicon() -> FileResponse:
     )
 
 
-class SignIn(BaseModel):
-    api_key: Text = Field(min_length=1, max_length=200)
-
-
-class SessionWorkspace(BaseModel):
-    id: UUID
-    name: str
-
-
-class SessionState(BaseModel):
-    signed_in: bool
-    workspace: SessionWorkspace | None
-
-
 @router.get("/ui/session", response_model=SessionState)
 async def session_state(session: Session, request: Request) -> SessionState:
     """Whether the cookie opens a session, and its workspace: always 200, so the page's first request
@@ -87,9 +71,7 @@ async def session_state(session: Session, request: Request) -> SessionState:
     key = await key_for_credentials(session, "session", token) if token and token.isascii() else None
     if key is None:
         return SessionState(signed_in=False, workspace=None)
-    name = (
-        await session.execute(select(workspaces.c.name).where(workspaces.c.id == key.workspace_id))
-    ).scalar_one()
+    name = (await workspace_row(session, key.workspace_id)).name
     return SessionState(signed_in=True, workspace=SessionWorkspace(id=key.workspace_id, name=name))
 
 
