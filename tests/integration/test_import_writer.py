@@ -142,13 +142,6 @@ async def test_one_transaction_of_several_chunks_classifies_every_row(
     )
     assert await cur.fetchone() == (8, 4, counts)
 
-    # Published events' rows are deleted by the next transaction.
-    more = chunks_of(job, [{"email": "c@firma.cz", "company": "C"}], 2, first_row=9, first_chunk=4)
-    again = await writer.store(more, rows_done=8, chunks_done=4, counts=counts, published=list(events))
-    assert again is not None and counts["imported"] == 3
-    cur = await conn.execute("SELECT count(*) FROM importer.outbox WHERE event_id = ANY(%s)", (list(events),))
-    assert await cur.fetchone() == (0,)
-
 
 async def test_a_moved_checkpoint_or_a_cancel_stores_nothing(conn: psycopg.AsyncConnection[Any]) -> None:
     job = await new_job(conn)
