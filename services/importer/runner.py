@@ -23,12 +23,13 @@ import structlog
 from nats.js.errors import NotFoundError
 
 from contracts import ImportCompleted, ImportEndState, ImportProgress, ImportState
+from services.importer.chunks import CHUNK_NAMESPACE, Chunk
 from services.importer.csv_source import explain
 from services.importer.domain import ImportInputError, empty_counts
 from services.importer.repository import ImportRepository
 from services.importer.sources import CsvFileSource, Source
 from services.importer.tables import outbox
-from services.importer.worker import CHUNK_NAMESPACE, Chunk, ChunkWorker
+from services.importer.worker import ChunkWorker
 from services.importer.writer import ChunkWriter, ImportSuperseded, Job
 from services.runtime.db import psycopg_conninfo
 from services.runtime.leased_work import WorkLoop

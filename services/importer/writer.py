@@ -1,6 +1,6 @@
 """Commits ready chunks: several per transaction, in a handful of statements whatever their size.
 
-The worker process has already parsed, checked and serialised every row (`worker.Chunk`), so a
+The worker process has already parsed, checked and serialised every row (`chunks.Chunk`), so a
 transaction here is: lock the import row and check its checkpoint, `COPY` the chunks' new leads into a
 temporary stage, one `INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING` into `importer.leads`, one
 query classifying the (few) addresses that conflicted, `COPY` of every rejected row, the chunks'
@@ -19,8 +19,8 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
+from services.importer.chunks import STAGE_COLUMNS, Chunk
 from services.importer.domain import Outcome
-from services.importer.worker import STAGE_COLUMNS, Chunk
 from services.runtime.bulk import copy_text
 from services.runtime.outbox import PreparedEvent
 

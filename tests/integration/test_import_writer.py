@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from contracts import LeadImported, parse_event
+from services.importer.chunks import Chunk, RowStream, next_chunk
 from services.importer.domain import empty_counts
-from services.importer.worker import Chunk, RowStream, next_chunk
 from services.importer.writer import ChunkWriter, ImportSuperseded, Job
 from services.runtime.db import psycopg_conninfo
 
