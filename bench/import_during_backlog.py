@@ -41,7 +41,8 @@ from stream import import_chunks, publish, wait_for
 
 from contracts import MAX_BATCH, subjects
 from contracts.events import ImportedLead, LeadsValidated, ValidatedLead, Verdict
-from services.gateway.projection import IMPORTS_DURABLE, PROJECTION_DURABLE
+from services.gateway.projection.consumer import PROJECTION_DURABLE
+from services.gateway.projection.imports import IMPORTS_DURABLE
 from services.runtime.db import psycopg_conninfo
 
 LISTED_WITHIN_SECONDS = 120

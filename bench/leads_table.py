@@ -32,8 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from servers import bench_campaign, bench_stack
 
-from services.gateway.campaigns_api import _encode_cursor
-from services.gateway.leads_query import Keyset, LeadSort
+from services.gateway.leads.keyset import Keyset, LeadSort, encode_page_cursor
 from services.gateway.search import fold, grams, lead_search_text
 from services.runtime.bulk import copy_text
 from services.runtime.collation import person_name, sort_key
@@ -241,7 +240,7 @@ def deep_cursor(conninfo: str, campaign_id: uuid.UUID, sort: LeadSort | None, de
                 (campaign_id, depth),
             ).fetchone()
     assert row is not None
-    return _encode_cursor(sort, Keyset(row[0], row[1]))
+    return encode_page_cursor(sort, Keyset(row[0], row[1]))
 
 
 def search_term(conninfo: str, campaign_id: uuid.UUID, companies: list[str], leads: int) -> tuple[str, int]:

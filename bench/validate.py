@@ -72,8 +72,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from contracts import Verdict
 from services.validator.dns import MxLookup, MxResolver
-from services.validator.domain import Reason, Result
 from services.validator.smtp import RSET_EVERY, SmtpProber
+from services.validator.verdicts import Reason, Result
 from services.validator.verifier import Verifier
 from tests.peers import fakedns
 from tests.peers.fakemx import FakeMx, MxBehaviour, free_port

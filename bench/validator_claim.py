@@ -6,7 +6,7 @@ the rest in small campaigns of `--workspaces` other workspaces, queued after the
 `next_attempt_at`). It then times, each in a transaction that is rolled back so every claim sees the same
 queue:
 
-* the fair claim the runner makes (`ValidationRunner.claim`'s statements: lapsed leases, the loose index
+* the fair claim the runner makes (`Validations.claim`'s statements: lapsed leases, the loose index
   scan for the queues with due leads, rounds of `FairClaim` shares claimed with `FOR UPDATE SKIP LOCKED`);
 * the claim it replaced: `ORDER BY next_attempt_at LIMIT 500 FOR UPDATE SKIP LOCKED` over the old
   `validations_due (next_attempt_at) WHERE state <> 'done'` index (created for the comparison, dropped
@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from services.runtime import migrations
 from services.runtime.db import create_engine, psycopg_conninfo, session_factory
 from services.runtime.embedded_pg import EmbeddedPostgres, create_database
-from services.validator.domain import FairClaim, Queue
+from services.validator.fair_claim import FairClaim, Queue
 from services.validator.repository import ValidationRepository
 from services.validator.runner import BATCH, LEASE
 

@@ -7,30 +7,22 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 
-from services.gateway import (
-    campaigns_api,
-    errors,
-    imports_api,
-    input_errors,
-    jobs_api,
-    leads_stream_api,
-    sort_keys,
-    sources_api,
-    suppressions_api,
-    validation_api,
-    web,
-)
+from services.gateway import errors, input_errors
 from services.gateway.auth import SessionCookieAuth
-from services.gateway.projection import (
-    IMPORT_EVENTS,
-    IMPORTS_DURABLE,
-    PROJECTION_DURABLE,
-    project,
-    project_batch,
-    project_imports,
-)
+from services.gateway.campaigns import router as campaigns
+from services.gateway.imports import router as imports
+from services.gateway.jobs import router as jobs
+from services.gateway.jobs.runner import JobRunner
+from services.gateway.leads import router as leads
+from services.gateway.leads import sort_keys
+from services.gateway.projection.consumer import PROJECTION_DURABLE, project, project_batch
+from services.gateway.projection.imports import IMPORT_EVENTS, IMPORTS_DURABLE, project_imports
+from services.gateway.sources import router as sources
+from services.gateway.suppressions import router as suppressions
 from services.gateway.tables import metadata
 from services.gateway.upload_limit import UploadLimit
+from services.gateway.validation import router as validation
+from services.gateway.web import router as web
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 
@@ -41,22 +33,37 @@ key's workspace, and another workspace's ids answer 404.
 
 
 def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
+    return _create(settings, for_docs=for_docs)[0]
+
+
+def _create(settings: Settings, *, for_docs: bool) -> tuple[Service, JobRunner]:
+    """The gateway's service, and the runner of its bulk jobs (the routes reach it on the app's state)."""
     service = Service(name="gateway", metadata=metadata, settings=settings, for_docs=for_docs)
     # lead_view consumes every event: it is the one place that shows all of a lead's history.
-    service.consume(None, project, durable=PROJECTION_DURABLE, batch_handler=project_batch)
+    service.consume(
+        None,
+        lambda uow, event: project(uow.session, event),
+        durable=PROJECTION_DURABLE,
+        batch_handler=lambda uow, events: project_batch(uow.session, events),
+    )
     # New imports are listed by a consumer of their own, so they never queue behind a backlog of verdicts
-    # (see projection._claim_import for how the two share LeadImported).
-    service.consume(IMPORT_EVENTS, project_imports, durable=IMPORTS_DURABLE, only_new=True)
+    # (see projection.imports.claim_import for how the two share LeadImported).
+    service.consume(
+        IMPORT_EVENTS,
+        lambda uow, event: project_imports(uow.session, event),
+        durable=IMPORTS_DURABLE,
+        only_new=True,
+    )
     # Bulk actions over many leads: the runner resumes running jobs when the gateway starts.
-    jobs_api.register(service)
+    job_runner = JobRunner.wired(service)
     # Sort keys made by another ICU version are recomputed in the background.
     sort_keys.register(service)
-    return service
+    return service, job_runner
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    service = create_service(settings)
+    service, job_runner = _create(settings, for_docs=False)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,15 +72,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Leadflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.service = service
+    app.state.job_runner = job_runner
     input_errors.register(app)
     errors.install(app)
-    app.include_router(campaigns_api.router)
-    app.include_router(imports_api.router)
-    app.include_router(jobs_api.router)
-    app.include_router(leads_stream_api.router)
-    app.include_router(suppressions_api.router)
-    app.include_router(sources_api.router)
-    app.include_router(validation_api.router)
+    app.include_router(campaigns.router)
+    app.include_router(validation.router)
+    app.include_router(leads.router)
+    app.include_router(imports.router)
+    app.include_router(jobs.router)
+    app.include_router(suppressions.router)
+    app.include_router(sources.router)
     app.include_router(web.router)
     app.mount("/static", web.static_files(), name="static")
     app.add_middleware(

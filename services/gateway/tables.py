@@ -130,7 +130,7 @@ lead_search = Table(
     # What the company key is made of: keys must be recomputed when the collation changes.
     Column("company_name", Text),
     Column("email", Text, nullable=False),
-    # Czech collation keys (services/gateway/collation.py) of the company and of "surname first name";
+    # Czech collation keys (services/runtime/collation.py) of the company and of "surname first name";
     # NULL when there is none, so such leads come last.
     Column("company_key", LargeBinary),
     Column("name_key", LargeBinary),
@@ -140,7 +140,7 @@ lead_search = Table(
     Index("lead_search_campaign_email", "campaign_id", "email", "seq"),
 )
 
-# The collation the stored sort keys were made with: one row (services/gateway/sort_keys.py).
+# The collation the stored sort keys were made with: one row (services/gateway/leads/sort_keys.py).
 sort_key_collation = Table(
     "sort_key_collation",
     metadata,

@@ -1,30 +1,52 @@
-"""Wiring of the importer service: the commands it answers and the runner that does the work."""
+"""Wiring of the importer service: the commands it answers, the events it consumes, the runner.
+
+Each command is subscribed here and answered by a handler of its feature: the imports (`handlers`), the
+suppression list (`suppressions.handlers`), the company directory (`directory.handlers`) and the
+pipeline (`pipeline.handlers`).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Callable
+from typing import Any
 
 from contracts import ImportCompleted, ImportProgress, LeadImported, subjects
 from contracts.commands import (
+    AddSuppression,
     CancelImport,
+    CreatePipelineLeads,
+    DirectoryFacets,
+    DirectoryPage,
+    GetDirectoryFacets,
     GetImport,
     ImportPage,
     ImportStatusReply,
     ListCampaignImports,
+    ListPipelineLeads,
+    ListSuppressions,
+    PipelineLeadPage,
+    PipelineLeadsStored,
     PreviewCsv,
     PreviewReply,
+    RemoveSuppression,
+    SearchDirectory,
     StartCsvImport,
+    StartDirectoryImport,
+    StartPipelineImport,
+    SuppressionPage,
+    SuppressionRemoved,
+    SuppressionReply,
+    SuppressionsUploaded,
+    UploadSuppressions,
 )
-from contracts.events import LeadsRemoved
 from contracts.replies import Refusal
-from services.importer import pipeline, suppressions
-from services.importer.directory import handlers as directory_handlers
-from services.importer.jobs import campaign_imports, start, status
+from services.importer import handlers as imports
+from services.importer.directory import handlers as directory
+from services.importer.pipeline import handlers as pipeline
 from services.importer.preview_pool import PreviewPool
-from services.importer.repository import ImportRepository
 from services.importer.runner import ImportRunner, SourceFactory
-from services.importer.tables import leads, metadata
+from services.importer.suppressions import handlers as suppressions
+from services.importer.tables import metadata
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 
@@ -36,91 +58,134 @@ def create_service(
     service.emits(LeadImported, ImportCompleted, ImportProgress)
     runner = ImportRunner(service, SourceFactory())
     previews = previews or PreviewPool()
-    register_import_commands(service, runner, previews)
+    answer_import_commands(service, runner, previews)
     service.on_shutdown(previews.close)
-    suppressions.register(service)
-    directory_handlers.register(service, runner)
-    pipeline.register(service, runner)
-    service.consume("leads_removed", forget_removed_leads, durable="importer-removals")
+    answer_suppression_commands(service)
+    service.consume(
+        "lead_unsubscribed", suppressions.on_suppressing_event, durable="importer-suppress-unsubscribed"
+    )
+    service.consume("email_bounced", suppressions.on_suppressing_event, durable="importer-suppress-bounced")
+    runner.sources.register("directory", directory.build_source)
+    answer_directory_commands(service, runner)
+    runner.sources.register("pipeline", pipeline.build_source)
+    answer_pipeline_commands(service, runner)
+    service.consume("leads_removed", imports.forget_removed_leads, durable="importer-removals")
     service.on_startup(runner.start)
     return service
 
 
-async def forget_removed_leads(session: AsyncSession, event: LeadsRemoved) -> None:
-    """Removed from the campaign: drop the leads from the campaign's dedupe set, so the same addresses are
-    imported into it again (as new leads) instead of being rejected as `already_in_campaign`."""
-    await session.execute(
-        delete(leads).where(
-            leads.c.id.in_(event.lead_ids),
-            leads.c.workspace_id == event.workspace_id,
-            leads.c.campaign_id == event.campaign_id,
-        )
-    )
-
-
-def register_import_commands(service: Service, runner: ImportRunner, previews: PreviewPool) -> None:
-    broker = service.broker
-
-    @broker.subscriber(
-        subjects.command_subject("importer", "start_import"),
-        queue="importer",
-        title="importer.start_import",
-        description="Start a CSV import of an uploaded object into a campaign.",
-    )
+def answer_import_commands(service: Service, runner: ImportRunner, previews: PreviewPool) -> None:
+    @_answers(service, "start_import", "Start a CSV import of an uploaded object into a campaign.")
     async def start_import(cmd: StartCsvImport) -> ImportStatusReply | Refusal:
-        return await start(
-            service,
-            runner,
-            {
-                "id": cmd.import_id,
-                "workspace_id": cmd.workspace_id,
-                "campaign_id": cmd.campaign_id,
-                "source": "csv",
-                "object_name": cmd.object_name,
-                "filename": cmd.filename,
-                "mapping": cmd.mapping,
-                "total_bytes": cmd.total_bytes,
-            },
-        )
+        return await imports.start_csv_import(service, runner, cmd)
 
-    @broker.subscriber(
-        subjects.command_subject("importer", "get_import"),
-        queue="importer",
-        title="importer.get_import",
-        description="The state, progress and breakdown of one import.",
-    )
+    @_answers(service, "get_import", "The state, progress and breakdown of one import.")
     async def get_import(cmd: GetImport) -> ImportStatusReply | Refusal:
-        return await status(service, cmd.workspace_id, cmd.import_id)
+        return await imports.get_import(service, cmd)
 
-    @broker.subscriber(
-        subjects.command_subject("importer", "list_campaign_imports"),
-        queue="importer",
-        title="importer.list_campaign_imports",
-        description="A campaign's imports, newest first, each with its state and breakdown; keyset-paged.",
+    @_answers(
+        service,
+        "list_campaign_imports",
+        "A campaign's imports, newest first, each with its state and breakdown; keyset-paged.",
     )
     async def list_campaign_imports(cmd: ListCampaignImports) -> ImportPage | Refusal:
-        return await campaign_imports(service, cmd)
+        return await imports.list_campaign_imports(service, cmd)
 
-    @broker.subscriber(
-        subjects.command_subject("importer", "cancel_import"),
-        queue="importer",
-        title="importer.cancel_import",
-        description="Stop an import after its current chunk; what it imported so far stays.",
+    @_answers(
+        service, "cancel_import", "Stop an import after its current chunk; what it imported so far stays."
     )
     async def cancel_import(cmd: CancelImport) -> ImportStatusReply | Refusal:
-        current = await status(service, cmd.workspace_id, cmd.import_id)
-        if isinstance(current, Refusal):
-            return current
-        async with service.sessions() as session, session.begin():
-            await ImportRepository.from_session(session).request_cancel(cmd.import_id)
-        runner.launch(cmd.import_id)  # an import no worker is running is finished as cancelled right away
-        return await status(service, cmd.workspace_id, cmd.import_id)
+        return await imports.cancel_import(service, runner, cmd)
 
-    @broker.subscriber(
-        subjects.command_subject("importer", "preview"),
-        queue="importer",
-        title="importer.preview",
-        description="Detect a CSV's encoding, delimiter and header, show its first rows, suggest a mapping.",
+    @_answers(
+        service,
+        "preview",
+        "Detect a CSV's encoding, delimiter and header, show its first rows, suggest a mapping.",
     )
     async def preview_csv(cmd: PreviewCsv) -> PreviewReply | Refusal:
         return await previews.run(cmd.sample, cmd.truncated)
+
+
+def answer_suppression_commands(service: Service) -> None:
+    @_answers(service, "add_suppression")
+    async def add_suppression(cmd: AddSuppression) -> SuppressionReply | Refusal:
+        return await suppressions.add_suppression(service, cmd)
+
+    @_answers(service, "remove_suppression")
+    async def remove_suppression(cmd: RemoveSuppression) -> SuppressionRemoved | Refusal:
+        return await suppressions.remove_suppression(service, cmd)
+
+    @_answers(service, "list_suppressions")
+    async def list_suppressions(cmd: ListSuppressions) -> SuppressionPage | Refusal:
+        return await suppressions.list_suppressions(service, cmd)
+
+    @_answers(
+        service,
+        "upload_suppressions",
+        "Add every address of an uploaded CSV to the suppression list, in one transaction; "
+        "every row that is not an address comes back with its reason.",
+    )
+    async def upload_suppressions(cmd: UploadSuppressions) -> SuppressionsUploaded | Refusal:
+        return await suppressions.upload_suppressions(service, cmd)
+
+
+def answer_directory_commands(service: Service, runner: ImportRunner) -> None:
+    @_answers(
+        service, "search_directory", "Companies of the directory matching a filter: their count and one page."
+    )
+    async def search_directory(cmd: SearchDirectory) -> DirectoryPage | Refusal:
+        return await directory.search_directory(service, cmd)
+
+    @_answers(
+        service,
+        "directory_facets",
+        "The distinct countries, cities (of the given countries) and industries of the directory.",
+    )
+    async def directory_facets(cmd: GetDirectoryFacets) -> DirectoryFacets:
+        return await directory.directory_facets(service, cmd)
+
+    @_answers(
+        service,
+        "start_directory_import",
+        "Import every company of the directory matching a filter into a campaign.",
+    )
+    async def start_directory_import(cmd: StartDirectoryImport) -> ImportStatusReply | Refusal:
+        return await directory.start_directory_import(service, runner, cmd)
+
+
+def answer_pipeline_commands(service: Service, runner: ImportRunner) -> None:
+    @_answers(
+        service,
+        "create_pipeline_leads",
+        "Store pipeline leads; an address already in the workspace's pipeline updates its lead.",
+    )
+    async def create_pipeline_leads(cmd: CreatePipelineLeads) -> PipelineLeadsStored:
+        return await pipeline.create_pipeline_leads(service, cmd)
+
+    @_answers(
+        service,
+        "list_pipeline_leads",
+        "The workspace's pipeline leads matching a filter: their count and one page.",
+    )
+    async def list_pipeline_leads(cmd: ListPipelineLeads) -> PipelineLeadPage | Refusal:
+        return await pipeline.list_pipeline_leads(service, cmd)
+
+    @_answers(
+        service,
+        "start_pipeline_import",
+        "Import pipeline leads of the workspace, chosen by id or by filter, into a campaign.",
+    )
+    async def start_pipeline_import(cmd: StartPipelineImport) -> ImportStatusReply | Refusal:
+        return await pipeline.start_pipeline_import(service, runner, cmd)
+
+
+def _answers(
+    service: Service, command: str, description: str | None = None
+) -> Callable[[Callable[..., Any]], Any]:
+    """Subscribe the decorated function to the importer's command `command` (request/reply, one queue)."""
+    return service.broker.subscriber(
+        subjects.command_subject("importer", command),
+        queue="importer",
+        title=f"importer.{command}",
+        description=description,
+    )

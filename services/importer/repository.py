@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, select, tuple_, update
+from sqlalchemy import Row, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import ImportEndState, ImportState
-from services.importer.tables import imports, rejected_rows
+from services.importer.tables import imports, leads, rejected_rows
 
 
 class ImportRepository:
@@ -111,3 +111,13 @@ class ImportRepository:
         )
         async for row in result:
             yield row
+
+    async def forget_leads(self, workspace_id: UUID, campaign_id: UUID, lead_ids: Sequence[UUID]) -> None:
+        """Drop leads from their campaign's dedupe set (`importer.leads`), so their addresses import again."""
+        await self.session.execute(
+            delete(leads).where(
+                leads.c.id.in_(lead_ids),
+                leads.c.workspace_id == workspace_id,
+                leads.c.campaign_id == campaign_id,
+            )
+        )

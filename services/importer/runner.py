@@ -23,15 +23,17 @@ import structlog
 from nats.js.errors import NotFoundError
 
 from contracts import ImportCompleted, ImportEndState, ImportProgress, ImportState
+from services.importer.chunks import CHUNK_NAMESPACE, Chunk
 from services.importer.csv_source import explain
 from services.importer.domain import ImportInputError, empty_counts
 from services.importer.repository import ImportRepository
 from services.importer.sources import CsvFileSource, Source
 from services.importer.tables import outbox
-from services.importer.worker import CHUNK_NAMESPACE, Chunk, ChunkWorker
+from services.importer.worker import ChunkWorker
 from services.importer.writer import ChunkWriter, ImportSuperseded, Job
 from services.runtime.db import psycopg_conninfo
-from services.runtime.outbox import add_to_outbox
+from services.runtime.leased_work import WorkLoop
+from services.runtime.outbox import PublishNow, add_to_outbox
 from services.runtime.service import Service
 from services.runtime.spreadsheet import spreadsheet_safe
 from services.runtime.streams import UPLOADS_BUCKET
@@ -86,17 +88,16 @@ class ImportRunner:
         self.service = service
         self.sources = sources or SourceFactory()
         self.active: dict[UUID, asyncio.Task[None]] = {}
+        # Finds the running imports nobody runs (their worker died, and its lock with its connection); a
+        # failed pass (the database restarting) is tried again on the runtime's backoff.
+        self.rescans = WorkLoop(self._rescan, name="importer-rescan", every=RESCAN_SECONDS)
 
     async def start(self) -> None:
-        self.service.spawn(self._rescan_forever(), "importer-rescan")
+        self.service.spawn(self.rescans.run(), "importer-rescan")
 
-    async def _rescan_forever(self) -> None:
-        while True:
-            try:
-                await self.resume_running()
-            except Exception as exc:
-                log.warning("rescan of running imports failed", error=repr(exc))
-            await asyncio.sleep(RESCAN_SECONDS)
+    async def _rescan(self) -> int:
+        await self.resume_running()
+        return 0  # launched, not done: the next pass comes after RESCAN_SECONDS
 
     async def resume_running(self) -> None:
         async with self.service.sessions() as session:
@@ -199,7 +200,9 @@ class ImportRunner:
         rows_done, chunks_done = job.rows_done, job.chunks_done
         progress = _ProgressClock()
         abandoned = threading.Event()
-        publisher = _EagerPublisher(self.service)
+        # Each committed batch's LeadImported go out from memory at once (the relay's eager hand-over)
+        # while the next batches are written; without it, every payload would be read back from the table.
+        publishing: list[asyncio.Task[None]] = []
         # Chunks are taken off the worker's queue (and unpickled) in a thread while a batch is written.
         inbox: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(maxsize=MAX_CHUNKS_PER_TRANSACTION)
 
@@ -238,16 +241,15 @@ class ImportRunner:
                     message = await receive()
                 if not batch:
                     continue
-                published = publisher.published()
-                # Before the commit: the relay, woken by it, must already leave these rows alone.
-                publisher.claim([chunk.event.event_id for chunk in batch if chunk.event is not None])
-                stored = await writer.store(
-                    batch, rows_done=rows_done, chunks_done=chunks_done, counts=counts, published=published
-                )
-                publisher.forget(published)
-                if stored is None:
-                    return ImportState.CANCELLED
-                publisher.start(stored.events)
+                event_ids = [chunk.event.event_id for chunk in batch if chunk.event is not None]
+                with self._eagerly(event_ids) as publish_now:
+                    stored = await writer.store(
+                        batch, rows_done=rows_done, chunks_done=chunks_done, counts=counts
+                    )
+                    if stored is None:
+                        return ImportState.CANCELLED
+                    if stored.events and publish_now is not None:
+                        publishing.append(publish_now(stored.events))
                 rows_done, chunks_done = stored.rows_done, stored.chunks_done
                 percent = percent_of(rows_done, total_rows)
                 if progress.due(percent):
@@ -258,7 +260,15 @@ class ImportRunner:
             pumping.cancel()
             with contextlib.suppress(BaseException):
                 await pumping
-            await publisher.close(writer)
+            # ImportCompleted, committed next, goes out after them. Each ends within the relay's ack
+            # timeout; what it could not publish, the relay's drain publishes, in commit order.
+            await asyncio.gather(*publishing, return_exceptions=True)
+
+    def _eagerly(self, event_ids: list[UUID]) -> contextlib.AbstractContextManager[PublishNow | None]:
+        relay = self.service.relay
+        if relay is None:  # a command that came in before the relay started: it drains them
+            return contextlib.nullcontext()
+        return relay.eagerly(event_ids)
 
     async def _progress(
         self, job: Any, percent: float, rows_done: int, total_rows: int, counts: dict[str, int]
@@ -325,68 +335,6 @@ class ImportRunner:
             store = await self.service.js.object_store(UPLOADS_BUCKET)
             await store.put(name, spool)
         return name
-
-
-class _EagerPublisher:
-    """Publishes each committed batch's LeadImported at once, from memory, while the next batches are
-    written.
-
-    The rows stay in the outbox until a later transaction deletes them, and the relay leaves them alone
-    meanwhile (`OutboxRelay.claim`): after a crash, or a failed publish, the relay publishes them (a
-    second publish of one is dropped by JetStream's duplicate window). Without this, every payload would
-    be read back from PostgreSQL by the relay.
-    """
-
-    def __init__(self, service: Service) -> None:
-        self._service = service
-        self._tasks: list[asyncio.Task[list[UUID]]] = []
-        self._claimed: set[UUID] = set()
-
-    def claim(self, event_ids: list[UUID]) -> None:
-        if self._service.relay is not None:
-            self._service.relay.claim(event_ids)
-        self._claimed.update(event_ids)
-
-    def start(self, events: list[tuple[UUID, str, bytes]]) -> None:
-        if events:
-            self._tasks.append(asyncio.create_task(self._publish(events)))
-
-    async def _publish(self, events: list[tuple[UUID, str, bytes]]) -> list[UUID]:
-        ids = [event_id for event_id, _, _ in events]
-        try:
-            acks = [
-                await self._service.js.publish_async(subject, payload, headers={"Nats-Msg-Id": str(event_id)})
-                for event_id, subject, payload in events
-            ]
-            await asyncio.gather(*acks)
-        except Exception as exc:
-            log.warning("publishing a batch failed; the outbox relay will", error=repr(exc))
-            self.forget(ids)
-            return []
-        return ids
-
-    def published(self) -> list[UUID]:
-        """The ids of the events whose publishing has finished since the last call (never waits)."""
-        done = [task for task in self._tasks if task.done()]
-        self._tasks = [task for task in self._tasks if not task.done()]
-        return [event_id for task in done if not task.cancelled() for event_id in task.result()]
-
-    def forget(self, event_ids: list[UUID]) -> None:
-        if self._service.relay is not None:
-            self._service.relay.release(event_ids)
-        self._claimed.difference_update(event_ids)
-
-    async def close(self, writer: ChunkWriter) -> None:
-        """Wait for what is being published and delete its rows; the relay takes over everything else."""
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        published = self.published()
-        try:
-            await writer.delete_published(published)
-        except Exception as exc:  # the relay will find them, publish them again, and JetStream drop them
-            log.warning("could not delete published outbox rows", error=repr(exc))
-        finally:
-            # Also what was claimed and never committed or published.
-            self.forget([*published, *self._claimed])
 
 
 class _TextSink:

@@ -1,6 +1,6 @@
 """Commits ready chunks: several per transaction, in a handful of statements whatever their size.
 
-The worker process has already parsed, checked and serialised every row (`worker.Chunk`), so a
+The worker process has already parsed, checked and serialised every row (`chunks.Chunk`), so a
 transaction here is: lock the import row and check its checkpoint, `COPY` the chunks' new leads into a
 temporary stage, one `INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING` into `importer.leads`, one
 query classifying the (few) addresses that conflicted, `COPY` of every rejected row, the chunks'
@@ -19,9 +19,10 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
+from services.importer.chunks import STAGE_COLUMNS, Chunk
 from services.importer.domain import Outcome
-from services.importer.worker import STAGE_COLUMNS, Chunk
 from services.runtime.bulk import copy_text
+from services.runtime.outbox import PreparedEvent
 
 STAGE = "import_stage"
 _COLUMNS = sql.SQL(", ").join(map(sql.Identifier, STAGE_COLUMNS))
@@ -79,8 +80,6 @@ _INSERT_OUTBOX = (
     "ON CONFLICT (event_id) DO NOTHING"
 )
 
-_DELETE_PUBLISHED = "DELETE FROM importer.outbox WHERE event_id = ANY(%s)"
-
 _LOCK_IMPORT = "SELECT rows_done, cancel_requested FROM importer.imports WHERE id = %s FOR UPDATE"
 
 _SAVE_CHECKPOINT = (
@@ -104,8 +103,8 @@ class Job:
 class StoredBatch:
     rows_done: int
     chunks_done: int
-    # (event_id, subject, payload) of the LeadImported committed to the outbox.
-    events: list[tuple[UUID, str, bytes]]
+    # The LeadImported committed to the outbox.
+    events: list[PreparedEvent]
 
 
 class ChunkWriter:
@@ -125,17 +124,12 @@ class ChunkWriter:
         rows_done: int,
         chunks_done: int,
         counts: dict[str, int],
-        published: Sequence[UUID] = (),
     ) -> StoredBatch | None:
         """Commit `chunks` (consecutive, the first numbered `chunks_done`) after the checkpoint `rows_done`;
-        `counts` is updated in place. None when a cancel was requested (nothing of these chunks is stored).
-
-        `published` are outbox rows of earlier batches already in the stream, deleted in this transaction."""
+        `counts` is updated in place. None when a cancel was requested (nothing of these chunks is stored)."""
         job = self._job
         tally = dict(counts)
         async with self._conn.transaction(), self._conn.cursor() as cur:
-            if published:
-                await cur.execute(_DELETE_PUBLISHED, (list(published),))
             await cur.execute(_LOCK_IMPORT, (job.id,))
             row = await cur.fetchone()
             if row is None:
@@ -168,14 +162,14 @@ class ChunkWriter:
                 for (outcome,) in await cur.fetchall():
                     tally[outcome] += 1
 
-            events: list[tuple[UUID, str, bytes]] = []
+            events: list[PreparedEvent] = []
             for chunk in chunks:
                 if chunk.event is None:
                     continue
                 keep = [row in inserted for row in chunk.rows]
                 payload = chunk.event.without(keep)
                 if payload is not None:
-                    events.append((chunk.event.event_id, chunk.event.subject, payload))
+                    events.append(PreparedEvent(chunk.event.event_id, chunk.event.subject, payload))
                     tally[Outcome.IMPORTED] += sum(keep)
             if events:
                 await cur.executemany(_INSERT_OUTBOX, events)
@@ -186,10 +180,6 @@ class ChunkWriter:
             )
         counts.update(tally)
         return stored
-
-    async def delete_published(self, published: Sequence[UUID]) -> None:
-        if published:
-            await self._conn.execute(_DELETE_PUBLISHED, (list(published),))
 
     async def _insert_leads(self, cur: psycopg.AsyncCursor[Any], chunks: Sequence[Chunk]) -> set[int]:
         """The rows whose leads were inserted."""

@@ -27,19 +27,21 @@ from faststream.nats.annotations import NatsMessage
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import ValidationError
-from sqlalchemy import Table, Uuid, func, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts import AnyEvent, parse_event, subjects
 from services.runtime.db import retry_while_unreachable
 from services.runtime.streams import events_jstream
+from services.runtime.unit_of_work import UnitOfWork, unit_of_work
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+# A handler gets the unit of work its event is handled in (state, emitted events and the handled mark
+# commit together) and the event.
+Handler = Callable[[UnitOfWork, Any], Awaitable[None]]
 # Handles several events in one call, in delivery order (a projection can then apply them set-based).
-BatchHandler = Callable[[AsyncSession, Sequence[Any]], Awaitable[None]]
+BatchHandler = Callable[[UnitOfWork, Sequence[Any]], Awaitable[None]]
 
 # Messages fetched at once and handled together, in transactions of at most BATCH_BYTES of payload (but
 # for one larger message): a fetch of a hundred verdicts is one transaction, a fetch of LeadImported
@@ -106,6 +108,7 @@ class EventConsumer:
         durable: str,
         subject: str,
         processed_events: Table,
+        outbox: Table,
         sessions: async_sessionmaker[AsyncSession],
         handler: Handler,
         max_deliver: int,
@@ -121,6 +124,7 @@ class EventConsumer:
         self.durable = durable
         self.handled = 0
         self._processed = processed_events
+        self._outbox = outbox
         self._sessions = sessions
         self._handler = handler
         self._batch_handler = batch_handler
@@ -154,6 +158,9 @@ class EventConsumer:
             title=durable,
             description=description or f"durable consumer {durable} of {', '.join(subjects)}",
         )(self.on_message)
+
+    def _unit_of_work(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
+        return unit_of_work(self._sessions, outbox=self._outbox, processed_events=self._processed)
 
     async def on_message(self, msg: NatsMessage) -> None:
         raw: Msg = msg.raw_message
@@ -221,20 +228,8 @@ class EventConsumer:
     async def _process_together(self, decoded: list[tuple[Msg, AnyEvent]]) -> bool:
         """The whole batch in one transaction; False (and nothing committed) if any handler raised."""
         try:
-            async with self._sessions() as session, session.begin():
-                ids = list(dict.fromkeys(event.event_id for _, event in decoded))
-                first_time = set(
-                    await session.scalars(
-                        insert(self._processed)
-                        # One array parameter (a statement compiled once), not a VALUES row per event.
-                        .from_select(
-                            ["consumer", "event_id"],
-                            select(literal(self.durable), func.unnest(literal(ids, ARRAY(Uuid)))),
-                        )
-                        .on_conflict_do_nothing()
-                        .returning(self._processed.c.event_id)
-                    )
-                )
+            async with self._unit_of_work() as uow:
+                first_time = await uow.first_time(self.durable, [event.event_id for _, event in decoded])
                 fresh: list[AnyEvent] = []
                 for _, event in decoded:  # in delivery order, each event once
                     if event.event_id in first_time:
@@ -242,10 +237,10 @@ class EventConsumer:
                         fresh.append(event)
                 with structlog.contextvars.bound_contextvars(durable=self.durable, batch=len(decoded)):
                     if self._batch_handler is not None:
-                        await self._batch_handler(session, fresh)
+                        await self._batch_handler(uow, fresh)
                     else:
                         for event in fresh:
-                            await self._handler(session, event)
+                            await self._handler(uow, event)
         except Exception as exc:
             log.info("batch failed; handling its events one by one", durable=self.durable, error=repr(exc))
             return False
@@ -258,19 +253,12 @@ class EventConsumer:
     async def _process(self, raw: Msg, event: AnyEvent) -> None:
         delivered = raw.metadata.num_delivered
 
-        async def unit_of_work() -> bool:
-            async with self._sessions() as session, session.begin():
-                first_time = (
-                    await session.execute(
-                        insert(self._processed)
-                        .values(consumer=self.durable, event_id=event.event_id)
-                        .on_conflict_do_nothing()
-                        .returning(self._processed.c.event_id)
-                    )
-                ).first()
-                if first_time is not None:
-                    await self._handler(session, event)
-            return first_time is not None
+        async def handle() -> bool:
+            async with self._unit_of_work() as uow:
+                first_time = bool(await uow.first_time(self.durable, [event.event_id]))
+                if first_time:
+                    await self._handler(uow, event)
+            return first_time
 
         async def still_working() -> None:
             with contextlib.suppress(Exception):
@@ -280,7 +268,7 @@ class EventConsumer:
             # A database that went away (a restart) is waited for here, the message kept in progress:
             # redelivering it would spend its deliveries and dead-letter a perfectly good event.
             applied = await retry_while_unreachable(
-                unit_of_work,
+                handle,
                 what=f"consumer {self.durable}",
                 within=UNREACHABLE_WAIT_SECONDS,
                 waiting=still_working,

@@ -3,16 +3,24 @@
 The relay publishes each row with `Nats-Msg-Id = event_id`, so a row published twice (relay crashed after
 publishing, before deleting) is dropped by JetStream's duplicate window. It is woken by LISTEN/NOTIFY and
 also polls, so a missed notification only delays, never loses, an event.
+
+A producer that has just committed large rows may also hand them to the relay from memory
+(`OutboxRelay.eagerly`): they are published at once, without being read back from the table, and the
+drain's next pass deletes them (a NOTIFY wakes it anyway, for the producer's next commit); the drain
+publishes any that could not be.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from typing import NamedTuple
 from uuid import UUID
 
+import structlog
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,14 +29,24 @@ from contracts import Event
 from services.runtime.db import outbox_channel, psycopg_conninfo
 from services.runtime.listen import Listener
 
+log = structlog.get_logger(__name__)
 
-@dataclass(frozen=True)
-class PreparedEvent:
+# How long a publish waits without any ack before it gives up. nats-py's `publish_async` futures have no
+# timeout of their own: the ack of a message the server took and then lost (killed, say) never comes, and
+# a wait for it would never end.
+ACK_SECONDS = 5.0
+
+
+class PreparedEvent(NamedTuple):
     """An event already serialised (a bulk batch built without pydantic models; see the importer)."""
 
     event_id: UUID
     subject: str
     payload: bytes
+
+
+# Hands committed rows to the relay to publish at once (see `OutboxRelay.eagerly`).
+PublishNow = Callable[[Sequence[PreparedEvent]], "asyncio.Task[None]"]
 
 
 async def add_to_outbox(
@@ -58,6 +76,7 @@ class OutboxRelay:
         database_url: str,
         batch_size: int = 500,
         poll_seconds: float = 2.0,
+        ack_seconds: float = ACK_SECONDS,
     ) -> None:
         self._schema = schema
         self._outbox = outbox
@@ -66,22 +85,91 @@ class OutboxRelay:
         self._conninfo = psycopg_conninfo(database_url)
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
+        self._ack_seconds = ack_seconds
         self.published = 0
-        # Event ids a producer is publishing itself, right after its commit (see `claim`).
+        # Event ids being published from memory (see `eagerly`): the drain leaves their rows alone.
         self.claimed: set[UUID] = set()
+        # Of those, the ones JetStream acked: the drain's next pass deletes their rows.
+        self._acked: set[UUID] = set()
+        self._eager: set[asyncio.Task[None]] = set()
 
     def claim(self, event_ids: Iterable[UUID]) -> None:
-        """Leave these committed rows to their producer, which publishes them at once and deletes them;
-        `release` hands back any it could not publish. Saves reading large payloads back from the table."""
+        """Leave these rows alone until `release`d (`eagerly` claims and releases for its producer)."""
         self.claimed.update(event_ids)
 
     def release(self, event_ids: Iterable[UUID]) -> None:
         self.claimed.difference_update(event_ids)
 
+    @contextlib.contextmanager
+    def eagerly(self, event_ids: Collection[UUID]) -> Iterator[PublishNow]:
+        """Around the transaction that commits the outbox rows `event_ids`: the drain, woken by that commit,
+        leaves them alone; once committed, `publish_now(events)` publishes them from memory in a task of the
+        relay, and the drain's next pass deletes the rows of those acked. Rows not handed over by the end of
+        the block (a rollback, a cancel), or whose publishing fails, go back to the drain. Saves reading
+        large payloads back from the table.
+
+        The returned task ends within about `ack_seconds` of the last ack and never raises: a producer may
+        wait for it to commit what must follow these events (the drain publishes rows in commit order)."""
+        self.claim(event_ids)
+        handed: set[UUID] = set()
+
+        def publish_now(events: Sequence[PreparedEvent]) -> asyncio.Task[None]:
+            handed.update(event.event_id for event in events)
+            task = asyncio.create_task(self._publish_committed(events))
+            self._eager.add(task)
+            task.add_done_callback(self._eager.discard)
+            return task
+
+        try:
+            yield publish_now
+        finally:
+            self.release(set(event_ids) - handed)
+
+    async def _publish_committed(self, events: Sequence[PreparedEvent]) -> None:
+        ids = [event.event_id for event in events]
+        try:
+            await self.publish(events)
+        except Exception as exc:
+            # The rows are still there: the drain publishes them, and JetStream drops any repeat.
+            log.warning("publishing committed events at once failed; the relay's drain will", error=repr(exc))
+            self.release(ids)
+            return
+        self.published += len(ids)
+        self._acked.update(ids)
+
+    async def publish(self, events: Sequence[PreparedEvent]) -> None:
+        """Publish `events` and wait for JetStream to ack every one. Raises the first error, or TimeoutError
+        when `ack_seconds` pass without any ack (the connection went away with them in flight)."""
+        acks: list[asyncio.Future[PubAck]] = []
+        try:
+            for event in events:
+                acks.append(
+                    await self._js.publish_async(
+                        event.subject, event.payload, headers={"Nats-Msg-Id": str(event.event_id)}
+                    )
+                )
+            pending: set[asyncio.Future[PubAck]] = set(acks)
+            while pending:
+                done, pending = await asyncio.wait(pending, timeout=self._ack_seconds)
+                if not done:
+                    raise TimeoutError(
+                        f"no ack from JetStream for {self._ack_seconds:g} s, {len(pending)} outstanding"
+                    )
+                for ack in done:
+                    ack.result()
+        finally:
+            # A future given up on also frees its slot among nats-py's pending publishes.
+            for ack in acks:
+                ack.cancel()
+
     async def publish_pending(self) -> int:
-        """Publish one batch of committed rows and delete them; returns how many were published."""
+        """Publish one batch of committed rows and delete them, with the rows published from memory since
+        the last pass; returns how many were published."""
         t = self._outbox
+        acked = list(self._acked)
         async with self._sessions() as session, session.begin():
+            if acked:
+                await session.execute(delete(t).where(t.c.event_id.in_(acked)))
             query = select(t.c.id, t.c.event_id, t.c.subject, t.c.payload)
             if self.claimed:
                 query = query.where(t.c.event_id.not_in(list(self.claimed)))
@@ -90,16 +178,11 @@ class OutboxRelay:
                     query.order_by(t.c.id).limit(self._batch_size).with_for_update(skip_locked=True)
                 )
             ).all()
-            if not rows:
-                return 0
-            acks = [
-                await self._js.publish_async(
-                    row.subject, row.payload, headers={"Nats-Msg-Id": str(row.event_id)}
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*acks)
-            await session.execute(delete(t).where(t.c.id.in_([row.id for row in rows])))
+            if rows:
+                await self.publish([PreparedEvent(row.event_id, row.subject, row.payload) for row in rows])
+                await session.execute(delete(t).where(t.c.id.in_([row.id for row in rows])))
+        self._acked.difference_update(acked)
+        self.release(acked)
         self.published += len(rows)
         return len(rows)
 
@@ -111,10 +194,15 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish forever; cancel the task to stop. Errors are logged and retried with backoff."""
-        await Listener(
-            self._conninfo,
-            [outbox_channel(self._schema)],
-            every=self._poll_seconds,
-            what=f"outbox relay {self._schema}",
-            on_wake=self.drain,
-        ).run()
+        try:
+            await Listener(
+                self._conninfo,
+                [outbox_channel(self._schema)],
+                every=self._poll_seconds,
+                what=f"outbox relay {self._schema}",
+                on_wake=self.drain,
+            ).run()
+        finally:
+            for task in list(self._eager):
+                task.cancel()
+            await asyncio.gather(*self._eager, return_exceptions=True)

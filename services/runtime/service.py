@@ -32,6 +32,7 @@ from services.runtime.logs import configure_logging, uvicorn_log_options
 from services.runtime.outbox import OutboxRelay
 from services.runtime.settings import LogSettings, Settings
 from services.runtime.streams import ensure_streams, events_jstream
+from services.runtime.unit_of_work import UnitOfWork, unit_of_work
 
 log = structlog.get_logger(__name__)
 
@@ -120,6 +121,7 @@ class Service:
             subject=filters[0],
             also=filters[1:],
             processed_events=self.processed_events,
+            outbox=self.outbox,
             sessions=self.sessions,
             handler=handler,
             batch_handler=batch_handler,
@@ -131,6 +133,10 @@ class Service:
         )
         self.consumers.append(consumer)
         return consumer
+
+    def unit_of_work(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
+        """One transaction: state, emitted events (outbox) and handled marks commit together."""
+        return unit_of_work(self.sessions, outbox=self.outbox, processed_events=self.processed_events)
 
     def emits(self, *event_types: type[Event]) -> None:
         """Document the events this service publishes (through its outbox) in the AsyncAPI document."""

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-
 from contracts import CampaignCreated, subjects
 from contracts.commands import CampaignCreatedReply, CreateCampaign
 from contracts.replies import Refusal
-from services.runtime.outbox import add_to_outbox
 from services.runtime.service import Service
 from services.runtime.settings import Settings
-from services.sequencer.tables import campaigns, metadata, outbox
+from services.sequencer import handlers
+from services.sequencer.tables import metadata
 
 
 def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
@@ -25,28 +22,6 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
         description="Create a campaign (idempotent on campaign_id).",
     )
     async def create_campaign(cmd: CreateCampaign) -> CampaignCreatedReply | Refusal:
-        async with service.sessions() as session, session.begin():
-            created = (
-                await session.execute(
-                    insert(campaigns)
-                    .values(id=cmd.campaign_id, workspace_id=cmd.workspace_id, name=cmd.name)
-                    .on_conflict_do_nothing(index_elements=["id"])
-                    .returning(campaigns.c.created_at)
-                )
-            ).first()
-            row = (await session.execute(select(campaigns).where(campaigns.c.id == cmd.campaign_id))).one()
-            if row.workspace_id != cmd.workspace_id:
-                return Refusal.conflict("That campaign id is taken.")
-            if created is not None:
-                await add_to_outbox(
-                    session,
-                    outbox,
-                    [
-                        CampaignCreated(
-                            workspace_id=cmd.workspace_id, campaign_id=cmd.campaign_id, name=cmd.name
-                        )
-                    ],
-                )
-        return CampaignCreatedReply(campaign_id=row.id, name=row.name, created_at=row.created_at)
+        return await handlers.create_campaign(service, cmd)
 
     return service

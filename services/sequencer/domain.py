@@ -1,11 +1,70 @@
-"""The sequencer's states: pure, no I/O."""
+"""The sequencer's decisions: pure, no I/O. The clock is passed in; nothing here reads or writes a table."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from uuid import UUID
+
+from contracts import CampaignCreated
+from contracts.commands import CreateCampaign
 
 
 class CampaignStatus(StrEnum):
     """A campaign's status (`sequencer.campaigns.status`). Every campaign is a draft until sending is built."""
 
     DRAFT = "draft"
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: UUID
+    workspace_id: UUID
+    name: str
+    status: CampaignStatus
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CampaignIdTaken:
+    """The refusal: the id names another workspace's campaign (ids are the caller's, so this is a client's
+    mistake or a guess, and the other workspace's campaign is neither shown nor changed)."""
+
+    campaign_id: UUID
+    message: str = "That campaign id is taken."
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a command comes to: the campaign the reply shows, the new campaign to store (None when it is
+    there already) and the events to emit with it."""
+
+    campaign: Campaign
+    to_store: Campaign | None
+    events: tuple[CampaignCreated, ...]
+
+
+def decide(existing: Campaign | None, command: CreateCampaign, now: datetime) -> Decision | CampaignIdTaken:
+    """Create the campaign, once: a repeated command (a retry after a lost reply) answers with the campaign
+    as it was created, and emits nothing again."""
+    match existing:
+        case None:
+            created = Campaign(
+                id=command.campaign_id,
+                workspace_id=command.workspace_id,
+                name=command.name,
+                status=CampaignStatus.DRAFT,
+                created_at=now,
+            )
+            event = CampaignCreated(
+                workspace_id=command.workspace_id,
+                campaign_id=command.campaign_id,
+                name=command.name,
+                occurred_at=now,
+            )
+            return Decision(created, created, (event,))
+        case Campaign(workspace_id=owner) if owner != command.workspace_id:
+            return CampaignIdTaken(command.campaign_id)
+        case _:
+            return Decision(existing, None, ())

@@ -20,7 +20,8 @@ import aiodns
 import pycares
 from aiodns.error import ARES_ENODATA, ARES_ENOTFOUND, ARES_ETIMEOUT, DNSError
 
-from services.validator.domain import LookupOutcome, MxHost, is_null_mx, order_mx
+from services.validator.health import LookupOutcome
+from services.validator.verdicts import MxHost, is_null_mx, order_mx
 
 # A timeout or a resolver error says nothing about the domain: retry it soon rather than keep it an hour.
 FAILURE_CACHE_TTL = 30.0

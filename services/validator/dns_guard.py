@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import structlog
 
-from services.validator.domain import DnsFault, DnsHealth, LookupOutcome, Trust
+from services.validator.health import DnsFault, DnsHealth, LookupOutcome, Trust
 
 log = structlog.get_logger(__name__)
 

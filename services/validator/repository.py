@@ -1,14 +1,13 @@
 """The validator's queue in PostgreSQL (`validator.validations`): every statement the service runs on it.
 
-The decisions — how a batch is shared between campaigns, what a pass's result means for a lead — are
-made in domain.py; this module only reads and writes what they decided.
+The decisions — how a batch is shared between campaigns (fair_claim.py), what a pass's result means for
+a lead (domain.py `decide`) — are made elsewhere; this module only reads and writes what they decided.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -17,8 +16,23 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import ImportedLead
-from services.validator.domain import Claimed, HoldCause, Queue, Requeue, Result, ValidationState
+from services.runtime.leases import LeasedRows
+from services.validator.domain import Again, Claimed, Done, HoldCause, ValidationState
+from services.validator.fair_claim import Queue
 from services.validator.tables import SCHEMA, validations
+
+# A lead's lease: `probing` until `locked_until`, which is also the claim's token (one value per claiming
+# transaction), due again at `next_attempt_at`. A lapsed lease does not make a lead `queued` again by
+# itself: `requeue_lapsed` does, before each claim.
+LEASES = LeasedRows(
+    validations,
+    id=validations.c.lead_id,
+    leased_until=validations.c.locked_until,
+    not_before=validations.c.next_attempt_at,
+    claimable=validations.c.state == ValidationState.QUEUED,
+    on_claim={"state": ValidationState.PROBING},
+    on_release={"state": ValidationState.QUEUED},
+)
 
 # Workspace and campaign pairs with queued leads, one index probe each (a loose index scan over
 # `validations_queue`): a million queued leads in a few campaigns cost what a hundred do.
@@ -69,18 +83,6 @@ _CLAIM = text(
 ).bindparams(bindparam("lease", type_=Interval))
 
 
-@dataclass(frozen=True)
-class Done:
-    lead: Claimed
-    result: Result
-
-
-@dataclass(frozen=True)
-class Again:
-    lead: Claimed
-    requeue: Requeue
-
-
 class ValidationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -123,19 +125,7 @@ class ValidationRepository:
     async def requeue_lapsed(self) -> int:
         """Leads whose claim's lease ran out (a worker that died) are queued again. The old claim's
         token no longer matches, so its worker, if it comes back, records nothing."""
-        lapsed = (
-            select(validations.c.lead_id)
-            .where(validations.c.state == ValidationState.PROBING, validations.c.locked_until < func.now())
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        result = await self.session.execute(
-            update(validations)
-            .where(validations.c.lead_id.in_(lapsed))
-            .values(state=ValidationState.QUEUED, locked_until=None),
-            execution_options={"synchronize_session": False},
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return await LEASES.lapse(self.session, validations.c.state == ValidationState.PROBING)
 
     async def queues(self) -> list[Queue]:
         rows = await self.session.execute(_QUEUES)
@@ -158,23 +148,6 @@ class ValidationRepository:
             },
         )
         return [Claimed(*row) for row in rows]
-
-    async def owned(self, claimed: Sequence[Claimed]) -> set[uuid.UUID]:
-        """The leads of a claim it still owns, locked until the transaction ends: a lead whose lease ran
-        out may have been claimed again (and even recorded) by another worker meanwhile."""
-        if not claimed:
-            return set()
-        return set(
-            await self.session.scalars(
-                select(validations.c.lead_id)
-                .where(
-                    validations.c.lead_id.in_([c.lead_id for c in claimed]),
-                    validations.c.state == ValidationState.PROBING,
-                    validations.c.locked_until == claimed[0].token,
-                )
-                .with_for_update()
-            )
-        )
 
     async def record_done(self, done: Sequence[Done]) -> None:
         if not done:
@@ -237,20 +210,6 @@ class ValidationRepository:
                 for a in again
             ],
             execution_options={"synchronize_session": False},
-        )
-
-    async def release(self, claimed: Sequence[Claimed]) -> None:
-        """Hand a claim back unverified (its worker failed), due at once."""
-        if not claimed:
-            return
-        await self.session.execute(
-            update(validations)
-            .where(
-                validations.c.lead_id.in_([c.lead_id for c in claimed]),
-                validations.c.state == ValidationState.PROBING,
-                validations.c.locked_until == claimed[0].token,
-            )
-            .values(state=ValidationState.QUEUED, locked_until=None)
         )
 
     async def release_held(self, cause: HoldCause) -> int:

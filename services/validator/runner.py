@@ -1,6 +1,7 @@
 """The validator's worker loops: claim due leads fairly, verify them, record the results.
 
-Worker loops claim a batch of due leads (shared round-robin over workspaces, then campaigns: a small
+The loops are the runtime's `LeasedWorker` (leased_work.py) over `Validations`, this service's part:
+worker loops claim a batch of due leads (shared round-robin over workspaces, then campaigns: a small
 campaign is never stuck behind a big one), verify them outside any transaction (DNS and SMTP take
 seconds), and record the batch in one transaction with one `LeadsValidated` per campaign. A lead whose
 answer is not final yet — greylisted, its MX or DNS unreachable — is queued again on the retry schedule;
@@ -12,32 +13,23 @@ again, the leads it held are due at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.runtime.db import retry_while_unreachable
-from services.runtime.outbox import add_to_outbox
+from services.runtime.leased_work import LeasedWorker, WorkLoop
 from services.runtime.service import Service
 from services.runtime.settings import Settings
-from services.validator.domain import (
-    Claimed,
-    DnsFault,
-    FairClaim,
-    HoldCause,
-    Queue,
-    Requeue,
-    Result,
-    next_step,
-    parse_retry_schedule,
-    verdict_events,
-)
-from services.validator.repository import Again, Done, ValidationRepository
-from services.validator.tables import outbox
+from services.runtime.unit_of_work import UnitOfWork
+from services.validator.domain import Claimed, HoldCause, decide, parse_retry_schedule
+from services.validator.fair_claim import FairClaim, Queue
+from services.validator.health import DnsFault
+from services.validator.repository import LEASES, ValidationRepository
+from services.validator.verdicts import Result
 from services.validator.verifier import Verifier
 
 log = structlog.get_logger(__name__)
@@ -56,26 +48,81 @@ DNS_WATCH_SECONDS = 0.25
 PROBER_MESSAGE = "SMTP probes fail across many unrelated domains (port 25 blocked or the prober listed?)"
 
 
-class ValidationRunner:
-    def __init__(self, service: Service, verifier: Verifier, settings: Settings) -> None:
-        self.service = service
+class Validations:
+    """The validator's leased work: which leads a claim takes, verifying them, what a result means."""
+
+    def __init__(self, verifier: Verifier, settings: Settings) -> None:
         self.verifier = verifier
         self.retry_schedule = parse_retry_schedule(settings.validator_greylist_retry_seconds)
         self.held_retry = settings.validator_held_retry_seconds
-        self._wake = asyncio.Event()
         self._rotation = 0
+
+    async def claim(self, session: AsyncSession, lease: timedelta) -> list[Claimed]:
+        """Up to BATCH due leads, shared fairly over the workspaces and campaigns that have some."""
+        repo = ValidationRepository.from_session(session)
+        await repo.requeue_lapsed()
+        plan = FairClaim(await repo.queues(), BATCH, rotation=self._rotation)
+        self._rotation += 1
+        claimed: list[Claimed] = []
+        while shares := plan.next_shares():
+            got = await repo.claim(shares, lease)
+            plan.record(Counter(Queue(c.workspace_id, c.campaign_id) for c in got))
+            claimed.extend(got)
+        return claimed
+
+    async def perform(self, claimed: Sequence[Claimed]) -> list[Result]:
+        # A re-run asks the DNS again: the answer cached for the first run may be what it corrects.
+        fresh = [i for i, lead in enumerate(claimed) if lead.run > 0 and lead.attempts == 0]
+        return await self.verifier.verify_many([c.email for c in claimed], fresh=fresh)
+
+    async def record(self, uow: UnitOfWork, results: Sequence[tuple[Claimed, Result]]) -> None:
+        """The verdicts with their events, and the leads queued for another pass."""
+        held_waits: Mapping[HoldCause, float] = {
+            HoldCause.PROBER: self.held_retry,
+            # Held just as DNS came back (the release already ran): due again at once.
+            HoldCause.DNS: self.held_retry if self.verifier.dns_fault is not None else 0.0,
+        }
+        decision = decide(results, self.retry_schedule, held_waits)
+        repo = ValidationRepository.from_session(uow.session)
+        await repo.record_done(decision.done)
+        uow.emit_all(decision.events)
+        await repo.record_again(decision.again)
+        if decision.again:
+            log.info("leads queued for a later pass", count=len(decision.again), held=decision.held)
+
+
+class ValidationRunner:
+    """The validator's workers (the runtime's `LeasedWorker` over `Validations`), its DNS watch, and the
+    commands that look at or refill its queue."""
+
+    def __init__(self, service: Service, verifier: Verifier, settings: Settings) -> None:
+        self.service = service
+        self.verifier = verifier
+        self.work = Validations(verifier, settings)
+        self.worker = LeasedWorker(
+            self.work,
+            LEASES,
+            name="validator",
+            sessions=service.sessions,
+            units=service.unit_of_work,
+            lease=LEASE,
+            every=POLL_SECONDS,
+            workers=WORKERS,
+            record_within=RECORD_WITHIN,
+        )
         self._dns_recovered = asyncio.Event()
+        # Not work of its own: a look every DNS_WATCH_SECONDS, on the same loop (its failures backed off).
+        self.dns_watch = WorkLoop(self._check_dns, name="validator-dns-watch", every=DNS_WATCH_SECONDS)
         if verifier.dns_guard is not None:
             verifier.dns_guard.on_change(self._dns_changed)
 
     async def start(self) -> None:
-        for n in range(WORKERS):
-            self.service.spawn(self._work_forever(), f"validator-worker-{n}")
+        self.service.spawn(self.worker.run(), "validator-workers")
         if self.verifier.dns_guard is not None:
-            self.service.spawn(self._watch_dns(), "validator-dns-watch")
+            self.service.spawn(self.dns_watch.run(), "validator-dns-watch")
 
     def wake(self) -> None:
-        self._wake.set()
+        self.worker.wake()
 
     def problems(self) -> list[str]:
         """Why the validator cannot trust its own checks right now, in words; empty when it can."""
@@ -87,87 +134,16 @@ class ValidationRunner:
             found.append(PROBER_MESSAGE)
         return found
 
-    async def _work_forever(self) -> None:
-        while True:
-            try:
-                if await self.run_once():
-                    continue
-            except Exception as exc:
-                log.warning("validation pass failed; retrying", error=repr(exc))
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-
     async def run_once(self) -> int:
         """Claim, verify and record one batch of due leads; returns how many were claimed."""
-        claimed = await self.claim()
-        if not claimed:
-            return 0
-        try:
-            # A re-run asks the DNS again: the answer cached for the first run may be what it corrects.
-            fresh = [i for i, lead in enumerate(claimed) if lead.run > 0 and lead.attempts == 0]
-            results = await self.verifier.verify_many([c.email for c in claimed], fresh=fresh)
-            # The answers are in hand: a database restarting meanwhile delays recording them, no more.
-            await retry_while_unreachable(
-                lambda: self.record(claimed, results), what="recording verdicts", within=RECORD_WITHIN
-            )
-        except BaseException:
-            # Hand the batch back at once rather than when its lease runs out (also once the database is
-            # back, when it was unreachable: otherwise these leads would wait out the whole lease).
-            with contextlib.suppress(Exception):
-                await retry_while_unreachable(
-                    lambda: self._release(claimed), what="releasing a claim", within=RECORD_WITHIN
-                )
-            raise
-        return len(claimed)
-
-    async def _release(self, claimed: list[Claimed]) -> None:
-        async with self.service.sessions() as session, session.begin():
-            await ValidationRepository.from_session(session).release(claimed)
+        return await self.worker.run_once()
 
     async def claim(self) -> list[Claimed]:
-        """Up to BATCH due leads, shared fairly over the workspaces and campaigns that have some."""
-        async with self.service.sessions() as session, session.begin():
-            repo = ValidationRepository.from_session(session)
-            await repo.requeue_lapsed()
-            plan = FairClaim(await repo.queues(), BATCH, rotation=self._rotation)
-            self._rotation += 1
-            claimed: list[Claimed] = []
-            while shares := plan.next_shares():
-                got = await repo.claim(shares, LEASE)
-                plan.record(Counter(Queue(c.workspace_id, c.campaign_id) for c in got))
-                claimed.extend(got)
-            return claimed
+        return await self.worker.claim()
 
-    async def record(self, claimed: list[Claimed], results: list[Result]) -> None:
-        """One transaction: the verdicts with their events, and the leads queued for another pass."""
-        held_waits: Mapping[HoldCause, float] = {
-            HoldCause.PROBER: self.held_retry,
-            # Held just as DNS came back (the release already ran): due again at once.
-            HoldCause.DNS: self.held_retry if self.verifier.dns_fault is not None else 0.0,
-        }
-        async with self.service.sessions() as session, session.begin():
-            repo = ValidationRepository.from_session(session)
-            owned = await repo.owned(claimed)
-            done: list[Done] = []
-            again: list[Again] = []
-            for lead, result in zip(claimed, results, strict=True):
-                if lead.lead_id not in owned:
-                    continue
-                step = next_step(result, lead.attempts, self.retry_schedule, held_waits)
-                if isinstance(step, Requeue):
-                    again.append(Again(lead, step))
-                else:
-                    done.append(Done(lead, step))
-            await repo.record_done(done)
-            await add_to_outbox(session, outbox, verdict_events([(d.lead, d.result) for d in done]))
-            await repo.record_again(again)
-        if again:
-            log.info(
-                "leads queued for a later pass",
-                count=len(again),
-                held=sum(1 for a in again if a.requeue.held_for is not None),
-            )
+    async def record(self, claimed: Sequence[Claimed], results: Sequence[Result]) -> int:
+        """One transaction: the results of the leads the claim still holds; how many."""
+        return await self.worker.record(claimed, results)
 
     async def rerun(self, workspace_id: uuid.UUID, campaign_id: uuid.UUID, reasons: list[str]) -> int:
         async with self.service.sessions() as session, session.begin():
@@ -187,26 +163,20 @@ class ValidationRunner:
         if fault is None:
             self._dns_recovered.set()
 
-    async def _watch_dns(self) -> None:
+    async def _check_dns(self) -> int:
         """Checks the canaries when due, and makes the leads held for DNS due once it works again."""
         guard = self.verifier.dns_guard
         assert guard is not None
-        while True:
+        if guard.due():
+            await guard.check()
+        if self._dns_recovered.is_set():
+            self._dns_recovered.clear()
             try:
-                if guard.due():
-                    await guard.check()
-                if self._dns_recovered.is_set():
-                    self._dns_recovered.clear()
-                    try:
-                        async with self.service.sessions() as session, session.begin():
-                            released = await ValidationRepository.from_session(session).release_held(
-                                HoldCause.DNS
-                            )
-                    except BaseException:
-                        self._dns_recovered.set()
-                        raise
-                    log.info("leads held while DNS was broken are due again", count=released)
-                    self.wake()
-            except Exception as exc:
-                log.warning("DNS health check failed; retrying", error=repr(exc))
-            await asyncio.sleep(DNS_WATCH_SECONDS)
+                async with self.service.sessions() as session, session.begin():
+                    released = await ValidationRepository.from_session(session).release_held(HoldCause.DNS)
+            except BaseException:
+                self._dns_recovered.set()
+                raise
+            log.info("leads held while DNS was broken are due again", count=released)
+            self.wake()
+        return 0

@@ -37,7 +37,7 @@ from aiosmtplib import (
     SMTPTimeoutError,
 )
 
-from services.validator.domain import RcptKind, classify_rcpt
+from services.validator.verdicts import RcptKind, classify_rcpt
 
 RSET_EVERY = 50  # RCPTs per transaction; RFC 5321 §4.5.3.1.8 only promises 100, many servers allow fewer
 MAX_SESSIONS = 3  # sessions (connections that got a 220) per probe() call, reconnects included

@@ -22,23 +22,25 @@ from contracts import Verdict
 from services.runtime.settings import Settings
 from services.validator.dns import MxKind, MxLookup, MxResolver, check_canaries
 from services.validator.dns_guard import DnsGuard
-from services.validator.domain import (
-    DNS_DEPENDENT,
+from services.validator.domain import parse_retry_schedule
+from services.validator.health import (
     DnsFault,
     DnsHealth,
     LookupOutcome,
     ProbeHealth,
+    parse_domains,
+    parse_nameservers,
+)
+from services.validator.smtp import DomainProbe, SessionError, SmtpProber
+from services.validator.verdicts import (
+    DNS_DEPENDENT,
     RcptKind,
     Reason,
     Result,
     is_disposable,
     is_role,
-    parse_domains,
-    parse_nameservers,
-    parse_retry_schedule,
     verdict_of,
 )
-from services.validator.smtp import DomainProbe, SessionError, SmtpProber
 
 _DNS_REASONS = {
     MxKind.NXDOMAIN: Reason.NO_SUCH_DOMAIN,

@@ -23,7 +23,7 @@ from contracts import (
     Verdict,
 )
 from contracts.events import Event, LeadsValidated, ValidatedLead
-from services.validator.domain import Reason, verdict_of
+from services.validator.verdicts import Reason, verdict_of
 from tests.browser.conftest import screenshot
 from tests.browser.seed import create_campaign, import_csv, publish_events, wait_for_leads
 from tests.harness import ServiceStack
@@ -31,7 +31,7 @@ from tests.harness import ServiceStack
 UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 INVALID = " — marked Invalid"
 UNKNOWN = " — will be shown as Unknown"
-# What the drawer says for each of the validator's reason codes (services/validator/domain.py `Reason`).
+# What the drawer says for each of the validator's reason codes (services/validator/verdicts.py `Reason`).
 REASON_WORDS = {
     "accepted": "the mail server accepted the address",
     "invalid_syntax": f"the address is not well-formed{INVALID}",

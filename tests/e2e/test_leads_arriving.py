@@ -14,7 +14,7 @@ from nats.aio.client import Client
 
 from contracts import ImportState, LeadImported, subjects
 from contracts.events import ImportCompleted, ImportedLead
-from services.gateway.projection import PROJECTION_DURABLE
+from services.gateway.projection.consumer import PROJECTION_DURABLE
 from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads, workspace_id_of
 from tests.e2e.test_bulk_jobs import bulk, wait_for_job
 

@@ -32,8 +32,9 @@ from nats.aio.client import Client
 
 from contracts import CampaignCreated, LeadImported, LeadStatus, LeadStatusChanged
 from contracts.events import MAX_BATCH, ImportedLead, LeadsRemoved, LeadsValidated, ValidatedLead, Verdict
-from services.gateway.leads_stream_api import EXPORT_BATCH, EXPORT_COLUMNS, LeadChangeHub, Subscriber
-from services.gateway.projection import lead_change_notifications
+from services.gateway.leads.export import EXPORT_BATCH, EXPORT_COLUMNS
+from services.gateway.leads.live import LeadChangeHub, Subscriber
+from services.gateway.projection.notifications import lead_change_notifications
 from services.gateway.tables import lead_view
 from services.runtime.db import psycopg_conninfo
 from tests.e2e.api import (

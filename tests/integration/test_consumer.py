@@ -13,11 +13,11 @@ import pytest
 from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import CampaignCreated, Event, subjects
 from services.runtime.consumer import EventConsumer
 from services.runtime.embedded_pg import EmbeddedPostgres
+from services.runtime.unit_of_work import UnitOfWork
 from tests.integration.runtime_fixtures import Schema, make_schema
 
 
@@ -28,7 +28,8 @@ async def schema(migrated_database_url: str) -> AsyncIterator[Schema]:
 
 
 class Recorder:
-    """A handler that writes an effect row, and fails on the deliveries the test chooses."""
+    """A handler that writes an effect row and emits an event, and fails on the deliveries the test
+    chooses."""
 
     def __init__(self, schema: Schema, fail_times: int) -> None:
         self.schema = schema
@@ -36,11 +37,14 @@ class Recorder:
         self.calls = 0
         self.done = asyncio.Event()
 
-    async def __call__(self, session: AsyncSession, event: Event) -> None:
+    async def __call__(self, uow: UnitOfWork, event: Event) -> None:
         self.calls += 1
-        await session.execute(self.schema.effects.insert().values(event_id=event.event_id, note="applied"))
+        await uow.session.execute(
+            self.schema.effects.insert().values(event_id=event.event_id, note="applied")
+        )
+        uow.emit(CampaignCreated(workspace_id=event.workspace_id, campaign_id=uuid.uuid4(), name="follow-up"))
         if self.calls <= self.fail_times:
-            # Fails after writing: the effect must roll back with the processed_events insert.
+            # Fails after writing: the effect and the emitted event roll back with the handled mark.
             raise RuntimeError("simulated commit failure")
         self.done.set()
 
@@ -60,6 +64,7 @@ async def run_consumer(
         durable=durable,
         subject=subjects.workspace_filter(event_type),
         processed_events=schema.processed_events,
+        outbox=schema.outbox,
         sessions=schema.sessions,
         handler=handler,
         batch_handler=batch_handler,
@@ -85,6 +90,11 @@ async def effects_count(schema: Schema) -> int:
         return int(await session.scalar(select(func.count()).select_from(schema.effects)) or 0)
 
 
+async def outbox_count(schema: Schema) -> int:
+    async with schema.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(schema.outbox)) or 0)
+
+
 async def test_failed_commit_is_redelivered_and_applied_once(
     schema: Schema, nats_url: str, nc: Client
 ) -> None:
@@ -102,6 +112,7 @@ async def test_failed_commit_is_redelivered_and_applied_once(
         assert await handled(consumer, 2) == 2
         assert handler.calls == 2  # the failing try and the successful redelivery; the duplicate is a no-op
         assert await effects_count(schema) == 1
+        assert await outbox_count(schema) == 1  # the failed try's event rolled back with its effect
         info = await js.consumer_info(subjects.STREAM, consumer.durable)
         assert info.num_ack_pending == 0
     finally:
@@ -152,17 +163,19 @@ class BatchRecorder:
         self.batches: list[int] = []
         self.singles = 0
 
-    async def batch(self, session: AsyncSession, events: Sequence[Event]) -> None:
+    async def batch(self, uow: UnitOfWork, events: Sequence[Event]) -> None:
         self.batches.append(len(events))
         for event in events:
-            await session.execute(self.schema.effects.insert().values(event_id=event.event_id, note="batch"))
+            await uow.session.execute(
+                self.schema.effects.insert().values(event_id=event.event_id, note="batch")
+            )
             if event.event_id == self.flaky and not self.failed:
                 self.failed = True
                 raise RuntimeError("simulated failure in a batch")
 
-    async def single(self, session: AsyncSession, event: Event) -> None:
+    async def single(self, uow: UnitOfWork, event: Event) -> None:
         self.singles += 1
-        await session.execute(self.schema.effects.insert().values(event_id=event.event_id, note="single"))
+        await uow.session.execute(self.schema.effects.insert().values(event_id=event.event_id, note="single"))
 
 
 async def test_a_batch_is_one_transaction_and_a_failure_falls_back_to_one_by_one(

@@ -2,7 +2,7 @@
 
 Generated sequences of events over two campaigns (three imports) — verdicts of several runs (single and
 batched), automatic status facts, manual status changes of some of a campaign's leads at generated times,
-removals, and bulk-job steps (`jobs_api.apply_step`: a status change or removal, by ids or by a status
+removals, and bulk-job steps (`jobs.queries.apply_step`: a status change or removal, by ids or by a status
 filter) — are applied through the gateway's SQL paths. Afterwards:
 
 - every lead's stored state is `contracts.lead_status.apply` folded over its events in the order applied
@@ -42,8 +42,9 @@ from contracts import (
     apply,
 )
 from contracts.events import ImportedLead, LeadCompleted, LeadsRemoved, LeadsValidated, ValidatedLead
-from services.gateway.jobs_api import JOB_KIND, apply_step
-from services.gateway.projection import STATE_COLUMNS, project, project_batch
+from services.gateway.jobs.queries import JOB_KIND, apply_step
+from services.gateway.projection.consumer import project, project_batch
+from services.gateway.projection.lead_events import STATE_COLUMNS
 from services.gateway.tables import jobs, lead_counts, lead_view
 from services.runtime.db import create_engine, session_factory
 

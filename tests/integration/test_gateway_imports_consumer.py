@@ -18,14 +18,8 @@ from contracts import ImportState, LeadImported, subjects
 from contracts.events import ImportCompleted, ImportedLead
 from services.composition import MIGRATED_SERVICES
 from services.gateway.app import create_service
-from services.gateway.projection import (
-    IMPORTS_DURABLE,
-    PROJECTION_DURABLE,
-    arriving_leads,
-    list_imported,
-    project,
-    project_batch,
-)
+from services.gateway.projection.consumer import PROJECTION_DURABLE, project, project_batch
+from services.gateway.projection.imports import IMPORTS_DURABLE, arriving_leads, list_imported
 from services.gateway.tables import import_listed, lead_events, lead_view, metadata, processed_events
 from services.runtime import migrations
 from services.runtime.db import create_engine, session_factory
@@ -91,7 +85,12 @@ async def test_an_imports_consumer_added_to_a_stream_with_history_lists_every_ch
         # The gateway as it was: one consumer of every event, which listed chunk 0.
         await publish(chunks[0])
         before = Service(name="gateway", metadata=metadata, settings=settings)
-        before.consume(None, project, durable=PROJECTION_DURABLE, batch_handler=project_batch)
+        before.consume(
+            None,
+            lambda uow, event: project(uow.session, event),
+            durable=PROJECTION_DURABLE,
+            batch_handler=lambda uow, events: project_batch(uow.session, events),
+        )
         async with before.running():
             await eventually(lambda: _equals(listed, 3), within=20)
         async with sessions() as session, session.begin():  # what that gateway did not record

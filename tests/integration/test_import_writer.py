@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from contracts import LeadImported, parse_event
+from services.importer.chunks import Chunk, RowStream, next_chunk
 from services.importer.domain import empty_counts
-from services.importer.worker import Chunk, RowStream, next_chunk
 from services.importer.writer import ChunkWriter, ImportSuperseded, Job
 from services.runtime.db import psycopg_conninfo
 
@@ -141,13 +141,6 @@ async def test_one_transaction_of_several_chunks_classifies_every_row(
         "SELECT rows_done, chunks_done, counts FROM importer.imports WHERE id = %s", (job.id,)
     )
     assert await cur.fetchone() == (8, 4, counts)
-
-    # Published events' rows are deleted by the next transaction.
-    more = chunks_of(job, [{"email": "c@firma.cz", "company": "C"}], 2, first_row=9, first_chunk=4)
-    again = await writer.store(more, rows_done=8, chunks_done=4, counts=counts, published=list(events))
-    assert again is not None and counts["imported"] == 3
-    cur = await conn.execute("SELECT count(*) FROM importer.outbox WHERE event_id = ANY(%s)", (list(events),))
-    assert await cur.fetchone() == (0,)
 
 
 async def test_a_moved_checkpoint_or_a_cancel_stores_nothing(conn: psycopg.AsyncConnection[Any]) -> None:

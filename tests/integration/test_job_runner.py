@@ -16,9 +16,13 @@ from sqlalchemy import func, select
 from contracts import LeadState, LeadStatus, LeadStatusChanged, LeadValidated, Verdict, fold, parse_event
 from contracts.events import LeadsRemoved, LeadsValidated, ValidatedLead
 from services.gateway.domain import JobState
-from services.gateway.jobs_api import JOB_KIND, JobRunner, batch_event_id
-from services.gateway.leads_query import LeadFilter, count_leads
-from services.gateway.projection import LEAD_CHANGES_CHANNEL, PROJECTION_DURABLE, STATE_COLUMNS, project
+from services.gateway.jobs.queries import JOB_KIND, batch_event_id
+from services.gateway.jobs.runner import JobRunner
+from services.gateway.leads.queries import count_leads
+from services.gateway.leads.schemas import LeadFilter
+from services.gateway.projection.consumer import PROJECTION_DURABLE, project
+from services.gateway.projection.lead_events import STATE_COLUMNS
+from services.gateway.projection.notifications import LEAD_CHANGES_CHANNEL
 from services.gateway.search import grams, search_text
 from services.gateway.tables import jobs, lead_events, lead_search, lead_view, metadata, outbox
 from services.runtime.db import psycopg_conninfo

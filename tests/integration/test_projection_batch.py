@@ -30,7 +30,8 @@ from contracts import (
     apply,
 )
 from contracts.events import ImportedLead, LeadCompleted, LeadsRemoved, LeadsValidated, ValidatedLead
-from services.gateway.projection import STATE_COLUMNS, project, project_batch
+from services.gateway.projection.consumer import project, project_batch
+from services.gateway.projection.lead_events import STATE_COLUMNS
 from services.gateway.tables import lead_events, lead_view
 from services.runtime.db import create_engine, session_factory
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import psycopg
 
 from services.composition import MIGRATED_SERVICES
-from services.gateway.sort_keys import rekey
+from services.gateway.leads.sort_keys import rekey
 from services.gateway.tables import metadata
 from services.runtime import migrations
 from services.runtime.collation import COLLATION, person_name, sort_key

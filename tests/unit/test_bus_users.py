@@ -80,7 +80,7 @@ def test_a_user_serves_exactly_its_services_commands(name: str) -> None:
 
 def test_the_gateway_may_command_exactly_the_services_it_asks() -> None:
     asked = set()
-    for path in (ROOT / "services" / "gateway").glob("*.py"):
+    for path in (ROOT / "services" / "gateway").rglob("*.py"):
         # ask(service, "<verb>", "<target>", …)
         asked |= set(re.findall(r'\bask\(\s*[^,]+,\s*"\w+",\s*"(\w+)"', path.read_text()))
     assert asked == set(USERS["gateway"].commands)

@@ -26,7 +26,7 @@ EXEMPT: dict[tuple[str, str], str] = {
     # A list of anything, so one bad lead does not refuse the others: each item is validated as
     # PipelineLeadIn in the route (checked below with the commands).
     ("POST /api/v1/pipeline/leads", "items"): "Any",
-    # The file's name is checked by imports_api.upload_filename; the preview never uses it.
+    # The file's name is checked by imports.uploads.upload_filename; the preview never uses it.
     ("POST /api/v1/campaigns/{campaign_id}/imports", "file"): "UploadFile",
     ("POST /api/v1/imports/preview", "file"): "UploadFile",
     ("POST /api/v1/suppressions/upload", "file"): "UploadFile",

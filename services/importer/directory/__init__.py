@@ -9,6 +9,7 @@ describes the file format and the decisions. The modules, in the order data flow
 - `sample`: the synthetic Central-European sample;
 - `copy_writer`: rows into the table, one COPY in one transaction;
 - `queries`: a filter as SQL (page, count, import, facets), shared with the pipeline;
+- `repository`: a filter's count and page, the facets, read through those queries;
 - `labels`: facet order and the name of an import made from a filter;
 - `handlers`: the importer's directory commands and import source;
 - `cli`: `leadflow directory load` / `sample` with a progress bar.

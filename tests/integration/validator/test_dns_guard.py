@@ -26,10 +26,12 @@ from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.validator.dns import MxResolver, check_canaries
 from services.validator.dns_guard import DnsGuard
-from services.validator.domain import DnsFault, DnsHealth, LookupOutcome, ProbeHealth, Reason, ValidationState
+from services.validator.domain import ValidationState
+from services.validator.health import DnsFault, DnsHealth, LookupOutcome, ProbeHealth
 from services.validator.runner import ValidationRunner
 from services.validator.smtp import SmtpProber
 from services.validator.tables import metadata, outbox, validations
+from services.validator.verdicts import Reason
 from services.validator.verifier import Verifier
 from tests.harness import eventually
 from tests.peers.fakedns import Behaviour, FakeZone, start, stop, switchable, zone_of

@@ -13,10 +13,12 @@ from contracts import Verdict
 from contracts.events import LeadsValidated, parse_event
 from services.runtime.service import Service
 from services.runtime.settings import Settings
-from services.validator.domain import Queue, Reason, Result, ValidationState, validated_event_id
+from services.validator.domain import ValidationState, validated_event_id
+from services.validator.fair_claim import Queue
 from services.validator.repository import ValidationRepository
 from services.validator.runner import BATCH, LEASE, ValidationRunner
 from services.validator.tables import metadata, outbox, validations
+from services.validator.verdicts import Reason, Result
 from services.validator.verifier import Verifier
 
 

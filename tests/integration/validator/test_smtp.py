@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from services.validator.domain import RcptKind
 from services.validator.smtp import MAX_SESSIONS, DomainProbe, SessionError, SmtpProber
+from services.validator.verdicts import RcptKind
 from tests.peers.fakemx import FakeMx, MxBehaviour, free_port
 
 DOMAIN = "acme-trading.cz"

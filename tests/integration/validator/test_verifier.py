@@ -18,8 +18,9 @@ import pytest
 
 from contracts import Verdict
 from services.validator.dns import MxResolver
-from services.validator.domain import ProbeHealth, Reason
+from services.validator.health import ProbeHealth
 from services.validator.smtp import SmtpProber
+from services.validator.verdicts import Reason
 from services.validator.verifier import Verifier
 from tests.peers.fakedns import start, stop
 from tests.peers.fakemx import FakeMx, MxBehaviour, free_port

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts import ImportedLead, LeadImported, parse_event
+from services.importer.chunks import chunk_event_id, stage_candidates
 from services.importer.domain import Candidate
-from services.importer.worker import chunk_event_id, stage_candidates
 
 TEXT = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=12)
 FIELDS = st.fixed_dictionaries(

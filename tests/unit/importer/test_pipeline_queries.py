@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from contracts.commands import PipelineFilter, PipelineLeadIn
-from services.importer import pipeline
 from services.importer.domain import ImportInputError
+from services.importer.pipeline import domain as pipeline_domain
+from services.importer.pipeline import queries as pipeline
 
 WORKSPACE = uuid.UUID("00000000-0000-0000-0000-0000000000aa")
 
@@ -60,12 +62,13 @@ def test_pipeline_import_query_from_ids_or_filter() -> None:
 
 
 def test_pipeline_labels() -> None:
-    assert pipeline.pipeline_label([uuid.uuid4()], None) == "Pipeline: 1 selected lead"
-    assert pipeline.pipeline_label([uuid.uuid4()] * 1200, None) == "Pipeline: 1,200 selected leads"
+    assert pipeline_domain.pipeline_label([uuid.uuid4()], None) == "Pipeline: 1 selected lead"
+    assert pipeline_domain.pipeline_label([uuid.uuid4()] * 1200, None) == "Pipeline: 1,200 selected leads"
     assert (
-        pipeline.pipeline_label(None, PipelineFilter(city=["Brno"], stage=["new"])) == "Pipeline: Brno, new"
+        pipeline_domain.pipeline_label(None, PipelineFilter(city=["Brno"], stage=["new"]))
+        == "Pipeline: Brno, new"
     )
-    assert pipeline.pipeline_label(None, PipelineFilter()) == "Pipeline: all leads"
+    assert pipeline_domain.pipeline_label(None, PipelineFilter()) == "Pipeline: all leads"
 
 
 def test_prepared_leads_report_bad_items_and_let_a_later_address_win() -> None:
@@ -76,7 +79,7 @@ def test_prepared_leads_report_bad_items_and_let_a_later_address_win() -> None:
         PipelineLeadIn(first_name="Petr"),
         PipelineLeadIn(email="mailto:jana@FIRMA.CZ", company_size=20),
     ]
-    prepared = pipeline.PreparedLeads(WORKSPACE, list(enumerate(items)))
+    prepared = pipeline_domain.PreparedLeads(WORKSPACE, list(enumerate(items)))
     assert [(e.index, e.error.split(":")[0]) for e in prepared.errors] == [
         (1, "email 'no-at-sign' is not an email address"),
         (2, "a lead needs an email, a name or a company name"),
@@ -105,3 +108,69 @@ def test_pipeline_lead_items_are_checked(item: dict[str, Any], message: str) -> 
 def test_blank_pipeline_fields_are_nothing() -> None:
     lead = PipelineLeadIn.model_validate({"email": "  a@b.cz ", "city": "   ", "stage": ""})
     assert (lead.email, lead.city, lead.stage) == ("a@b.cz", None, None)
+
+
+def _ids() -> Callable[[], uuid.UUID]:
+    numbers = iter(range(1, 1000))
+    return lambda: uuid.UUID(int=next(numbers))
+
+
+@pytest.mark.parametrize(
+    ("items", "upserted", "expected"),
+    [
+        # one new lead reported for each of its items, created only for the first
+        (
+            [PipelineLeadIn(email="a@b.cz"), PipelineLeadIn(email="A@B.cz")],
+            [(uuid.UUID(int=7), "a@b.cz", True)],
+            [(0, 7, True), (1, 7, False)],
+        ),
+        # an address that was there: updated, not created
+        ([PipelineLeadIn(email="a@b.cz")], [(uuid.UUID(int=7), "a@b.cz", False)], [(0, 7, False)]),
+        # a lead without an address is found by the id it was given (the second new id here: the
+        # first went to the address's row); items come back in item order
+        (
+            [PipelineLeadIn(email="z@b.cz"), PipelineLeadIn(first_name="Petr")],
+            [(uuid.UUID(int=2), None, True), (uuid.UUID(int=9), "z@b.cz", True)],
+            [(0, 9, True), (1, 2, True)],
+        ),
+        ([], [], []),
+    ],
+)
+def test_what_each_item_came_to(
+    items: list[PipelineLeadIn], upserted: list[tuple[uuid.UUID, str | None, bool]], expected: list[Any]
+) -> None:
+    prepared = pipeline_domain.PreparedLeads(WORKSPACE, list(enumerate(items)), new_id=_ids())
+    stored = prepared.stored(upserted)
+    assert [(s.index, s.id.int, s.created) for s in stored] == expected
+
+
+LEAD = uuid.UUID(int=5)
+
+
+@pytest.mark.parametrize(
+    ("ids", "f", "params"),
+    [
+        ([LEAD], None, {"ids": [str(LEAD)]}),
+        ([], PipelineFilter(city=["Brno"]), {"ids": []}),  # ids win over a filter
+        (None, None, {"filter": PipelineFilter().model_dump(mode="json")}),
+        (
+            None,
+            PipelineFilter(stage=["new"]),
+            {"filter": PipelineFilter(stage=["new"]).model_dump(mode="json")},
+        ),
+    ],
+)
+def test_an_import_stores_its_selection_and_reads_it_back(
+    ids: list[uuid.UUID] | None, f: PipelineFilter | None, params: dict[str, Any]
+) -> None:
+    assert pipeline_domain.import_params(ids, f) == params
+    expected = ids if ids is not None else (f or PipelineFilter())
+    assert pipeline_domain.selection_of(params) == expected
+
+
+@pytest.mark.parametrize(
+    "params", [{"ids": ["not-a-uuid"]}, {"ids": 5}, {"filter": {"size_min": "many"}}, {"filter": []}]
+)
+def test_a_stored_selection_that_is_not_valid_is_an_input_error(params: dict[str, Any]) -> None:
+    with pytest.raises(ImportInputError, match="pipeline selection of this import is not valid"):
+        pipeline_domain.selection_of(params)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.importer.domain import ImportInputError
-from services.importer.suppression_file import ListedAddress, RejectedRow, read_suppression_file
+from services.importer.suppressions.file import ListedAddress, RejectedRow, read_suppression_file
 
 
 def _read(text: str, encoding: str = "utf-8") -> tuple[list[tuple[int, str]], int, list[tuple[int, str]]]:

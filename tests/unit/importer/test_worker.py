@@ -16,21 +16,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts import ImportedLead, LeadImported
-from services.importer.domain import Candidate, ImportInputError, Outcome
-from services.importer.sources import CsvFileSource, CsvSource, OpenedSource
-from services.importer.worker import (
+from services.importer.chunks import (
     MAX_EVENT_BYTES,
     MAX_LEAD_BYTES,
     OPTIONAL_FIELDS,
-    ChunkWorker,
     RowStream,
     custom_json,
     lead_fragment,
     new_lead_ids,
     next_chunk,
-    produce,
     stage_candidates,
 )
+from services.importer.domain import Candidate, ImportInputError, Outcome
+from services.importer.sources import CsvFileSource, CsvSource, OpenedSource
+from services.importer.worker import ChunkWorker, produce
 
 IDS = (uuid.uuid4(), uuid.uuid4(), uuid.uuid4())
 MAPPING = {"email": "email", "first_name": "name"}

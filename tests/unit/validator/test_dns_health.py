@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.validator.domain import (
+from services.validator.health import (
     DnsFault,
     DnsHealth,
     LookupOutcome,

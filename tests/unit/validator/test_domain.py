@@ -14,27 +14,28 @@ from contracts import Verdict
 from contracts.commands import VERDICT_REASONS
 from contracts.events import MAX_BATCH
 from services.validator.domain import (
-    DNS_DEPENDENT,
-    HELD_REASONS,
     Claimed,
     HoldCause,
+    Requeue,
+    next_step,
+    parse_retry_schedule,
+    validated_event_id,
+    verdict_events,
+)
+from services.validator.health import ProbeHealth, parse_nameservers
+from services.validator.verdicts import (
+    DNS_DEPENDENT,
+    HELD_REASONS,
     MxHost,
-    ProbeHealth,
     RcptKind,
     Reason,
-    Requeue,
     Result,
     classify_rcpt,
     enhanced_code,
     is_disposable,
     is_null_mx,
     is_role,
-    next_step,
     order_mx,
-    parse_nameservers,
-    parse_retry_schedule,
-    validated_event_id,
-    verdict_events,
     verdict_of,
 )
 

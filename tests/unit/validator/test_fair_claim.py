@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.validator.domain import FairClaim, Queue
+from services.validator.fair_claim import FairClaim, Queue
 
 
 def ws(n: int) -> uuid.UUID:
