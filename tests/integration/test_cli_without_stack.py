@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from services.runtime.embedded import EmbeddedPostgres, url_for_psycopg
+from services.runtime.embedded_pg import EmbeddedPostgres, url_for_psycopg
 
 pytestmark = pytest.mark.infra
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from contracts import CampaignCreated, Event, subjects
 from services.runtime.consumer import EventConsumer
-from services.runtime.embedded import EmbeddedPostgres
+from services.runtime.embedded_pg import EmbeddedPostgres
 from services.runtime.unit_of_work import UnitOfWork
 from tests.integration.runtime_fixtures import Schema, make_schema
 

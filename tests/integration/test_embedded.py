@@ -21,13 +21,13 @@ import psycopg
 import pytest
 
 from services.composition import bus_grants
-from services.runtime.embedded import (
-    EmbeddedNats,
+from services.runtime.embedded import free_port, port_is_free
+from services.runtime.embedded_nats import EmbeddedNats, nats_server_executable
+from services.runtime.embedded_pg import (
+    ClusterFromAnotherVersion,
     EmbeddedPostgres,
+    bundled_major_version,
     create_database,
-    free_port,
-    nats_server_executable,
-    port_is_free,
     url_for_psycopg,
 )
 from tests.harness import TEST_CLIENT, TEST_CLIENT_GRANT
@@ -136,6 +136,40 @@ async def test_postgres_restart_keeps_data(scratch_dir: Path) -> None:
     finally:
         await asyncio.to_thread(server.stop)
     assert pid is not None and _gone(pid)
+
+
+def test_postgres_refuses_a_cluster_of_another_major_version_and_leaves_it_alone(scratch_dir: Path) -> None:
+    """A data folder of the PostgreSQL 16 Leadflow ran before: the server says what to do, touches nothing."""
+    pgdata = scratch_dir / "pg" / "pgdata"
+    pgdata.mkdir(parents=True)
+    (pgdata / "PG_VERSION").write_text("16\n")
+    (pgdata / "base").mkdir()
+    before = sorted((p.relative_to(pgdata), p.stat().st_uid, p.stat().st_mode) for p in pgdata.rglob("*"))
+    server = EmbeddedPostgres(scratch_dir / "pg")
+
+    with pytest.raises(ClusterFromAnotherVersion) as refused:
+        server.start()
+
+    message = str(refused.value)
+    assert "PostgreSQL 16" in message and f"PostgreSQL {bundled_major_version()}" in message
+    assert str(pgdata) in message and "LEADFLOW_DATA_DIR" in message and "pg_dumpall" in message
+    assert not server.running
+    after = sorted((p.relative_to(pgdata), p.stat().st_uid, p.stat().st_mode) for p in pgdata.rglob("*"))
+    assert after == before
+
+
+async def test_postgres_ships_the_contrib_extensions(fresh_database_url: Callable[[], str]) -> None:
+    """What production PostgreSQL images have too: trigram similarity, accent folding, citext."""
+    assert bundled_major_version() >= 18
+    url = url_for_psycopg(fresh_database_url())
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        for extension in ("pg_trgm", "unaccent", "citext", "pg_stat_statements"):
+            await conn.execute(f"create extension {extension}")
+        cursor = await conn.execute(
+            "select unaccent('Kateřina Čapková'), 'ŘEZNÍK'::citext = 'řezník'::citext, "
+            "'capkova' <% unaccent(lower('Kateřina Čapková'))"
+        )
+        assert await cursor.fetchone() == ("Katerina Capkova", True, True)
 
 
 async def test_nats_restart_keeps_streams(scratch_dir: Path) -> None:

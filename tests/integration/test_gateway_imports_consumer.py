@@ -23,7 +23,7 @@ from services.gateway.projection.imports import IMPORTS_DURABLE, arriving_leads,
 from services.gateway.tables import import_listed, lead_events, lead_view, metadata, processed_events
 from services.runtime import migrations
 from services.runtime.db import create_engine, session_factory
-from services.runtime.embedded import EmbeddedNats
+from services.runtime.embedded_nats import EmbeddedNats
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.runtime.streams import ensure_streams

