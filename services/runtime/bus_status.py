@@ -13,10 +13,11 @@ from pathlib import Path
 import nats
 
 from contracts import subjects
-from services.runtime import running_stack
-from services.runtime.bus_users import CLI_USER, BusCredentials, inbox_prefix
-from services.runtime.running_stack import NoStack, UseStack
-from services.runtime.settings import Settings
+
+from . import running_stack
+from .bus_users import CLI_USER, BusCredentials, inbox_prefix
+from .running_stack import NoStack, UseStack
+from .settings import Settings
 
 # Where `leadflow up` runs its embedded NATS, under the data folder (services/runtime/stack.py).
 EMBEDDED_NATS_DIR = "nats"

@@ -29,7 +29,8 @@ from pathlib import Path
 
 from contracts import subjects
 from contracts.subjects import inbox_prefix
-from services.runtime.streams import UPLOADS_BUCKET
+
+from .streams import UPLOADS_BUCKET
 
 __all__ = [
     "CLI_USER",

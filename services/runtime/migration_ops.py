@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from services.runtime.db import outbox_notify_ddl
+from .db import outbox_notify_ddl
 
 
 def create_runtime_tables(schema: str) -> None:

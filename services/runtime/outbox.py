@@ -26,8 +26,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts import Event
-from services.runtime.db import outbox_channel, psycopg_conninfo
-from services.runtime.listen import Listener
+
+from .db import outbox_channel, psycopg_conninfo
+from .listen import Listener
 
 log = structlog.get_logger(__name__)
 

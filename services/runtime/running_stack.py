@@ -32,7 +32,7 @@ POINT_AT_A_STACK = (
 
 
 if TYPE_CHECKING:
-    from services.runtime.settings import Settings
+    from .settings import Settings
 
 
 class StackState(StrEnum):

@@ -25,14 +25,15 @@ from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts import Event, subjects
-from services.runtime.command_errors import CommandErrorReplies
-from services.runtime.consumer import BatchHandler, EventConsumer, Handler
-from services.runtime.db import create_engine, ping, runtime_tables, session_factory
-from services.runtime.logs import configure_logging, uvicorn_log_options
-from services.runtime.outbox import OutboxRelay
-from services.runtime.settings import LogSettings, Settings
-from services.runtime.streams import ensure_streams, events_jstream
-from services.runtime.unit_of_work import UnitOfWork, unit_of_work
+
+from .command_errors import CommandErrorReplies
+from .consumer import BatchHandler, EventConsumer, Handler
+from .db import create_engine, ping, runtime_tables, session_factory
+from .logs import configure_logging, uvicorn_log_options
+from .outbox import OutboxRelay
+from .settings import LogSettings, Settings
+from .streams import ensure_streams, events_jstream
+from .unit_of_work import UnitOfWork, unit_of_work
 
 log = structlog.get_logger(__name__)
 

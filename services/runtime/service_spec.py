@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.runtime.bus_users import BusUser
+from .bus_users import BusUser
 
 
 class Start(StrEnum):

@@ -23,16 +23,16 @@ from types import FrameType
 
 import structlog
 
-from services.runtime import migrations, running_stack
-from services.runtime.bus_users import grants
-from services.runtime.embedded import free_port, port_is_free
-from services.runtime.embedded_nats import EmbeddedNats
-from services.runtime.embedded_pg import ClusterFromAnotherVersion, EmbeddedPostgres
-from services.runtime.logs import make_logs_dir
-from services.runtime.running_stack import NoStack, StackRecord, StackState, StartEmbedded
-from services.runtime.service_spec import ServiceSpec, Start, bus_users, migrated
-from services.runtime.settings import Settings
-from services.runtime.supervised import ManagedNats, ManagedPostgres, ManagedProcess
+from . import migrations, running_stack
+from .bus_users import grants
+from .embedded import free_port, port_is_free
+from .embedded_nats import EmbeddedNats
+from .embedded_pg import ClusterFromAnotherVersion, EmbeddedPostgres
+from .logs import make_logs_dir
+from .running_stack import NoStack, StackRecord, StackState, StartEmbedded
+from .service_spec import ServiceSpec, Start, bus_users, migrated
+from .settings import Settings
+from .supervised import ManagedNats, ManagedPostgres, ManagedProcess
 
 log = structlog.get_logger(__name__)
 
@@ -195,7 +195,7 @@ def _answers(database_url: str) -> str | None:
     """None if the database accepts a connection, else why not."""
     import psycopg
 
-    from services.runtime.embedded_pg import url_for_psycopg
+    from .embedded_pg import url_for_psycopg
 
     try:
         with psycopg.connect(url_for_psycopg(database_url), connect_timeout=5) as conn:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import structlog
 
-from services.runtime.embedded_nats import EmbeddedNats
-from services.runtime.embedded_pg import EmbeddedPostgres
-from services.runtime.logs import open_log_file
-from services.runtime.supervision import Restarts
+from .embedded_nats import EmbeddedNats
+from .embedded_pg import EmbeddedPostgres
+from .logs import open_log_file
+from .supervision import Restarts
 
 log = structlog.get_logger(__name__)
 

@@ -25,7 +25,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts import Event
-from services.runtime.outbox import PreparedEvent, add_to_outbox
+
+from .outbox import PreparedEvent, add_to_outbox
 
 
 class UnitOfWork:
