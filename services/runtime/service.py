@@ -89,6 +89,8 @@ class Service:
         # The events it publishes (`emits`): its NATS user may publish these and no others.
         self.emitted: list[type[Event]] = []
         self.relay: OutboxRelay | None = None
+        # Set once the broker has started (every subscriber listening) and the startup hooks have run.
+        self.started = False
         self._tasks: list[asyncio.Task[Any]] = []
         self._startup_hooks: list[Hook] = []
         self._shutdown_hooks: list[Hook] = []
@@ -186,9 +188,11 @@ class Service:
         self.spawn(self.relay.run(), f"{self.name}-outbox-relay")
         for hook in self._startup_hooks:
             await hook()
+        self.started = True
         log.info("service started", service=self.name)
 
     async def before_broker_stop(self) -> None:
+        self.started = False
         for hook in self._shutdown_hooks:
             await hook()
         for task in self._tasks:
@@ -223,6 +227,12 @@ class Service:
             return AsgiResponse(b"ok", 200)
 
         @get(include_in_schema=False)
+        async def startedz(scope: Any) -> AsgiResponse:
+            # FastStream's ASGI app reports its startup complete (and uvicorn serves) before it starts the
+            # broker: /healthz answers while the service's commands have no subscriber yet; this does not.
+            return AsgiResponse(b"started", 200) if self.started else AsgiResponse(b"starting", 503)
+
+        @get(include_in_schema=False)
         async def readyz(scope: Any) -> AsgiResponse:
             if not await self.ready():
                 return AsgiResponse(b"not ready", 503)
@@ -233,7 +243,7 @@ class Service:
 
         return AsgiFastStream(
             self.broker,
-            asgi_routes=[("/healthz", healthz), ("/readyz", readyz)],
+            asgi_routes=[("/healthz", healthz), ("/startedz", startedz), ("/readyz", readyz)],
             on_startup=[self.before_broker_start],
             after_startup=[self.after_broker_start],
             on_shutdown=[self.before_broker_stop],

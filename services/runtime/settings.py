@@ -47,7 +47,9 @@ class Settings(BaseSettings):
         "and port): the web UI's state changes must come from this origin, and https makes the session "
         "cookie Secure; unset → the origin each request was sent to",
     )
-    health_port: int = Field(default=8080, description="/healthz and /readyz of a worker service; 0 = any")
+    health_port: int = Field(
+        default=8080, description="/healthz, /startedz and /readyz of a worker service; 0 = any"
+    )
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; default: JSON unless stderr is a TTY")
     stream_replicas: int = Field(

@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -64,6 +64,8 @@ class Stack:
     nats: ManagedNats | None = None
     postgres: ManagedPostgres | None = None
     processes: list[ManagedProcess] = field(default_factory=list)
+    # Each worker's /startedz, which answers 200 once its broker has started.
+    worker_health: list[str] = field(default_factory=list)
 
     @property
     def data_dir(self) -> Path:
@@ -137,7 +139,10 @@ class Stack:
             if service.start is Start.HTTP:
                 env["LEADFLOW_HTTP_PORT"] = str(http_port)
             else:
-                env["LEADFLOW_HEALTH_PORT"] = str(free_port())
+                health_port = free_port()
+                env["LEADFLOW_HEALTH_PORT"] = str(health_port)
+                # Answers once the worker's broker is started, hence its commands subscribed.
+                self.worker_health.append(f"http://{self.settings.http_host}:{health_port}/startedz")
             proc = ManagedProcess(name, [sys.executable, "-m", service.module], env, logs / f"{name}.log")
             proc.start()
             self.processes.append(proc)
@@ -241,15 +246,25 @@ def database_url_for_cli(
     yield found.database_url
 
 
-def wait_until_ready(url: str, timeout: float, processes: list[ManagedProcess]) -> bool:
+def wait_until_ready(urls: Sequence[str], timeout: float, processes: list[ManagedProcess]) -> bool:
+    """Whether every one of `urls` answered 200 within `timeout` seconds (False as soon as a process
+    exited)."""
     deadline = time.monotonic() + timeout
+    waiting = list(urls)
     while time.monotonic() < deadline:
         if any(p.exited() is not None for p in processes):
             return False
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
-            if response.status == 200:
-                return True
+        while waiting and _answers_ok(waiting[0]):
+            waiting.pop(0)
+        if not waiting:
+            return True
         time.sleep(0.2)
+    return False
+
+
+def _answers_ok(url: str) -> bool:
+    with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+        return bool(response.status == 200)
     return False
 
 
@@ -278,7 +293,9 @@ def run_stack(
         http_port = stack.http_port()
         gateway_url = f"http://{settings.http_host}:{http_port}"
         stack.start_services(endpoints, http_port)
-        if not wait_until_ready(f"{gateway_url}/readyz", 60, stack.processes):
+        # Every worker answering (its commands subscribed), then the front: a stack announced ready
+        # before the sequencer listened answered a first request with "the sequencer did not answer".
+        if not wait_until_ready([*stack.worker_health, f"{gateway_url}/readyz"], 60, stack.processes):
             failed = [p for p in stack.processes if p.exited() is not None]
             fronts = ", ".join(s.name for s in services if s.start is Start.HTTP)
             names = ", ".join(f"{p.name} (log: {p.log_path})" for p in failed) or fronts

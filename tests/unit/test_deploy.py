@@ -261,6 +261,13 @@ def test_deployment_probes_hit_the_health_endpoints_on_the_right_port(manifest: 
             assert _port_number(container, probe["httpGet"]["port"]) == expected_port, (
                 f"{manifest.label}: {probe_name} must use {setting}={expected_port}"
             )
+        # A worker's /healthz answers before its broker has started (FastStream's ASGI app serves first);
+        # /startedz only once every subscriber listens. The gateway serves only once it has started.
+        startup = container.get("startupProbe")
+        assert startup, f"{manifest.label}: {container['name']} has no startupProbe"
+        assert startup["httpGet"]["path"] == ("/healthz" if service == "gateway" else "/startedz"), (
+            manifest.label
+        )
         # /readyz pings NATS with a 2 s timeout before answering; the default 1 s probe timeout would flap.
         assert container["readinessProbe"].get("timeoutSeconds", 1) >= 3, manifest.label
 
