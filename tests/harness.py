@@ -68,8 +68,14 @@ class ServiceProcess:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited ({self.process.returncode}):\n{self.log_tail()}")
+            # A worker's /readyz can answer before its broker has subscribed; /startedz only after.
+            urls = (
+                [self.health_url]
+                if self.name == "gateway"
+                else [self.health_url, f"{self.base_url}/startedz"]
+            )
             try:
-                if httpx.get(self.health_url, timeout=1).status_code == 200:
+                if all(httpx.get(url, timeout=1).status_code == 200 for url in urls):
                     return
             except httpx.HTTPError:
                 pass
