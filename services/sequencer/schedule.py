@@ -139,19 +139,20 @@ class Schedule:
         at = at.astimezone(UTC)
         if self.is_open(at):
             return at
-        candidates: list[datetime] = []
         local = at.astimezone(self._zone)
-        if _second_pass(local):
-            candidates.append(_end_of_second_pass(at, self._zone))
+        # After the second pass through a repeated hour the window may go on (the wall time it reaches was
+        # open the first time); otherwise it opens at a day's start, and the days' starts come in order.
+        after_repeat = _end_of_second_pass(at, self._zone) if _second_pass(local) else None
+        if after_repeat is not None and self.is_open(after_repeat):
+            return after_repeat
         day = local.date() - timedelta(days=1)
         for offset in range(_SEARCH_DAYS):
             d = day + timedelta(days=offset)
             if d.weekday() in self._weekdays:
-                candidates.append(self._first_instant(d, self._start))
-        opening = [c for c in candidates if c >= at and self.is_open(c)]
-        if not opening:
-            raise AssertionError(f"no opening of {self} within {_SEARCH_DAYS} days of {at}")
-        return min(opening)
+                start = self._first_instant(d, self._start)
+                if start >= at and self.is_open(start):
+                    return start
+        raise AssertionError(f"no opening of {self} within {_SEARCH_DAYS} days of {at}")
 
     def window_end(self, at: datetime) -> datetime:
         """Where the open stretch holding `at` ends, in UTC: the instant the window closes, or the start of
