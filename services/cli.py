@@ -267,6 +267,45 @@ def bus_secrets(
     sys.stdout.write(kubernetes_secrets(kept, namespace, users))
 
 
+@app.command("secret-key")
+def secret_key(
+    kubernetes: Annotated[
+        bool,
+        typer.Option(
+            "--kubernetes",
+            help="Print the Kubernetes Secret leadflow-secret-key that the Deployments read, instead of the "
+            "bare key.",
+        ),
+    ] = False,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            dir_okay=False,
+            help="Keep the key in this file (0600; created when missing, else read: a rotation in progress "
+            "lists several, comma-separated) so that runs print the same key; without it, a new one.",
+        ),
+    ] = None,
+    namespace: Annotated[str, typer.Option(help="The namespace of the Secret.")] = "leadflow",
+) -> None:
+    """Print a new secret key for LEADFLOW_SECRET_KEY (256 random bits), or the Kubernetes Secret holding
+    it: `leadflow secret-key --kubernetes --file leadflow-secret-key.txt | kubectl apply -f -`.
+    docs/security.md says what it protects and how to rotate it."""
+    from services.runtime.secrets import (
+        SecretKeyError,
+        kubernetes_secret,
+        load_or_create_secret_key,
+        new_secret_key,
+    )
+
+    try:
+        value = new_secret_key() if file is None else load_or_create_secret_key(file)
+    except SecretKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    sys.stdout.write(kubernetes_secret(value, namespace) if kubernetes else value + "\n")
+
+
 @app.command()
 def asyncapi(
     output: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     # every service it starts, Kubernetes takes the password from a Secret.
     nats_user: str | None = Field(default=None, description="this process's NATS user")
     nats_password: SecretStr | None = Field(default=None, description="the NATS user's password")
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="the workspace-wide secret that encrypts mailbox passwords and signs unsubscribe links; "
+        "several, comma-separated, during a rotation (the first is current; docs/security.md); unset → "
+        "`leadflow up` keeps one in its data folder",
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL (postgresql+psycopg://…); unset → embedded PostgreSQL"
     )

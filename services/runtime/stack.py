@@ -30,6 +30,13 @@ from .embedded_nats import EmbeddedNats
 from .embedded_pg import ClusterFromAnotherVersion, EmbeddedPostgres
 from .logs import make_logs_dir
 from .running_stack import NoStack, StackRecord, StackState, StartEmbedded
+from .secrets import (
+    SECRET_KEY_ENV,
+    SECRET_KEY_FILE,
+    SecretKeyError,
+    load_or_create_secret_key,
+    parse_secret_keys,
+)
 from .service_spec import ServiceSpec, Start, bus_users, migrated
 from .settings import Settings
 from .supervised import ManagedNats, ManagedPostgres, ManagedProcess
@@ -121,13 +128,24 @@ class Stack:
             return port
         return free_port(self.settings.http_host)
 
-    def start_services(self, endpoints: Endpoints, http_port: int) -> None:
+    def secret_key(self) -> str:
+        """LEADFLOW_SECRET_KEY when the environment sets it, else the data folder's own secret (created
+        0600 on the first start, then reused: mailbox passwords stay readable and links valid across
+        restarts). Raises `SecretKeyError` for an unusable one, before anything starts."""
+        if self.settings.secret_key is not None and self.settings.secret_key.get_secret_value().strip():
+            value = self.settings.secret_key.get_secret_value()
+            parse_secret_keys(value)
+            return value
+        return load_or_create_secret_key(self.data_dir / SECRET_KEY_FILE)
+
+    def start_services(self, endpoints: Endpoints, http_port: int, secret_key: str) -> None:
         logs = self.logs_dir
         make_logs_dir(logs)
         base_env = {
             **os.environ,
             "LEADFLOW_NATS_URL": endpoints.nats_url,
             "LEADFLOW_DATABASE_URL": endpoints.database_url,
+            SECRET_KEY_ENV: secret_key,
             "LEADFLOW_LOG_JSON": "true",
         }
         # The workers first, then the HTTP front, whose readiness says the stack is up.
@@ -288,11 +306,12 @@ def run_stack(
     try:
         stack.claim_data_dir()
         claimed = True
+        secret_key = stack.secret_key()
         endpoints = stack.start_servers()
         migrations.upgrade(endpoints.database_url, migrated(services))
         http_port = stack.http_port()
         gateway_url = f"http://{settings.http_host}:{http_port}"
-        stack.start_services(endpoints, http_port)
+        stack.start_services(endpoints, http_port, secret_key)
         # Every worker answering (its commands subscribed), then the front: a stack announced ready
         # before the sequencer listened answered a first request with "the sequencer did not answer".
         if not wait_until_ready([*stack.worker_health, f"{gateway_url}/readyz"], 60, stack.processes):
@@ -309,7 +328,7 @@ def run_stack(
     except _Stop:
         print("\nStopping Leadflow…", file=sys.stderr)
         return 0
-    except (AlreadyRunning, ClusterFromAnotherVersion) as exc:
+    except (AlreadyRunning, ClusterFromAnotherVersion, SecretKeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except Exception:

@@ -259,6 +259,44 @@ def test_up_keeps_the_bus_credentials_private_and_gives_each_service_only_its_ow
         assert again.interrupt() == 0
 
 
+def test_up_keeps_one_private_secret_key_and_gives_it_to_every_service(data_dir: Path) -> None:
+    secret_path = data_dir / "secret-key"
+    up = Up(data_dir, free_port())
+    try:
+        up.wait_ready()
+        assert stat.S_IMODE(secret_path.stat().st_mode) == 0o600
+        secret = secret_path.read_text().strip()
+        assert len(secret) >= 32
+        environments = _service_environments(up)
+        assert {env["LEADFLOW_SECRET_KEY"] for env in environments.values()} == {secret}
+    finally:
+        assert up.interrupt() == 0, "".join(up.output[-40:])
+
+    # The next start reuses it; one set in the environment wins, and the kept file is left as it was.
+    given = "g" * 43
+    again = Up(data_dir, free_port(), LEADFLOW_SECRET_KEY=given)
+    try:
+        again.wait_ready()
+        assert {env["LEADFLOW_SECRET_KEY"] for env in _service_environments(again).values()} == {given}
+    finally:
+        assert again.interrupt() == 0, "".join(again.output[-40:])
+    assert secret_path.read_text().strip() == secret
+    third = Up(data_dir, free_port())
+    try:
+        third.wait_ready()
+        assert {env["LEADFLOW_SECRET_KEY"] for env in _service_environments(third).values()} == {secret}
+    finally:
+        assert third.interrupt() == 0, "".join(third.output[-40:])
+
+
+def test_up_refuses_an_unusable_secret_key_before_starting_anything(data_dir: Path) -> None:
+    up = Up(data_dir, free_port(), LEADFLOW_SECRET_KEY="too-short")
+    assert up.process.wait(60) == 1
+    output = "".join(up.output)
+    assert "LEADFLOW_SECRET_KEY's entry number 1 has 9 characters" in output, output
+    assert not (data_dir / "postgres").exists() and not (data_dir / "nats").exists()
+
+
 def import_and_verify(url: str, key: str) -> None:
     """Traffic through every service: a campaign, a two-lead import, both leads verified."""
     headers = {"Authorization": f"Bearer {key}"}

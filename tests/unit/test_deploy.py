@@ -36,6 +36,14 @@ from services.runtime.bus_users import (
     kubernetes_secrets,
 )
 from services.runtime.embedded_nats import nats_server_executable
+from services.runtime.secrets import (
+    SECRET_KEY_ENV,
+    SECRET_KEY_SECRET,
+    SECRET_KEY_SECRET_KEY,
+    Secrets,
+    kubernetes_secret,
+    new_secret_key,
+)
 from services.runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -485,6 +493,42 @@ def test_the_generated_secrets_are_valid_and_serve_every_deployment(tmp_path: Pa
         check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+# The Deployments whose service encrypts or signs with LEADFLOW_SECRET_KEY (docs/security.md).
+SECRET_KEY_SERVICES = {"gateway"}
+
+
+def test_the_services_that_need_the_secret_key_read_it_from_its_secret() -> None:
+    readers = set()
+    for deployment in DEPLOYMENTS:
+        for container in _containers(deployment):
+            entry = _env(container).get(SECRET_KEY_ENV)
+            if entry is None:
+                continue
+            readers.add(_service_of(container))
+            assert "value" not in entry, f"{deployment.label}: the secret key in plain text"
+            reference = entry["valueFrom"]["secretKeyRef"]
+            assert (reference["name"], reference["key"]) == (SECRET_KEY_SECRET, SECRET_KEY_SECRET_KEY)
+            assert not reference.get("optional", False), deployment.label
+    assert readers == SECRET_KEY_SERVICES
+
+
+@pytest.mark.parametrize(
+    "value", [new_secret_key(), f"{new_secret_key()},{new_secret_key()}"], ids=["one key", "a rotation"]
+)
+def test_the_generated_secret_key_secret_is_valid_and_holds_a_usable_key(value: str) -> None:
+    doc = yaml.safe_load(kubernetes_secret(value, "leadflow"))
+    for version in KUBERNETES_VERSIONS:
+        kubernetes_validate.validate(doc, version, strict=True)
+    assert doc["metadata"] == {
+        "name": SECRET_KEY_SECRET,
+        "namespace": "leadflow",
+        "labels": {"app.kubernetes.io/part-of": "leadflow"},
+    }
+    assert doc["stringData"] == {SECRET_KEY_SECRET_KEY: value}
+    secrets = Secrets.from_value(doc["stringData"][SECRET_KEY_SECRET_KEY])
+    assert secrets.decrypt(secrets.encrypt("p4ss")) == "p4ss"
 
 
 def test_postgres_cluster_is_a_three_instance_cloudnativepg_cluster() -> None:
