@@ -1,0 +1,58 @@
+"""A campaign's settings, sequence and status as they travel: in the sequencer's commands and replies and
+in `CampaignUpdated`. Wire shapes only; the sequencer validates them (the schedule, the templates)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.text import Text
+
+MAX_MAILBOXES = 100
+
+
+class CampaignStatusName(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+
+
+class ScheduleData(BaseModel):
+    """`{"timezone", "days", "from", "to"}`: an IANA zone, weekdays `mon`..`sun`, `HH:MM` (`to` may be
+    `24:00`, the end of the day)."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
+    timezone: Text = Field(max_length=100)
+    days: list[Text] = Field(max_length=7)
+    start: Text = Field(alias="from", max_length=5)
+    end: Text = Field(alias="to", max_length=5)
+
+
+class CampaignSettingsData(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    schedule: ScheduleData | None = Field(
+        default=None, description="The sending window; none set means any time of any day."
+    )
+    mailbox_ids: list[UUID] = Field(default_factory=list, max_length=MAX_MAILBOXES)
+    daily_limit: int | None = Field(
+        default=None,
+        ge=1,
+        description="Emails per day for the campaign (its schedule's day); none: no limit.",
+    )
+    stop_on_reply: bool = True
+    wait_for_validation: bool = True
+    send_to_unknown: bool = True
+
+
+class StepData(BaseModel):
+    """A step as the user wrote it: an empty subject makes it a follow-up in step 1's thread."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    subject: Text = Field(default="", max_length=2000)
+    body: Text = Field(max_length=200_000)
+    delay_minutes: int = Field(ge=0)
