@@ -192,7 +192,11 @@ def test_a_ready_draft_activates_pauses_and_resumes() -> None:
         (CampaignStatus.PAUSED, pause, "the campaign is paused; only an active campaign can be paused"),
         (CampaignStatus.DRAFT, resume, "the campaign is draft; only a paused campaign can be resumed"),
         (CampaignStatus.ACTIVE, resume, "the campaign is active; only a paused campaign can be resumed"),
-        (CampaignStatus.COMPLETED, resume, "the campaign is completed; only a paused campaign can be resumed"),
+        (
+            CampaignStatus.COMPLETED,
+            resume,
+            "the campaign is completed; only a paused campaign can be resumed",
+        ),
     ],
 )
 def test_pause_and_resume_need_the_right_status(status: CampaignStatus, action: object, reason: str) -> None:
