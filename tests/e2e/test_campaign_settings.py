@@ -4,6 +4,7 @@ campaign answered 404."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -78,6 +79,20 @@ async def test_settings_sequence_and_lifecycle(client: httpx.AsyncClient) -> Non
     shown = (await client.get(f"/api/v1/campaigns/{campaign_id}")).json()
     assert shown["status"] == "active" and shown["steps"] == STEPS
     assert shown["settings"]["schedule"] == SCHEDULE and shown["settings"]["daily_limit"] == 40
+    assert await listed_status(client, campaign_id, "active") == "active"
+
+
+async def listed_status(client: httpx.AsyncClient, campaign_id: str, expected: str) -> str:
+    """The campaign's status in the list (the gateway's projection of CampaignUpdated), once it is
+    `expected` or after 10 s."""
+    status = ""
+    for _ in range(100):
+        listed = {c["id"]: c["status"] for c in (await client.get("/api/v1/campaigns")).json()}
+        status = listed[campaign_id]
+        if status == expected:
+            break
+        await asyncio.sleep(0.1)
+    return status
 
 
 async def test_invalid_settings_name_every_error(client: httpx.AsyncClient) -> None:

@@ -75,7 +75,12 @@ async def list_campaigns(workspace_id: Workspace, session: Session) -> list[Camp
     arriving = await arriving_leads(session, workspace_id, [r.id for r in rows])
     return [
         CampaignOut(
-            id=r.id, name=r.name, created_at=r.created_at, leads=r.leads, arriving=arriving.get(r.id, 0)
+            id=r.id,
+            name=r.name,
+            created_at=r.created_at,
+            status=r.status,
+            leads=r.leads,
+            arriving=arriving.get(r.id, 0),
         )
         for r in rows
     ]

@@ -24,6 +24,11 @@ class CampaignOut(BaseModel):
     id: UUID
     name: str
     created_at: datetime
+    status: CampaignStatusName = Field(
+        default=CampaignStatusName.DRAFT,
+        description="`draft`, `active`, `paused` or `completed` (in the list: as last projected, a moment "
+        "behind a change)",
+    )
     leads: int = 0
     arriving: int = Field(
         default=0,
@@ -45,6 +50,5 @@ class CampaignDetailOut(CampaignOut):
     """A campaign with its status, settings and steps. Per-step counts (sent, due, waiting) come with
     sending, which is not built yet."""
 
-    status: CampaignStatusName
     settings: CampaignSettingsData
     steps: list[StepData]
