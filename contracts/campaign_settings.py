@@ -4,13 +4,17 @@ in `CampaignUpdated`. Wire shapes only; the sequencer validates them (the schedu
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 from contracts.text import Text
 
 MAX_MAILBOXES = 100
+# A sequence travels whole in a command, its reply and CampaignUpdated, and a NATS message is at most 1 MB:
+# its steps as JSON are held to half of that, leaving room for the rest of the message.
+MAX_SEQUENCE_JSON_BYTES = 500_000
 
 
 class CampaignStatusName(StrEnum):
@@ -56,3 +60,20 @@ class StepData(BaseModel):
     subject: Text = Field(default="", max_length=2000)
     body: Text = Field(max_length=200_000)
     delay_minutes: int = Field(ge=0)
+
+
+_STEPS_JSON: TypeAdapter[list[StepData]] = TypeAdapter(list[StepData])
+
+
+def _fits_a_message(steps: list[StepData]) -> list[StepData]:
+    size = len(_STEPS_JSON.dump_json(steps))
+    if size > MAX_SEQUENCE_JSON_BYTES:
+        raise ValueError(
+            f"the steps together are {size:,} bytes as JSON; a sequence is at most {MAX_SEQUENCE_JSON_BYTES:,}"
+        )
+    return steps
+
+
+# The steps a client sends: at most 100 of them (the sequencer allows 20 and names the excess), and all
+# of them small enough to travel in one message.
+SequenceSteps = Annotated[list[StepData], Field(max_length=100), AfterValidator(_fits_a_message)]

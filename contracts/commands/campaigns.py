@@ -11,6 +11,7 @@ from contracts.campaign_settings import (
     CampaignSettingsData,
     CampaignStatusName,
     ScheduleData,
+    SequenceSteps,
     StepData,
 )
 from contracts.commands.base import Command
@@ -51,7 +52,7 @@ class UpdateCampaignSettings(Command):
 
 class ReplaceSequence(Command):
     campaign_id: UUID
-    steps: list[StepData] = Field(max_length=100)
+    steps: SequenceSteps
 
 
 class CampaignAction(StrEnum):

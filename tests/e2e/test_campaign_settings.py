@@ -62,6 +62,11 @@ async def test_settings_sequence_and_lifecycle(client: httpx.AsyncClient) -> Non
     message = bad.json()["detail"][0]["msg"]
     assert "step 1, subject" in message and "'frist_name'" in message and "step 1, body" in message
 
+    huge = [{"subject": f"Step {n}", "body": "x" * 90_000, "delay_minutes": 0} for n in range(6)]
+    too_big = await client.put(f"/api/v1/campaigns/{campaign_id}/sequence", json={"steps": huge})
+    assert too_big.status_code == 422, too_big.text
+    assert "a sequence is at most 500,000" in too_big.text
+
     saved = await client.put(f"/api/v1/campaigns/{campaign_id}/sequence", json={"steps": STEPS})
     assert saved.status_code == 200, saved.text
     assert saved.json()["steps"] == STEPS

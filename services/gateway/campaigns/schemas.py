@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.campaign_settings import CampaignSettingsData, CampaignStatusName, StepData
+from contracts.campaign_settings import CampaignSettingsData, CampaignStatusName, SequenceSteps, StepData
 from contracts.text import Text
 
 
@@ -39,10 +39,10 @@ class CampaignOut(BaseModel):
 
 class SequenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    steps: list[StepData] = Field(
-        max_length=100,
+    steps: SequenceSteps = Field(
         description="Step 1's delay counts from when a lead becomes sendable, step n's from step n-1's send. "
-        "An empty subject makes a step a follow-up in step 1's thread. Every error is answered at once (422).",
+        "An empty subject makes a step a follow-up in step 1's thread. Every error is answered at once (422). "
+        "The steps together are at most 500,000 bytes as JSON.",
     )
 
 
