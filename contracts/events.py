@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 from contracts._status import ImportEndState, LeadStatus
+from contracts.campaign_settings import CampaignSettingsData, CampaignStatusName, StepData
 from contracts.subjects import event_subject, import_progress_subject
 
 MAX_BATCH: Final = 1000
@@ -141,6 +142,15 @@ class CampaignCreated(CampaignEvent):
     name: str
 
 
+class CampaignUpdated(CampaignEvent):
+    """A campaign's status, settings or sequence changed: the whole state after the change."""
+
+    event_type: Literal["campaign_updated"] = "campaign_updated"
+    status: CampaignStatusName
+    settings: CampaignSettingsData
+    steps: list[StepData]
+
+
 ValidationRun = Annotated[
     int,
     Field(
@@ -268,6 +278,7 @@ AnyEvent = Annotated[
     | ImportCompleted
     | ImportProgress
     | CampaignCreated
+    | CampaignUpdated
     | LeadValidated
     | LeadsValidated
     | StepDue
@@ -287,6 +298,7 @@ _EVENT_CLASSES: Final[tuple[type[Event], ...]] = (
     ImportCompleted,
     ImportProgress,
     CampaignCreated,
+    CampaignUpdated,
     LeadValidated,
     LeadsValidated,
     StepDue,
@@ -321,6 +333,7 @@ EVENT_SOURCES: Final[dict[str, str]] = {
     "import_completed": "importer",
     "import_progress": "importer",
     "campaign_created": "sequencer",
+    "campaign_updated": "sequencer",
     "lead_validated": "validator",
     "leads_validated": "validator",
     "step_due": "sequencer",

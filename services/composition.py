@@ -29,7 +29,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
             uploads=True,
         ),
     ),
-    ServiceSpec("sequencer", Start.WORKER, BusUser("sequencer", emits=("campaign_created",))),
+    ServiceSpec(
+        "sequencer", Start.WORKER, BusUser("sequencer", emits=("campaign_created", "campaign_updated"))
+    ),
     ServiceSpec(
         "importer",
         Start.WORKER,

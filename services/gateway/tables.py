@@ -67,6 +67,10 @@ campaigns = Table(
     Column("workspace_id", Uuid, nullable=False),
     Column("name", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # From the sequencer's CampaignUpdated; status_at is the event's time, so a redelivered older one
+    # never takes a campaign back.
+    Column("status", Text, nullable=False, server_default="draft"),
+    Column("status_at", DateTime(timezone=True), nullable=True),
     Index("gateway_campaigns_workspace", "workspace_id", "created_at"),
 )
 

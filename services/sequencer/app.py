@@ -1,9 +1,17 @@
-"""Wiring of the sequencer service. For now it owns campaign creation."""
+"""Wiring of the sequencer service: campaigns, their settings, sequence and status."""
 
 from __future__ import annotations
 
-from contracts import CampaignCreated, subjects
-from contracts.commands import CampaignCreatedReply, CreateCampaign
+from contracts import CampaignCreated, CampaignUpdated, subjects
+from contracts.commands import (
+    CampaignCreatedReply,
+    CampaignStateReply,
+    ChangeCampaignStatus,
+    CreateCampaign,
+    GetCampaign,
+    ReplaceSequence,
+    UpdateCampaignSettings,
+)
 from contracts.replies import Refusal
 from services.runtime.service import Service
 from services.runtime.settings import Settings
@@ -13,7 +21,7 @@ from services.sequencer.tables import metadata
 
 def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     service = Service(name="sequencer", metadata=metadata, settings=settings, for_docs=for_docs)
-    service.emits(CampaignCreated)
+    service.emits(CampaignCreated, CampaignUpdated)
 
     @service.broker.subscriber(
         subjects.command_subject("sequencer", "create_campaign"),
@@ -23,5 +31,41 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     )
     async def create_campaign(cmd: CreateCampaign) -> CampaignCreatedReply | Refusal:
         return await handlers.create_campaign(service, cmd)
+
+    @service.broker.subscriber(
+        subjects.command_subject("sequencer", "get_campaign"),
+        queue="sequencer",
+        title="sequencer.get_campaign",
+        description="A campaign's status, settings and steps.",
+    )
+    async def get_campaign(cmd: GetCampaign) -> CampaignStateReply | Refusal:
+        return await handlers.get_campaign(service, cmd)
+
+    @service.broker.subscriber(
+        subjects.command_subject("sequencer", "update_campaign_settings"),
+        queue="sequencer",
+        title="sequencer.update_campaign_settings",
+        description="Change the named settings (422 with every error; emits CampaignUpdated).",
+    )
+    async def update_campaign_settings(cmd: UpdateCampaignSettings) -> CampaignStateReply | Refusal:
+        return await handlers.update_settings(service, cmd)
+
+    @service.broker.subscriber(
+        subjects.command_subject("sequencer", "replace_sequence"),
+        queue="sequencer",
+        title="sequencer.replace_sequence",
+        description="Replace the steps (invalid with every step error; emits CampaignUpdated).",
+    )
+    async def replace_sequence(cmd: ReplaceSequence) -> CampaignStateReply | Refusal:
+        return await handlers.replace_sequence(service, cmd)
+
+    @service.broker.subscriber(
+        subjects.command_subject("sequencer", "change_campaign_status"),
+        queue="sequencer",
+        title="sequencer.change_campaign_status",
+        description="Activate, pause or resume (conflict with every reason; emits CampaignUpdated).",
+    )
+    async def change_campaign_status(cmd: ChangeCampaignStatus) -> CampaignStateReply | Refusal:
+        return await handlers.change_status(service, cmd)
 
     return service

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
 from contracts import CampaignCreated
 from contracts.commands import CreateCampaign
+from services.sequencer.schedule import Schedule
+from services.sequencer.sequence import StepDraft
 
 
 class CampaignStatus(StrEnum):
-    """A campaign's status (`sequencer.campaigns.status`). Every campaign is a draft until sending is built."""
+    """A campaign's status (`sequencer.campaigns.status`); `services/sequencer/lifecycle.py` moves it."""
 
     DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    """How a campaign sends. No schedule: any time of any day; no daily limit: only the mailboxes' own."""
+
+    schedule: Schedule | None = None
+    mailbox_ids: tuple[UUID, ...] = ()
+    daily_limit: int | None = None
+    stop_on_reply: bool = True
+    wait_for_validation: bool = True
+    send_to_unknown: bool = True
 
 
 @dataclass(frozen=True)
@@ -24,6 +41,8 @@ class Campaign:
     name: str
     status: CampaignStatus
     created_at: datetime
+    settings: CampaignSettings = field(default_factory=CampaignSettings)
+    steps: tuple[StepDraft, ...] = ()  # as the user wrote them; validate_sequence accepted them
 
 
 @dataclass(frozen=True)

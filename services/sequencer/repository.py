@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.sequencer.domain import Campaign, CampaignStatus
+from services.sequencer.domain import Campaign, CampaignSettings, CampaignStatus
+from services.sequencer.schedule import Schedule
+from services.sequencer.sequence import StepDraft
 from services.sequencer.tables import campaigns
 
 
@@ -21,9 +23,33 @@ class CampaignRepository:
     def from_session(cls, session: AsyncSession) -> CampaignRepository:
         return cls(session)
 
-    async def get(self, campaign_id: UUID) -> Campaign | None:
-        row = (await self.session.execute(select(campaigns).where(campaigns.c.id == campaign_id))).first()
+    async def get(self, campaign_id: UUID, *, for_update: bool = False) -> Campaign | None:
+        """The campaign; `for_update` locks its row until the commit, so two changes of one campaign
+        decide one after the other (neither is lost)."""
+        query = select(campaigns).where(campaigns.c.id == campaign_id)
+        row = (await self.session.execute(query.with_for_update() if for_update else query)).first()
         return None if row is None else _campaign_of(row)
+
+    async def save(self, campaign: Campaign) -> None:
+        """Write a stored campaign's status, settings and steps."""
+        settings = campaign.settings
+        await self.session.execute(
+            update(campaigns)
+            .where(campaigns.c.id == campaign.id)
+            .values(
+                status=campaign.status.value,
+                schedule=None if settings.schedule is None else settings.schedule.to_json(),
+                mailbox_ids=list(settings.mailbox_ids),
+                daily_limit=settings.daily_limit,
+                stop_on_reply=settings.stop_on_reply,
+                wait_for_validation=settings.wait_for_validation,
+                send_to_unknown=settings.send_to_unknown,
+                steps=[
+                    {"subject": s.subject, "body": s.body, "delay_minutes": s.delay_minutes}
+                    for s in campaign.steps
+                ],
+            )
+        )
 
     async def add(self, campaign: Campaign) -> bool:
         """Store a new campaign; False if its id was stored meanwhile (a concurrent create of the same id,
@@ -50,4 +76,13 @@ def _campaign_of(row: Any) -> Campaign:
         name=row.name,
         status=CampaignStatus(row.status),
         created_at=row.created_at,
+        settings=CampaignSettings(
+            schedule=None if row.schedule is None else Schedule.from_json(row.schedule),
+            mailbox_ids=tuple(row.mailbox_ids),
+            daily_limit=row.daily_limit,
+            stop_on_reply=row.stop_on_reply,
+            wait_for_validation=row.wait_for_validation,
+            send_to_unknown=row.send_to_unknown,
+        ),
+        steps=tuple(StepDraft(s["subject"], s["body"], s["delay_minutes"]) for s in row.steps),
     )

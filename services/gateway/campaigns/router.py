@@ -5,12 +5,30 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Request, status
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.commands import CampaignCreatedReply, CreateCampaign
+from contracts.commands import (
+    CampaignAction,
+    CampaignCreatedReply,
+    CampaignStateReply,
+    ChangeCampaignStatus,
+    CreateCampaign,
+    GetCampaign,
+    ReplaceSequence,
+    SettingsChange,
+    UpdateCampaignSettings,
+)
 from services.gateway.campaigns.queries import campaign_or_404, campaigns_with_counts, workspace_row
-from services.gateway.campaigns.schemas import CampaignIn, CampaignOut, WorkspaceOut
+from services.gateway.campaigns.schemas import (
+    CampaignDetailOut,
+    CampaignIn,
+    CampaignOut,
+    SequenceIn,
+    WorkspaceOut,
+)
 from services.gateway.deps import Session, Workspace, ask, service_of
-from services.gateway.errors import API_RESPONSES, JSON_BODY, NO_SUCH_CAMPAIGN, problem
+from services.gateway.errors import API_RESPONSES, CROSS_SITE, JSON_BODY, NO_SUCH_CAMPAIGN, problem
 from services.gateway.leads.queries import count_leads
 from services.gateway.leads.schemas import LeadFilter
 from services.gateway.projection.consumer import upsert_campaign
@@ -57,23 +75,119 @@ async def list_campaigns(workspace_id: Workspace, session: Session) -> list[Camp
     arriving = await arriving_leads(session, workspace_id, [r.id for r in rows])
     return [
         CampaignOut(
-            id=r.id, name=r.name, created_at=r.created_at, leads=r.leads, arriving=arriving.get(r.id, 0)
+            id=r.id,
+            name=r.name,
+            created_at=r.created_at,
+            status=r.status,
+            leads=r.leads,
+            arriving=arriving.get(r.id, 0),
         )
         for r in rows
     ]
 
 
 @router.get(
-    "/campaigns/{campaign_id}", response_model=CampaignOut, tags=["campaigns"], responses=NO_SUCH_CAMPAIGN
+    "/campaigns/{campaign_id}",
+    response_model=CampaignDetailOut,
+    tags=["campaigns"],
+    responses=NO_SUCH_CAMPAIGN,
 )
-async def get_campaign(campaign_id: UUID, workspace_id: Workspace, session: Session) -> CampaignOut:
+async def get_campaign(
+    campaign_id: UUID, workspace_id: Workspace, session: Session, request: Request
+) -> CampaignDetailOut:
+    await campaign_or_404(session, workspace_id, campaign_id)
+    state = await ask(
+        service_of(request),
+        "get_campaign",
+        "sequencer",
+        GetCampaign(workspace_id=workspace_id, campaign_id=campaign_id),
+        CampaignStateReply,
+    )
+    return await _detail(session, workspace_id, campaign_id, state)
+
+
+@router.patch(
+    "/campaigns/{campaign_id}",
+    response_model=CampaignDetailOut,
+    tags=["campaigns"],
+    responses={**NO_SUCH_CAMPAIGN, **JSON_BODY, 409: problem("The campaign is completed.")},
+)
+async def update_campaign_settings(
+    campaign_id: UUID, body: SettingsChange, workspace_id: Workspace, session: Session, request: Request
+) -> CampaignDetailOut:
+    """Change the settings named in the body; the others keep their values. `null` clears the schedule
+    (any time) or the daily limit (none). Every error is answered at once (422)."""
+    command = UpdateCampaignSettings(
+        workspace_id=workspace_id,
+        campaign_id=campaign_id,
+        change=body,
+        fields_set=sorted(body.model_fields_set),
+    )
+    return await _command(session, request, workspace_id, campaign_id, "update_campaign_settings", command)
+
+
+@router.put(
+    "/campaigns/{campaign_id}/sequence",
+    response_model=CampaignDetailOut,
+    tags=["campaigns"],
+    responses={**NO_SUCH_CAMPAIGN, **JSON_BODY, 409: problem("The campaign is completed.")},
+)
+async def replace_sequence(
+    campaign_id: UUID, body: SequenceIn, workspace_id: Workspace, session: Session, request: Request
+) -> CampaignDetailOut:
+    command = ReplaceSequence(workspace_id=workspace_id, campaign_id=campaign_id, steps=body.steps)
+    return await _command(session, request, workspace_id, campaign_id, "replace_sequence", command)
+
+
+def _status_route(action: CampaignAction, refused: str) -> None:
+    @router.post(
+        f"/campaigns/{{campaign_id}}/{action.value}",
+        response_model=CampaignDetailOut,
+        tags=["campaigns"],
+        name=f"{action.value}_campaign",
+        responses={**NO_SUCH_CAMPAIGN, **CROSS_SITE, 409: problem(refused)},
+    )
+    async def change_status(
+        campaign_id: UUID, workspace_id: Workspace, session: Session, request: Request
+    ) -> CampaignDetailOut:
+        command = ChangeCampaignStatus(workspace_id=workspace_id, campaign_id=campaign_id, action=action)
+        return await _command(session, request, workspace_id, campaign_id, "change_campaign_status", command)
+
+
+_status_route(
+    CampaignAction.ACTIVATE,
+    "The campaign cannot start; `detail` names every reason (not a draft, no steps, no mailbox).",
+)
+_status_route(CampaignAction.PAUSE, "Only an active campaign can be paused.")
+_status_route(CampaignAction.RESUME, "Only a paused campaign can be resumed.")
+
+
+async def _command(
+    session: AsyncSession,
+    request: Request,
+    workspace_id: UUID,
+    campaign_id: UUID,
+    verb: str,
+    command: BaseModel,
+) -> CampaignDetailOut:
+    await campaign_or_404(session, workspace_id, campaign_id)
+    state = await ask(service_of(request), verb, "sequencer", command, CampaignStateReply)
+    return await _detail(session, workspace_id, campaign_id, state)
+
+
+async def _detail(
+    session: AsyncSession, workspace_id: UUID, campaign_id: UUID, state: CampaignStateReply
+) -> CampaignDetailOut:
     row = await campaign_or_404(session, workspace_id, campaign_id)
     total = await count_leads(session, workspace_id, campaign_id, LeadFilter())
     arriving = await arriving_leads(session, workspace_id, [campaign_id])
-    return CampaignOut(
+    return CampaignDetailOut(
         id=row.id,
         name=row.name,
         created_at=row.created_at,
         leads=total.value,
         arriving=arriving.get(campaign_id, 0),
+        status=state.status,
+        settings=state.settings,
+        steps=state.steps,
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.campaign_settings import CampaignSettingsData, CampaignStatusName, SequenceSteps, StepData
 from contracts.text import Text
 
 
@@ -23,9 +24,31 @@ class CampaignOut(BaseModel):
     id: UUID
     name: str
     created_at: datetime
+    status: CampaignStatusName = Field(
+        default=CampaignStatusName.DRAFT,
+        description="`draft`, `active`, `paused` or `completed` (in the list: as last projected, a moment "
+        "behind a change)",
+    )
     leads: int = 0
     arriving: int = Field(
         default=0,
         description="Leads of the campaign's finished imports not listed yet: the importer has imported "
         "them and they are on their way to the list (seconds, more behind a large import). Never negative.",
     )
+
+
+class SequenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    steps: SequenceSteps = Field(
+        description="Step 1's delay counts from when a lead becomes sendable, step n's from step n-1's send. "
+        "An empty subject makes a step a follow-up in step 1's thread. Every error is answered at once (422). "
+        "The steps together are at most 500,000 bytes as JSON.",
+    )
+
+
+class CampaignDetailOut(CampaignOut):
+    """A campaign with its status, settings and steps. Per-step counts (sent, due, waiting) come with
+    sending, which is not built yet."""
+
+    settings: CampaignSettingsData
+    steps: list[StepData]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import or_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts import CampaignCreated, Event, LeadEvent, LeadImported, LeadStatusChanged
+from contracts import CampaignCreated, CampaignUpdated, Event, LeadEvent, LeadImported, LeadStatusChanged
 from contracts.events import LeadsRemoved, LeadsValidated
 from services.gateway.projection.imports import claim_import, list_imported
 from services.gateway.projection.lead_events import apply_lead_events, apply_to_lead
@@ -28,6 +29,8 @@ async def project(session: AsyncSession, event: Event) -> None:
     match event:
         case CampaignCreated():
             await upsert_campaign(session, event.campaign_id, event.workspace_id, event.name)
+        case CampaignUpdated():
+            await update_campaign_status(session, event)
         case LeadImported():
             if await claim_import(session, event):
                 await list_imported(session, event)
@@ -71,6 +74,19 @@ async def project_batch(session: AsyncSession, events: Sequence[Event]) -> None:
         await project(session, event)
     if run:
         await apply_lead_events(session, run)
+
+
+async def update_campaign_status(session: AsyncSession, event: CampaignUpdated) -> None:
+    """The campaign's status as of the event, unless a later one was applied already (the sequencer
+    emits CampaignCreated before any CampaignUpdated of a campaign, so its row is there)."""
+    await session.execute(
+        update(campaigns)
+        .where(
+            campaigns.c.id == event.campaign_id,
+            or_(campaigns.c.status_at.is_(None), campaigns.c.status_at <= event.occurred_at),
+        )
+        .values(status=event.status.value, status_at=event.occurred_at)
+    )
 
 
 async def upsert_campaign(session: AsyncSession, campaign_id: Any, workspace_id: Any, name: str) -> None:

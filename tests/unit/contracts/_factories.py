@@ -57,6 +57,16 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
         "counts": {"imported": 17},
     },
     "campaign_created": {"campaign_id": CAMPAIGN, "name": "Q1 outreach"},
+    "campaign_updated": {
+        "campaign_id": CAMPAIGN,
+        "status": "active",
+        "settings": {
+            "schedule": {"timezone": "Europe/Prague", "days": ["mon", "fri"], "from": "09:00", "to": "24:00"},
+            "mailbox_ids": [str(CAMPAIGN)],
+            "daily_limit": 40,
+        },
+        "steps": [{"subject": "Hi {{first_name|there}}", "body": "Hello", "delay_minutes": 0}],
+    },
     "lead_validated": {
         **_LEAD_FIELDS,
         "email": "jane@example.com",

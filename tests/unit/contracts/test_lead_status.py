@@ -36,6 +36,7 @@ NO_STATUS_EFFECT = [
     "import_completed",
     "import_progress",
     "campaign_created",
+    "campaign_updated",
     "auto_reply_detected",
 ]
 

@@ -1,0 +1,79 @@
+"""A campaign's settings, sequence and status as they travel: in the sequencer's commands and replies and
+in `CampaignUpdated`. Wire shapes only; the sequencer validates them (the schedule, the templates)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+
+from contracts.text import Text
+
+MAX_MAILBOXES = 100
+# A sequence travels whole in a command, its reply and CampaignUpdated, and a NATS message is at most 1 MB:
+# its steps as JSON are held to half of that, leaving room for the rest of the message.
+MAX_SEQUENCE_JSON_BYTES = 500_000
+
+
+class CampaignStatusName(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+
+
+class ScheduleData(BaseModel):
+    """`{"timezone", "days", "from", "to"}`: an IANA zone, weekdays `mon`..`sun`, `HH:MM` (`to` may be
+    `24:00`, the end of the day)."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
+    timezone: Text = Field(max_length=100)
+    days: list[Text] = Field(max_length=7)
+    start: Text = Field(alias="from", max_length=5)
+    end: Text = Field(alias="to", max_length=5)
+
+
+class CampaignSettingsData(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    schedule: ScheduleData | None = Field(
+        default=None, description="The sending window; none set means any time of any day."
+    )
+    mailbox_ids: list[UUID] = Field(default_factory=list, max_length=MAX_MAILBOXES)
+    daily_limit: int | None = Field(
+        default=None,
+        ge=1,
+        description="Emails per day for the campaign (its schedule's day); none: no limit.",
+    )
+    stop_on_reply: bool = True
+    wait_for_validation: bool = True
+    send_to_unknown: bool = True
+
+
+class StepData(BaseModel):
+    """A step as the user wrote it: an empty subject makes it a follow-up in step 1's thread."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    subject: Text = Field(default="", max_length=2000)
+    body: Text = Field(max_length=200_000)
+    delay_minutes: int = Field(ge=0)
+
+
+_STEPS_JSON: TypeAdapter[list[StepData]] = TypeAdapter(list[StepData])
+
+
+def _fits_a_message(steps: list[StepData]) -> list[StepData]:
+    size = len(_STEPS_JSON.dump_json(steps))
+    if size > MAX_SEQUENCE_JSON_BYTES:
+        raise ValueError(
+            f"the steps together are {size:,} bytes as JSON; a sequence is at most {MAX_SEQUENCE_JSON_BYTES:,}"
+        )
+    return steps
+
+
+# The steps a client sends: at most 100 of them (the sequencer allows 20 and names the excess), and all
+# of them small enough to travel in one message.
+SequenceSteps = Annotated[list[StepData], Field(max_length=100), AfterValidator(_fits_a_message)]

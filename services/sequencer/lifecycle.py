@@ -1,0 +1,165 @@
+"""A campaign's settings, sequence and status changes: pure decisions, no I/O. Each answers the changed
+campaign with the `CampaignUpdated` to emit, or a typed refusal naming every reason."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from contracts import CampaignUpdated
+from contracts.campaign_settings import CampaignSettingsData, CampaignStatusName, ScheduleData, StepData
+from services.sequencer.domain import Campaign, CampaignSettings, CampaignStatus
+from services.sequencer.schedule import InvalidSchedule, Schedule
+from services.sequencer.sequence import SequenceRefused, StepDraft, validate_sequence
+
+SETTING_FIELDS = (
+    "schedule",
+    "mailbox_ids",
+    "daily_limit",
+    "stop_on_reply",
+    "wait_for_validation",
+    "send_to_unknown",
+)
+
+
+@dataclass(frozen=True)
+class Changed:
+    campaign: Campaign
+    events: tuple[CampaignUpdated, ...]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Not changed: `reasons` holds every one; `invalid` is the request's fault (422), otherwise the
+    campaign's state does not allow it (409)."""
+
+    reasons: tuple[str, ...]
+    invalid: bool = False
+
+
+# The status each action needs, the one it leads to, and how the refusal says it.
+_TRANSITIONS: dict[str, tuple[CampaignStatus, CampaignStatus, str]] = {
+    "activate": (CampaignStatus.DRAFT, CampaignStatus.ACTIVE, "only a draft can be activated"),
+    "pause": (CampaignStatus.ACTIVE, CampaignStatus.PAUSED, "only an active campaign can be paused"),
+    "resume": (CampaignStatus.PAUSED, CampaignStatus.ACTIVE, "only a paused campaign can be resumed"),
+}
+
+
+def update_settings(campaign: Campaign, values: Mapping[str, Any], now: datetime) -> Changed | Refused:
+    """Set the named settings (`values` holds only the fields the caller named; None clears the schedule
+    or the daily limit). A completed campaign's settings no longer change."""
+    if unknown := sorted(set(values) - set(SETTING_FIELDS)):
+        return Refused(tuple(f"{name}: not a campaign setting" for name in unknown), invalid=True)
+    reasons: list[str] = []
+    changes: dict[str, Any] = {}
+    for name, value in values.items():
+        match name:
+            case "schedule":
+                changes[name] = _schedule(value, reasons)
+            case "mailbox_ids":
+                changes[name] = tuple(dict.fromkeys(value or ()))
+            case "daily_limit":
+                if value is not None and value < 1:
+                    reasons.append("daily_limit: must be at least 1 (or null for no limit)")
+                changes[name] = value
+            case _:
+                if value is None:
+                    reasons.append(f"{name}: must be true or false")
+                changes[name] = value
+    if reasons:
+        return Refused(tuple(reasons), invalid=True)
+    if campaign.status is CampaignStatus.COMPLETED:
+        return Refused(("the campaign is completed; its settings no longer change",))
+    return _changed(replace(campaign, settings=replace(campaign.settings, **changes)), now)
+
+
+def replace_sequence(campaign: Campaign, drafts: Sequence[StepDraft], now: datetime) -> Changed | Refused:
+    """The new steps, or every error of them (step, field, what is wrong, the variable)."""
+    checked = validate_sequence(drafts)
+    if isinstance(checked, SequenceRefused):
+        return Refused(tuple(_step_error(e) for e in checked.errors), invalid=True)
+    if campaign.status is CampaignStatus.COMPLETED:
+        return Refused(("the campaign is completed; its sequence no longer changes",))
+    return _changed(replace(campaign, steps=tuple(drafts)), now)
+
+
+def activate(campaign: Campaign, now: datetime) -> Changed | Refused:
+    """A draft starts sending: refused with every reason it cannot (no steps, no mailbox, not a draft)."""
+    reasons = list(_status_reasons(campaign, "activate"))
+    if not campaign.steps:
+        reasons.append("the campaign has no steps: save a sequence first")
+    if not campaign.settings.mailbox_ids:
+        reasons.append("the campaign has no mailbox to send from")
+    if reasons:
+        return Refused(tuple(reasons))
+    return _changed(replace(campaign, status=CampaignStatus.ACTIVE), now)
+
+
+def pause(campaign: Campaign, now: datetime) -> Changed | Refused:
+    return _move(campaign, "pause", now)
+
+
+def resume(campaign: Campaign, now: datetime) -> Changed | Refused:
+    return _move(campaign, "resume", now)
+
+
+def _move(campaign: Campaign, action: str, now: datetime) -> Changed | Refused:
+    if reasons := _status_reasons(campaign, action):
+        return Refused(reasons)
+    return _changed(replace(campaign, status=_TRANSITIONS[action][1]), now)
+
+
+def _status_reasons(campaign: Campaign, action: str) -> tuple[str, ...]:
+    needed, _, rule = _TRANSITIONS[action]
+    if campaign.status is needed:
+        return ()
+    return (f"the campaign is {campaign.status.value}; {rule}",)
+
+
+def _schedule(value: Any, reasons: list[str]) -> Schedule | None:
+    if value is None:
+        return None
+    try:
+        return Schedule.from_json(value)
+    except InvalidSchedule as exc:
+        reasons.extend(f"schedule.{e.field}: {e.message}" for e in exc.errors)
+        return None
+
+
+def _step_error(error: Any) -> str:
+    where = "steps" if error.step is None else f"step {error.step}"
+    variable = f" (variable {error.variable!r})" if error.variable else ""
+    return f"{where}, {error.field}: {error.message}{variable}"
+
+
+def _changed(campaign: Campaign, now: datetime) -> Changed:
+    return Changed(campaign, (updated_event(campaign, now),))
+
+
+def settings_data(settings: CampaignSettings) -> CampaignSettingsData:
+    schedule = None if settings.schedule is None else ScheduleData.model_validate(settings.schedule.to_json())
+    return CampaignSettingsData(
+        schedule=schedule,
+        mailbox_ids=list(settings.mailbox_ids),
+        daily_limit=settings.daily_limit,
+        stop_on_reply=settings.stop_on_reply,
+        wait_for_validation=settings.wait_for_validation,
+        send_to_unknown=settings.send_to_unknown,
+    )
+
+
+def steps_data(campaign: Campaign) -> list[StepData]:
+    return [StepData(subject=s.subject, body=s.body, delay_minutes=s.delay_minutes) for s in campaign.steps]
+
+
+def updated_event(campaign: Campaign, now: datetime) -> CampaignUpdated:
+    return CampaignUpdated(
+        workspace_id=campaign.workspace_id,
+        campaign_id=campaign.id,
+        status=CampaignStatusName(campaign.status.value),
+        settings=settings_data(campaign.settings),
+        steps=steps_data(campaign),
+        occurred_at=now,
+    )
