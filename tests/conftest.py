@@ -14,11 +14,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from services.runtime.embedded_nats import EmbeddedNats
 from services.runtime.embedded_pg import EmbeddedPostgres, create_database
 from tests.harness import TEST_CLIENT, temporary_nats
 from tests.stack_fixtures import api_key, stack
+
+# Performance is measured in bench/, never asserted in tests: hypothesis's per-example deadline and its
+# "generation too slow" health check are timings, and they fail examples on a machine that is merely busy.
+settings.register_profile("leadflow", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("leadflow")
 
 # The shared stack's fixtures, registered here once for every package (see tests/stack_fixtures.py).
 __all__ = ["api_key", "stack"]
