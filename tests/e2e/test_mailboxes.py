@@ -112,8 +112,8 @@ async def test_another_workspaces_mailbox_is_not_found(
             ("DELETE", ""),
             ("POST", "/test"),
         ]:
-            kwargs = {"json": {"name": "Taken"}} if method == "PATCH" else {}
-            response = await other.request(method, f"/api/v1/mailboxes/{mailbox_id}{path}", **kwargs)
+            body = {"name": "Taken"} if method == "PATCH" else None
+            response = await other.request(method, f"/api/v1/mailboxes/{mailbox_id}{path}", json=body)
             assert response.status_code == 404, (method, path, response.text)
         assert mailbox_id not in [m["id"] for m in (await other.get("/api/v1/mailboxes")).json()["items"]]
     still = await client.get(f"/api/v1/mailboxes/{mailbox_id}")
