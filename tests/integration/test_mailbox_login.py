@@ -1,16 +1,18 @@
 """The mailbox connection test against real SMTP servers (aiosmtpd with AUTH, STARTTLS or TLS, a certificate
-made here): a good login works, and each failure is said in words a person can act on."""
+made here) and a real IMAP server (dovecot): a good login works, and each failure is said in words a person can act on."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 from services.mailer.connection_test import ConnectionTester, Login
 from services.mailer.domain import Security
+from tests.peers.dovecot import DOVECOT, Dovecot
 from tests.peers.fakemx import free_port
 from tests.peers.submission import Certificate, SubmissionServer
 
@@ -119,3 +121,51 @@ async def test_a_host_that_does_not_resolve_is_a_dns_failure(certificate: Certif
     assert outcome.error is not None and outcome.error.startswith(
         f"The SMTP host of {host}:587 could not be found"
     )
+
+
+@pytest.fixture(scope="module")
+def imap_server(certificate: Certificate) -> Iterator[Dovecot]:
+    if not Path(DOVECOT).is_file():
+        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
+    peer = Dovecot(certificate).start()
+    try:
+        yield peer
+    finally:
+        peer.stop()
+
+
+@pytest.mark.parametrize(
+    ("security", "password", "ok"),
+    [
+        ("starttls", "correct horse", True),
+        ("tls", "correct horse", True),
+        ("none", "correct horse", True),
+        ("starttls", "wrong", False),
+        ("tls", "wrong", False),
+    ],
+)
+async def test_an_imap_login(
+    imap_server: Dovecot, certificate: Certificate, security: str, password: str, ok: bool
+) -> None:
+    port = imap_server.tls_port if security == "tls" else imap_server.port
+    outcome = await connection_tester(certificate).imap(
+        Login("127.0.0.1", port, imap_server.username, password, Security(security))
+    )
+    assert outcome.ok is ok, outcome.error
+    if not ok:
+        assert outcome.error is not None and outcome.error.startswith(
+            f"IMAP authentication failed at 127.0.0.1:{port}"
+        )
+
+
+async def test_a_closed_imap_port_is_a_refused_connection(certificate: Certificate) -> None:
+    port = free_port()
+    outcome = await connection_tester(certificate).imap(Login("127.0.0.1", port, "u", "p", Security.TLS))
+    assert outcome.error == f"The IMAP connection to 127.0.0.1:{port} was refused: nothing listens there"
+
+
+async def test_an_untrusted_imap_certificate_is_a_tls_failure(imap_server: Dovecot) -> None:
+    outcome = await ConnectionTester(timeout=5.0).imap(
+        Login("127.0.0.1", imap_server.tls_port, imap_server.username, imap_server.password, Security.TLS)
+    )
+    assert outcome.error is not None and outcome.error.startswith("TLS with the IMAP server")
