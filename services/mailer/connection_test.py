@@ -64,9 +64,10 @@ class ConnectionTester:
             if login.username:
                 await client.login(login.username, login.password)
         except aiosmtplib.SMTPAuthenticationError as exc:
-            return Outcome(
-                False, f"SMTP authentication failed at {where}: the server said {exc.code} {exc.message}"
-            )
+            said = f"the server said {exc.code} {exc.message}"
+            if exc.code == 530 and "starttls" in exc.message.lower():
+                return Outcome(False, f"The SMTP server at {where} wants STARTTLS before the login: {said}")
+            return Outcome(False, f"SMTP authentication failed at {where}: {said}")
         except aiosmtplib.SMTPResponseException as exc:
             return Outcome(False, f"The SMTP server at {where} refused: {exc.code} {exc.message}")
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:

@@ -90,6 +90,18 @@ async def test_starttls_asked_of_a_server_without_it_says_so(
     assert server.logins == []
 
 
+@pytest.mark.parametrize("server", ["starttls"], indirect=True)
+async def test_a_login_in_the_clear_where_starttls_is_required_says_so(
+    server: SubmissionServer, certificate: Certificate
+) -> None:
+    outcome = await connection_tester(certificate).smtp(login(server, security="none"))
+    assert outcome.error == (
+        f"The SMTP server at {server.host}:{server.port} wants STARTTLS before the login: "
+        "the server said 530 Must issue a STARTTLS command first"
+    )
+    assert server.logins == []
+
+
 @pytest.fixture
 async def silent_port() -> AsyncIterator[int]:
     """A port that accepts connections and never says a word."""
