@@ -21,7 +21,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         BusUser(
             "gateway",
             serves_commands=False,
-            commands=("importer", "validator", "sequencer"),
+            commands=("importer", "validator", "sequencer", "mailer"),
             emits=("lead_status_changed", "leads_removed"),
             durables={"gateway-lead-view": (), "gateway-lead-imports": ("lead_imported", "import_completed")},
             # SSE of an import: its progress, and its completion as it is published.
@@ -32,6 +32,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         "sequencer", Start.WORKER, BusUser("sequencer", emits=("campaign_created", "campaign_updated"))
     ),
+    # Sender mailboxes (commands only, for now: it emits nothing yet).
+    ServiceSpec("mailer", Start.WORKER, BusUser("mailer")),
     ServiceSpec(
         "importer",
         Start.WORKER,

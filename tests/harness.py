@@ -22,6 +22,7 @@ from services.composition import bus_grants
 from services.runtime.bus_users import Grant
 from services.runtime.embedded import free_port
 from services.runtime.embedded_nats import EmbeddedNats
+from services.runtime.secrets import new_secret_key
 
 # The test suite's own NATS identity: tests publish events straight to the stream and read it, standing in
 # for services that are not running. Only the test servers know it; the services use their own users.
@@ -118,6 +119,8 @@ class ServiceStack:
     gateway_url: str = ""
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="leadflow-logs-")))
+    # The stack's LEADFLOW_SECRET_KEY (mailbox passwords), one per stack as `leadflow up` keeps one.
+    secret_key: str = field(default_factory=new_secret_key)
 
     @property
     def nats_url(self) -> str:
@@ -133,6 +136,7 @@ class ServiceStack:
             "LEADFLOW_DATABASE_URL": self.database_url,
             "LEADFLOW_LOG_JSON": "true",
             "LEADFLOW_LOG_LEVEL": "INFO",
+            "LEADFLOW_SECRET_KEY": self.secret_key,
             **extra,
         }
 

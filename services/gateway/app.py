@@ -15,6 +15,7 @@ from services.gateway.jobs import router as jobs
 from services.gateway.jobs.runner import JobRunner
 from services.gateway.leads import router as leads
 from services.gateway.leads import sort_keys
+from services.gateway.mailboxes import router as mailboxes
 from services.gateway.projection.consumer import PROJECTION_DURABLE, project, project_batch
 from services.gateway.projection.imports import IMPORT_EVENTS, IMPORTS_DURABLE, project_imports
 from services.gateway.sources import router as sources
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(imports.router)
     app.include_router(jobs.router)
     app.include_router(suppressions.router)
+    app.include_router(mailboxes.router)
     app.include_router(sources.router)
     app.include_router(web.router)
     app.mount("/static", web.static_files(), name="static")

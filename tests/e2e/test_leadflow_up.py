@@ -220,7 +220,7 @@ def test_up_keeps_the_bus_credentials_private_and_gives_each_service_only_its_ow
         assert stat.S_IMODE((data_dir / "nats" / "auth.conf").stat().st_mode) == 0o600
         passwords = json.loads(credentials_path.read_text())
         environments = _service_environments(up)
-        assert set(environments) == {"importer", "validator", "sequencer", "gateway"}
+        assert set(environments) == {"importer", "validator", "sequencer", "mailer", "gateway"}
         for service, env in environments.items():
             assert env["LEADFLOW_NATS_USER"] == service
             assert env["LEADFLOW_NATS_PASSWORD"] == passwords[service]
@@ -339,6 +339,7 @@ def test_a_fresh_up_shows_only_its_banner_and_logs_json_lines_without_errors(
     assert [path.name for path in logs] == [
         "gateway.log",
         "importer.log",
+        "mailer.log",
         "sequencer.log",
         "up.log",
         "validator.log",

@@ -1,0 +1,146 @@
+"""The mailer's command handlers about mailboxes: load, decide, store, one unit of work each. Passwords are
+encrypted before anything is stored and decrypted only to test a login; no reply carries one."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from contracts.commands import (
+    CreateMailbox,
+    DeleteMailbox,
+    GetMailbox,
+    ListMailboxes,
+    MailboxDeleted,
+    MailboxPage,
+    MailboxReply,
+    MailboxTestReply,
+    ServerCheck,
+    ServerOut,
+    TestMailbox,
+    UpdateMailbox,
+)
+from contracts.commands import Mailbox as MailboxOut
+from contracts.replies import Refusal
+from services.mailer.connection_test import ConnectionTester, Login, Outcome
+from services.mailer.domain import Invalid, Mailbox, Server, created, updated
+from services.mailer.repository import MailboxRepository
+from services.runtime.secrets import NotDecryptable, Secrets
+from services.runtime.service import Service
+
+NO_SUCH_MAILBOX = "No such mailbox."
+
+
+@dataclass(frozen=True)
+class Mailer:
+    """What the handlers work with: the service (database, bus), the secrets, the login tester."""
+
+    service: Service
+    secrets: Secrets
+    tester: ConnectionTester
+
+
+async def create_mailbox(mailer: Mailer, command: CreateMailbox) -> MailboxReply | Refusal:
+    now = datetime.now(UTC)
+    imap_password = None if command.imap is None else mailer.secrets.encrypt(command.imap.password)
+    outcome = created(command, mailer.secrets.encrypt(command.smtp.password), imap_password, now)
+    if isinstance(outcome, Invalid):
+        return Refusal.invalid(outcome.message)
+    async with mailer.service.unit_of_work() as uow:
+        if not await MailboxRepository.from_session(uow.session).add(outcome):
+            return Refusal.conflict("That mailbox id is taken.")
+    return MailboxReply(mailbox=_out(outcome))
+
+
+async def update_mailbox(mailer: Mailer, command: UpdateMailbox) -> MailboxReply | Refusal:
+    def encrypted(password: str | None) -> str | None:
+        return None if password is None else mailer.secrets.encrypt(password)
+
+    async with mailer.service.unit_of_work() as uow:
+        mailboxes = MailboxRepository.from_session(uow.session)
+        existing = await mailboxes.get(command.workspace_id, command.mailbox_id)
+        if existing is None:
+            return Refusal.not_found(NO_SUCH_MAILBOX)
+        outcome = updated(
+            existing,
+            command,
+            encrypted(None if command.smtp is None else command.smtp.password),
+            encrypted(None if command.imap is None else command.imap.password),
+            datetime.now(UTC),
+        )
+        if isinstance(outcome, Invalid):
+            return Refusal.invalid(outcome.message)
+        await mailboxes.save(outcome)
+    return MailboxReply(mailbox=_out(outcome))
+
+
+async def get_mailbox(mailer: Mailer, command: GetMailbox) -> MailboxReply | Refusal:
+    async with mailer.service.sessions() as session:
+        mailbox = await MailboxRepository.from_session(session).get(command.workspace_id, command.mailbox_id)
+    return Refusal.not_found(NO_SUCH_MAILBOX) if mailbox is None else MailboxReply(mailbox=_out(mailbox))
+
+
+async def list_mailboxes(mailer: Mailer, command: ListMailboxes) -> MailboxPage:
+    async with mailer.service.sessions() as session:
+        found = await MailboxRepository.from_session(session).page(
+            command.workspace_id, command.limit + 1, command.after
+        )
+    page = found[: command.limit]
+    return MailboxPage(
+        items=[_out(m) for m in page], next_after=page[-1].id if len(found) > command.limit else None
+    )
+
+
+async def delete_mailbox(mailer: Mailer, command: DeleteMailbox) -> MailboxDeleted | Refusal:
+    async with mailer.service.unit_of_work() as uow:
+        removed = await MailboxRepository.from_session(uow.session).remove(
+            command.workspace_id, command.mailbox_id
+        )
+    return MailboxDeleted() if removed else Refusal.not_found(NO_SUCH_MAILBOX)
+
+
+async def test_mailbox(mailer: Mailer, command: TestMailbox) -> MailboxTestReply | Refusal:
+    async with mailer.service.sessions() as session:
+        mailbox = await MailboxRepository.from_session(session).get(command.workspace_id, command.mailbox_id)
+    if mailbox is None:
+        return Refusal.not_found(NO_SUCH_MAILBOX)
+    smtp = await _try(mailer, mailbox.smtp, "SMTP", mailer.tester.smtp)
+    imap = None if mailbox.imap is None else await _try(mailer, mailbox.imap, "IMAP", mailer.tester.imap)
+    checks = [smtp] if imap is None else [smtp, imap]
+    return MailboxTestReply(
+        ok=all(c.ok for c in checks),
+        smtp=ServerCheck(ok=smtp.ok, error=smtp.error),
+        imap=None if imap is None else ServerCheck(ok=imap.ok, error=imap.error),
+    )
+
+
+async def _try(mailer: Mailer, server: Server, which: str, attempt: Tester) -> Outcome:
+    try:
+        password = mailer.secrets.decrypt(server.password_encrypted)
+    except NotDecryptable as exc:
+        return Outcome(False, f"The {which} password cannot be read: {exc}")
+    return await attempt(Login(server.host, server.port, server.username, password, server.security))
+
+
+Tester = Callable[[Login], Awaitable[Outcome]]
+
+
+def _server_out(server: Server) -> ServerOut:
+    return ServerOut(
+        host=server.host, port=server.port, username=server.username, security=server.security.value
+    )
+
+
+def _out(mailbox: Mailbox) -> MailboxOut:
+    return MailboxOut(
+        id=mailbox.id,
+        email=mailbox.email,
+        name=mailbox.name,
+        smtp=_server_out(mailbox.smtp),
+        imap=None if mailbox.imap is None else _server_out(mailbox.imap),
+        daily_limit=mailbox.daily_limit,
+        min_gap_seconds=mailbox.min_gap_seconds,
+        created_at=mailbox.created_at,
+        updated_at=mailbox.updated_at,
+    )

@@ -1,0 +1,138 @@
+"""Sender mailboxes through the gateway and the mailer: create → list → get → patch → test → delete, scoped to
+the workspace, refused settings answered 422, and no password in any answer or stored in the clear."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from services.runtime.db import psycopg_conninfo
+from tests.harness import ServiceStack
+from tests.peers.submission import Certificate, SubmissionServer
+from tests.stack_fixtures import create_workspace_key
+
+PASSWORD = "correct horse"
+
+
+@pytest.fixture(scope="module")
+def smtp_server() -> Iterator[SubmissionServer]:
+    # AUTH without TLS: the mailer trusts the system's certificate authorities, not a test's.
+    peer = SubmissionServer(Certificate.self_signed(), security="none", password=PASSWORD).start()
+    try:
+        yield peer
+    finally:
+        peer.stop()
+
+
+def mailbox_body(server: SubmissionServer, **changes: Any) -> dict[str, Any]:
+    body = {
+        "email": "ana@example.com",
+        "name": "Ana",
+        "smtp": {
+            "host": server.host,
+            "port": server.port,
+            "username": server.username,
+            "password": PASSWORD,
+            "security": "none",
+        },
+    }
+    return body | changes
+
+
+def no_password_in(response: httpx.Response) -> httpx.Response:
+    assert "password" not in response.text and PASSWORD not in response.text, response.text
+    return response
+
+
+async def test_a_mailbox_from_creation_to_deletion(
+    client: httpx.AsyncClient, smtp_server: SubmissionServer, stack: ServiceStack
+) -> None:
+    created = no_password_in(await client.post("/api/v1/mailboxes", json=mailbox_body(smtp_server)))
+    assert created.status_code == 201, created.text
+    mailbox = created.json()
+    mailbox_id = mailbox["id"]
+    assert (mailbox["daily_limit"], mailbox["min_gap_seconds"], mailbox["imap"]) == (30, 120, None)
+    assert mailbox["smtp"] == {
+        "host": smtp_server.host,
+        "port": smtp_server.port,
+        "username": smtp_server.username,
+        "security": "none",
+    }
+
+    listed = no_password_in(await client.get("/api/v1/mailboxes"))
+    assert listed.status_code == 200
+    assert mailbox_id in [m["id"] for m in listed.json()["items"]]
+    got = no_password_in(await client.get(f"/api/v1/mailboxes/{mailbox_id}"))
+    assert got.json() == mailbox
+
+    with psycopg.connect(psycopg_conninfo(stack.database_url)) as conn:
+        stored = conn.execute(
+            "SELECT smtp_password_encrypted FROM mailer.mailboxes WHERE id = %s", (mailbox_id,)
+        ).fetchone()
+    assert stored is not None and PASSWORD not in stored[0]
+
+    tested = no_password_in(await client.post(f"/api/v1/mailboxes/{mailbox_id}/test"))
+    assert tested.status_code == 200, tested.text
+    assert tested.json() == {"ok": True, "smtp": {"ok": True, "error": None}, "imap": None}
+
+    patched = no_password_in(
+        await client.patch(
+            f"/api/v1/mailboxes/{mailbox_id}",
+            json={"name": "Ana B.", "daily_limit": 50, "smtp": {"password": "no"}},
+        )
+    )
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["name"], patched.json()["daily_limit"]) == ("Ana B.", 50)
+    assert patched.json()["smtp"] == mailbox["smtp"]
+    failing = no_password_in(await client.post(f"/api/v1/mailboxes/{mailbox_id}/test"))
+    assert failing.json()["ok"] is False
+    assert "authentication failed" in failing.json()["smtp"]["error"]
+
+    deleted = await client.delete(f"/api/v1/mailboxes/{mailbox_id}")
+    assert deleted.status_code == 204
+    assert (await client.get(f"/api/v1/mailboxes/{mailbox_id}")).status_code == 404
+
+
+async def test_another_workspaces_mailbox_is_not_found(
+    client: httpx.AsyncClient, smtp_server: SubmissionServer, stack: ServiceStack
+) -> None:
+    created = await client.post("/api/v1/mailboxes", json=mailbox_body(smtp_server))
+    mailbox_id = created.json()["id"]
+    other_key = create_workspace_key(stack, "Other mailboxes")
+    async with httpx.AsyncClient(
+        base_url=stack.gateway_url, headers={"Authorization": f"Bearer {other_key}"}, timeout=30
+    ) as other:
+        for method, path in [
+            ("GET", ""),
+            ("PATCH", ""),
+            ("DELETE", ""),
+            ("POST", "/test"),
+        ]:
+            body = {"name": "Taken"} if method == "PATCH" else None
+            response = await other.request(method, f"/api/v1/mailboxes/{mailbox_id}{path}", json=body)
+            assert response.status_code == 404, (method, path, response.text)
+        assert mailbox_id not in [m["id"] for m in (await other.get("/api/v1/mailboxes")).json()["items"]]
+    still = await client.get(f"/api/v1/mailboxes/{mailbox_id}")
+    assert still.status_code == 200 and still.json()["name"] == "Ana"
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"email": "not an address"}, "is not an address"),
+        ({"daily_limit": 0}, "daily limit 0 is below 1"),
+        ({"min_gap_seconds": -1}, "minimum gap -1 s is below 0"),
+        ({"smtp": {"host": "smtp.example.com", "port": 70000, "security": "tls"}}, "port 70000"),
+        ({"smtp": {"host": "smtp.example.com", "port": 465, "security": "ssl"}}, "security"),
+    ],
+)
+async def test_refused_settings_answer_422_in_words(
+    client: httpx.AsyncClient, smtp_server: SubmissionServer, changes: dict[str, Any], words: str
+) -> None:
+    response = await client.post("/api/v1/mailboxes", json=mailbox_body(smtp_server, **changes))
+    assert response.status_code == 422, response.text
+    assert words in response.text
