@@ -7,10 +7,7 @@ pipeline (`pipeline.handlers`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from contracts import ImportCompleted, ImportProgress, LeadImported, subjects
+from contracts import ImportCompleted, ImportProgress, LeadImported
 from contracts.commands import (
     AddSuppression,
     CancelImport,
@@ -75,30 +72,28 @@ def create_service(
 
 
 def answer_import_commands(service: Service, runner: ImportRunner, previews: PreviewPool) -> None:
-    @_answers(service, "start_import", "Start a CSV import of an uploaded object into a campaign.")
+    @service.answers("start_import", "Start a CSV import of an uploaded object into a campaign.")
     async def start_import(cmd: StartCsvImport) -> ImportStatusReply | Refusal:
         return await imports.start_csv_import(service, runner, cmd)
 
-    @_answers(service, "get_import", "The state, progress and breakdown of one import.")
+    @service.answers("get_import", "The state, progress and breakdown of one import.")
     async def get_import(cmd: GetImport) -> ImportStatusReply | Refusal:
         return await imports.get_import(service, cmd)
 
-    @_answers(
-        service,
+    @service.answers(
         "list_campaign_imports",
         "A campaign's imports, newest first, each with its state and breakdown; keyset-paged.",
     )
     async def list_campaign_imports(cmd: ListCampaignImports) -> ImportPage | Refusal:
         return await imports.list_campaign_imports(service, cmd)
 
-    @_answers(
-        service, "cancel_import", "Stop an import after its current chunk; what it imported so far stays."
+    @service.answers(
+        "cancel_import", "Stop an import after its current chunk; what it imported so far stays."
     )
     async def cancel_import(cmd: CancelImport) -> ImportStatusReply | Refusal:
         return await imports.cancel_import(service, runner, cmd)
 
-    @_answers(
-        service,
+    @service.answers(
         "preview",
         "Detect a CSV's encoding, delimiter and header, show its first rows, suggest a mapping.",
     )
@@ -107,20 +102,19 @@ def answer_import_commands(service: Service, runner: ImportRunner, previews: Pre
 
 
 def answer_suppression_commands(service: Service) -> None:
-    @_answers(service, "add_suppression")
+    @service.answers("add_suppression")
     async def add_suppression(cmd: AddSuppression) -> SuppressionReply | Refusal:
         return await suppressions.add_suppression(service, cmd)
 
-    @_answers(service, "remove_suppression")
+    @service.answers("remove_suppression")
     async def remove_suppression(cmd: RemoveSuppression) -> SuppressionRemoved | Refusal:
         return await suppressions.remove_suppression(service, cmd)
 
-    @_answers(service, "list_suppressions")
+    @service.answers("list_suppressions")
     async def list_suppressions(cmd: ListSuppressions) -> SuppressionPage | Refusal:
         return await suppressions.list_suppressions(service, cmd)
 
-    @_answers(
-        service,
+    @service.answers(
         "upload_suppressions",
         "Add every address of an uploaded CSV to the suppression list, in one transaction; "
         "every row that is not an address comes back with its reason.",
@@ -130,22 +124,20 @@ def answer_suppression_commands(service: Service) -> None:
 
 
 def answer_directory_commands(service: Service, runner: ImportRunner) -> None:
-    @_answers(
-        service, "search_directory", "Companies of the directory matching a filter: their count and one page."
+    @service.answers(
+        "search_directory", "Companies of the directory matching a filter: their count and one page."
     )
     async def search_directory(cmd: SearchDirectory) -> DirectoryPage | Refusal:
         return await directory.search_directory(service, cmd)
 
-    @_answers(
-        service,
+    @service.answers(
         "directory_facets",
         "The distinct countries, cities (of the given countries) and industries of the directory.",
     )
     async def directory_facets(cmd: GetDirectoryFacets) -> DirectoryFacets:
         return await directory.directory_facets(service, cmd)
 
-    @_answers(
-        service,
+    @service.answers(
         "start_directory_import",
         "Import every company of the directory matching a filter into a campaign.",
     )
@@ -154,38 +146,23 @@ def answer_directory_commands(service: Service, runner: ImportRunner) -> None:
 
 
 def answer_pipeline_commands(service: Service, runner: ImportRunner) -> None:
-    @_answers(
-        service,
+    @service.answers(
         "create_pipeline_leads",
         "Store pipeline leads; an address already in the workspace's pipeline updates its lead.",
     )
     async def create_pipeline_leads(cmd: CreatePipelineLeads) -> PipelineLeadsStored:
         return await pipeline.create_pipeline_leads(service, cmd)
 
-    @_answers(
-        service,
+    @service.answers(
         "list_pipeline_leads",
         "The workspace's pipeline leads matching a filter: their count and one page.",
     )
     async def list_pipeline_leads(cmd: ListPipelineLeads) -> PipelineLeadPage | Refusal:
         return await pipeline.list_pipeline_leads(service, cmd)
 
-    @_answers(
-        service,
+    @service.answers(
         "start_pipeline_import",
         "Import pipeline leads of the workspace, chosen by id or by filter, into a campaign.",
     )
     async def start_pipeline_import(cmd: StartPipelineImport) -> ImportStatusReply | Refusal:
         return await pipeline.start_pipeline_import(service, runner, cmd)
-
-
-def _answers(
-    service: Service, command: str, description: str | None = None
-) -> Callable[[Callable[..., Any]], Any]:
-    """Subscribe the decorated function to the importer's command `command` (request/reply, one queue)."""
-    return service.broker.subscriber(
-        subjects.command_subject("importer", command),
-        queue="importer",
-        title=f"importer.{command}",
-        description=description,
-    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contracts import subjects
 from contracts.commands import (
     CreateMailbox,
     DeleteMailbox,
@@ -32,56 +31,44 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     secrets = Secrets.from_value(new_secret_key()) if for_docs else Secrets.from_settings(settings)
     mailer = Mailer(service, secrets, ConnectionTester())
 
-    @service.broker.subscriber(
-        subjects.command_subject("mailer", "create_mailbox"),
-        queue="mailer",
-        title="mailer.create_mailbox",
-        description="Add a sender mailbox (its passwords encrypted at rest).",
+    @service.answers(
+        "create_mailbox",
+        "Add a sender mailbox (its passwords encrypted at rest).",
     )
     async def create_mailbox(cmd: CreateMailbox) -> MailboxReply | Refusal:
         return await handlers.create_mailbox(mailer, cmd)
 
-    @service.broker.subscriber(
-        subjects.command_subject("mailer", "update_mailbox"),
-        queue="mailer",
-        title="mailer.update_mailbox",
-        description="Change a mailbox's settings; a password only when one is given.",
+    @service.answers(
+        "update_mailbox",
+        "Change a mailbox's settings; a password only when one is given.",
     )
     async def update_mailbox(cmd: UpdateMailbox) -> MailboxReply | Refusal:
         return await handlers.update_mailbox(mailer, cmd)
 
-    @service.broker.subscriber(
-        subjects.command_subject("mailer", "get_mailbox"),
-        queue="mailer",
-        title="mailer.get_mailbox",
-        description="One of the workspace's mailboxes (never its passwords).",
+    @service.answers(
+        "get_mailbox",
+        "One of the workspace's mailboxes (never its passwords).",
     )
     async def get_mailbox(cmd: GetMailbox) -> MailboxReply | Refusal:
         return await handlers.get_mailbox(mailer, cmd)
 
-    @service.broker.subscriber(
-        subjects.command_subject("mailer", "list_mailboxes"),
-        queue="mailer",
-        title="mailer.list_mailboxes",
-        description="The workspace's mailboxes, a page at a time.",
+    @service.answers(
+        "list_mailboxes",
+        "The workspace's mailboxes, a page at a time.",
     )
     async def list_mailboxes(cmd: ListMailboxes) -> MailboxPage:
         return await handlers.list_mailboxes(mailer, cmd)
 
-    @service.broker.subscriber(
-        subjects.command_subject("mailer", "delete_mailbox"),
-        queue="mailer",
-        title="mailer.delete_mailbox",
-        description="Remove a mailbox.",
+    @service.answers(
+        "delete_mailbox",
+        "Remove a mailbox.",
     )
     async def delete_mailbox(cmd: DeleteMailbox) -> MailboxDeleted | Refusal:
         return await handlers.delete_mailbox(mailer, cmd)
 
-    @service.broker.subscriber(
-        subjects.command_subject("mailer", "test_mailbox"),
-        queue="mailer",
-        title="mailer.test_mailbox",
-        description="Connect and log in to the mailbox's SMTP (and IMAP) server; say what failed, in words.",
+    @service.answers(
+        "test_mailbox",
+        "Connect and log in to the mailbox's SMTP (and IMAP) server; say what failed, in words.",
     )
     async def test_mailbox(cmd: TestMailbox) -> MailboxTestReply | Refusal:
         return await handlers.test_mailbox(mailer, cmd)

@@ -137,6 +137,16 @@ class Service:
         self.consumers.append(consumer)
         return consumer
 
+    def answers(self, verb: str, description: str | None = None) -> Callable[[Callable[..., Any]], Any]:
+        """Subscribe the decorated function to this service's command `verb` (request/reply on
+        `leadflow.cmd.<service>.<verb>`, one queue group, so replicas share the commands)."""
+        return self.broker.subscriber(
+            subjects.command_subject(self.name, verb),
+            queue=self.name,
+            title=f"{self.name}.{verb}",
+            description=description,
+        )
+
     def unit_of_work(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
         """One transaction: state, emitted events (outbox) and handled marks commit together."""
         return unit_of_work(self.sessions, outbox=self.outbox, processed_events=self.processed_events)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts import CampaignCreated, CampaignUpdated, subjects
+from contracts import CampaignCreated, CampaignUpdated
 from contracts.commands import (
     CampaignCreatedReply,
     CampaignStateReply,
@@ -23,47 +23,37 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     service = Service(name="sequencer", metadata=metadata, settings=settings, for_docs=for_docs)
     service.emits(CampaignCreated, CampaignUpdated)
 
-    @service.broker.subscriber(
-        subjects.command_subject("sequencer", "create_campaign"),
-        queue="sequencer",
-        title="sequencer.create_campaign",
-        description="Create a campaign (idempotent on campaign_id).",
+    @service.answers(
+        "create_campaign",
+        "Create a campaign (idempotent on campaign_id).",
     )
     async def create_campaign(cmd: CreateCampaign) -> CampaignCreatedReply | Refusal:
         return await handlers.create_campaign(service, cmd)
 
-    @service.broker.subscriber(
-        subjects.command_subject("sequencer", "get_campaign"),
-        queue="sequencer",
-        title="sequencer.get_campaign",
-        description="A campaign's status, settings and steps.",
+    @service.answers(
+        "get_campaign",
+        "A campaign's status, settings and steps.",
     )
     async def get_campaign(cmd: GetCampaign) -> CampaignStateReply | Refusal:
         return await handlers.get_campaign(service, cmd)
 
-    @service.broker.subscriber(
-        subjects.command_subject("sequencer", "update_campaign_settings"),
-        queue="sequencer",
-        title="sequencer.update_campaign_settings",
-        description="Change the named settings (422 with every error; emits CampaignUpdated).",
+    @service.answers(
+        "update_campaign_settings",
+        "Change the named settings (422 with every error; emits CampaignUpdated).",
     )
     async def update_campaign_settings(cmd: UpdateCampaignSettings) -> CampaignStateReply | Refusal:
         return await handlers.update_settings(service, cmd)
 
-    @service.broker.subscriber(
-        subjects.command_subject("sequencer", "replace_sequence"),
-        queue="sequencer",
-        title="sequencer.replace_sequence",
-        description="Replace the steps (invalid with every step error; emits CampaignUpdated).",
+    @service.answers(
+        "replace_sequence",
+        "Replace the steps (invalid with every step error; emits CampaignUpdated).",
     )
     async def replace_sequence(cmd: ReplaceSequence) -> CampaignStateReply | Refusal:
         return await handlers.replace_sequence(service, cmd)
 
-    @service.broker.subscriber(
-        subjects.command_subject("sequencer", "change_campaign_status"),
-        queue="sequencer",
-        title="sequencer.change_campaign_status",
-        description="Activate, pause or resume (conflict with every reason; emits CampaignUpdated).",
+    @service.answers(
+        "change_campaign_status",
+        "Activate, pause or resume (conflict with every reason; emits CampaignUpdated).",
     )
     async def change_campaign_status(cmd: ChangeCampaignStatus) -> CampaignStateReply | Refusal:
         return await handlers.change_status(service, cmd)

@@ -8,7 +8,6 @@ the validator's health (`validation_status`), and a re-run of a campaign's verif
 
 from __future__ import annotations
 
-from contracts import subjects
 from contracts.events import LeadsValidated
 from services.runtime.service import Service
 from services.runtime.settings import Settings
@@ -26,18 +25,13 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
 
     service.consume("lead_imported", handlers.on_lead_imported, durable="validator")
     service.consume("leads_removed", handlers.on_leads_removed, durable="validator-removals")
-    service.broker.subscriber(
-        subjects.command_subject("validator", "validation_status"),
-        queue="validator",
-        title="validator.validation_status",
-        description="Leads of a campaign still queued for verification, and whether (and why) the "
-        "validator is degraded.",
+    service.answers(
+        "validation_status",
+        "Leads of a campaign still queued for verification, and whether (and why) the validator is degraded.",
     )(handlers.validation_status)
-    service.broker.subscriber(
-        subjects.command_subject("validator", "rerun_validation"),
-        queue="validator",
-        title="validator.rerun_validation",
-        description="Verify a campaign's verified leads again (those with the given reason codes, or "
+    service.answers(
+        "rerun_validation",
+        "Verify a campaign's verified leads again (those with the given reason codes, or "
         "all); each gets the next run number.",
     )(handlers.rerun_validation)
 
