@@ -15,9 +15,13 @@ MAX_MAILBOXES = 100
 # A sequence travels whole in a command, its reply and CampaignUpdated, and a NATS message is at most 1 MB:
 # its steps as JSON are held to half of that, leaving room for the rest of the message.
 MAX_SEQUENCE_JSON_BYTES = 500_000
+# Emails a day for one campaign: far above any real campaign, and inside PostgreSQL's integer.
+MAX_CAMPAIGN_DAILY_LIMIT = 1_000_000
 
 
-class CampaignStatusName(StrEnum):
+class CampaignStatus(StrEnum):
+    """A campaign's status: the sequencer's `campaigns.status`, and the gateway's copy of it."""
+
     DRAFT = "draft"
     ACTIVE = "active"
     PAUSED = "paused"
@@ -46,6 +50,7 @@ class CampaignSettingsData(BaseModel):
     daily_limit: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_CAMPAIGN_DAILY_LIMIT,
         description="Emails per day for the campaign (its schedule's day); none: no limit.",
     )
     stop_on_reply: bool = True

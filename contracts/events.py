@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 from contracts._status import ImportEndState, LeadStatus
-from contracts.campaign_settings import CampaignSettingsData, CampaignStatusName, StepData
+from contracts.campaign_settings import CampaignSettingsData, CampaignStatus, StepData
 from contracts.subjects import event_subject, import_progress_subject
 
 MAX_BATCH: Final = 1000
@@ -146,7 +146,7 @@ class CampaignUpdated(CampaignEvent):
     """A campaign's status, settings or sequence changed: the whole state after the change."""
 
     event_type: Literal["campaign_updated"] = "campaign_updated"
-    status: CampaignStatusName
+    status: CampaignStatus
     settings: CampaignSettingsData
     steps: list[StepData]
 

@@ -7,9 +7,10 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.campaign_settings import (
+    MAX_CAMPAIGN_DAILY_LIMIT,
     MAX_MAILBOXES,
     CampaignSettingsData,
-    CampaignStatusName,
+    CampaignStatus,
     ScheduleData,
     SequenceSteps,
     StepData,
@@ -36,7 +37,7 @@ class SettingsChange(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     schedule: ScheduleData | None = None
     mailbox_ids: list[UUID] | None = Field(default=None, max_length=MAX_MAILBOXES)
-    daily_limit: int | None = Field(default=None, ge=1)
+    daily_limit: int | None = Field(default=None, ge=1, le=MAX_CAMPAIGN_DAILY_LIMIT)
     stop_on_reply: bool | None = None
     wait_for_validation: bool | None = None
     send_to_unknown: bool | None = None
@@ -72,6 +73,6 @@ class GetCampaign(Command):
 
 class CampaignStateReply(Reply):
     campaign_id: UUID
-    status: CampaignStatusName
+    status: CampaignStatus
     settings: CampaignSettingsData
     steps: list[StepData]

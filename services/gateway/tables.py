@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from contracts import LeadStatus
+from contracts.campaign_settings import CampaignStatus
 from services.gateway.domain import JobState
 from services.runtime.db import runtime_tables
 
@@ -69,7 +70,7 @@ campaigns = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # From the sequencer's CampaignUpdated; status_at is the event's time, so a redelivered older one
     # never takes a campaign back.
-    Column("status", Text, nullable=False, server_default="draft"),
+    Column("status", Text, nullable=False, server_default=CampaignStatus.DRAFT.value),
     Column("status_at", DateTime(timezone=True), nullable=True),
     Index("gateway_campaigns_workspace", "workspace_id", "created_at"),
 )

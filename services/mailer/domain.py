@@ -14,8 +14,9 @@ from email_validator import EmailNotValidError, validate_email
 from contracts.commands import CreateMailbox, ServerIn, ServerPatch, UpdateMailbox
 
 PORT_MIN, PORT_MAX = 1, 65535
-DAILY_LIMIT_MIN = 1
-MIN_GAP_MIN = 0
+# Far above any real mailbox (providers allow a few thousand a day), and inside PostgreSQL's integer.
+DAILY_LIMIT_MIN, DAILY_LIMIT_MAX = 1, 100_000
+MIN_GAP_MIN, MIN_GAP_MAX = 0, 86_400
 HOST_MAX = 253
 
 
@@ -84,10 +85,14 @@ def settings_problems(mailbox: Mailbox) -> tuple[str, ...]:
     problems += server_problems("The SMTP", mailbox.smtp.host, mailbox.smtp.port)
     if mailbox.imap is not None:
         problems += server_problems("The IMAP", mailbox.imap.host, mailbox.imap.port)
-    if mailbox.daily_limit < DAILY_LIMIT_MIN:
-        problems.append(f"The daily limit {mailbox.daily_limit} is below {DAILY_LIMIT_MIN}.")
-    if mailbox.min_gap_seconds < MIN_GAP_MIN:
-        problems.append(f"The minimum gap {mailbox.min_gap_seconds} s is below {MIN_GAP_MIN}.")
+    if not DAILY_LIMIT_MIN <= mailbox.daily_limit <= DAILY_LIMIT_MAX:
+        problems.append(
+            f"The daily limit {mailbox.daily_limit} is not between {DAILY_LIMIT_MIN} and {DAILY_LIMIT_MAX}."
+        )
+    if not MIN_GAP_MIN <= mailbox.min_gap_seconds <= MIN_GAP_MAX:
+        problems.append(
+            f"The minimum gap {mailbox.min_gap_seconds} s is not between {MIN_GAP_MIN} and {MIN_GAP_MAX} s."
+        )
     return tuple(problems)
 
 

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from uuid import UUID
 
 from contracts import CampaignCreated
+from contracts.campaign_settings import CampaignStatus
 from contracts.commands import CreateCampaign
 from services.sequencer.schedule import Schedule
 from services.sequencer.sequence import StepDraft
-
-
-class CampaignStatus(StrEnum):
-    """A campaign's status (`sequencer.campaigns.status`); `services/sequencer/lifecycle.py` moves it."""
-
-    DRAFT = "draft"
-    ACTIVE = "active"
-    PAUSED = "paused"
-    COMPLETED = "completed"
 
 
 @dataclass(frozen=True)

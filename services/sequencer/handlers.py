@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
-from contracts.campaign_settings import CampaignStatusName
 from contracts.commands import (
     CampaignAction,
     CampaignCreatedReply,
@@ -106,7 +105,7 @@ async def _change(
 def state_reply(campaign: Campaign) -> CampaignStateReply:
     return CampaignStateReply(
         campaign_id=campaign.id,
-        status=CampaignStatusName(campaign.status.value),
+        status=campaign.status,
         settings=lifecycle.settings_data(campaign.settings),
         steps=lifecycle.steps_data(campaign),
     )

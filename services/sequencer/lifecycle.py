@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from contracts import CampaignUpdated
-from contracts.campaign_settings import CampaignSettingsData, CampaignStatusName, ScheduleData, StepData
-from services.sequencer.domain import Campaign, CampaignSettings, CampaignStatus
+from contracts.campaign_settings import CampaignSettingsData, CampaignStatus, ScheduleData, StepData
+from services.sequencer.domain import Campaign, CampaignSettings
 from services.sequencer.schedule import InvalidSchedule, Schedule
 from services.sequencer.sequence import SequenceRefused, StepDraft, validate_sequence
 
@@ -158,7 +158,7 @@ def updated_event(campaign: Campaign, now: datetime) -> CampaignUpdated:
     return CampaignUpdated(
         workspace_id=campaign.workspace_id,
         campaign_id=campaign.id,
-        status=CampaignStatusName(campaign.status.value),
+        status=campaign.status,
         settings=settings_data(campaign.settings),
         steps=steps_data(campaign),
         occurred_at=now,

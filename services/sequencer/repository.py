@@ -9,7 +9,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.sequencer.domain import Campaign, CampaignSettings, CampaignStatus
+from contracts.campaign_settings import CampaignStatus
+from services.sequencer.domain import Campaign, CampaignSettings
 from services.sequencer.schedule import Schedule
 from services.sequencer.sequence import StepDraft
 from services.sequencer.tables import campaigns

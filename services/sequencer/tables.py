@@ -17,8 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+from contracts.campaign_settings import CampaignStatus
 from services.runtime.db import runtime_tables
-from services.sequencer.domain import CampaignStatus
 
 SCHEMA = "sequencer"
 metadata = MetaData(schema=SCHEMA)

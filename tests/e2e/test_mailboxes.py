@@ -124,8 +124,9 @@ async def test_another_workspaces_mailbox_is_not_found(
     ("changes", "words"),
     [
         ({"email": "not an address"}, "is not an address"),
-        ({"daily_limit": 0}, "daily limit 0 is below 1"),
-        ({"min_gap_seconds": -1}, "minimum gap -1 s is below 0"),
+        ({"daily_limit": 0}, "daily limit 0 is not between 1 and 100000"),
+        ({"daily_limit": 51_243_736_868_570}, "daily limit 51243736868570 is not between 1 and 100000"),
+        ({"min_gap_seconds": -1}, "minimum gap -1 s is not between 0 and 86400 s"),
         ({"smtp": {"host": "smtp.example.com", "port": 70000, "security": "tls"}}, "port 70000"),
         ({"smtp": {"host": "smtp.example.com", "port": 465, "security": "ssl"}}, "security"),
     ],

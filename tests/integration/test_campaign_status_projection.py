@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts import CampaignCreated, CampaignUpdated, Event
-from contracts.campaign_settings import CampaignSettingsData, CampaignStatusName
+from contracts.campaign_settings import CampaignSettingsData, CampaignStatus
 from services.gateway.projection.consumer import project
 from services.gateway.tables import campaigns
 from services.runtime.db import create_engine, session_factory
@@ -31,7 +31,7 @@ def updated(workspace_id: uuid.UUID, campaign_id: uuid.UUID, status: str, minute
     return CampaignUpdated(
         workspace_id=workspace_id,
         campaign_id=campaign_id,
-        status=CampaignStatusName(status),
+        status=CampaignStatus(status),
         settings=CampaignSettingsData(),
         steps=[],
         occurred_at=T0 + timedelta(minutes=minutes),

@@ -17,13 +17,13 @@ from psycopg.rows import TupleRow
 from sqlalchemy import Table
 
 from contracts import ImportState, LeadStatus
+from contracts.campaign_settings import CampaignStatus
 from services.composition import MIGRATED_SERVICES
 from services.gateway import tables as gateway
 from services.gateway.domain import JobState
 from services.importer import tables as importer
 from services.runtime.db import psycopg_conninfo
 from services.sequencer import tables as sequencer
-from services.sequencer.domain import CampaignStatus
 from services.validator import tables as validator
 from services.validator.domain import ValidationState
 
@@ -36,6 +36,7 @@ STATE_COLUMNS: dict[tuple[str, str, str], tuple[type[StrEnum], Table]] = {
     ("gateway", "lead_view", "base_status"): (LeadStatus, gateway.lead_view),
     ("gateway", "lead_counts", "status"): (LeadStatus, gateway.lead_counts),
     ("sequencer", "campaigns", "status"): (CampaignStatus, sequencer.campaigns),
+    ("gateway", "campaigns", "status"): (CampaignStatus, gateway.campaigns),
 }
 
 _LITERAL = re.compile(r"'((?:[^']|'')*)'")

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.campaign_settings import CampaignSettingsData, CampaignStatusName, SequenceSteps, StepData
+from contracts.campaign_settings import CampaignSettingsData, CampaignStatus, SequenceSteps, StepData
 from contracts.text import Text
 
 
@@ -24,8 +24,8 @@ class CampaignOut(BaseModel):
     id: UUID
     name: str
     created_at: datetime
-    status: CampaignStatusName = Field(
-        default=CampaignStatusName.DRAFT,
+    status: CampaignStatus = Field(
+        default=CampaignStatus.DRAFT,
         description="`draft`, `active`, `paused` or `completed` (in the list: as last projected, a moment "
         "behind a change)",
     )

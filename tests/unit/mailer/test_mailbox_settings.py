@@ -47,8 +47,10 @@ def stored() -> Mailbox:
         ({"smtp": ServerIn(**SMTP | {"host": " "})}, "The SMTP host is empty."),
         ({"smtp": ServerIn(**SMTP | {"host": "smtp example.com"})}, "is not a host name"),
         ({"imap": ServerIn(**SMTP | {"port": -1})}, "IMAP port -1 is not between 1 and 65535"),
-        ({"daily_limit": 0}, "The daily limit 0 is below 1."),
-        ({"min_gap_seconds": -1}, "The minimum gap -1 s is below 0."),
+        ({"daily_limit": 0}, "The daily limit 0 is not between 1 and 100000."),
+        ({"daily_limit": 51_243_736_868_570}, "The daily limit 51243736868570 is not between 1 and 100000."),
+        ({"min_gap_seconds": -1}, "The minimum gap -1 s is not between 0 and 86400 s."),
+        ({"min_gap_seconds": 86_401}, "The minimum gap 86401 s is not between 0 and 86400 s."),
     ],
 )
 def test_settings_out_of_bounds_are_refused_with_the_reason(changes: dict[str, Any], problem: str) -> None:
@@ -65,6 +67,7 @@ def test_settings_out_of_bounds_are_refused_with_the_reason(changes: dict[str, A
         {"smtp": ServerIn(**SMTP | {"port": 65535, "security": "none", "username": "", "password": ""})},
         {"imap": ServerIn(**SMTP | {"port": 993, "security": "tls"})},
         {"daily_limit": 1, "min_gap_seconds": 0},
+        {"daily_limit": 100_000, "min_gap_seconds": 86_400},
     ],
 )
 def test_settings_within_bounds_are_stored_with_the_encrypted_passwords(changes: dict[str, Any]) -> None:

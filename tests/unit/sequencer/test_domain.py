@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts import CampaignCreated
+from contracts.campaign_settings import CampaignStatus
 from contracts.commands import CreateCampaign
-from services.sequencer.domain import Campaign, CampaignIdTaken, CampaignStatus, Decision, decide
+from services.sequencer.domain import Campaign, CampaignIdTaken, Decision, decide
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 EARLIER = NOW - timedelta(days=3)

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts import CampaignUpdated
-from services.sequencer.domain import Campaign, CampaignSettings, CampaignStatus
+from contracts.campaign_settings import CampaignStatus
+from services.sequencer.domain import Campaign, CampaignSettings
 from services.sequencer.lifecycle import (
     Changed,
     Refused,
