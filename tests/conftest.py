@@ -6,7 +6,6 @@ cannot start its server raises: a broken environment must fail loudly, never ski
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import uuid
@@ -18,7 +17,7 @@ from hypothesis import HealthCheck, settings
 
 from services.runtime.embedded_nats import EmbeddedNats
 from services.runtime.embedded_pg import EmbeddedPostgres, create_database
-from tests.harness import TEST_CLIENT, temporary_nats
+from tests.harness import TEST_CLIENT, in_ci, temporary_nats
 from tests.stack_fixtures import api_key, stack
 
 # Performance is measured in bench/, never asserted in tests: hypothesis's per-example deadline and its
@@ -78,10 +77,6 @@ def fresh_database_url_session(postgres_server_url: str) -> Callable[[], str]:
 # something is missing or broken there; it must fail the run instead of silently passing with less coverage.
 
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() == "true"
-
-
 def _skipped(config: pytest.Config) -> list[pytest.TestReport | pytest.CollectReport]:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if not isinstance(reporter, pytest.TerminalReporter):
@@ -100,7 +95,7 @@ def _describe(report: pytest.TestReport | pytest.CollectReport) -> str:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     passing = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
-    if passing and _ci() and _skipped(session.config):
+    if passing and in_ci() and _skipped(session.config):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -108,7 +103,7 @@ def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int | pytest.ExitCode, config: pytest.Config
 ) -> None:
     skipped = _skipped(config)
-    if not (_ci() and skipped):
+    if not (in_ci() and skipped):
         return
     terminalreporter.section("CI guard: skipped tests fail the run (CI=true)", sep="=", red=True, bold=True)
     terminalreporter.line(

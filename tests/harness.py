@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+import pytest
 
 from services.composition import bus_grants
 from services.runtime.bus_users import Grant
@@ -30,6 +31,21 @@ TEST_CLIENT = "leadflow-tests"
 TEST_CLIENT_GRANT = Grant(publish=(">",), subscribe=(">",))
 # The connection name of clients that break the rules on purpose (tests of the permissions themselves).
 INTRUDER = "leadflow-tests-intruder"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def require_installed(path: Path, install: str) -> None:
+    """A system program a test needs (Chromium, dovecot). Missing in CI, where .ci/run installs it, the test
+    fails at once, saying so; on a developer's machine it is skipped with the command that installs it."""
+    if path.is_file():
+        return
+    message = f"{path} is missing: {install}"
+    if in_ci():
+        pytest.fail(f"{message} (.ci/run installs it under CI=true)", pytrace=False)
+    pytest.skip(message)
 
 
 def permission_violations(log_path: Path) -> list[str]:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
 
-from tests.harness import ServiceStack
+from tests.harness import ServiceStack, require_installed
 
 CHROMIUM = Path(os.environ.get("LEADFLOW_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -36,12 +36,7 @@ NARROW = ViewportSize(width=390, height=844)
 def browser() -> Iterator[Browser]:
     """One browser for the browser tests, closed when they are done: sync Playwright runs its own event
     loop in this thread, which must be gone before the async tests after them start theirs."""
-    if not CHROMIUM.exists():
-        # A local run without the browser skips; under CI=true the suite's CI guard (tests/conftest.py)
-        # turns any skip into a failed run, as for every other piece of missing infrastructure.
-        pytest.skip(
-            f"{CHROMIUM} is missing: `apt-get install --no-install-recommends chromium` (or set LEADFLOW_CHROMIUM)"
-        )
+    require_installed(CHROMIUM, "apt-get install --no-install-recommends chromium (or set LEADFLOW_CHROMIUM)")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS

@@ -12,6 +12,7 @@ import pytest
 
 from services.mailer.connection_test import ConnectionTester, Login
 from services.mailer.domain import Security
+from tests.harness import require_installed
 from tests.peers.dovecot import DOVECOT, Dovecot
 from tests.peers.fakemx import free_port
 from tests.peers.submission import Certificate, SubmissionServer
@@ -137,8 +138,7 @@ async def test_a_host_that_does_not_resolve_is_a_dns_failure(certificate: Certif
 
 @pytest.fixture(scope="module")
 def imap_server(certificate: Certificate) -> Iterator[Dovecot]:
-    if not Path(DOVECOT).is_file():
-        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
+    require_installed(Path(DOVECOT), "apt-get install dovecot-imapd")
     peer = Dovecot(certificate).start()
     try:
         yield peer
