@@ -3,94 +3,87 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Final, Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
+from contracts._envelope import (
+    MAX_BATCH,
+    BounceKind,
+    BounceSource,
+    CampaignEvent,
+    Event,
+    ImportEvent,
+    InboundMessageEvent,
+    LeadEvent,
+    StepEvent,
+    StepNumber,
+    UnsubscribeSource,
+    UtcDatetime,
+    Verdict,
+    _Frozen,
+)
 from contracts._status import ImportEndState, LeadStatus
 from contracts.campaign_settings import CampaignSettingsData, CampaignStatus, StepData
-from contracts.subjects import event_subject, import_progress_subject
+from contracts.sending import (
+    EmailSent,
+    LeadsScheduled,
+    MailboxHealthChanged,
+    ScheduledLead,
+    SendFailed,
+    SendFailure,
+    SendUncertain,
+    StepDue,
+    StepNotSendable,
+)
+from contracts.subjects import import_progress_subject
 
-MAX_BATCH: Final = 1000
-
-
-def _as_utc(value: datetime) -> datetime:
-    # A naive datetime is ambiguous across hosts and would make ordering of events meaningless.
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("datetime must be timezone-aware")
-    return value.astimezone(UTC)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
-StepNumber = Annotated[int, Field(ge=1)]
-
-BounceSource = Literal["smtp", "dsn"]
-BounceKind = Literal["hard", "soft"]
-UnsubscribeSource = Literal["link", "one_click", "reply", "manual"]
-
-
-class Verdict(StrEnum):
-    VALID = "valid"
-    INVALID = "invalid"
-    UNKNOWN = "unknown"
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Event(_Frozen):
-    """Envelope shared by all events; concrete subclasses pin ``event_type`` to a Literal."""
-
-    # Ephemeral events go over core NATS and are never stored in the stream.
-    ephemeral: ClassVar[bool] = False
-
-    event_id: UUID = Field(default_factory=uuid4)
-    event_type: str
-    schema_version: int = 1
-    occurred_at: UtcDatetime = Field(default_factory=_now)
-    workspace_id: UUID
-
-    @property
-    def subject(self) -> str:
-        return event_subject(self.workspace_id, self.event_type)
-
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode()
-
-
-class CampaignEvent(Event):
-    campaign_id: UUID
-
-
-class LeadEvent(CampaignEvent):
-    lead_id: UUID
-
-
-class ImportEvent(CampaignEvent):
-    import_id: UUID
-
-
-class StepEvent(LeadEvent):
-    step: StepNumber
-    total_steps: StepNumber
-
-
-class InboundMessageEvent(LeadEvent):
-    # The wire field is "subject", but ``Event.subject`` is already the NATS subject, hence the alias.
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
-
-    message_id: str
-    from_address: str
-    subject_line: str = Field(default="", alias="subject")
-    snippet: str = ""
+__all__ = [
+    "EVENT_SOURCES",
+    "EVENT_TYPES",
+    "MAX_BATCH",
+    "AnyEvent",
+    "AutoReplyDetected",
+    "BounceKind",
+    "BounceSource",
+    "CampaignCreated",
+    "CampaignEvent",
+    "CampaignUpdated",
+    "EmailBounced",
+    "EmailSent",
+    "Event",
+    "ImportCompleted",
+    "ImportEvent",
+    "ImportProgress",
+    "ImportedLead",
+    "InboundMessageEvent",
+    "LeadCompleted",
+    "LeadEvent",
+    "LeadImported",
+    "LeadStatusChanged",
+    "LeadUnsubscribed",
+    "LeadValidated",
+    "LeadsRemoved",
+    "LeadsScheduled",
+    "LeadsValidated",
+    "MailboxHealthChanged",
+    "ReplyDetected",
+    "ScheduledLead",
+    "SendFailed",
+    "SendFailure",
+    "SendUncertain",
+    "StepDue",
+    "StepEvent",
+    "StepNotSendable",
+    "StepNumber",
+    "UnsubscribeSource",
+    "UtcDatetime",
+    "ValidatedLead",
+    "ValidationRun",
+    "Verdict",
+    "parse_event",
+]
 
 
 class ImportedLead(_Frozen):
@@ -213,17 +206,6 @@ class LeadsValidated(CampaignEvent):
         ]
 
 
-class StepDue(StepEvent):
-    event_type: Literal["step_due"] = "step_due"
-    due_at: UtcDatetime
-
-
-class EmailSent(StepEvent):
-    event_type: Literal["email_sent"] = "email_sent"
-    message_id: str
-    mailbox: str
-
-
 class EmailBounced(LeadEvent):
     event_type: Literal["email_bounced"] = "email_bounced"
     source: BounceSource
@@ -231,6 +213,9 @@ class EmailBounced(LeadEvent):
     smtp_code: int | None
     diagnostic: str = ""
     email: str
+    step: StepNumber | None = Field(default=None, description="The step whose send bounced, when known.")
+    message_id: str | None = Field(default=None, description="The Message-ID of the send that bounced.")
+    mailbox_id: UUID | None = None
 
 
 class ReplyDetected(InboundMessageEvent):
@@ -283,6 +268,11 @@ AnyEvent = Annotated[
     | LeadsValidated
     | StepDue
     | EmailSent
+    | SendUncertain
+    | SendFailed
+    | StepNotSendable
+    | LeadsScheduled
+    | MailboxHealthChanged
     | EmailBounced
     | ReplyDetected
     | AutoReplyDetected
@@ -303,6 +293,11 @@ _EVENT_CLASSES: Final[tuple[type[Event], ...]] = (
     LeadsValidated,
     StepDue,
     EmailSent,
+    SendUncertain,
+    SendFailed,
+    StepNotSendable,
+    LeadsScheduled,
+    MailboxHealthChanged,
     EmailBounced,
     ReplyDetected,
     AutoReplyDetected,
@@ -338,6 +333,11 @@ EVENT_SOURCES: Final[dict[str, str]] = {
     "leads_validated": "validator",
     "step_due": "sequencer",
     "email_sent": "mailer",
+    "send_uncertain": "mailer",
+    "send_failed": "mailer",
+    "step_not_sendable": "sequencer",
+    "leads_scheduled": "sequencer",
+    "mailbox_health_changed": "mailer",
     "email_bounced": "inbox",
     "reply_detected": "inbox",
     "auto_reply_detected": "inbox",

@@ -25,14 +25,16 @@ from contracts.events import (
     Event,
     LeadCompleted,
     LeadImported,
+    LeadsRemoved,
     LeadStatusChanged,
     LeadUnsubscribed,
     LeadValidated,
     ReplyDetected,
+    SendFailed,
     Verdict,
 )
 
-__all__ = ["TERMINAL", "LeadState", "LeadStatus", "apply", "fold"]
+__all__ = ["TERMINAL", "LeadState", "LeadStatus", "apply", "fold", "stops_sequence"]
 
 TERMINAL: Final = frozenset(
     {LeadStatus.REPLIED, LeadStatus.BOUNCED, LeadStatus.UNSUBSCRIBED, LeadStatus.INVALID}
@@ -209,3 +211,24 @@ def fold(events: Iterable[Event], state: LeadState = _NEW_LEAD) -> LeadState:
     for event in events:
         state = apply(state, event)
     return state
+
+
+def stops_sequence(event: Event, *, stop_on_reply: bool = True) -> bool:
+    """Whether `event` ends the sequence of its lead (of every lead it names) in its campaign.
+
+    One rule for the sequencer, which stops the lead's progress, and the mailer, which drops the lead's
+    queued send: a reply (when the campaign stops on replies), a hard bounce, an unsubscribe, an invalid
+    verdict, a send given up, a removal, or a person setting a terminal status or Completed. A person
+    setting Pending or Contacted does not restart a stopped sequence.
+    """
+    match event:
+        case ReplyDetected():
+            return stop_on_reply
+        case EmailBounced(kind="hard") | LeadUnsubscribed() | SendFailed() | LeadsRemoved():
+            return True
+        case LeadValidated(verdict=Verdict.INVALID):
+            return True
+        case LeadStatusChanged(status=status):
+            return status in TERMINAL or status is LeadStatus.COMPLETED
+        case _:
+            return False

@@ -65,10 +65,28 @@ class CampaignAction(StrEnum):
 class ChangeCampaignStatus(Command):
     campaign_id: UUID
     action: CampaignAction
+    mailbox_failures: list[Text] = Field(
+        default_factory=list,
+        max_length=MAX_MAILBOXES,
+        description="What failed when the gateway tested the campaign's mailboxes before activating, in "
+        "words, one per mailbox: each is a reason the activation is refused.",
+    )
 
 
 class GetCampaign(Command):
     campaign_id: UUID
+
+
+class StepCount(BaseModel):
+    """Where a campaign's leads are on one step."""
+
+    step: int
+    sent: int = Field(default=0, description="Leads whose step was sent.")
+    due: int = Field(default=0, description="Leads whose step is due and handed to the mailer, not yet sent.")
+    waiting: int = Field(default=0, description="Leads whose next step this is, not yet due.")
+    uncertain: int = Field(default=0, description="Sends that may or may not have reached the server.")
+    not_sendable: int = Field(default=0, description="Leads missing a variable the step needs.")
+    failed: int = Field(default=0, description="Sends given up (suppressed, rejected, retries ran out).")
 
 
 class CampaignStateReply(Reply):
@@ -76,3 +94,30 @@ class CampaignStateReply(Reply):
     status: CampaignStatus
     settings: CampaignSettingsData
     steps: list[StepData]
+    step_counts: list[StepCount] = Field(default_factory=list)
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What keeps the campaign from sending as set (an unhealthy mailbox).",
+    )
+
+
+class PreviewSequence(Command):
+    """Render a campaign's steps for one of its leads: the saved steps, or `steps` as being edited."""
+
+    campaign_id: UUID
+    lead_id: UUID
+    steps: SequenceSteps | None = None
+
+
+class PreviewedStep(BaseModel):
+    step: int
+    subject: str = ""
+    body: str = ""
+    missing: list[str] = Field(default_factory=list, description="Variables the lead has no value for.")
+    errors: list[str] = Field(default_factory=list, description="What is wrong with the step's templates.")
+
+
+class SequencePreview(Reply):
+    campaign_id: UUID
+    lead_id: UUID
+    steps: list[PreviewedStep] = Field(default_factory=list)

@@ -24,6 +24,16 @@ class ListSuppressions(Command):
     q: MaybeText = Field(default=None, max_length=320)
 
 
+class CheckSuppressions(Command):
+    """Which of these addresses are suppressed (the mailer asks again right before it sends)."""
+
+    emails: list[Text] = Field(min_length=1, max_length=1000)
+
+
+class SuppressedEmails(Reply):
+    emails: list[str] = Field(default_factory=list, description="The asked addresses that are suppressed.")
+
+
 class Suppression(BaseModel):
     email: str
     reason: str

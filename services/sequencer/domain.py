@@ -9,7 +9,7 @@ from uuid import UUID
 from contracts import CampaignCreated
 from contracts.campaign_settings import CampaignStatus
 from contracts.commands import CreateCampaign
-from services.sequencer.schedule import Schedule
+from contracts.schedule import Schedule
 from services.sequencer.sequence import StepDraft
 
 

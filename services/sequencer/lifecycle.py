@@ -10,8 +10,8 @@ from typing import Any
 
 from contracts import CampaignUpdated
 from contracts.campaign_settings import CampaignSettingsData, CampaignStatus, ScheduleData, StepData
+from contracts.schedule import InvalidSchedule, Schedule
 from services.sequencer.domain import Campaign, CampaignSettings
-from services.sequencer.schedule import InvalidSchedule, Schedule
 from services.sequencer.sequence import SequenceRefused, StepDraft, validate_sequence
 
 SETTING_FIELDS = (

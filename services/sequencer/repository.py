@@ -10,8 +10,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.campaign_settings import CampaignStatus
+from contracts.schedule import Schedule
 from services.sequencer.domain import Campaign, CampaignSettings
-from services.sequencer.schedule import Schedule
 from services.sequencer.sequence import StepDraft
 from services.sequencer.tables import campaigns
 

@@ -12,6 +12,7 @@ WS = UUID("00000000-0000-4000-8000-0000000000a1")
 CAMPAIGN = UUID("00000000-0000-4000-8000-0000000000c1")
 LEAD = UUID("00000000-0000-4000-8000-0000000000d1")
 IMPORT = UUID("00000000-0000-4000-8000-0000000000e1")
+MAILBOX = UUID("00000000-0000-4000-8000-0000000000f1")
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=1)
@@ -89,13 +90,52 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
             }
         ],
     },
-    "step_due": {**_LEAD_FIELDS, "step": 1, "total_steps": 3, "due_at": T1},
+    "step_due": {
+        **_LEAD_FIELDS,
+        "step": 2,
+        "total_steps": 3,
+        "due_at": T1,
+        "email": "jane@example.com",
+        "subject": "Re: Hi Jane",
+        "body": "Following up.",
+        "in_reply_to": "<sent-1@example.com>",
+        "references": ["<sent-1@example.com>"],
+        "mailbox_id": MAILBOX,
+    },
     "email_sent": {
         **_LEAD_FIELDS,
         "step": 1,
         "total_steps": 3,
         "message_id": "<sent-1@example.com>",
         "mailbox": "sales@example.org",
+        "mailbox_id": MAILBOX,
+        "subject": "Hi Jane",
+    },
+    "send_uncertain": {
+        **_LEAD_FIELDS,
+        "step": 1,
+        "total_steps": 3,
+        "message_id": "<sent-1@example.com>",
+        "mailbox": "sales@example.org",
+        "mailbox_id": MAILBOX,
+    },
+    "send_failed": {
+        **_LEAD_FIELDS,
+        "step": 1,
+        "total_steps": 3,
+        "reason": "suppressed",
+        "detail": "the address is on the suppression list",
+    },
+    "step_not_sendable": {**_LEAD_FIELDS, "step": 1, "total_steps": 3, "missing": ["first_name"]},
+    "leads_scheduled": {
+        "campaign_id": CAMPAIGN,
+        "leads": [{"lead_id": LEAD, "step": 2, "total_steps": 3, "due_at": T2}],
+    },
+    "mailbox_health_changed": {
+        "mailbox_id": MAILBOX,
+        "email": "sales@example.org",
+        "healthy": False,
+        "reason": "535 authentication failed (5 sends in a row)",
     },
     "email_bounced": {
         **_LEAD_FIELDS,

@@ -20,6 +20,7 @@ from contracts import (
     Verdict,
     apply,
     fold,
+    stops_sequence,
 )
 
 from ._factories import T0, T1, T2, T3, make
@@ -533,3 +534,29 @@ def test_e_apply_is_total(state: LeadState, event: Event) -> None:
     assert isinstance(result, LeadState)
     assert result.status in S
     assert apply(result, event) == result  # idempotent: redelivery of the same event is harmless
+
+
+@pytest.mark.parametrize(
+    ("event", "stop_on_reply", "stops"),
+    [
+        (make("reply_detected"), True, True),
+        (make("reply_detected"), False, False),
+        (make("auto_reply_detected"), True, False),
+        (make("email_bounced"), True, True),
+        (make("email_bounced", kind="soft"), True, False),
+        (make("lead_unsubscribed"), False, True),
+        (make("send_failed"), True, True),
+        (make("leads_removed"), True, True),
+        (make("lead_validated", verdict="invalid"), True, True),
+        (make("lead_validated", verdict="unknown"), True, False),
+        (make("lead_status_changed", status="bounced"), True, True),
+        (make("lead_status_changed", status="completed"), True, True),
+        (make("lead_status_changed", status="pending"), True, False),
+        (make("lead_status_changed", status="contacted"), True, False),
+        (make("email_sent"), True, False),
+        (make("send_uncertain"), True, False),
+        (make("step_not_sendable"), True, False),
+    ],
+)
+def test_what_stops_a_sequence(event: Event, stop_on_reply: bool, stops: bool) -> None:
+    assert stops_sequence(event, stop_on_reply=stop_on_reply) is stops

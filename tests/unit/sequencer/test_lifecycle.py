@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from contracts import CampaignUpdated
 from contracts.campaign_settings import CampaignStatus
+from contracts.schedule import Schedule
 from services.sequencer.domain import Campaign, CampaignSettings
 from services.sequencer.lifecycle import (
     Changed,
@@ -22,7 +23,6 @@ from services.sequencer.lifecycle import (
     resume,
     update_settings,
 )
-from services.sequencer.schedule import Schedule
 from services.sequencer.sequence import StepDraft
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)

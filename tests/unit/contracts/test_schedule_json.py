@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.sequencer.schedule import InvalidSchedule, Schedule, ScheduleError
+from contracts.schedule import InvalidSchedule, Schedule, ScheduleError
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.sequencer.schedule import WEEKDAYS, Schedule, due_at
+from contracts.schedule import WEEKDAYS, Schedule, due_at
 
 ALL_DAYS = frozenset(WEEKDAYS)
 WORKDAYS = frozenset(WEEKDAYS[:5])

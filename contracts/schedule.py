@@ -1,5 +1,8 @@
 """A campaign's sending window: the days and the wall-clock hours, in the campaign's time zone. No I/O.
 
+In contracts because two services read it: the sequencer decides when a step is due, and the mailer
+never sends outside the window (a send held back by a mailbox's limits waits for the next opening).
+
 The window is open at an instant when the instant's wall-clock time in the zone falls on one of the days,
 at or after `start` and before `end` (`"24:00"` is the end of the day, so a window never crosses midnight).
 Across a DST change the wall clock decides, with two rules:
