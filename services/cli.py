@@ -66,8 +66,11 @@ def up() -> None:
     shows the banner and errors; the logs are JSON lines in <data folder>/logs/. Other commands find
     this stack from any directory while it runs.
     """
+    import httpx
+
     from services.composition import SERVICES
     from services.runtime.logs import configure_logging
+    from services.runtime.smtp_capture import CAPTURE_MAILBOX_NAME, ensure_capture_mailbox
     from services.runtime.stack import LOGS_DIR, UP_LOG, Endpoints, run_stack
 
     settings = Settings()
@@ -77,11 +80,21 @@ def up() -> None:
 
     def announce(gateway_url: str, endpoints: Endpoints) -> None:
         key = asyncio.run(_dev_key(endpoints.database_url))
+        capture = endpoints.capture
+        if capture is not None:
+            # The dev workspace sends into the capture: import → activate shows real messages, none leaves.
+            try:
+                ensure_capture_mailbox(gateway_url, key, capture)
+            except httpx.HTTPError as exc:
+                typer.echo(
+                    f"warning: the dev mailbox {CAPTURE_MAILBOX_NAME!r} was not set up: {exc}", err=True
+                )
         typer.echo(
             "\nLeadflow is running.\n"
             f"  Gateway      {gateway_url}\n"
             f"  API docs     {gateway_url}/docs\n"
             f"  NATS         {endpoints.nats_url}\n"
+            f"  Mail capture {capture}   (mailbox {CAPTURE_MAILBOX_NAME!r}; the UI's Outbox (local))\n"
             f"  Data folder  {data_dir}\n"
             f"  Dev API key  {key}   (workspace {DEV_WORKSPACE!r}; a new one each start)\n"
             "Press Ctrl-C to stop.\n"

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Response
 from services.gateway import errors, input_errors
 from services.gateway.auth import SessionCookieAuth
 from services.gateway.campaigns import router as campaigns
+from services.gateway.dev import router as dev
 from services.gateway.imports import router as imports
 from services.gateway.jobs import router as jobs
 from services.gateway.jobs.runner import JobRunner
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(suppressions.router)
     app.include_router(mailboxes.router)
     app.include_router(sources.router)
+    app.include_router(dev.router)
     app.include_router(web.router)
     app.mount("/static", web.static_files(), name="static")
     app.add_middleware(

@@ -53,6 +53,16 @@ class Settings(BaseSettings):
         "and port): the web UI's state changes must come from this origin, and https makes the session "
         "cookie Secure; unset → the origin each request was sent to",
     )
+    capture_smtp: str | None = Field(
+        default=None,
+        description="`host:port` of `leadflow up`'s local SMTP capture server; unset → 127.0.0.1:1025 (another "
+        "free port when that one is taken)",
+    )
+    capture_dir: Path | None = Field(
+        default=None,
+        description="the Maildir of captured messages the gateway lists at /api/v1/dev/outbox (`leadflow up` "
+        "sets it); unset → the outbox is off",
+    )
     health_port: int = Field(
         default=8080, description="/healthz, /startedz and /readyz of a worker service; 0 = any"
     )

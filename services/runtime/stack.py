@@ -39,6 +39,14 @@ from .secrets import (
 )
 from .service_spec import ServiceSpec, Start, bus_users, migrated
 from .settings import Settings
+from .smtp_capture import (
+    CAPTURE_FOLDER,
+    DEFAULT_CAPTURE_HOST,
+    DEFAULT_CAPTURE_PORT,
+    CaptureAddress,
+    CaptureServer,
+    parse_capture_address,
+)
 from .supervised import ManagedNats, ManagedPostgres, ManagedProcess
 
 log = structlog.get_logger(__name__)
@@ -57,10 +65,16 @@ class AlreadyRunning(Exception):
     pass
 
 
+class CaptureUnavailable(Exception):
+    """The local SMTP capture cannot listen where LEADFLOW_CAPTURE_SMTP says; the message says why."""
+
+
 @dataclass
 class Endpoints:
     nats_url: str
     database_url: str
+    # Where the local SMTP capture listens (None before it is started).
+    capture: CaptureAddress | None = None
 
 
 @dataclass
@@ -71,6 +85,7 @@ class Stack:
     nats: ManagedNats | None = None
     postgres: ManagedPostgres | None = None
     processes: list[ManagedProcess] = field(default_factory=list)
+    capture: CaptureServer | None = None
     # Each worker's /startedz, which answers 200 once its broker has started.
     worker_health: list[str] = field(default_factory=list)
 
@@ -81,6 +96,39 @@ class Stack:
     @property
     def logs_dir(self) -> Path:
         return self.data_dir / LOGS_DIR
+
+    @property
+    def capture_dir(self) -> Path:
+        return self.data_dir / CAPTURE_FOLDER
+
+    def capture_address(self) -> CaptureAddress:
+        """LEADFLOW_CAPTURE_SMTP when set (raises CaptureUnavailable for a malformed one), else
+        127.0.0.1:1025, or a free port when another program (another stack) has that one."""
+        if self.settings.capture_smtp:
+            try:
+                return parse_capture_address(self.settings.capture_smtp)
+            except ValueError as exc:
+                raise CaptureUnavailable(str(exc)) from None
+        host = DEFAULT_CAPTURE_HOST
+        port = DEFAULT_CAPTURE_PORT if port_is_free(DEFAULT_CAPTURE_PORT, host) else free_port(host)
+        return CaptureAddress(host, port)
+
+    def start_capture(self, address: CaptureAddress) -> None:
+        """The local SMTP capture server, in a thread of this process: it lives and stops with the stack."""
+        try:
+            server = CaptureServer(address, self.capture_dir)
+            server.start()
+        except (OSError, RuntimeError) as exc:
+            raise CaptureUnavailable(
+                f"the local SMTP capture cannot listen on {address}: {exc}. Set LEADFLOW_CAPTURE_SMTP to "
+                "another host:port."
+            ) from None
+        self.capture = server
+
+    def stop_capture(self) -> None:
+        if self.capture is not None:
+            self.capture.stop()
+            self.capture = None
 
     def claim_data_dir(self) -> None:
         """Record this process as the stack starting on the data folder, unless one runs there already."""
@@ -156,6 +204,8 @@ class Stack:
             env = {**base_env, **self.nats_identity(name)}
             if service.start is Start.HTTP:
                 env["LEADFLOW_HTTP_PORT"] = str(http_port)
+                # The gateway lists what the local capture received (the UI's "Outbox (local)").
+                env["LEADFLOW_CAPTURE_DIR"] = str(self.capture_dir)
             else:
                 health_port = free_port()
                 env["LEADFLOW_HEALTH_PORT"] = str(health_port)
@@ -307,7 +357,10 @@ def run_stack(
         stack.claim_data_dir()
         claimed = True
         secret_key = stack.secret_key()
+        capture = stack.capture_address()
         endpoints = stack.start_servers()
+        stack.start_capture(capture)
+        endpoints.capture = capture
         migrations.upgrade(endpoints.database_url, migrated(services))
         http_port = stack.http_port()
         gateway_url = f"http://{settings.http_host}:{http_port}"
@@ -328,7 +381,7 @@ def run_stack(
     except _Stop:
         print("\nStopping Leadflow…", file=sys.stderr)
         return 0
-    except (AlreadyRunning, ClusterFromAnotherVersion, SecretKeyError) as exc:
+    except (AlreadyRunning, CaptureUnavailable, ClusterFromAnotherVersion, SecretKeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except Exception:
@@ -338,6 +391,7 @@ def run_stack(
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop_services()
+        stack.stop_capture()
         stack.stop_servers()
         if claimed:
             stack.withdraw()

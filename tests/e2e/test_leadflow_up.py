@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiosmtplib
 import httpx
 import nats
 import nats.errors
@@ -76,7 +77,7 @@ class Up:
         return [line for line in self.output[: self.output.index(BANNER)] if line.strip()]
 
     def after_banner(self) -> list[str]:
-        return [line for line in self.output[self.output.index(BANNER) :] if line.strip()][7:]
+        return [line for line in self.output[self.output.index(BANNER) :] if line.strip()][8:]
 
 
 @pytest.fixture
@@ -287,6 +288,57 @@ def test_up_keeps_one_private_secret_key_and_gives_it_to_every_service(data_dir:
         assert {env["LEADFLOW_SECRET_KEY"] for env in _service_environments(third).values()} == {secret}
     finally:
         assert third.interrupt() == 0, "".join(third.output[-40:])
+
+
+def dev_mailboxes(url: str, key: str) -> list[dict[str, object]]:
+    listed = httpx.get(f"{url}/api/v1/mailboxes", headers={"Authorization": f"Bearer {key}"})
+    assert listed.status_code == 200, listed.text
+    return [m for m in listed.json()["items"] if m["name"] == "Local capture"]
+
+
+def test_up_captures_mail_locally_and_gives_the_dev_workspace_a_mailbox_for_it(data_dir: Path) -> None:
+    first_port = free_port()
+    up = Up(data_dir, free_port(), LEADFLOW_CAPTURE_SMTP=f"127.0.0.1:{first_port}")
+    try:
+        key = up.wait_ready()
+        assert f"Mail capture 127.0.0.1:{first_port}" in "".join(up.output)
+        (mailbox,) = dev_mailboxes(up.url, key)
+        assert mailbox["smtp"] == {
+            "host": "127.0.0.1",
+            "port": first_port,
+            "username": "dev",
+            "security": "none",
+        }
+        headers = {"Authorization": f"Bearer {key}"}
+        tested = httpx.post(f"{up.url}/api/v1/mailboxes/{mailbox['id']}/test", headers=headers, timeout=30)
+        assert tested.json()["ok"] is True, tested.text
+
+        async def send() -> None:
+            smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=first_port, start_tls=False)
+            await smtp.connect()
+            await smtp.login("dev", "dev")
+            await smtp.sendmail(
+                "dev@leadflow.example", ["ana@firma.cz"], b"Subject: Captured\r\n\r\nHello\r\n"
+            )
+            await smtp.quit()
+
+        asyncio.run(send())
+        outbox = httpx.get(f"{up.url}/api/v1/dev/outbox", headers=headers).json()
+        assert outbox["enabled"] is True
+        assert [(m["subject"], m["text"]) for m in outbox["items"]] == [("Captured", "Hello\n")]
+        assert len(list((data_dir / "outbox" / "new").iterdir())) == 1
+    finally:
+        assert up.interrupt() == 0, "".join(up.output[-40:])
+
+    # Started again with the capture elsewhere: the same one mailbox, pointed at the new address.
+    second_port = free_port()
+    again = Up(data_dir, free_port(), LEADFLOW_CAPTURE_SMTP=f"127.0.0.1:{second_port}")
+    try:
+        key = again.wait_ready()
+        (moved,) = dev_mailboxes(again.url, key)
+        assert moved["id"] == mailbox["id"] and moved["smtp"]["port"] == second_port
+    finally:
+        assert again.interrupt() == 0, "".join(again.output[-40:])
 
 
 def test_up_refuses_an_unusable_secret_key_before_starting_anything(data_dir: Path) -> None:
