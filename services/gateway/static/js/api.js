@@ -1,11 +1,18 @@
 // The gateway's API as the UI uses it. The session cookie authenticates every call (and EventSource).
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, issues = []) {
     super(message);
     this.status = status;
+    // A 422's problems one by one ({loc, msg}), for a form that shows each next to its field.
+    this.issues = issues;
   }
 }
+
+/** Whether the server does not offer this route (yet): FastAPI's own 404 ("Not Found", not a missing
+ * resource's words) or a 405. The UI then says so in its own words. */
+export const notOffered = (error) => error instanceof ApiError
+  && (error.status === 405 || (error.status === 404 && error.message === "Not Found"));
 
 async function request(method, path, { json, form, params } = {}) {
   const url = new URL(path, location.origin);
@@ -21,7 +28,7 @@ async function request(method, path, { json, form, params } = {}) {
   }
   const response = await fetch(url, init);
   if (response.status === 401 && !path.startsWith("/ui/")) window.dispatchEvent(new Event("leadflow:signed-out"));
-  if (!response.ok) throw new ApiError(response.status, await errorText(response));
+  if (!response.ok) throw await apiError(response);
   if (response.status === 204) return null;
   return response.json();
 }
@@ -34,18 +41,22 @@ function issueText(issue) {
   return field ? `${field}: ${issue.msg}` : String(issue.msg);
 }
 
-async function errorText(response) {
+async function apiError(response) {
   try {
     const body = await response.json();
-    if (typeof body.detail === "string") return body.detail;
-    if (Array.isArray(body.detail) && body.detail.length) return body.detail.map(issueText).join("; ");
+    if (typeof body.detail === "string") return new ApiError(response.status, body.detail);
+    if (Array.isArray(body.detail) && body.detail.length) {
+      return new ApiError(response.status, body.detail.map(issueText).join("; "), body.detail);
+    }
   } catch { /* not JSON */ }
-  return `${response.status} ${response.statusText}`;
+  return new ApiError(response.status, `${response.status} ${response.statusText}`);
 }
 
 export const api = {
   get: (path, params) => request("GET", path, { params }),
   post: (path, json) => request("POST", path, { json }),
+  put: (path, json) => request("PUT", path, { json }),
+  patch: (path, json) => request("PATCH", path, { json }),
   upload: (path, form) => request("POST", path, { form }),
   del: (path) => request("DELETE", path),
 };

@@ -34,6 +34,20 @@ export function relativeTime(iso, now = Date.now()) {
   return new Date(iso).toLocaleDateString("en");
 }
 
+/** "in 5 min", "in 3 h", "in 2 days", then the date; "now" once it is due. */
+export function untilTime(iso, now = Date.now()) {
+  if (!iso) return "—";
+  const seconds = Math.round((new Date(iso).getTime() - now) / 1000);
+  if (seconds < 45) return "now";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `in ${minutes} min`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 24) return `in ${hours} h`;
+  const days = Math.round(hours / 24);
+  if (days < 30) return `in ${days} day${days === 1 ? "" : "s"}`;
+  return new Date(iso).toLocaleDateString("en");
+}
+
 export const absoluteTime = (iso) => (iso ? new Date(iso).toLocaleString("en") : "");
 
 let toastTimer;

@@ -3,7 +3,7 @@ import { api, ApiError, listen } from "./api.js";
 import { absoluteTime, field, h, number, progressBar, relativeTime, replaceChildren, toast } from "./dom.js";
 import { openLeadDrawer } from "./drawer.js";
 import { confirmDialog, openDialog } from "./modal.js";
-import { STATUSES, VALIDATIONS, label, statusBadge, stepText, validationBadge } from "./statuses.js";
+import { STATUSES, VALIDATIONS, label, sequenceCell, statusBadge, validationBadge } from "./statuses.js";
 
 const PAGE_SIZES = [25, 50, 100];
 const SORTABLE = [["company", "Company"], ["email", "Email"], ["status", "Status"], ["last_activity", "Last activity"]];
@@ -156,7 +156,7 @@ export class LeadsTab {
       h("td", {}, box),
       h("td", {}, lead.company_name || "—"),
       h("td", { class: "email" }, h("button", { type: "button", onclick: () => openLeadDrawer(lead.id) }, lead.email)),
-      h("td", { class: "hide-narrow" }, stepText(lead)),
+      h("td", { class: "hide-narrow sequence" }, sequenceCell(lead)),
       h("td", {}, statusBadge(lead.status)),
       h("td", {}, validationBadge(lead.validation, lead.validation_reason)),
       h("td", { class: "hide-narrow" }, h("time", { datetime: lead.last_activity_at ?? "", title: absoluteTime(lead.last_activity_at) }, relativeTime(lead.last_activity_at))),

@@ -1,9 +1,11 @@
-// Boot and hash routing: #/campaigns, #/campaigns/<id>[/imports], #/suppressions. Without a session, the
-// sign-in form.
+// Boot and hash routing: #/campaigns, #/campaigns/<id>[/sequence|/settings|/analytics|/imports], #/mailboxes,
+// #/suppressions, #/outbox. Without a session, the sign-in form.
 import { api } from "./api.js";
 import { renderSignIn } from "./signin.js";
 import { renderCampaigns } from "./campaigns.js";
 import { renderCampaign } from "./campaign.js";
+import { renderMailboxes } from "./mailboxes.js";
+import { renderOutbox } from "./outbox.js";
 import { renderSuppressions } from "./suppressions.js";
 
 const app = document.getElementById("app");
@@ -15,6 +17,13 @@ function markCurrent(section) {
     if (link.id === `nav-${section}`) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
+}
+
+// "Outbox (local)" is in the menu only where the gateway has a local capture (`leadflow up`); asked once.
+let outboxShown;
+function showOutboxLink() {
+  outboxShown ??= api.get("/api/v1/dev/outbox", { limit: 1 }).then((answer) => answer.enabled, () => false);
+  outboxShown.then((enabled) => { document.getElementById("nav-outbox").hidden = !enabled && location.hash !== "#/outbox"; });
 }
 
 async function route() {
@@ -34,13 +43,20 @@ async function route() {
   const { workspace } = state;
   topbar.hidden = false;
   document.getElementById("workspace-name").textContent = workspace.name;
-  const campaign = location.hash.match(/^#\/campaigns\/([0-9a-f-]{36})(\/imports)?$/);
+  showOutboxLink();
+  const campaign = location.hash.match(/^#\/campaigns\/([0-9a-f-]{36})(?:\/(imports|sequence|settings|analytics))?$/);
   if (campaign) {
     markCurrent("campaigns");
-    leaveView = (await renderCampaign(app, campaign[1], campaign[2] ? "imports" : "leads")) ?? leaveView;
+    leaveView = (await renderCampaign(app, campaign[1], campaign[2] ?? "leads")) ?? leaveView;
   } else if (location.hash === "#/suppressions") {
     markCurrent("suppressions");
     await renderSuppressions(app);
+  } else if (location.hash === "#/mailboxes") {
+    markCurrent("mailboxes");
+    await renderMailboxes(app);
+  } else if (location.hash === "#/outbox") {
+    markCurrent("outbox");
+    await renderOutbox(app);
   } else {
     markCurrent("campaigns");
     await renderCampaigns(app);

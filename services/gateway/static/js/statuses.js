@@ -1,6 +1,6 @@
 // The seven lead statuses (contracts/_status.py), the validation verdicts and the validator's reason codes
 // (services/validator/domain.py `Reason`) in words, with their badges.
-import { h } from "./dom.js";
+import { absoluteTime, h, untilTime } from "./dom.js";
 
 export const STATUSES = ["pending", "contacted", "replied", "bounced", "unsubscribed", "completed", "invalid"];
 export const VALIDATIONS = ["pending", "valid", "invalid", "unknown"];
@@ -44,4 +44,14 @@ export function validationBadge(validation, reason) {
   return h("span", { class: `badge validation-${validation}`, title, "aria-label": `Validation ${title}` }, label(validation));
 }
 
-export const stepText = (lead) => (lead.total_steps ? `Step ${lead.step} of ${lead.total_steps}` : "—");
+/** "Step 2 of 3" (the API's `sequence` where it says it), "—" while the campaign has no steps. */
+export const stepText = (lead) => lead.sequence ?? (lead.total_steps ? `Step ${lead.step} of ${lead.total_steps}` : "—");
+
+/** The leads table's Sequence cell: the step, and when the next one is due ("next in 3 h"; exact on hover). */
+export function sequenceCell(lead) {
+  const next = lead.next_step_at;
+  return [
+    h("span", { class: "step" }, stepText(lead)),
+    next ? h("time", { class: "next-send", datetime: next, title: `Next send ${absoluteTime(next)}` }, `next ${untilTime(next)}`) : null,
+  ];
+}
