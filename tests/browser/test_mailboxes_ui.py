@@ -27,7 +27,9 @@ def mailbox_named(api: httpx.Client, email: str) -> dict[str, object] | None:
     return next((m for m in items if m["email"] == email), None)
 
 
-def test_add_test_edit_and_delete_a_mailbox(page: Page, api: httpx.Client, smtp_server: SubmissionServer) -> None:
+def test_add_test_edit_and_delete_a_mailbox(
+    page: Page, api: httpx.Client, smtp_server: SubmissionServer
+) -> None:
     page.goto("/")
     page.get_by_role("link", name="Mailboxes").click()
     expect(page.get_by_role("heading", name="Mailboxes", exact=True)).to_be_visible()
