@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import httpx
@@ -290,7 +291,7 @@ def test_up_keeps_one_private_secret_key_and_gives_it_to_every_service(data_dir:
         assert third.interrupt() == 0, "".join(third.output[-40:])
 
 
-def dev_mailboxes(url: str, key: str) -> list[dict[str, object]]:
+def dev_mailboxes(url: str, key: str) -> list[dict[str, Any]]:
     listed = httpx.get(f"{url}/api/v1/mailboxes", headers={"Authorization": f"Bearer {key}"})
     assert listed.status_code == 200, listed.text
     return [m for m in listed.json()["items"] if m["name"] == "Local capture"]
