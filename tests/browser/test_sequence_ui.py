@@ -32,8 +32,8 @@ def test_write_reorder_and_save_a_sequence_with_each_error_next_to_its_step(
     page.get_by_role("button", name="Save sequence").click()
 
     second = page.locator("#steps > li[data-step='2'] .step-errors")
-    expect(second).to_contain_text("subject: unknown variable 'frist_name'")
-    expect(second).to_contain_text("body:")
+    expect(second).to_contain_text("Subject: unknown variable 'frist_name' (did you mean 'first_name'?)")
+    expect(second).to_contain_text("Body: '{{' is never closed")
     expect(page.locator("#steps > li[data-step='1'] .step-errors")).to_have_count(0)
     expect(page.locator("#step-2-subject")).to_have_attribute("aria-invalid", "true")
     screenshot(page, "sequence-errors")

@@ -10,6 +10,8 @@ const COUNTS = [["sent", "Sent"], ["due", "Due"], ["waiting", "Waiting"], ["unce
 // One refusal of the sequencer: "step 2, subject: unknown variable 'x' … (variable 'x')"; "steps, …" is about all.
 const STEP_REASON = /^step (\d+), (\w+): (.*)$/s;
 
+const capitalized = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
 /** The largest unit that divides `minutes` evenly, and the count of it. */
 export function splitDelay(minutes) {
   for (const [unit, size] of UNITS) if (minutes > 0 && minutes % size === 0) return [minutes / size, unit];
@@ -123,12 +125,11 @@ export class SequenceTab {
           h("button", { type: "button", class: "link", disabled: i === 0, "aria-label": `Move step ${n} up`, onclick: () => move(i - 1) }, "Move up"),
           h("button", { type: "button", class: "link", disabled: i === this.steps.length - 1, "aria-label": `Move step ${n} down`, onclick: () => move(i + 1) }, "Move down"),
           h("button", { type: "button", class: "link", disabled: this.steps.length === 1, "aria-label": `Remove step ${n}`, onclick: () => { this.steps.splice(i, 1); this.errors = new Map(); this.render(); } }, "Remove"))),
-      h("div", { class: "row delay" },
-        field(id("delay"), n === 1 ? "Send after (from when the lead can be sent)" : "Send after (from the previous step)", delay, "narrow"),
-        h("div", { class: "field" }, units)),
+      field(id("delay"), n === 1 ? "Send after (from when the lead can be sent)" : "Send after (from the previous step)",
+        h("div", { class: "pair" }, delay, units), "delay"),
       field(id("subject"), "Subject", subject),
       field(id("body"), "Body", body),
-      errors.length ? h("ul", { class: "step-errors error", id: errorsId, role: "alert" }, errors.map((m) => h("li", {}, m))) : null,
+      errors.length ? h("ul", { class: "step-errors error", id: errorsId, role: "alert" }, errors.map((m) => h("li", {}, capitalized(m)))) : null,
     );
   }
 
@@ -151,6 +152,7 @@ export class SequenceTab {
     }
     this.save.disabled = false;
     this.render();
+    this.editor.querySelector(".step-errors")?.closest("li").scrollIntoView({ block: "start" });
   }
 }
 
