@@ -4,7 +4,9 @@ LOGIN without TLS, every message kept in the Maildir with its envelope, listed n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import socket
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -15,7 +17,9 @@ import pytest
 
 from services.gateway.dev.outbox import newest
 from services.runtime.embedded import free_port
-from services.runtime.smtp_capture import CaptureAddress, CaptureServer
+from services.runtime.settings import Settings
+from services.runtime.smtp_capture import DEFAULT_CAPTURE_PORT, CaptureAddress, CaptureServer
+from services.runtime.stack import CaptureUnavailable, Stack
 
 
 @pytest.fixture
@@ -88,3 +92,29 @@ def test_the_newest_by_delivery_time_whatever_the_file_names(tmp_path: Path) -> 
         os.utime(path, (now - age, now - age))
     assert [m.id for m in newest(tmp_path / "outbox", 3)] == [keys[0], keys[2], keys[4]]
     assert newest(tmp_path / "nothing-yet", 10) == []
+
+
+def test_a_taken_default_port_moves_the_capture_and_a_taken_given_one_stops_up(tmp_path: Path) -> None:
+    with contextlib.ExitStack() as holding:
+        taken = holding.enter_context(socket.socket())
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        given = Stack(Settings(data_dir=tmp_path, capture_smtp=f"127.0.0.1:{port}"), ())
+        address = given.capture_address()
+        assert address == CaptureAddress("127.0.0.1", port)
+        with pytest.raises(
+            CaptureUnavailable, match=f"cannot listen on 127.0.0.1:{port}.*LEADFLOW_CAPTURE_SMTP"
+        ):
+            given.start_capture(address)
+
+        default = holding.enter_context(socket.socket())
+        default.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with contextlib.suppress(OSError):  # taken already by something else: just as good
+            default.bind(("127.0.0.1", DEFAULT_CAPTURE_PORT))
+            default.listen()
+        moved = Stack(Settings(data_dir=tmp_path), ()).capture_address()
+        assert moved.host == "127.0.0.1" and moved.port != DEFAULT_CAPTURE_PORT
+
+    with pytest.raises(CaptureUnavailable, match="must be host:port"):
+        Stack(Settings(data_dir=tmp_path, capture_smtp="1025"), ()).capture_address()
