@@ -2,7 +2,7 @@
 import { api } from "./api.js";
 import { absoluteTime, h, relativeTime, replaceChildren } from "./dom.js";
 import { openDialog } from "./modal.js";
-import { reasonLabel, statusBadge, stepText, validationBadge } from "./statuses.js";
+import { nextSendText, reasonLabel, statusBadge, stepText, validationBadge } from "./statuses.js";
 import { timeline } from "./timeline.js";
 
 export async function openLeadDrawer(leadId) {
@@ -20,7 +20,8 @@ export async function openLeadDrawer(leadId) {
   const name = [lead.first_name, lead.last_name].filter(Boolean).join(" ");
   const fields = [
     ["Name", name], ["Company", lead.company_name], ["Status", statusBadge(lead.status)],
-    ["Sequence", stepText(lead)], ["Validation", validationBadge(lead.validation, lead.validation_reason)],
+    ["Sequence", stepText(lead)], ["Next send", nextSendText(lead) ? `${nextSendText(lead)} (${absoluteTime(lead.next_step_at)})` : null],
+    ["Validation", validationBadge(lead.validation, lead.validation_reason)],
     ["Reason", lead.validation_reason ? reasonLabel(lead.validation_reason) : null], ["Phone", lead.phone], ["Website", lead.website], ["City", lead.city],
     ["Industry", lead.industry], ["Added", absoluteTime(lead.created_at)],
     ["Last activity", lead.last_activity_at ? `${relativeTime(lead.last_activity_at)} (${absoluteTime(lead.last_activity_at)})` : null],

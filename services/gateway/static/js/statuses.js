@@ -47,11 +47,18 @@ export function validationBadge(validation, reason) {
 /** "Step 2 of 3" (the API's `sequence` where it says it), "—" while the campaign has no steps. */
 export const stepText = (lead) => lead.sequence ?? (lead.total_steps ? `Step ${lead.step} of ${lead.total_steps}` : "—");
 
-/** The leads table's Sequence cell: the step, and when the next one is due ("next in 3 h"; exact on hover). */
+/** When the lead's next step is due: "Next: step 3 in 5 h" ("due now" once it is), null when none is. */
+export function nextSendText(lead) {
+  if (!lead.next_step_at) return null;
+  const when = untilTime(lead.next_step_at);
+  return `Next: ${lead.next_step ? `step ${lead.next_step} ` : ""}${when === "now" ? "due now" : when}`;
+}
+
+/** The leads table's Sequence cell: the step sent last, and when the next is due (the exact time on hover). */
 export function sequenceCell(lead) {
-  const next = lead.next_step_at;
+  const next = nextSendText(lead);
   return [
     h("span", { class: "step" }, stepText(lead)),
-    next ? h("time", { class: "next-send", datetime: next, title: `Next send ${absoluteTime(next)}` }, `next ${untilTime(next)}`) : null,
+    next ? h("time", { class: "next-send", datetime: lead.next_step_at, title: `Next send ${absoluteTime(lead.next_step_at)}` }, next) : null,
   ];
 }
