@@ -18,6 +18,11 @@ function verdict(s) {
 }
 
 const BOUNCE_SOURCE = { smtp: "the receiving server refused it while sending", dsn: "a delivery-failure notice came back" };
+const SEND_FAILURE = {
+  suppressed: "the address is on the suppression list",
+  rejected: "the mail server refused the message",
+  expired: "the mail server could not be reached for too long, so the mailer gave up",
+};
 const UNSUBSCRIBED = {
   link: "with the link in an email",
   one_click: "with the one-click button of their mail app",
@@ -38,6 +43,16 @@ export function describe(entry) {
       return { title: "Step due", text: `${stepOf(s)}${s.due_at ? `, due ${absoluteTime(s.due_at)}` : ""}` };
     case "email_sent":
       return { title: "Email sent", text: `${stepOf(s)}${s.mailbox ? ` from ${s.mailbox}` : ""}` };
+    case "send_uncertain":
+      return { title: "Send uncertain", text: `${stepOf(s)}: the mailer cannot tell whether the server took it (it stopped between sending and recording the answer), so it is never sent again by itself` };
+    case "send_failed":
+      return {
+        title: "Not sent",
+        text: `${stepOf(s)}: ${SEND_FAILURE[s.reason] ?? "the mailer gave up"}${s.smtp_code ? ` (SMTP ${s.smtp_code})` : ""} — the sequence stops here`,
+        quote: s.detail,
+      };
+    case "step_not_sendable":
+      return { title: "Not sendable", text: `${stepOf(s)} needs ${(s.missing ?? []).join(", ") || "a variable"}, which this lead has no value for — not sent` };
     case "email_bounced":
       return {
         title: s.kind === "soft" ? "Soft bounce" : "Bounced",
