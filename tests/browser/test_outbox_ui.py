@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from services.runtime.embedded import free_port
 from services.runtime.smtp_capture import CaptureAddress, CaptureServer
-from tests.browser.conftest import WIDE, screenshot
+from tests.browser.conftest import NARROW, WIDE, screenshot
 from tests.harness import ServiceProcess, ServiceStack
 
 
@@ -96,6 +96,11 @@ def test_the_outbox_lists_captured_messages_with_their_headers(
     expect(newest.locator("details.headers")).to_contain_text("<http://127.0.0.1:8000/u/token-2>")
     expect(newest.locator("details.headers")).to_contain_text("X-RcptTo")
     screenshot(page, "outbox-local")
+
+    page.set_viewport_size(NARROW)  # the menu with the outbox, and the headers, still fit 390 px
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
+    screenshot(page, "outbox-local-390")
 
 
 def test_without_a_capture_the_outbox_is_off_and_not_in_the_menu(page: Page) -> None:
