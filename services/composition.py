@@ -22,7 +22,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
             "gateway",
             serves_commands=False,
             commands=("importer", "validator", "sequencer", "mailer"),
-            emits=("lead_status_changed", "leads_removed"),
+            emits=("lead_status_changed", "leads_removed", "lead_unsubscribed"),
             durables={"gateway-lead-view": (), "gateway-lead-imports": ("lead_imported", "import_completed")},
             # SSE of an import: its progress, and its completion as it is published.
             listens=(subjects.IMPORT_PROGRESS, subjects.workspace_filter("import_completed")),
