@@ -67,12 +67,10 @@ def sequence_label(step: int, total_steps: int) -> str | None:
     return f"Step {step} of {total_steps}"
 
 
-def shown_next_step_at(status: LeadStatus, next_step_at: datetime | None) -> datetime | None:
-    """The next send shown for a lead: none once its status ends the sequence (a terminal status, set by
-    an event or a person, or Completed), whatever the last schedule said."""
-    if status in (LeadStatus.PENDING, LeadStatus.CONTACTED):
-        return next_step_at
-    return None
+def sequence_goes_on(status: LeadStatus) -> bool:
+    """Whether a lead of this status may still be sent a step: not once its status ends the sequence (a
+    terminal status, set by an event or a person, or Completed), whatever the last schedule said."""
+    return status in (LeadStatus.PENDING, LeadStatus.CONTACTED)
 
 
 def day_counts(event: Event, before: LeadStatus, after: LeadStatus) -> list[DayCounter]:
