@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import nats
 import pytest
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from contracts import subjects
@@ -126,7 +127,7 @@ def _answers(campaign_id: uuid.UUID) -> dict[str, Callable[[dict[str, Any]], Any
     }
 
 
-async def _serve(nc: nats.NATS, peers: Peers, answers: dict[str, Callable[[dict[str, Any]], Any]]) -> None:
+async def _serve(nc: Client, peers: Peers, answers: dict[str, Callable[[dict[str, Any]], Any]]) -> None:
     for name, answer in answers.items():
         target, verb = name.split(".")
 
