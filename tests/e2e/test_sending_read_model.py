@@ -21,6 +21,11 @@ CSV = "email;Jméno\nadam@odeslano.cz;Adam\nbara@odeslano.cz;Bára\ncyril@odesla
 STEPS = [{"subject": "Dobrý den", "body": "Text {{first_name|there}}", "delay_minutes": 60}] * 3
 
 
+def iso(at: datetime) -> str:
+    """A time as the API writes it."""
+    return at.isoformat().replace("+00:00", "Z")
+
+
 async def _publish(nc: Client, *events: Event) -> None:
     for event in events:
         await nc.jetstream().publish(
@@ -100,7 +105,6 @@ async def test_sends_and_schedules_show_in_the_leads_list_the_timeline_and_the_a
         )
         for name, item in found.items()
     }
-    iso = lambda at: at.isoformat().replace("+00:00", "Z")  # noqa: E731
     assert shown == {
         "adam": ("contacted", 2, 3, "Step 2 of 3", 3, iso(due_3)),
         "bara": ("contacted", 1, 3, "Step 1 of 3", None, None),  # sent; step 2 not scheduled yet
