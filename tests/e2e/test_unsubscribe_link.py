@@ -23,9 +23,15 @@ from tests.e2e.api import (
 )
 from tests.harness import ServiceStack, eventually
 
+# A mail provider's one-click POST (RFC 8058): from its own origin, with whatever cookie the browser holds;
+# the CSRF guard of cookie-authenticated API calls does not apply to the link.
 ONE_CLICK = {
     "content": b"List-Unsubscribe=One-Click",
-    "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+    "headers": {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Origin": "https://mail.provider.example",
+        "Cookie": "leadflow_session=someone-elses",
+    },
 }
 
 
