@@ -17,6 +17,7 @@ from contracts import EmailBounced, EmailSent, Event, LeadCompleted, LeadImporte
 from contracts.events import (
     CampaignCreated,
     ImportedLead,
+    LeadsRemoved,
     LeadsScheduled,
     ScheduledLead,
     SendFailed,
@@ -269,3 +270,28 @@ async def test_analytics_count_the_projected_sends_per_utc_day_and_the_funnel_by
         "totals": {"sent": 6, "leads": 4, "completed": 1, "bounced": 1, "unsubscribed": 1},
     }
     assert [step.step for step in unknown_length.funnel] == [1, 2, 3]  # the sends' total_steps
+
+
+async def test_a_schedule_naming_a_lead_not_listed_yet_is_retried_and_a_removed_lead_is_skipped(
+    engine: AsyncEngine,
+) -> None:
+    c = await Campaign(engine, 2).imported()
+    stranger = uuid.uuid4()
+    early = c.scheduled(1, (0, 1, DUE))
+    early = early.model_copy(
+        update={"leads": [*early.leads, ScheduledLead(lead_id=stranger, step=1, total_steps=3, due_at=DUE)]}
+    )
+    with pytest.raises(LookupError):
+        await c.project(early)  # rolled back whole: JetStream redelivers it after the LeadImported
+    assert await c.next_step(0) == (0, 0, None, None)
+    await c.project(
+        LeadsRemoved(
+            workspace_id=c.workspace_id,
+            campaign_id=c.campaign_id,
+            occurred_at=T0,
+            lead_ids=[c.leads[1]],
+            removed_by="eva",
+        ),
+        c.scheduled(2, (0, 1, DUE), (1, 1, DUE)),
+    )
+    assert await c.next_step(0) == (0, 0, 1, DUE)

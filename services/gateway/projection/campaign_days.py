@@ -7,19 +7,18 @@ from collections.abc import Iterable
 from datetime import date
 from uuid import UUID
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Uuid, any_, literal, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import LeadsScheduled
+from services.gateway.projection.removals import removed_leads
 from services.gateway.projection.sending import DAY_COUNTERS, DayCounter
 from services.gateway.tables import campaign_days, lead_view
 
 DayKey = tuple[UUID, UUID, date]  # campaign, workspace, UTC day
 
-# A lead's next step is set unless a newer fact about it is known, or the step was sent already. A lead
-# not (or no longer) listed is skipped: the sequencer schedules only leads it was told of, and a removed
-# lead has nothing to show.
+# A lead's next step is set unless a newer fact about it is known, or the step was sent already.
 _SCHEDULE = text(
     f"""
     UPDATE {lead_view.fullname} AS v SET
@@ -34,11 +33,25 @@ _SCHEDULE = text(
 
 
 async def apply_schedule(session: AsyncSession, event: LeadsScheduled) -> None:
+    """The batch's next steps on their leads. A lead removed from its campaign is skipped; one not listed
+    yet fails the event, which JetStream redelivers once its LeadImported is in (as for lead events)."""
     leads = sorted(event.leads, key=lambda lead: lead.lead_id)  # one lock order for every replica
+    ids = [lead.lead_id for lead in leads]
+    listed = set(
+        await session.scalars(
+            select(lead_view.c.id).where(
+                lead_view.c.id == any_(literal(ids, ARRAY(Uuid))),
+                lead_view.c.workspace_id == event.workspace_id,
+            )
+        )
+    )
+    unlisted = set(ids) - listed
+    if unlisted and (unknown := unlisted - await removed_leads(session, event.workspace_id, unlisted)):
+        raise LookupError(f"{len(unknown)} leads not in lead_view yet, e.g. {next(iter(unknown))}")
     await session.execute(
         _SCHEDULE,
         {
-            "ids": [lead.lead_id for lead in leads],
+            "ids": ids,
             "steps": [lead.step for lead in leads],
             "due": [lead.due_at for lead in leads],
             "at": event.occurred_at,
