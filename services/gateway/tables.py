@@ -242,6 +242,18 @@ link_unsubscribes = Table(
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# The address of every lead removed from its campaign (kept by a DELETE trigger on lead_view, gateway_0012),
+# so the unsubscribe link of a message it was sent before its removal still works.
+removed_lead_addresses = Table(
+    "removed_lead_addresses",
+    metadata,
+    Column("lead_id", Uuid, primary_key=True),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("campaign_id", Uuid, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("removed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 # Long-running work started from the API (bulk actions over many leads), with its progress.
 jobs = Table(
     "jobs",

@@ -144,3 +144,33 @@ async def test_forged_altered_and_unknown_tokens_answer_4xx_and_change_nothing(
     await asyncio.sleep(1)
     assert [e for e in await _unsubscribed_events(stack, workspace_id) if e.lead_id == lead_id] == []
     assert await _status(client, jana) == "pending"
+
+
+async def test_a_lead_removed_from_its_campaign_can_still_unsubscribe_with_a_link_sent_before(
+    client: httpx.AsyncClient, stack: ServiceStack
+) -> None:
+    workspace_id, campaign_id, leads = await _leads(client, "removed, then unsubscribed", "odebran.cz")
+    jana = leads["jana@odebran.cz"]
+    token = UnsubscribeTokens.from_secrets(Secrets.from_value(stack.secret_key)).make_token(
+        workspace_id, UUID(jana["id"]), jana["email"]
+    )
+    job = await client.post(
+        f"/api/v1/campaigns/{campaign_id}/leads/bulk", json={"action": "remove", "ids": [jana["id"]]}
+    )
+    assert job.status_code == 202, job.text
+
+    async def removed() -> bool:
+        return (await client.get(f"/api/v1/leads/{jana['id']}")).status_code == 404
+
+    await eventually(removed)
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as anyone:
+        assert (await anyone.get(f"/u/{token}")).status_code == 200
+        assert (await anyone.post(f"/u/{token}", **ONE_CLICK)).status_code == 200  # type: ignore[arg-type]
+
+    async def suppressed() -> list[str]:
+        listed = (await client.get("/api/v1/suppressions", params={"q": "odebran.cz"})).json()["items"]
+        return [item["email"] for item in listed]
+
+    assert await eventually(suppressed) == ["jana@odebran.cz"]
+    events = await _unsubscribed_events(stack, workspace_id)
+    assert [e.source for e in events if e.lead_id == UUID(jana["id"])] == ["link"]

@@ -9,18 +9,19 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.tables import lead_view, link_unsubscribes
+from services.gateway.tables import lead_view, link_unsubscribes, removed_lead_addresses
 
 
 async def lead_of_token(session: AsyncSession, workspace_id: UUID, lead_id: UUID) -> Any:
-    """The lead's id, campaign and address (None when the workspace has no such lead listed)."""
-    return (
-        await session.execute(
-            select(lead_view.c.id, lead_view.c.campaign_id, lead_view.c.email).where(
-                lead_view.c.id == lead_id, lead_view.c.workspace_id == workspace_id
-            )
-        )
-    ).first()
+    """The lead's campaign and address, listed or removed from its campaign since (None when the workspace
+    never had such a lead)."""
+    listed = select(lead_view.c.campaign_id, lead_view.c.email).where(
+        lead_view.c.id == lead_id, lead_view.c.workspace_id == workspace_id
+    )
+    removed = select(removed_lead_addresses.c.campaign_id, removed_lead_addresses.c.email).where(
+        removed_lead_addresses.c.lead_id == lead_id, removed_lead_addresses.c.workspace_id == workspace_id
+    )
+    return (await session.execute(listed.union_all(removed).limit(1))).first()
 
 
 async def first_unsubscribe(session: AsyncSession, workspace_id: UUID, lead_id: UUID, event_id: UUID) -> bool:
