@@ -24,5 +24,5 @@ def test_a_file_that_is_not_a_pem_bundle_is_refused_by_name(tmp_path: Path, cont
     path = tmp_path / "ca.pem"
     if content is not None:
         path.write_bytes(content)
-    with pytest.raises(ValueError, match="LEADFLOW_MAIL_CA_FILE .*ca.pem"):
+    with pytest.raises(ValueError, match=r"LEADFLOW_MAIL_CA_FILE .*ca\.pem"):
         mail_tls_context(path)
