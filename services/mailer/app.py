@@ -22,6 +22,7 @@ from services.mailer.tables import metadata
 from services.runtime.secrets import Secrets, new_secret_key
 from services.runtime.service import Service
 from services.runtime.settings import Settings
+from services.runtime.tls import mail_tls_context
 
 
 def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
@@ -29,7 +30,7 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     # The AsyncAPI document runs no handler, so it needs no configured secret; a service does (it refuses
     # to start without LEADFLOW_SECRET_KEY, saying how to set it).
     secrets = Secrets.from_value(new_secret_key()) if for_docs else Secrets.from_settings(settings)
-    mailer = Mailer(service, secrets, ConnectionTester())
+    mailer = Mailer(service, secrets, ConnectionTester(tls_context=mail_tls_context(settings.mail_ca_file)))
 
     @service.answers(
         "create_mailbox",

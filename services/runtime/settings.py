@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     smtp_probe_helo: str = Field(default="", description="EHLO name of the prober; empty = this host's FQDN")
     smtp_probe_sender: str = Field(default="", description="MAIL FROM of a probe; empty = the null sender <>")
     smtp_probe_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_ca_file: Path | None = Field(
+        default=None,
+        description="certificate authorities (PEM) trusted for the sender mailboxes' SMTP and IMAP TLS, "
+        "besides the system's: for servers with a private CA",
+    )
     validator_per_mx_limit: int = Field(default=2, ge=1, description="concurrent connections per MX host")
     validator_concurrency: int = Field(default=100, ge=1, description="concurrent SMTP sessions in all")
     validator_greylist_retry_seconds: str = Field(

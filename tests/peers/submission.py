@@ -8,6 +8,9 @@ import ipaddress
 import ssl
 import tempfile
 from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +73,37 @@ class Certificate:
         return ssl.create_default_context(cafile=str(self.cert_path))
 
 
+@dataclass(frozen=True)
+class Received:
+    """One message the server accepted: the envelope and the message as sent."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    message: EmailMessage
+
+
+@dataclass
 class _Accept:
+    """Accepts every message (keeping it), except RCPT TO of an address in `refused` (550 5.1.1)."""
+
+    received: list[Received] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)
+
+    async def handle_RCPT(
+        self, server: Any, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.lower() in self.refused:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or envelope.content or b""
+        if isinstance(content, str):
+            content = content.encode()
+        message = BytesParser(policy=policy.default).parsebytes(content)
+        assert isinstance(message, EmailMessage)
+        self.received.append(Received(str(envelope.mail_from), tuple(envelope.rcpt_tos), message))
         return "250 OK"
 
 
@@ -87,7 +119,12 @@ class SubmissionServer:
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
     logins: list[tuple[str, bool]] = field(default_factory=list)
+    handler: _Accept = field(default_factory=_Accept)
     _controller: Controller | None = None
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
 
     def _authenticate(
         self, server: Any, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
@@ -106,7 +143,7 @@ class SubmissionServer:
         elif self.security == "tls":
             kwargs |= {"ssl_context": self.certificate.server_context()}
         self._controller = Controller(
-            _Accept(), hostname=self.host, port=self.port, server_hostname="localhost", **kwargs
+            self.handler, hostname=self.host, port=self.port, server_hostname="localhost", **kwargs
         )
         self._controller.start()
         return self
