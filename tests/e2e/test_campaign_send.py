@@ -145,7 +145,8 @@ async def test_a_three_step_campaign_reaches_completed_exactly_once_and_threaded
         assert first.get_body(("plain",)) is not None
     ana = received["ana@firma.test"][0].message
     assert ana["Subject"] == "Hi Ana"
-    assert "Hello Ana at Firma." in ana.get_body(("plain",)).get_content()
+    plain = ana.get_body(("plain",))
+    assert plain is not None and "Hello Ana at Firma." in plain.get_content()
     assert received["jana@jina.test"][0].message["Subject"] == "Hi there"
     assert Counter(m.mail_from for ms in received.values() for m in ms) == {"sales@leadflow.test": 9}
     assert smtp_server.logins and all(accepted for _, accepted in smtp_server.logins)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse
 
 from contracts import LeadUnsubscribed
+from contracts.text import Text
 from services.gateway.deps import Session, service_of
 from services.gateway.unsubscribe.pages import (
     HEADERS,
@@ -62,7 +63,7 @@ async def _verified_lead(request: Request, session: Session, token: str) -> _Lea
 
 
 @router.get("/u/{token}", response_class=HTMLResponse)
-async def confirm_unsubscribe(token: str, request: Request, session: Session) -> HTMLResponse:
+async def confirm_unsubscribe(token: Text, request: Request, session: Session) -> HTMLResponse:
     """The confirmation page; changes nothing."""
     lead = await _verified_lead(request, session, token)
     if isinstance(lead, HTMLResponse):
@@ -71,7 +72,7 @@ async def confirm_unsubscribe(token: str, request: Request, session: Session) ->
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
-async def unsubscribe(token: str, request: Request, session: Session) -> HTMLResponse:
+async def unsubscribe(token: Text, request: Request, session: Session) -> HTMLResponse:
     """Unsubscribe the lead the token names (its body, a form or `List-Unsubscribe=One-Click`, is not
     needed: the URL says who). A second POST answers the same and emits nothing more."""
     lead = await _verified_lead(request, session, token)
