@@ -1,0 +1,146 @@
+"""The emission pass: due steps become StepDue (or StepNotSendable), one transaction per batch.
+
+For each active campaign whose window (contracts.schedule) is open now and whose daily limit (StepDue
+per campaign-local day) is not spent, one transaction: hold the campaign FOR SHARE (a pause waits for
+it), lock the day's counter, claim the scheduled leads due by now FOR UPDATE SKIP LOCKED (up to the batch
+and the limit left), render their step, write the events to the outbox in one COPY, mark the leads `due`
+(or `not_sendable`) and count the StepDue. Claim, events and state commit together: a kill -9 anywhere
+loses no step and emits none twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from contracts import LeadCompleted, StepDue, StepNotSendable
+from contracts.campaign_settings import CampaignStatus
+from services.runtime.outbox import PreparedEvent
+from services.runtime.service import Service
+from services.sequencer.domain import Campaign
+from services.sequencer.emission_repository import DueLead, EmissionRepository
+from services.sequencer.repository import CampaignRepository
+from services.sequencer.sequence import CampaignSequence, StepDraft, validate_sequence
+from services.sequencer.templates import LeadValues, NotSendable
+
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """What one due lead comes to: its event and whether its StepDue counts against the daily limit."""
+
+    event: StepDue | StepNotSendable | LeadCompleted
+    missing: tuple[str, ...] = ()
+
+
+def lead_values(values: dict[str, object]) -> LeadValues:
+    custom = values.get("custom")
+    fields = {k: v for k, v in values.items() if k != "custom" and isinstance(v, str)}
+    return LeadValues(fields, custom if isinstance(custom, dict) else {})
+
+
+def emit_for(lead: DueLead, campaign: Campaign, sequence: CampaignSequence, now: datetime) -> Emitted:
+    """The event a due lead's step comes to (pure): StepDue with the rendered step and its thread (a
+    follow-up replies to the last Message-ID, references all, keeps the thread's mailbox), StepNotSendable
+    naming the missing variables, or LeadCompleted when the sequence was shortened below its next step."""
+    total = len(sequence.steps)
+    ids = {"workspace_id": campaign.workspace_id, "campaign_id": campaign.id, "lead_id": lead.lead_id}
+    if lead.next_step > total:
+        return Emitted(LeadCompleted(**ids, total_steps=max(total, 1), occurred_at=now))
+    rendered = sequence.render(lead.next_step, lead_values(lead.values))
+    step = {"step": lead.next_step, "total_steps": total, "occurred_at": now}
+    if isinstance(rendered, NotSendable):
+        return Emitted(StepNotSendable(**ids, **step, missing=list(rendered.missing)), rendered.missing)
+    return Emitted(
+        StepDue(
+            **ids,
+            **step,
+            due_at=lead.due_at,
+            email=lead.email,
+            subject=rendered.subject,
+            body=rendered.body,
+            in_reply_to=lead.message_ids[-1] if lead.message_ids else None,
+            references=list(lead.message_ids),
+            mailbox_id=lead.thread_mailbox_id if lead.message_ids else None,
+        )
+    )
+
+
+def campaign_day(campaign: Campaign, now: datetime) -> date:
+    schedule = campaign.settings.schedule
+    return now.astimezone(UTC if schedule is None else ZoneInfo(schedule.timezone)).date()
+
+
+def window_open(campaign: Campaign, now: datetime) -> bool:
+    schedule = campaign.settings.schedule
+    return schedule is None or schedule.is_open(now)
+
+
+class Emitter:
+    """The pass over every active campaign (`run_once`), run by a WorkLoop."""
+
+    def __init__(self, service: Service, *, batch: int = BATCH) -> None:
+        self.service = service
+        self.batch = batch
+        self._sequences: dict[tuple[StepDraft, ...], CampaignSequence] = {}
+
+    async def run_once(self) -> int:
+        """One batch of each active campaign with due leads; how many leads it took."""
+        now = datetime.now(UTC)
+        async with self.service.sessions() as session:
+            candidates = await CampaignRepository.from_session(session).active()
+        taken = 0
+        for campaign in candidates:
+            if window_open(campaign, now) and campaign.steps:
+                taken += await self.emit_campaign(campaign.id, now)
+        return taken
+
+    async def emit_campaign(self, campaign_id: UUID, now: datetime) -> int:
+        async with self.service.unit_of_work() as uow:
+            campaign = await CampaignRepository.from_session(uow.session).get(campaign_id, for_share=True)
+            if (
+                campaign is None
+                or campaign.status is not CampaignStatus.ACTIVE
+                or not window_open(campaign, now)
+            ):
+                return 0
+            repo = EmissionRepository(uow.session)
+            day = campaign_day(campaign, now)
+            limit = self.batch
+            if campaign.settings.daily_limit is not None:
+                limit = min(limit, campaign.settings.daily_limit - await repo.emitted_on(campaign.id, day))
+            if limit <= 0:
+                return 0
+            due = await repo.claim(campaign.id, now, limit)
+            if not due:
+                return 0
+            sequence = self._sequence(campaign)
+            outcomes = [(lead, emit_for(lead, campaign, sequence, now)) for lead in due]
+            await repo.write_outbox(prepared([e.event for _, e in outcomes]))
+            sent = [lead.lead_id for lead, e in outcomes if isinstance(e.event, StepDue)]
+            await repo.mark(
+                due=sent,
+                not_sendable={lead.lead_id: e.missing for lead, e in outcomes if e.missing},
+                completed=[lead.lead_id for lead, e in outcomes if isinstance(e.event, LeadCompleted)],
+            )
+            if campaign.settings.daily_limit is not None:
+                await repo.add_emitted(campaign.id, day, len(sent))
+        return len(due)
+
+    def _sequence(self, campaign: Campaign) -> CampaignSequence:
+        sequence = self._sequences.get(campaign.steps)
+        if sequence is None:
+            checked = validate_sequence(campaign.steps)
+            assert isinstance(checked, CampaignSequence), "a stored sequence was validated when saved"
+            if len(self._sequences) > 1000:
+                self._sequences.clear()
+            sequence = self._sequences[campaign.steps] = checked
+        return sequence
+
+
+def prepared(events: Sequence[StepDue | StepNotSendable | LeadCompleted]) -> list[PreparedEvent]:
+    return [PreparedEvent(e.event_id, e.subject, e.to_bytes()) for e in events]
