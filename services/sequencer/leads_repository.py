@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Text, Uuid, bindparam, delete, func, literal, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import Verdict
@@ -95,7 +95,7 @@ _SAVE = (
     .where(leads.c.lead_id == bindparam("b_lead_id"))
     .values(
         {name: bindparam(f"b_{name}") for name in _PROGRESS}
-        | {"values": func.coalesce(bindparam("b_values", type_=leads.c["values"].type), leads.c["values"])}
+        | {"values": func.coalesce(bindparam("b_values", type_=JSONB(none_as_null=True)), leads.c["values"])}
         | {"updated_at": func.now()}
     )
 )

@@ -34,6 +34,7 @@ class LeadState(StrEnum):
 FINAL = frozenset({LeadState.COMPLETED, LeadState.STOPPED})
 # Why a sequence stopped; "failed" is a send the mailer gave up on (counted apart in the step counts).
 STOP_FAILED = "failed"
+STOP_INVALID = "invalid"
 
 
 @dataclass(frozen=True)
@@ -108,16 +109,33 @@ def imported(progress: Progress, now: datetime, plan: Plan) -> Progress:
 
 
 def validated(progress: Progress, verdict: Verdict, run: int, now: datetime, plan: Plan) -> Progress:
-    """The verdict of the latest validation run counts; an invalid one stops the sequence."""
+    """The verdict of the latest validation run counts; an invalid one stops the sequence, and a later
+    run's valid or unknown verdict withdraws that stop (unless a step was sent meanwhile)."""
     if progress.verdict_run is not None and run < progress.verdict_run:
         return progress
     progress = replace(progress, verdict=verdict, verdict_run=run)
     if verdict is Verdict.INVALID:
-        return stopped(progress, "invalid")
+        return stopped(progress, STOP_INVALID)
+    if (
+        progress.state is LeadState.STOPPED
+        and progress.stop_reason == STOP_INVALID
+        and not progress.message_ids
+    ):
+        # A later run withdrew the invalid verdict (the lead's status fold does the same): the lead is
+        # back where the verdict found it, before any send.
+        progress = replace(progress, state=LeadState.WAITING, stop_reason=None, next_step=1)
     return settle(progress, now, plan)
 
 
 def stopped(progress: Progress, reason: str) -> Progress:
+    """Stopped for good; a stop by an invalid verdict (which a later run may withdraw) gives way to
+    any other reason, which no verdict withdraws."""
+    if (
+        progress.state is LeadState.STOPPED
+        and progress.stop_reason == STOP_INVALID
+        and reason != STOP_INVALID
+    ):
+        return replace(progress, stop_reason=reason)
     if progress.state in FINAL:
         return progress
     return replace(progress, state=LeadState.STOPPED, stop_reason=reason, due_at=None)

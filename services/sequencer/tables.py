@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from contracts.campaign_settings import CampaignStatus
 from services.runtime.db import runtime_tables
+from services.sequencer.progress import LeadState
 
 SCHEMA = "sequencer"
 metadata = MetaData(schema=SCHEMA)
@@ -49,7 +50,7 @@ campaigns = Table(
     CheckConstraint("daily_limit IS NULL OR daily_limit >= 1", name="ck_campaigns_daily_limit"),
 )
 
-LEAD_STATES = ("waiting", "scheduled", "due", "completed", "stopped", "uncertain", "not_sendable")
+LEAD_STATES = tuple(state.value for state in LeadState)
 
 # One row per lead of a campaign: what a template may use, its verdict and where it is in the sequence.
 leads = Table(
