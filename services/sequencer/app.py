@@ -41,6 +41,8 @@ from services.sequencer.tables import metadata
 # The emission pass looks for due steps this often besides when woken (a step whose delay ran out wakes
 # nobody).
 EMISSION_EVERY_SECONDS = 2.0
+# Passes at once: one renders while another's statements run (they skip each other's locked leads).
+EMISSION_WORKERS = 2
 
 
 def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
@@ -51,6 +53,7 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
         emitter.run_once,
         name="sequencer emission",
         every=EMISSION_EVERY_SECONDS,
+        workers=EMISSION_WORKERS,
         conninfo=None if for_docs else psycopg_conninfo(service.database_url),
         channels=() if for_docs else (DUE_CHANNEL,),
     )
