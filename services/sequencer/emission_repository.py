@@ -85,7 +85,7 @@ class EmissionRepository:
         another pass holds are skipped (it takes them). Plain SQL: psycopg's own decoding of thousands of
         rows, without SQLAlchemy's per-value result processors."""
         rows = await self.session.execute(_CLAIM, {"campaign_id": campaign_id, "now": now, "limit": limit})
-        return [DueLead(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6]) for r in rows.tuples()]
+        return [DueLead(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6]) for r in rows]
 
     async def mark(self, not_sendable: Mapping[UUID, tuple[str, ...]], completed: Sequence[UUID]) -> None:
         """The claimed leads that did not become `due`: completed (past a shortened sequence), or not
