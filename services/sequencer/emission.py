@@ -10,13 +10,14 @@ loses no step and emits none twice.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
+
+from pydantic_core import to_json
 
 from contracts import Event, LeadCompleted, StepDue, StepNotSendable
 from contracts.campaign_settings import CampaignStatus
@@ -54,8 +55,32 @@ def lead_values(values: dict[str, object]) -> LeadValues:
     return LeadValues(fields, custom if isinstance(custom, dict) else {})
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """What every StepDue of one campaign's batch shares, written once for the batch."""
+
+    subject: str
+    occurred_at: str
+    workspace_id: str
+    campaign_id: str
+
+    @classmethod
+    def of(cls, campaign: Campaign, now: datetime) -> Envelope:
+        return cls(
+            event_subject(campaign.workspace_id, STEP_DUE),
+            _utc(now),
+            str(campaign.workspace_id),
+            str(campaign.id),
+        )
+
+
 def emit_for(
-    lead: DueLead, campaign: Campaign, sequence: CampaignSequence, now: datetime, event_id: UUID | None = None
+    lead: DueLead,
+    campaign: Campaign,
+    sequence: CampaignSequence,
+    now: datetime,
+    event_id: UUID | None = None,
+    envelope: Envelope | None = None,
 ) -> Emitted:
     """The event a due lead's step comes to (pure): StepDue with the rendered step and its thread (a
     follow-up replies to the last Message-ID, references all, keeps the thread's mailbox), StepNotSendable
@@ -71,6 +96,7 @@ def emit_for(
         flagged = StepNotSendable(**ids, **step, missing=list(rendered.missing))
         return Emitted(_prepared(flagged), Outcome.NOT_SENDABLE, rendered.missing)
     event_id = event_id or uuid4()
+    envelope = envelope or Envelope.of(campaign, now)
     thread = lead.message_ids
     # StepDue's wire form, written directly: a batch is thousands of them, and pydantic's validation and
     # serialisation were most of the pass's time (tests hold it equal to the validated event's).
@@ -78,9 +104,9 @@ def emit_for(
         "event_id": str(event_id),
         "event_type": STEP_DUE,
         "schema_version": 1,
-        "occurred_at": _utc(now),
-        "workspace_id": str(campaign.workspace_id),
-        "campaign_id": str(campaign.id),
+        "occurred_at": envelope.occurred_at,
+        "workspace_id": envelope.workspace_id,
+        "campaign_id": envelope.campaign_id,
         "lead_id": str(lead.lead_id),
         "step": lead.next_step,
         "total_steps": total,
@@ -92,14 +118,7 @@ def emit_for(
         "references": list(thread),
         "mailbox_id": str(lead.thread_mailbox_id) if thread and lead.thread_mailbox_id else None,
     }
-    return Emitted(
-        PreparedEvent(
-            event_id,
-            event_subject(campaign.workspace_id, STEP_DUE),
-            json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(),
-        ),
-        Outcome.DUE,
-    )
+    return Emitted(PreparedEvent(event_id, envelope.subject, to_json(payload)), Outcome.DUE)
 
 
 def _utc(at: datetime) -> str:
@@ -167,8 +186,9 @@ class Emitter:
             if not due:
                 return 0
             sequence = self._sequence(campaign)
+            envelope = Envelope.of(campaign, now)
             outcomes = [
-                (lead, emit_for(lead, campaign, sequence, now, event_id))
+                (lead, emit_for(lead, campaign, sequence, now, event_id, envelope))
                 for lead, event_id in zip(due, event_ids(len(due)), strict=True)
             ]
             await repo.write_outbox([e.event for _, e in outcomes])

@@ -114,13 +114,18 @@ class EmissionRepository:
 
     async def write_outbox(self, events: Sequence[PreparedEvent]) -> None:
         """The batch's events as outbox rows, in one COPY (its text written here: an event id and a
-        subject need no escaping, a payload is bytea's hex with COPY's backslash escaped)."""
+        subject need no escaping; a payload is JSON, so it holds no raw tab or line break and goes as bytea's
+        escape form: itself, each backslash doubled for bytea and doubled again for COPY)."""
         if events:
-            lines = "".join(f"{e.event_id}\t{e.subject}\t\\\\x{e.payload.hex()}\n" for e in events)
+            lines = b"".join(
+                b"%s\t%s\t%s\n"
+                % (str(e.event_id).encode(), e.subject.encode(), e.payload.replace(b"\\", b"\\" * 4))
+                for e in events
+            )
             # Straight into the outbox, not through copy_insert's staging table: the ids are new and
             # random, there is no conflict to skip.
             connection = await self.session.connection()
             raw = (await connection.get_raw_connection()).driver_connection
             assert isinstance(raw, psycopg.AsyncConnection)
             async with raw.cursor() as cur, cur.copy(_COPY_OUTBOX) as copy:
-                await copy.write(lines.encode())
+                await copy.write(lines)

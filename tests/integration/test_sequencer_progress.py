@@ -271,8 +271,11 @@ async def test_a_reply_stops_it_invalid_never_starts_and_pending_waits(stack: St
 
 async def test_without_waiting_for_validation_a_pending_lead_is_sent(stack: Stack) -> None:
     ws, cid = await campaign(stack.service, wait_for_validation=False)
-    await stack.bus.publish(imported(ws, cid, lead(1, first_name="A")))
-    await due_for(stack.bus, cid, 1)
+    # What a value may hold goes through the outbox's COPY as it is: backslashes, tabs, quotes, lines.
+    company = 'C:\\new\\x00\t"Ďáblice" \\\\ s.r.o.\r\nline 2 \u2028 end'
+    await stack.bus.publish(imported(ws, cid, lead(1, first_name="A", company_name=company)))
+    [due] = await due_for(stack.bus, cid, 1)
+    assert due.body == f"Hello from {company}"
 
 
 async def test_a_paused_campaign_or_a_closed_window_emits_nothing_until_it_opens(stack: Stack) -> None:
