@@ -16,15 +16,20 @@ from nats.aio.client import Client
 from sqlalchemy import select
 
 from contracts import (
+    EmailBounced,
     EmailSent,
     Event,
     ImportedLead,
     LeadCompleted,
     LeadImported,
     LeadsScheduled,
+    LeadStatus,
+    LeadStatusChanged,
     LeadsValidated,
+    LeadUnsubscribed,
     MailboxHealthChanged,
     ReplyDetected,
+    SendFailed,
     SendUncertain,
     StepDue,
     StepNotSendable,
@@ -45,6 +50,7 @@ from contracts.commands import (
     SettingsChange,
     UpdateCampaignSettings,
 )
+from contracts.events import LeadsRemoved
 from contracts.replies import Refusal
 from services.composition import MIGRATED_SERVICES
 from services.runtime import migrations
@@ -402,3 +408,39 @@ async def get(service: Service, workspace_id: uuid.UUID, campaign_id: uuid.UUID)
 
 async def _async(value: list[Any]) -> list[Any] | None:
     return value or None
+
+
+async def test_every_stop_ends_the_sequence_but_a_reply_only_when_the_campaign_says_so(stack: Stack) -> None:
+    bus, service = stack.bus, stack.service
+    ws, cid = await campaign(service, stop_on_reply=False)
+    leads = [lead(n, first_name=f"N{n}") for n in range(1, 7)]
+    await bus.publish(imported(ws, cid, *leads), verdicts(ws, cid, leads))
+    firsts = {e.lead_id: e for e in await due_for(bus, cid, 6)}
+    replier, unsubscribed, failed, bounced, manual, removed = (firsts[x.lead_id] for x in leads)
+    common = {"workspace_id": ws, "campaign_id": cid}
+    await bus.publish(
+        ReplyDetected(**common, lead_id=replier.lead_id, message_id="<r@x>", from_address=replier.email),
+        LeadUnsubscribed(**common, lead_id=unsubscribed.lead_id, email=unsubscribed.email, source="link"),
+        SendFailed(**common, lead_id=failed.lead_id, step=1, total_steps=3, reason="suppressed"),
+        EmailBounced(
+            **common, lead_id=bounced.lead_id, source="smtp", kind="hard", smtp_code=550, email=bounced.email
+        ),
+        LeadStatusChanged(
+            **common, lead_ids=[manual.lead_id], status=LeadStatus.REPLIED, changed_by="a@b.cz"
+        ),
+        LeadsRemoved(**common, lead_ids=[removed.lead_id], removed_by="a@b.cz"),
+    )
+
+    async def settled() -> CampaignStateReply | None:
+        reply = await get(service, ws, cid)
+        first = reply.step_counts[0]
+        return reply if (first.due, first.failed) == (1, 1) else None
+
+    counts = (await eventually(settled)).step_counts[0]
+    assert (counts.due, counts.failed, counts.waiting) == (1, 1, 0)  # only the replier is still due
+    earlier = datetime.now(UTC) - timedelta(hours=2)
+    await bus.publish(*(sent(firsts[x.lead_id], earlier) for x in leads))
+    [second] = [e for e in await due_for(bus, cid, 7) if e.step == 2]
+    assert second.lead_id == replier.lead_id  # a reply does not stop this campaign; the others stopped
+    await quiet()
+    assert len(bus.of(StepDue, cid)) == 7
