@@ -30,7 +30,8 @@ from services.sequencer.emission import lead_values
 from services.sequencer.leads_repository import LeadRepository
 from services.sequencer.lifecycle import Changed, Refused
 from services.sequencer.preview import preview
-from services.sequencer.progress_handlers import leads_scheduled
+from services.sequencer.progress import first_due
+from services.sequencer.progress_handlers import leads_scheduled, plan_of
 from services.sequencer.repository import CampaignRepository
 from services.sequencer.sequence import StepDraft
 
@@ -91,6 +92,7 @@ async def update_settings(service: Service, command: UpdateCampaignSettings) -> 
         command.workspace_id,
         command.campaign_id,
         lambda c, now: lifecycle.update_settings(c, values, now),
+        after=_release_waiting,
     )
 
 
@@ -128,6 +130,27 @@ async def _schedule_waiting(uow: UnitOfWork, before: Campaign, after: Campaign, 
             after, [ScheduledLead(lead_id=i, step=1, total_steps=total, due_at=due) for i, due in scheduled]
         )
     )
+
+
+async def _release_waiting(uow: UnitOfWork, before: Campaign, after: Campaign, now: datetime) -> None:
+    """Settings that make more leads sendable (no longer waiting for validation, or sending to unknown
+    addresses) release the waiting leads they now allow, from now on."""
+    pending = before.settings.wait_for_validation and not after.settings.wait_for_validation
+    unknown = not before.settings.send_to_unknown and after.settings.send_to_unknown
+    if not (pending or unknown):
+        return
+    plan = plan_of(after)
+    released = await LeadRepository.from_session(uow.session).release_waiting(
+        after.id, now, pending=pending, unknown=unknown, first_due=first_due(now, plan)
+    )
+    total = len(after.steps)
+    if total:
+        uow.emit_all(
+            leads_scheduled(
+                after,
+                [ScheduledLead(lead_id=i, step=1, total_steps=total, due_at=due) for i, due in released],
+            )
+        )
 
 
 async def _reconsider(uow: UnitOfWork, _: Campaign, after: Campaign, now: datetime) -> None:

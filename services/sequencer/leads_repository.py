@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Text, Uuid, bindparam, delete, func, literal, select, text, update
+from sqlalchemy import Text, Uuid, bindparam, delete, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from contracts import Verdict
 from contracts.commands import StepCount
@@ -193,6 +194,37 @@ class LeadRepository:
                 next_step=1,
                 due_at=func.greatest(leads.c.sendable_at, now)
                 + text(f"interval '{int(first_delay)} minutes'"),
+                updated_at=func.now(),
+            )
+            .returning(leads.c.lead_id, leads.c.due_at)
+        )
+        return [(row.lead_id, row.due_at) for row in rows]
+
+    async def release_waiting(
+        self, campaign_id: UUID, now: datetime, *, pending: bool, unknown: bool, first_due: datetime | None
+    ) -> list[tuple[UUID, datetime | None]]:
+        """Imported waiting leads not verified yet (`pending`) or verified unknown (`unknown`) become
+        sendable now, and scheduled at `first_due` when the campaign was activated (`progress.settle`,
+        set-based)."""
+        allowed: list[ColumnElement[bool]] = []
+        if pending:
+            allowed.append(leads.c.verdict.is_(None))
+        if unknown:
+            allowed.append(leads.c.verdict == Verdict.UNKNOWN.value)
+        rows = await self.session.execute(
+            update(leads)
+            .where(
+                leads.c.campaign_id == campaign_id,
+                leads.c.state == LeadState.WAITING.value,
+                leads.c["values"].is_not(None),
+                leads.c.sendable_at.is_(None),
+                or_(*allowed),
+            )
+            .values(
+                sendable_at=now,
+                state=(LeadState.WAITING if first_due is None else LeadState.SCHEDULED).value,
+                next_step=1,
+                due_at=first_due,
                 updated_at=func.now(),
             )
             .returning(leads.c.lead_id, leads.c.due_at)

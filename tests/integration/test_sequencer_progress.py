@@ -444,3 +444,29 @@ async def test_every_stop_ends_the_sequence_but_a_reply_only_when_the_campaign_s
     assert second.lead_id == replier.lead_id  # a reply does not stop this campaign; the others stopped
     await quiet()
     assert len(bus.of(StepDue, cid)) == 7
+
+
+async def test_settings_that_allow_more_leads_release_those_waiting(stack: Stack) -> None:
+    bus, service = stack.bus, stack.service
+    ws, cid = await campaign(service, send_to_unknown=False)
+    pending, unknown, valid = lead(1, first_name="P"), lead(2, first_name="U"), lead(3, first_name="V")
+    await bus.publish(
+        imported(ws, cid, pending, unknown, valid),
+        verdicts(ws, cid, [unknown], Verdict.UNKNOWN),
+        verdicts(ws, cid, [valid]),
+    )
+    await due_for(bus, cid, 1)
+    await quiet()
+    assert [e.lead_id for e in bus.of(StepDue, cid)] == [valid.lead_id]
+    for setting in ({"send_to_unknown": True}, {"wait_for_validation": False}):
+        await handlers.update_settings(
+            service,
+            UpdateCampaignSettings(
+                workspace_id=ws,
+                campaign_id=cid,
+                change=SettingsChange.model_validate(setting),
+                fields_set=list(setting),
+            ),
+        )
+    released = await due_for(bus, cid, 3)
+    assert {e.lead_id for e in released} == {pending.lead_id, unknown.lead_id, valid.lead_id}
