@@ -30,7 +30,32 @@ SERVICES: tuple[ServiceSpec, ...] = (
         ),
     ),
     ServiceSpec(
-        "sequencer", Start.WORKER, BusUser("sequencer", emits=("campaign_created", "campaign_updated"))
+        "sequencer",
+        Start.WORKER,
+        BusUser(
+            "sequencer",
+            emits=(
+                "campaign_created",
+                "campaign_updated",
+                "step_due",
+                "step_not_sendable",
+                "leads_scheduled",
+                "lead_completed",
+            ),
+            durables={
+                "sequencer-leads": ("lead_imported", "leads_validated", "lead_validated"),
+                "sequencer-sends": ("email_sent", "send_uncertain"),
+                "sequencer-stops": (
+                    "reply_detected",
+                    "email_bounced",
+                    "lead_unsubscribed",
+                    "lead_status_changed",
+                    "leads_removed",
+                    "send_failed",
+                ),
+                "sequencer-mailboxes": ("mailbox_health_changed",),
+            },
+        ),
     ),
     # Sender mailboxes (commands only, for now: it emits nothing yet).
     ServiceSpec("mailer", Start.WORKER, BusUser("mailer")),
