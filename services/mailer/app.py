@@ -1,7 +1,9 @@
-"""Wiring of the mailer service. For now it owns the workspaces' sender mailboxes (sending comes next)."""
+"""Wiring of the mailer service: the workspaces' sender mailboxes (commands), and sending: StepDue queues a
+send, the send loop delivers it within every limit and announces the outcome (runner.py, sender.py)."""
 
 from __future__ import annotations
 
+from contracts import EmailBounced
 from contracts.commands import (
     CreateMailbox,
     DeleteMailbox,
@@ -14,22 +16,36 @@ from contracts.commands import (
     TestMailbox,
     UpdateMailbox,
 )
+from contracts.events import EmailSent, MailboxHealthChanged, SendFailed, SendUncertain
 from contracts.replies import Refusal
 from services.mailer import handlers
 from services.mailer.connection_test import ConnectionTester
 from services.mailer.handlers import Mailer
+from services.mailer.runner import STOP_EVENTS, MailRunner
+from services.mailer.smtp_pool import SmtpPool
 from services.mailer.tables import metadata
 from services.runtime.secrets import Secrets, new_secret_key
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 
 
-def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
+def create_service(
+    settings: Settings, *, for_docs: bool = False, smtp_pool: SmtpPool | None = None
+) -> Service:
     service = Service(name="mailer", metadata=metadata, settings=settings, for_docs=for_docs)
     # The AsyncAPI document runs no handler, so it needs no configured secret; a service does (it refuses
     # to start without LEADFLOW_SECRET_KEY, saying how to set it).
     secrets = Secrets.from_value(new_secret_key()) if for_docs else Secrets.from_settings(settings)
     mailer = Mailer(service, secrets, ConnectionTester())
+    service.emits(EmailSent, EmailBounced, SendUncertain, SendFailed, MailboxHealthChanged)
+    runner = MailRunner(service, secrets, smtp_pool)
+    service.consume(
+        "step_due", runner.on_step_due, durable="mailer-step-due", batch_handler=runner.on_steps_due
+    )
+    service.consume("campaign_updated", runner.on_campaign_updated, durable="mailer-campaigns")
+    service.consume(list(STOP_EVENTS), runner.on_stop_event, durable="mailer-stops")
+    service.on_startup(runner.start)
+    service.on_shutdown(runner.stop)
 
     @service.answers(
         "create_mailbox",

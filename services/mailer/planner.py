@@ -123,7 +123,11 @@ def _wait(mailbox: MailboxState, now: datetime) -> datetime | None:
 
 
 def _choose(
-    send: QueuedSend, campaign: CampaignState, mailboxes: Mapping[UUID, MailboxState], rotation: int, now: datetime
+    send: QueuedSend,
+    campaign: CampaignState,
+    mailboxes: Mapping[UUID, MailboxState],
+    rotation: int,
+    now: datetime,
 ) -> tuple[UUID, int] | datetime:
     """The mailbox that sends `send` now and the next rotation, or the earliest time one may."""
     usable = [m for m in campaign.mailbox_ids if m in mailboxes]

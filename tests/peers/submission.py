@@ -1,13 +1,18 @@
 """A real mail submission server (aiosmtpd, in a thread) with AUTH and STARTTLS or TLS, and the self-signed
-certificate it presents, made here with cryptography's x509 (valid for 127.0.0.1 and localhost)."""
+certificate it presents, made here with cryptography's x509 (valid for 127.0.0.1 and localhost). It keeps
+every message it takes, and can answer RCPT TO for an address as a test says (a 550, a 451 once)."""
 
 from __future__ import annotations
 
 import datetime
+import email
 import ipaddress
 import ssl
 import tempfile
+import threading
 from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +75,41 @@ class Certificate:
         return ssl.create_default_context(cafile=str(self.cert_path))
 
 
+@dataclass(frozen=True)
+class Received:
+    """A message the server took: its envelope and its bytes."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+
+    def message(self) -> EmailMessage:
+        parsed = email.message_from_bytes(self.data, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
 class _Accept:
+    def __init__(self, server: SubmissionServer) -> None:
+        self._server = server
+
+    async def handle_RCPT(
+        self, server: Any, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        with self._server.lock:
+            answers = self._server.rcpt_answers.get(address.lower())
+            answer = answers.pop(0) if answers else None
+        if answer is not None:
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        data = envelope.original_content or b""
+        with self._server.lock:
+            self._server.received.append(
+                Received(envelope.mail_from or "", tuple(envelope.rcpt_tos), bytes(data))
+            )
         return "250 OK"
 
 
@@ -87,6 +125,10 @@ class SubmissionServer:
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
     logins: list[tuple[str, bool]] = field(default_factory=list)
+    # Every message taken, in order; and answers to give at RCPT TO, per address, one per attempt.
+    received: list[Received] = field(default_factory=list)
+    rcpt_answers: dict[str, list[str]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
     _controller: Controller | None = None
 
     def _authenticate(
@@ -106,7 +148,7 @@ class SubmissionServer:
         elif self.security == "tls":
             kwargs |= {"ssl_context": self.certificate.server_context()}
         self._controller = Controller(
-            _Accept(), hostname=self.host, port=self.port, server_hostname="localhost", **kwargs
+            _Accept(self), hostname=self.host, port=self.port, server_hostname="localhost", **kwargs
         )
         self._controller.start()
         return self

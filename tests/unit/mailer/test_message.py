@@ -81,8 +81,18 @@ def test_no_subject_or_name_can_add_a_header(text: str) -> None:
     headers = raw.split(b"\r\n\r\n", 1)[0]
     names = [line.split(b":", 1)[0] for line in headers.split(b"\r\n") if line and line[:1] not in b" \t"]
     assert sorted(names) == sorted(
-        [b"From", b"To", b"Subject", b"Date", b"Message-ID", b"List-Unsubscribe", b"List-Unsubscribe-Post"]
-        + [b"Content-Type", b"Content-Transfer-Encoding", b"MIME-Version"]
+        [
+            b"From",
+            b"To",
+            b"Subject",
+            b"Date",
+            b"Message-ID",
+            b"List-Unsubscribe",
+            b"List-Unsubscribe-Post",
+            b"Content-Type",
+            b"Content-Transfer-Encoding",
+            b"MIME-Version",
+        ]
     )
 
 

@@ -3,6 +3,7 @@ windows and DST dates in which no daily limit, gap or window is ever broken and 
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
 from collections import Counter, defaultdict
@@ -123,7 +124,9 @@ TIMES = [f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 30)]
 def schedules(draw: st.DrawFn) -> Schedule | None:
     if draw(st.booleans()):
         return None
-    start, end = sorted(draw(st.lists(st.sampled_from([*TIMES, "24:00"]), min_size=2, max_size=2, unique=True)))
+    start, end = sorted(
+        draw(st.lists(st.sampled_from([*TIMES, "24:00"]), min_size=2, max_size=2, unique=True))
+    )
     if start == "24:00":
         start, end = end, start
     days = draw(st.sets(st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]), min_size=1))
@@ -175,7 +178,9 @@ def test_no_limit_gap_or_window_is_ever_broken(
         for deferral in out.deferred:
             assert deferral.not_before >= now
             waiting[deferral.send_id] = deferral.not_before
-        states = {m: (replace_pace(s, out.mailboxes[m]) if m in out.mailboxes else s) for m, s in states.items()}
+        states = {
+            m: (replace_pace(s, out.mailboxes[m]) if m in out.mailboxes else s) for m, s in states.items()
+        }
         state = CampaignState(state.mailbox_ids, state.daily_limit, schedule, out.campaign, out.rotation)
     for at in sent_at.values():
         assert schedule is None or schedule.is_open(at)
@@ -185,8 +190,9 @@ def test_no_limit_gap_or_window_is_ever_broken(
     for i, m in enumerate(ids):
         times = by_mailbox[m]
         per_day: Counter[date] = Counter(t.date() for t in times)
-        assert limits[i] is None or max(per_day.values(), default=0) <= limits[i]
-        for earlier, later in zip(times, times[1:], strict=False):
+        limit = limits[i]
+        assert limit is None or max(per_day.values(), default=0) <= limit
+        for earlier, later in itertools.pairwise(times):
             assert later - earlier >= timedelta(seconds=gaps[i])
 
 

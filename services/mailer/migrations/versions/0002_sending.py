@@ -59,7 +59,11 @@ def upgrade() -> None:
         schema=S,
     )
     op.create_index(
-        "ix_mailer_sends_queued", "sends", ["not_before"], schema=S, postgresql_where=sa.text("state = 'queued'")
+        "ix_mailer_sends_queued",
+        "sends",
+        ["not_before"],
+        schema=S,
+        postgresql_where=sa.text("state = 'queued'"),
     )
     op.create_index(
         "ix_mailer_sends_sending",
