@@ -9,10 +9,12 @@ from contracts.commands import (
     DeleteMailbox,
     GetMailbox,
     ListMailboxes,
+    ListSends,
     MailboxDeleted,
     MailboxPage,
     MailboxReply,
     MailboxTestReply,
+    SendPage,
     TestMailbox,
     UpdateMailbox,
 )
@@ -88,5 +90,12 @@ def create_service(
     )
     async def test_mailbox(cmd: TestMailbox) -> MailboxTestReply | Refusal:
         return await handlers.test_mailbox(mailer, cmd)
+
+    @service.answers(
+        "list_sends",
+        "A campaign's sends (queued, sent, uncertain, bounced, failed, cancelled), a page at a time.",
+    )
+    async def list_sends(cmd: ListSends) -> SendPage:
+        return await handlers.list_sends(mailer, cmd)
 
     return service
