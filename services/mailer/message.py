@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
+from email import quoprimime
+from email.header import Header
+from email.utils import format_datetime, formataddr
 from uuid import UUID
 
 UNSUBSCRIBE_LINE = "Unsubscribe / Odhlásit odběr: {url}"
+CRLF = "\r\n"
+# A header longer than this (or not ASCII) is written as folded encoded words (RFC 5322 allows 998).
+MAX_PLAIN_HEADER = 900
 
 
 def message_id_for(send_id: UUID, mailbox_email: str) -> str:
@@ -57,24 +59,42 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def build(outgoing: Outgoing) -> EmailMessage:
-    message = EmailMessage(policy=SMTP)
-    user, _, domain = outgoing.from_email.partition("@")
-    message["From"] = Address(_one_line(outgoing.from_name), user, domain)
-    message["To"] = outgoing.to
-    message["Subject"] = _one_line(outgoing.subject)
-    message["Date"] = format_datetime(outgoing.date)
-    message["Message-ID"] = outgoing.message_id
-    if outgoing.in_reply_to:
-        message["In-Reply-To"] = outgoing.in_reply_to
+def _header(name: str, value: str) -> str:
+    """`Name: value`, as RFC 2047 encoded words (folded) when it is not short ASCII."""
+    if value.isascii() and len(name) + len(value) < MAX_PLAIN_HEADER:
+        return f"{name}: {value}"
+    return f"{name}: {Header(value, 'utf-8', header_name=name).encode(linesep=CRLF)}"
+
+
+def build(outgoing: Outgoing) -> bytes:
+    """The message as it goes over SMTP (CRLF line ends, a quoted-printable UTF-8 text part).
+
+    Written out directly rather than through `email.message.EmailMessage`, whose header policy costs ~2 ms
+    a message (more than its delivery to a local server); the standard library's `formataddr`, `Header`
+    and `quoprimime` do the encoding, and the tests read every message back with the `email` package."""
     references = [*outgoing.references]
     if outgoing.in_reply_to and outgoing.in_reply_to not in references:
         references.append(outgoing.in_reply_to)
+    lines = [
+        f"From: {formataddr((_one_line(outgoing.from_name), outgoing.from_email), charset='utf-8')}",
+        f"To: {outgoing.to}",
+        _header("Subject", _one_line(outgoing.subject)),
+        f"Date: {format_datetime(outgoing.date)}",
+        f"Message-ID: {outgoing.message_id}",
+    ]
+    if outgoing.in_reply_to:
+        lines.append(f"In-Reply-To: {outgoing.in_reply_to}")
     if references:
-        message["References"] = " ".join(references)
-    message["List-Unsubscribe"] = f"<{outgoing.unsubscribe_url}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    body = outgoing.body.rstrip("\n")
+        lines.append("References: " + f"{CRLF} ".join(references))
+    lines += [
+        f"List-Unsubscribe: <{outgoing.unsubscribe_url}>",
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        "MIME-Version: 1.0",
+        'Content-Type: text/plain; charset="utf-8"',
+        "Content-Transfer-Encoding: quoted-printable",
+    ]
+    body = outgoing.body.replace("\r\n", "\n").rstrip("\n")
     text = f"{body}\n\n--\n{UNSUBSCRIBE_LINE.format(url=outgoing.unsubscribe_url)}\n"
-    message.set_content(text, subtype="plain", charset="utf-8")
-    return message
+    # quoprimime encodes characters as single bytes: hand it the UTF-8 bytes, one character each.
+    encoded = quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), maxlinelen=76, eol=CRLF)
+    return (CRLF.join(lines) + CRLF + CRLF + encoded + CRLF).encode("ascii")

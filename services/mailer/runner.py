@@ -38,6 +38,9 @@ STOP_EVENTS = (
     "lead_validated",
 )
 POLL_SECONDS = 1.0
+# Send loops side by side: one records or reserves while another delivers (a mailbox's deliveries still
+# go one at a time over its one connection).
+WORKERS = 4
 RECOVER_SECONDS = 5.0
 
 
@@ -63,6 +66,7 @@ class MailRunner:
             units=service.unit_of_work,
             lease=CLAIM_LEASE,
             every=POLL_SECONDS,
+            workers=WORKERS,
         )
         self.recovery = WorkLoop(self.sending.recover, name="mailer-recovery", every=RECOVER_SECONDS)
         self.idle = WorkLoop(self._close_idle, name="mailer-idle-connections", every=POLL_SECONDS)

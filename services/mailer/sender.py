@@ -40,7 +40,7 @@ from services.runtime.unsubscribe_tokens import UnsubscribeTokens
 
 log = structlog.get_logger(__name__)
 
-BATCH = 200
+BATCH = 100
 # A claimed send not reserved within this long (its mailer died before) is claimed again: nothing was sent.
 CLAIM_LEASE = timedelta(seconds=60)
 # The suppression list could not be asked: the sends are due again this soon.
@@ -216,7 +216,7 @@ class Sending:
                     )
                 )
                 outcome = await self.pool.deliver(
-                    sender.id, sender.endpoint, sender.email, row.email, message.as_bytes()
+                    sender.id, sender.endpoint, sender.email, row.email, message
                 )
             done[row.id] = Attempt(sender.id, sender.email, message_id, outcome, self.clock())
         return done
@@ -226,9 +226,10 @@ class Sending:
         attempts = [(row, r) for row, r in results if isinstance(r, Attempt)]
         states = await repo.states([row.id for row, _ in attempts])
         by_mailbox: dict[UUID, list[tuple[SendRow, Attempt, bool | None]]] = defaultdict(list)
+        settled: list[tuple[UUID, dict[str, Any]]] = []
         for row, result in results:
             if isinstance(result, Suppressed):
-                await repo.settle(row.id, {"state": "failed", "last_error": "suppressed"})
+                settled.append((row.id, {"state": "failed", "last_error": "suppressed"}))
                 uow.emit(
                     SendFailed(
                         workspace_id=row.workspace_id,
@@ -244,9 +245,10 @@ class Sending:
                 await repo.defer([(row.id, self.clock() + UNANSWERED_RETRY)])
             elif isinstance(result, Attempt):
                 settlement = settle(row, states.get(row.id, "sending"), result, self.policy)
-                await repo.settle(row.id, settlement.values)
+                settled.append((row.id, settlement.values))
                 uow.emit_all(settlement.events)
                 by_mailbox[result.mailbox_id].append((row, result, settlement.mailbox_failed))
+        await repo.settle(settled)
         paces = await repo.lock_paces(list(by_mailbox))
         for mailbox_id in sorted(by_mailbox):
             health = paces[mailbox_id].health

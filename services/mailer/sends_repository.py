@@ -290,9 +290,21 @@ class SendRepository:
         )
         return {r.id: r.state for r in rows}
 
-    async def settle(self, send_id: UUID, values: Mapping[str, Any]) -> None:
-        if values:
-            await self.session.execute(update(sends).where(sends.c.id == send_id).values(**values))
+    async def settle(self, settled: Sequence[tuple[UUID, Mapping[str, Any]]]) -> None:
+        """Each send's new columns: one statement (executed for many rows) per set of columns changed."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for send_id, values in settled:
+            if values:
+                key = tuple(sorted(values))
+                groups.setdefault(key, []).append({"b_id": send_id, **{f"b_{k}": values[k] for k in key}})
+        for columns, params in groups.items():
+            await self.session.execute(
+                update(sends)
+                .where(sends.c.id == bindparam("b_id"))
+                .values({c: bindparam(f"b_{c}") for c in columns}),
+                params,
+                execution_options={"synchronize_session": False},
+            )
 
     async def save_settled_pace(self, mailbox_id: UUID, last_at: datetime | None, health: Health) -> None:
         values: dict[str, Any] = {

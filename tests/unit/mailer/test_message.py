@@ -32,7 +32,7 @@ def outgoing(**changes: object) -> Outgoing:
 
 
 def parsed(out: Outgoing) -> email.message.EmailMessage:
-    raw = build(out).as_bytes()
+    raw = build(out)
     message = email.message_from_bytes(raw, policy=policy.default)
     assert isinstance(message, email.message.EmailMessage)
     return message
@@ -77,7 +77,7 @@ def test_references_always_hold_the_message_replied_to() -> None:
 
 @given(st.text(max_size=80))
 def test_no_subject_or_name_can_add_a_header(text: str) -> None:
-    raw = build(outgoing(subject=text, from_name=text)).as_bytes()
+    raw = build(outgoing(subject=text, from_name=text))
     headers = raw.split(b"\r\n\r\n", 1)[0]
     names = [line.split(b":", 1)[0] for line in headers.split(b"\r\n") if line and line[:1] not in b" \t"]
     assert sorted(names) == sorted(
