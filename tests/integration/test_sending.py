@@ -19,7 +19,7 @@ from nats.aio.client import Client
 from contracts import EmailBounced, ReplyDetected
 from contracts.campaign_settings import CampaignStatus
 from contracts.commands import AddSuppression, SuppressionReply
-from contracts.events import EmailSent, SendFailed
+from contracts.events import EmailSent, MailboxHealthChanged, SendFailed, SendUncertain
 from services.importer.suppressions.handlers import add_suppression
 from services.runtime.secrets import Secrets, new_secret_key
 from services.runtime.service import Service
@@ -218,3 +218,29 @@ async def test_a_mailbox_limit_and_gap_hold_across_two_mailers(world: World) -> 
 
 async def _state_is(world: World, state: str) -> bool:
     return set((await world.states()).values()) == {state}
+
+
+async def test_a_connection_lost_during_data_is_uncertain_and_never_sent_again(world: World) -> None:
+    world.server.drop_in_data.add("cut@example.com")
+    await world.add_mailbox()
+    await world.campaign()
+    due = world.step_due(uuid.uuid4(), "cut@example.com")
+    await world.publish(due)
+    uncertain = (await eventually(lambda: world.events(SendUncertain)))[0]
+    assert uncertain.message_id == f"<{due.event_id}@firma.cz>" and uncertain.mailbox == "ana@firma.cz"
+    await asyncio.sleep(2.0)
+    assert len(world.received_by("cut@example.com")) == 1
+    assert set((await world.states()).values()) == {"uncertain"}
+    assert await world.events(EmailSent) == []
+
+
+async def test_a_mailbox_that_keeps_failing_is_unhealthy(world: World) -> None:
+    mailbox_id = await world.add_mailbox()
+    world.server.password = "changed since the mailbox was added"
+    await world.campaign()
+    await world.publish(world.step_due(uuid.uuid4(), "wait@example.com"))
+    changed = (await eventually(lambda: world.events(MailboxHealthChanged), within=40))[0]
+    assert (changed.mailbox_id, changed.email, changed.healthy) == (mailbox_id, "ana@firma.cz", False)
+    assert "login refused" in changed.reason and "535" in changed.reason
+    assert set((await world.states()).values()) == {"queued"}
+    assert world.received_by("wait@example.com") == []

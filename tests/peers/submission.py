@@ -106,6 +106,14 @@ class _Accept:
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         data = envelope.original_content or b""
+        if any(to.lower() in self._server.drop_in_data for to in envelope.rcpt_tos):
+            # The message arrived, but the connection breaks before the answer: the sender cannot know.
+            with self._server.lock:
+                self._server.received.append(
+                    Received(envelope.mail_from or "", tuple(envelope.rcpt_tos), bytes(data))
+                )
+            server.transport.abort()
+            return "421 closing"
         with self._server.lock:
             self._server.received.append(
                 Received(envelope.mail_from or "", tuple(envelope.rcpt_tos), bytes(data))
@@ -128,6 +136,8 @@ class SubmissionServer:
     # Every message taken, in order; and answers to give at RCPT TO, per address, one per attempt.
     received: list[Received] = field(default_factory=list)
     rcpt_answers: dict[str, list[str]] = field(default_factory=dict)
+    # Addresses whose message is taken but whose connection is cut before the server answers it.
+    drop_in_data: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _controller: Controller | None = None
 
