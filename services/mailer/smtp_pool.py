@@ -212,7 +212,9 @@ class SmtpPool:
         return closed
 
     async def close(self) -> None:
+        """Close the connections not in use (at shutdown: one in the middle of a delivery is left to finish
+        or be cancelled with its worker, rather than cut here and made uncertain)."""
         for connection in list(self._connections.values()):
-            with contextlib.suppress(Exception):
-                await self._close(connection)
-        self._connections.clear()
+            if not connection.lock.locked():
+                with contextlib.suppress(Exception):
+                    await self._close(connection)
