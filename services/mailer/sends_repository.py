@@ -84,10 +84,11 @@ class SendRepository:
     def from_session(cls, session: AsyncSession) -> SendRepository:
         return cls(session)
 
-    async def queue(self, due: Sequence[StepDue], now: datetime) -> int:
-        """A queued send per StepDue; a (lead, step) already queued (or sent) is left as it is."""
+    async def queue(self, due: Sequence[StepDue], now: datetime) -> None:
+        """A queued send per StepDue; a (lead, step) already queued (or sent) is left as it is. One statement
+        executed for many rows (compiled once), not a VALUES list compiled anew for every batch."""
         if not due:
-            return 0
+            return
         rows = [
             {
                 "id": event.event_id,
@@ -108,13 +109,11 @@ class SendRepository:
             }
             for event in due
         ]
-        inserted = await self.session.execute(
-            insert(sends)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["lead_id", "step"])
-            .returning(sends.c.id)
+        await self.session.execute(
+            insert(sends).on_conflict_do_nothing(index_elements=["lead_id", "step"]),
+            rows,
+            execution_options={"synchronize_session": False},
         )
-        return len(inserted.all())
 
     async def save_campaign(self, event: CampaignUpdated) -> None:
         """The campaign's copy, unless a newer change is already stored (events may come out of order)."""
@@ -232,18 +231,29 @@ class SendRepository:
         return list(rows.all())
 
     async def save_mailbox_paces(self, paces: Mapping[UUID, MailboxPace]) -> None:
-        for mailbox_id in sorted(paces):
-            pace = paces[mailbox_id]
-            await self.session.execute(
-                update(mailbox_pace)
-                .where(mailbox_pace.c.mailbox_id == mailbox_id)
-                .values(
-                    day=pace.day,
-                    sent_today=pace.sent_today,
-                    last_sent_at=pace.last_sent_at,
-                    next_gap=pace.next_gap.total_seconds(),
-                )
-            )
+        if not paces:
+            return
+        await self.session.execute(
+            update(mailbox_pace)
+            .where(mailbox_pace.c.mailbox_id == bindparam("b_id"))
+            .values(
+                day=bindparam("b_day"),
+                sent_today=bindparam("b_sent"),
+                last_sent_at=bindparam("b_last"),
+                next_gap=bindparam("b_gap"),
+            ),
+            [
+                {
+                    "b_id": mailbox_id,
+                    "b_day": paces[mailbox_id].day,
+                    "b_sent": paces[mailbox_id].sent_today,
+                    "b_last": paces[mailbox_id].last_sent_at,
+                    "b_gap": paces[mailbox_id].next_gap.total_seconds(),
+                }
+                for mailbox_id in sorted(paces)
+            ],
+            execution_options={"synchronize_session": False},
+        )
 
     async def save_campaign_pace(self, campaign_id: UUID, pace: CampaignPace, rotation: int) -> None:
         await self.session.execute(
