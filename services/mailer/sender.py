@@ -40,7 +40,7 @@ from services.runtime.unsubscribe_tokens import UnsubscribeTokens
 
 log = structlog.get_logger(__name__)
 
-BATCH = 100
+BATCH = 250
 # A claimed send not reserved within this long (its mailer died before) is claimed again: nothing was sent.
 CLAIM_LEASE = timedelta(seconds=60)
 # The suppression list could not be asked: the sends are due again this soon.
