@@ -142,7 +142,7 @@ class World:
 
     def received_by(self, address: str) -> list[Any]:
         with self.server.lock:
-            return [m for m in self.server.received if address in m.recipients]
+            return [m for m in self.server.received if address in m.rcpt_tos]
 
 
 async def eventually(check: Callable[[], Any], within: float = 20.0, every: float = 0.1) -> Any:

@@ -83,7 +83,7 @@ async def test_a_due_step_is_sent_once_with_its_headers(world: World) -> None:
     await asyncio.sleep(1.0)
     received = world.received_by("jan@example.test")
     assert len(received) == 1 and len(await world.events(EmailSent)) == 1
-    message = received[0].message()
+    message = received[0].message
     assert message["Message-ID"] == f"<{due.event_id}@firma.cz>" == sent[0].message_id
     assert message["Subject"] == "Hi there"
     assert message["From"].addresses[0].addr_spec == "ana@firma.cz"
@@ -110,7 +110,7 @@ async def test_a_due_step_is_sent_once_with_its_headers(world: World) -> None:
     )
     await world.publish(follow_up)
     await eventually(lambda: len(world.received_by("jan@example.test")) == 2)
-    second = world.received_by("jan@example.test")[1].message()
+    second = world.received_by("jan@example.test")[1].message
     assert second["In-Reply-To"] == sent[0].message_id
     assert second["References"] == sent[0].message_id
     assert second["Subject"] == "Re: Hi there"
