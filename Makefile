@@ -42,6 +42,7 @@ bench: install
 	$(PY) bench/projection.py
 	$(PY) bench/import_during_backlog.py
 	$(PY) bench/due_steps.py
+	$(PY) bench/send.py
 
 asyncapi: install
 	$(VENV)/bin/leadflow asyncapi --output docs/asyncapi.json

@@ -57,8 +57,28 @@ SERVICES: tuple[ServiceSpec, ...] = (
             },
         ),
     ),
-    # Sender mailboxes (commands only, for now: it emits nothing yet).
-    ServiceSpec("mailer", Start.WORKER, BusUser("mailer")),
+    ServiceSpec(
+        "mailer",
+        Start.WORKER,
+        BusUser(
+            "mailer",
+            commands=("importer",),
+            emits=("email_sent", "email_bounced", "send_uncertain", "send_failed", "mailbox_health_changed"),
+            durables={
+                "mailer-step-due": ("step_due",),
+                "mailer-campaigns": ("campaign_updated",),
+                "mailer-stops": (
+                    "reply_detected",
+                    "email_bounced",
+                    "lead_unsubscribed",
+                    "send_failed",
+                    "leads_removed",
+                    "lead_status_changed",
+                    "lead_validated",
+                ),
+            },
+        ),
+    ),
     ServiceSpec(
         "importer",
         Start.WORKER,

@@ -19,6 +19,7 @@ from services.gateway.leads import sort_keys
 from services.gateway.mailboxes import router as mailboxes
 from services.gateway.projection.consumer import PROJECTION_DURABLE, project, project_batch
 from services.gateway.projection.imports import IMPORT_EVENTS, IMPORTS_DURABLE, project_imports
+from services.gateway.sends import router as sends
 from services.gateway.sources import router as sources
 from services.gateway.suppressions import router as suppressions
 from services.gateway.tables import metadata
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(suppressions.router)
     app.include_router(mailboxes.router)
+    app.include_router(sends.router)
     app.include_router(sources.router)
     app.include_router(web.router)
     app.include_router(unsubscribe.router)

@@ -105,6 +105,17 @@ class Settings(BaseSettings):
         description="how often the canaries are checked (also at once when DNS "
         "failures spread, and before any DNS failure becomes a verdict)",
     )
+    mailer_send_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how long a send may be under way (recorded, not yet settled); one still under way "
+        "after that (its mailer crashed) is marked uncertain and never sent again automatically",
+    )
+    mailer_retry_first_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="wait before the first retry of a send refused for now (then doubling)",
+    )
     validator_allow_test_domains: bool = Field(
         default=False,
         description="accept addresses under .test (tests and demos only: it never exists on the Internet)",
