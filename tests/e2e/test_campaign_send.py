@@ -26,11 +26,11 @@ from tests.stack_fixtures import create_workspace_key
 PASSWORD = "correct horse"
 CSV = (
     b"email,first_name,company\n"
-    b"ana@firma.test,Ana,Firma\n"
-    b"petr@firma.test,Petr,Firma\n"
-    b"jana@jina.test,,Jina\n"
-    b"gone@firma.test,Gone,Firma\n"
-    b"blocked@firma.test,Blocked,Firma\n"
+    b"ana@firma.cz,Ana,Firma\n"
+    b"petr@firma.cz,Petr,Firma\n"
+    b"jana@jina.cz,,Jina\n"
+    b"gone@firma.cz,Gone,Firma\n"
+    b"blocked@firma.cz,Blocked,Firma\n"
 )
 MAPPING = {"email": "email", "first_name": "first_name", "company_name": "company"}
 STEPS = [
@@ -42,7 +42,7 @@ STEPS = [
     {"subject": "", "body": "Following up, {{first_name|there}}.", "delay_minutes": 0},
     {"subject": "", "body": "Last note from me.", "delay_minutes": 0},
 ]
-SENDABLE = {"ana@firma.test", "petr@firma.test", "jana@jina.test"}
+SENDABLE = {"ana@firma.cz", "petr@firma.cz", "jana@jina.cz"}
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ async def test_a_three_step_campaign_reaches_completed_exactly_once_and_threaded
     mailbox = await own.post(
         "/api/v1/mailboxes",
         json={
-            "email": "sales@leadflow.test",
+            "email": "sales@leadflow.cz",
             "name": "Sales",
             "smtp": {
                 "host": "localhost",
@@ -100,17 +100,16 @@ async def test_a_three_step_campaign_reaches_completed_exactly_once_and_threaded
     assert settings.status_code == 200, settings.text
     sequence = await own.put(f"/api/v1/campaigns/{campaign_id}/sequence", json={"steps": STEPS})
     assert sequence.status_code == 200, sequence.text
-    assert (await own.post("/api/v1/suppressions", json={"email": "blocked@firma.test"})).status_code in (
-        200,
-        201,
-    )
-
     imported = await wait_for_import(own, (await start_import(own, campaign_id, CSV, MAPPING))["id"])
     assert imported["state"] == "completed", imported
+    assert imported["counts"]["imported"] == 5, imported
     leads = (await wait_for_leads(own, campaign_id, 5))["items"]
+    # Suppressed after its import: only the mailer's check right before sending can keep it from a send.
+    suppressed = await own.post("/api/v1/suppressions", json={"email": "blocked@firma.cz"})
+    assert suppressed.status_code in (200, 201), suppressed.text
     workspace_id = UUID((await own.get("/api/v1/workspace")).json()["id"])
     verdicts = [
-        (lead, Verdict.INVALID if lead["email"] == "gone@firma.test" else Verdict.VALID, "checked")
+        (lead, Verdict.INVALID if lead["email"] == "gone@firma.cz" else Verdict.VALID, "checked")
         for lead in leads
     ]
     await publish_verdicts(nc, workspace_id, campaign_id, verdicts)
@@ -125,8 +124,8 @@ async def test_a_three_step_campaign_reaches_completed_exactly_once_and_threaded
         return statuses if done else None
 
     statuses = await eventually(completed, within=90)
-    assert statuses["gone@firma.test"] == "invalid"
-    assert statuses["blocked@firma.test"] != "completed"
+    assert statuses["gone@firma.cz"] == "invalid"
+    assert statuses["blocked@firma.cz"] != "completed"
 
     # Nothing more arrives: no step is sent twice, however long we wait.
     await asyncio.sleep(3)
@@ -141,19 +140,19 @@ async def test_a_three_step_campaign_reaches_completed_exactly_once_and_threaded
         assert third["References"].split() == ids[:2]
         assert second["Subject"] == third["Subject"] == "Re: " + first["Subject"]
         assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        assert first["From"].addresses[0].addr_spec == "sales@leadflow.test"
+        assert first["From"].addresses[0].addr_spec == "sales@leadflow.cz"
         assert first.get_body(("plain",)) is not None
-    ana = received["ana@firma.test"][0].message
+    ana = received["ana@firma.cz"][0].message
     assert ana["Subject"] == "Hi Ana"
     plain = ana.get_body(("plain",))
     assert plain is not None and "Hello Ana at Firma." in plain.get_content()
-    assert received["jana@jina.test"][0].message["Subject"] == "Hi there"
-    assert Counter(m.mail_from for ms in received.values() for m in ms) == {"sales@leadflow.test": 9}
+    assert received["jana@jina.cz"][0].message["Subject"] == "Hi there"
+    assert Counter(m.mail_from for ms in received.values() for m in ms) == {"sales@leadflow.cz": 9}
     assert smtp_server.logins and all(accepted for _, accepted in smtp_server.logins)
 
     # The one-click link of a received message unsubscribes its lead, as a mail provider would post it.
     # (The link's origin is the stack's public URL; the test posts its path to the test gateway.)
-    link = urlsplit(received["petr@firma.test"][0].message["List-Unsubscribe"].strip("<>"))
+    link = urlsplit(received["petr@firma.cz"][0].message["List-Unsubscribe"].strip("<>"))
     assert link.path.startswith("/u/")
     answered = await own.post(
         link.path,
@@ -165,7 +164,7 @@ async def test_a_three_step_campaign_reaches_completed_exactly_once_and_threaded
     async def unsubscribed() -> bool:
         listed = (await own.get(f"/api/v1/campaigns/{campaign_id}/leads", params={"limit": 50})).json()
         return any(
-            lead["email"] == "petr@firma.test" and lead["status"] == "unsubscribed"
+            lead["email"] == "petr@firma.cz" and lead["status"] == "unsubscribed"
             for lead in listed["items"]
         )
 
