@@ -29,9 +29,14 @@ def message_id_for(send_id: UUID, mailbox_email: str) -> str:
 
 
 def unsubscribe_base(public_url: str | None, http_host: str, http_port: int) -> str:
-    """Where the unsubscribe links point: LEADFLOW_PUBLIC_URL, else the gateway's own address."""
-    base = public_url or f"http://{http_host}:{http_port}"
-    return base.rstrip("/")
+    """Where the unsubscribe links point: LEADFLOW_PUBLIC_URL, else the gateway's own address (a gateway
+    bound to every interface is reached at the loopback: `0.0.0.0` is no address to open)."""
+    if public_url:
+        return public_url.rstrip("/")
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(http_host, http_host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{http_port}"
 
 
 def unsubscribe_url(base: str, token: str) -> str:

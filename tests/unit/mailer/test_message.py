@@ -107,3 +107,16 @@ def test_no_subject_or_name_can_add_a_header(text: str) -> None:
 def test_the_links_base_is_the_public_url_else_the_gateway(public_url: str | None, expected: str) -> None:
     assert unsubscribe_base(public_url, "127.0.0.1", 8000) == expected
     assert unsubscribe_url(expected, "T") == f"{expected}/u/T"
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("0.0.0.0", "http://127.0.0.1:8001"),
+        ("::", "http://[::1]:8001"),
+        ("::1", "http://[::1]:8001"),
+        ("leads.internal", "http://leads.internal:8001"),
+    ],
+)
+def test_a_gateway_on_every_interface_is_linked_at_the_loopback(host: str, expected: str) -> None:
+    assert unsubscribe_base(None, host, 8001) == expected
