@@ -41,6 +41,8 @@ bench: install
 	$(PY) bench/validate.py
 	$(PY) bench/projection.py
 	$(PY) bench/import_during_backlog.py
+	$(PY) bench/due_steps.py
+	$(PY) bench/send.py
 
 asyncapi: install
 	$(VENV)/bin/leadflow asyncapi --output docs/asyncapi.json

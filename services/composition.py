@@ -22,7 +22,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
             "gateway",
             serves_commands=False,
             commands=("importer", "validator", "sequencer", "mailer"),
-            emits=("lead_status_changed", "leads_removed"),
+            emits=("lead_status_changed", "leads_removed", "lead_unsubscribed"),
             durables={"gateway-lead-view": (), "gateway-lead-imports": ("lead_imported", "import_completed")},
             # SSE of an import: its progress, and its completion as it is published.
             listens=(subjects.IMPORT_PROGRESS, subjects.workspace_filter("import_completed")),
@@ -30,10 +30,55 @@ SERVICES: tuple[ServiceSpec, ...] = (
         ),
     ),
     ServiceSpec(
-        "sequencer", Start.WORKER, BusUser("sequencer", emits=("campaign_created", "campaign_updated"))
+        "sequencer",
+        Start.WORKER,
+        BusUser(
+            "sequencer",
+            emits=(
+                "campaign_created",
+                "campaign_updated",
+                "step_due",
+                "step_not_sendable",
+                "leads_scheduled",
+                "lead_completed",
+            ),
+            durables={
+                "sequencer-leads": ("lead_imported", "leads_validated", "lead_validated"),
+                "sequencer-sends": ("email_sent", "send_uncertain"),
+                "sequencer-stops": (
+                    "reply_detected",
+                    "email_bounced",
+                    "lead_unsubscribed",
+                    "lead_status_changed",
+                    "leads_removed",
+                    "send_failed",
+                ),
+                "sequencer-mailboxes": ("mailbox_health_changed",),
+            },
+        ),
     ),
-    # Sender mailboxes (commands only, for now: it emits nothing yet).
-    ServiceSpec("mailer", Start.WORKER, BusUser("mailer")),
+    ServiceSpec(
+        "mailer",
+        Start.WORKER,
+        BusUser(
+            "mailer",
+            commands=("importer",),
+            emits=("email_sent", "email_bounced", "send_uncertain", "send_failed", "mailbox_health_changed"),
+            durables={
+                "mailer-step-due": ("step_due",),
+                "mailer-campaigns": ("campaign_updated",),
+                "mailer-stops": (
+                    "reply_detected",
+                    "email_bounced",
+                    "lead_unsubscribed",
+                    "send_failed",
+                    "leads_removed",
+                    "lead_status_changed",
+                    "lead_validated",
+                ),
+            },
+        ),
+    ),
     ServiceSpec(
         "importer",
         Start.WORKER,

@@ -24,6 +24,7 @@ from services.runtime.bus_users import Grant
 from services.runtime.embedded import free_port
 from services.runtime.embedded_nats import EmbeddedNats
 from services.runtime.secrets import new_secret_key
+from tests.peers.submission import Certificate
 
 # The test suite's own NATS identity: tests publish events straight to the stream and read it, standing in
 # for services that are not running. Only the test servers know it; the services use their own users.
@@ -137,6 +138,9 @@ class ServiceStack:
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="leadflow-logs-")))
     # The stack's LEADFLOW_SECRET_KEY (mailbox passwords), one per stack as `leadflow up` keeps one.
     secret_key: str = field(default_factory=new_secret_key)
+    # The CA the services trust for mail servers' TLS (LEADFLOW_MAIL_CA_FILE): tests' submission servers
+    # present it, as a company's own SMTP server presents its private CA's certificate.
+    mail_certificate: Certificate = field(default_factory=Certificate.self_signed)
 
     @property
     def nats_url(self) -> str:
@@ -153,6 +157,7 @@ class ServiceStack:
             "LEADFLOW_LOG_JSON": "true",
             "LEADFLOW_LOG_LEVEL": "INFO",
             "LEADFLOW_SECRET_KEY": self.secret_key,
+            "LEADFLOW_MAIL_CA_FILE": str(self.mail_certificate.cert_path),
             **extra,
         }
 

@@ -56,6 +56,14 @@ from contracts.commands.mailboxes import (
     TestMailbox,
     UpdateMailbox,
 )
+from contracts.commands.sends import (
+    SEND_PAGE_MAX,
+    SEND_STATES,
+    ListSends,
+    Send,
+    SendPage,
+    SendState,
+)
 from contracts.commands.sources import (
     MAX_EMPLOYEES,
     MAX_REVENUE,
@@ -115,6 +123,8 @@ __all__ = [
     "PIPELINE_IDS_MAX",
     "PREVIEW_BYTES",
     "PREVIEW_ROWS",
+    "SEND_PAGE_MAX",
+    "SEND_STATES",
     "SOURCE_PAGE_MAX",
     "VERDICT_REASONS",
     "AddSuppression",
@@ -144,6 +154,7 @@ __all__ = [
     "ListCampaignImports",
     "ListMailboxes",
     "ListPipelineLeads",
+    "ListSends",
     "ListSuppressions",
     "Mailbox",
     "MailboxDeleted",
@@ -167,6 +178,9 @@ __all__ = [
     "RerunValidation",
     "SearchDirectory",
     "Security",
+    "Send",
+    "SendPage",
+    "SendState",
     "SequencePreview",
     "ServerCheck",
     "ServerIn",

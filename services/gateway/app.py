@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 
+from contracts import LeadUnsubscribed
 from services.gateway import errors, input_errors
 from services.gateway.auth import SessionCookieAuth
 from services.gateway.campaigns import router as campaigns
@@ -19,14 +20,18 @@ from services.gateway.leads import sort_keys
 from services.gateway.mailboxes import router as mailboxes
 from services.gateway.projection.consumer import PROJECTION_DURABLE, project, project_batch
 from services.gateway.projection.imports import IMPORT_EVENTS, IMPORTS_DURABLE, project_imports
+from services.gateway.sends import router as sends
 from services.gateway.sources import router as sources
 from services.gateway.suppressions import router as suppressions
 from services.gateway.tables import metadata
+from services.gateway.unsubscribe import router as unsubscribe
 from services.gateway.upload_limit import UploadLimit
 from services.gateway.validation import router as validation
 from services.gateway.web import router as web
+from services.runtime.secrets import Secrets
 from services.runtime.service import Service
 from services.runtime.settings import Settings
+from services.runtime.unsubscribe_tokens import UnsubscribeTokens
 
 DESCRIPTION = """
 Leadflow's HTTP API. Authenticate with `Authorization: Bearer <API key>`; every resource belongs to the
@@ -50,6 +55,8 @@ def _create(settings: Settings, *, for_docs: bool) -> tuple[Service, JobRunner]:
     )
     # New imports are listed by a consumer of their own, so they never queue behind a backlog of verdicts
     # (see projection.imports.claim_import for how the two share LeadImported).
+    # The one-click unsubscribe of the links in every message sent (unsubscribe/router.py).
+    service.emits(LeadUnsubscribed)
     service.consume(
         IMPORT_EVENTS,
         lambda uow, event: project_imports(uow.session, event),
@@ -69,6 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Unsubscribe links are signed with LEADFLOW_SECRET_KEY: the gateway refuses to start without it
+        # (saying how to set it). Building the app alone, for its OpenAPI document, needs none.
+        app.state.unsubscribe_tokens = UnsubscribeTokens.from_secrets(Secrets.from_settings(settings))
         async with service.running():
             yield
 
@@ -84,9 +94,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(suppressions.router)
     app.include_router(mailboxes.router)
+    app.include_router(sends.router)
     app.include_router(sources.router)
     app.include_router(dev.router)
     app.include_router(web.router)
+    app.include_router(unsubscribe.router)
     app.mount("/static", web.static_files(), name="static")
     app.add_middleware(
         UploadLimit,

@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -106,6 +107,12 @@ lead_view = Table(
     Column("verdict_invalid_at", DateTime(timezone=True)),
     Column("step", Integer, nullable=False, server_default="0"),
     Column("total_steps", Integer, nullable=False, server_default="0"),
+    # The sequencer's LeadsScheduled (since gateway_0012): the next step and when it is due (None: waiting
+    # for validation, or no next step); `next_step_as_of` is the time of the fact that set or cleared them,
+    # so an older one delivered late never overwrites a newer one.
+    Column("next_step", Integer),
+    Column("next_step_at", DateTime(timezone=True)),
+    Column("next_step_as_of", DateTime(timezone=True)),
     Column("validation", Text, nullable=False, server_default="pending"),
     Column("validation_reason", Text),
     Column("last_activity_at", DateTime(timezone=True)),
@@ -209,6 +216,42 @@ lead_events = Table(
     Column("data", JSONB, nullable=False, server_default="{}"),
     # Unique exactly when (lead_id, event_id) is, as an event has one time; also the timeline's order.
     UniqueConstraint("lead_id", "occurred_at", "event_id", name="lead_events_lead_time_event"),
+)
+
+# A campaign's sending per UTC day (since gateway_0012), counted as the projection applies each event once:
+# emails sent, leads that bounced (hard) or unsubscribed, leads that completed the sequence.
+campaign_days = Table(
+    "campaign_days",
+    metadata,
+    Column("campaign_id", Uuid, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("sent", Integer, nullable=False, server_default="0"),
+    Column("bounced", Integer, nullable=False, server_default="0"),
+    Column("unsubscribed", Integer, nullable=False, server_default="0"),
+    Column("completed", Integer, nullable=False, server_default="0"),
+)
+
+# The leads unsubscribed by their link (`POST /u/{token}`), so a second click emits nothing more.
+link_unsubscribes = Table(
+    "link_unsubscribes",
+    metadata,
+    Column("lead_id", Uuid, primary_key=True),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The address of every lead removed from its campaign (kept by a DELETE trigger on lead_view, gateway_0012),
+# so the unsubscribe link of a message it was sent before its removal still works.
+removed_lead_addresses = Table(
+    "removed_lead_addresses",
+    metadata,
+    Column("lead_id", Uuid, primary_key=True),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("campaign_id", Uuid, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("removed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 # Long-running work started from the API (bulk actions over many leads), with its progress.

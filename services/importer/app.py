@@ -11,6 +11,7 @@ from contracts import ImportCompleted, ImportProgress, LeadImported
 from contracts.commands import (
     AddSuppression,
     CancelImport,
+    CheckSuppressions,
     CreatePipelineLeads,
     DirectoryFacets,
     DirectoryPage,
@@ -30,6 +31,7 @@ from contracts.commands import (
     StartCsvImport,
     StartDirectoryImport,
     StartPipelineImport,
+    SuppressedEmails,
     SuppressionPage,
     SuppressionRemoved,
     SuppressionReply,
@@ -113,6 +115,13 @@ def answer_suppression_commands(service: Service) -> None:
     @service.answers("list_suppressions")
     async def list_suppressions(cmd: ListSuppressions) -> SuppressionPage | Refusal:
         return await suppressions.list_suppressions(service, cmd)
+
+    @service.answers(
+        "check_suppressions",
+        "Which of these addresses are suppressed (the mailer asks right before it sends).",
+    )
+    async def check_suppressions(cmd: CheckSuppressions) -> SuppressedEmails:
+        return await suppressions.check_suppressions(service, cmd)
 
     @service.answers(
         "upload_suppressions",

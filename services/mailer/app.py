@@ -1,35 +1,55 @@
-"""Wiring of the mailer service. For now it owns the workspaces' sender mailboxes (sending comes next)."""
+"""Wiring of the mailer service: the workspaces' sender mailboxes (commands), and sending: StepDue queues a
+send, the send loop delivers it within every limit and announces the outcome (runner.py, sender.py)."""
 
 from __future__ import annotations
 
+from contracts import EmailBounced
 from contracts.commands import (
     CreateMailbox,
     DeleteMailbox,
     GetMailbox,
     ListMailboxes,
+    ListSends,
     MailboxDeleted,
     MailboxPage,
     MailboxReply,
     MailboxTestReply,
+    SendPage,
     TestMailbox,
     UpdateMailbox,
 )
+from contracts.events import EmailSent, MailboxHealthChanged, SendFailed, SendUncertain
 from contracts.replies import Refusal
 from services.mailer import handlers
 from services.mailer.connection_test import ConnectionTester
 from services.mailer.handlers import Mailer
+from services.mailer.runner import STOP_EVENTS, MailRunner
+from services.mailer.smtp_pool import SmtpPool
 from services.mailer.tables import metadata
 from services.runtime.secrets import Secrets, new_secret_key
 from services.runtime.service import Service
 from services.runtime.settings import Settings
+from services.runtime.tls import mail_tls_context
 
 
-def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
+def create_service(
+    settings: Settings, *, for_docs: bool = False, smtp_pool: SmtpPool | None = None
+) -> Service:
     service = Service(name="mailer", metadata=metadata, settings=settings, for_docs=for_docs)
     # The AsyncAPI document runs no handler, so it needs no configured secret; a service does (it refuses
     # to start without LEADFLOW_SECRET_KEY, saying how to set it).
     secrets = Secrets.from_value(new_secret_key()) if for_docs else Secrets.from_settings(settings)
-    mailer = Mailer(service, secrets, ConnectionTester())
+    tls = mail_tls_context(settings.mail_ca_file)
+    mailer = Mailer(service, secrets, ConnectionTester(tls_context=tls))
+    service.emits(EmailSent, EmailBounced, SendUncertain, SendFailed, MailboxHealthChanged)
+    runner = MailRunner(service, secrets, smtp_pool or SmtpPool(tls_context=tls))
+    service.consume(
+        "step_due", runner.on_step_due, durable="mailer-step-due", batch_handler=runner.on_steps_due
+    )
+    service.consume("campaign_updated", runner.on_campaign_updated, durable="mailer-campaigns")
+    service.consume(list(STOP_EVENTS), runner.on_stop_event, durable="mailer-stops")
+    service.on_startup(runner.start)
+    service.on_shutdown(runner.stop)
 
     @service.answers(
         "create_mailbox",
@@ -72,5 +92,12 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     )
     async def test_mailbox(cmd: TestMailbox) -> MailboxTestReply | Refusal:
         return await handlers.test_mailbox(mailer, cmd)
+
+    @service.answers(
+        "list_sends",
+        "A campaign's sends (queued, sent, uncertain, bounced, failed, cancelled), a page at a time.",
+    )
+    async def list_sends(cmd: ListSends) -> SendPage:
+        return await handlers.list_sends(mailer, cmd)
 
     return service

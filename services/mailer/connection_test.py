@@ -71,7 +71,7 @@ class ConnectionTester:
         except aiosmtplib.SMTPResponseException as exc:
             return Outcome(False, f"The SMTP server at {where} refused: {exc.code} {exc.message}")
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            return Outcome(False, _network_failure("SMTP", where, exc, self.timeout))
+            return Outcome(False, network_failure("SMTP", where, exc, self.timeout))
         finally:
             if client.is_connected:
                 try:
@@ -104,7 +104,7 @@ class ConnectionTester:
             )
             return Outcome(False, f"IMAP {failed} at {where}: {words}")
         except (OSError, TimeoutError) as exc:
-            return Outcome(False, _network_failure("IMAP", where, exc, self.timeout))
+            return Outcome(False, network_failure("IMAP", where, exc, self.timeout))
         finally:
             if client is not None:
                 with contextlib.suppress(imaplib.IMAP4.error, OSError):
@@ -112,7 +112,7 @@ class ConnectionTester:
         return OK
 
 
-def _network_failure(protocol: str, where: str, exc: BaseException, timeout: float) -> str:
+def network_failure(protocol: str, where: str, exc: BaseException, timeout: float) -> str:
     """What a failure to connect comes to, in words; the cause chain is searched for the reason."""
     chain: list[BaseException] = []
     seen: BaseException | None = exc

@@ -1,8 +1,26 @@
-"""Schema `mailer`: sender mailboxes (passwords encrypted with services/runtime/secrets.py)."""
+"""Schema `mailer`: sender mailboxes (passwords encrypted with services/runtime/secrets.py), the copy of the
+campaigns it sends for, the send queue, and the pace of each mailbox and campaign."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, UniqueConstraint, Uuid, func
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 from services.runtime.db import runtime_tables
 
@@ -33,4 +51,78 @@ mailboxes = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # Listing a workspace's mailboxes pages by id.
     UniqueConstraint("workspace_id", "id", name="uq_mailer_mailboxes_workspace_id"),
+)
+
+# The mailer's copy of each campaign's sending settings (CampaignUpdated; the newest `updated_at` wins).
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("mailbox_ids", ARRAY(Uuid), nullable=False),
+    Column("daily_limit", Integer),
+    Column("schedule", JSONB),
+    Column("stop_on_reply", Boolean, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per (lead, step) to send: queued → sending (reserved, recorded before DATA) → sent | bounced |
+# failed, or uncertain (its lease lapsed while sending), or cancelled (the lead's sequence stopped).
+sends = Table(
+    "sends",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("campaign_id", Uuid, nullable=False),
+    Column("lead_id", Uuid, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("total_steps", Integer, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("in_reply_to", Text),
+    Column("references", ARRAY(Text), nullable=False),
+    Column("preferred_mailbox_id", Uuid),
+    Column("state", Text, nullable=False),
+    Column("mailbox_id", Uuid),
+    Column("message_id", Text),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("not_before", DateTime(timezone=True), nullable=False),
+    Column("leased_until", DateTime(timezone=True)),
+    Column("token", Uuid),
+    Column("smtp_code", Integer),
+    Column("last_error", Text),
+    Column("queued_at", DateTime(timezone=True), nullable=False),
+    Column("reserved_at", DateTime(timezone=True)),
+    Column("sent_at", DateTime(timezone=True)),
+    UniqueConstraint("lead_id", "step", name="uq_mailer_sends_lead_step"),
+    Index("ix_mailer_sends_queued", "not_before", postgresql_where=text("state = 'queued'")),
+    Index("ix_mailer_sends_sending", "leased_until", postgresql_where=text("state = 'sending'")),
+    Index("ix_mailer_sends_campaign", "campaign_id", "id"),
+)
+
+# What each mailbox has sent today (UTC day) and its health; locked FOR UPDATE while sends are reserved.
+mailbox_pace = Table(
+    "mailbox_pace",
+    metadata,
+    Column("mailbox_id", Uuid, primary_key=True),
+    Column("day", Date, nullable=False),
+    Column("sent_today", Integer, nullable=False, server_default="0"),
+    Column("last_sent_at", DateTime(timezone=True)),
+    Column("next_gap", Float, nullable=False, server_default="0"),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("healthy", Boolean, nullable=False, server_default="true"),
+    Column("unhealthy_reason", Text, nullable=False, server_default=""),
+    Column("probe_after", DateTime(timezone=True)),
+)
+
+# What each campaign has sent today (a day of its schedule's time zone), and where its rotation stands.
+campaign_pace = Table(
+    "campaign_pace",
+    metadata,
+    Column("campaign_id", Uuid, primary_key=True),
+    Column("day", Date, nullable=False),
+    Column("sent_today", Integer, nullable=False, server_default="0"),
+    Column("rotation", Integer, nullable=False, server_default="0"),
 )

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     smtp_probe_helo: str = Field(default="", description="EHLO name of the prober; empty = this host's FQDN")
     smtp_probe_sender: str = Field(default="", description="MAIL FROM of a probe; empty = the null sender <>")
     smtp_probe_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_ca_file: Path | None = Field(
+        default=None,
+        description="certificate authorities (PEM) trusted for the sender mailboxes' SMTP and IMAP TLS, "
+        "besides the system's: for servers with a private CA",
+    )
     validator_per_mx_limit: int = Field(default=2, ge=1, description="concurrent connections per MX host")
     validator_concurrency: int = Field(default=100, ge=1, description="concurrent SMTP sessions in all")
     validator_greylist_retry_seconds: str = Field(
@@ -109,6 +114,17 @@ class Settings(BaseSettings):
         gt=0,
         description="how often the canaries are checked (also at once when DNS "
         "failures spread, and before any DNS failure becomes a verdict)",
+    )
+    mailer_send_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how long a send may be under way (recorded, not yet settled); one still under way "
+        "after that (its mailer crashed) is marked uncertain and never sent again automatically",
+    )
+    mailer_retry_first_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="wait before the first retry of a send refused for now (then doubling)",
     )
     validator_allow_test_domains: bool = Field(
         default=False,

@@ -1,27 +1,67 @@
-"""Wiring of the sequencer service: campaigns, their settings, sequence and status."""
+"""Wiring of the sequencer service: campaigns, their settings, sequence and status; each lead's progress
+through the steps (progress_handlers.py) and the emission of due steps (emission.py)."""
 
 from __future__ import annotations
 
-from contracts import CampaignCreated, CampaignUpdated
+from contracts import (
+    CampaignCreated,
+    CampaignUpdated,
+    LeadCompleted,
+    LeadsScheduled,
+    StepDue,
+    StepNotSendable,
+)
 from contracts.commands import (
     CampaignCreatedReply,
     CampaignStateReply,
     ChangeCampaignStatus,
     CreateCampaign,
     GetCampaign,
+    PreviewSequence,
     ReplaceSequence,
+    SequencePreview,
     UpdateCampaignSettings,
 )
 from contracts.replies import Refusal
+from services.runtime.db import psycopg_conninfo
+from services.runtime.leased_work import WorkLoop
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.sequencer import handlers
+from services.sequencer.emission import Emitter
+from services.sequencer.progress_handlers import (
+    DUE_CHANNEL,
+    LEAD_EVENTS,
+    SEND_EVENTS,
+    STOP_EVENTS,
+    ProgressHandlers,
+)
 from services.sequencer.tables import metadata
+
+# The emission pass looks for due steps this often besides when woken (a step whose delay ran out wakes
+# nobody).
+EMISSION_EVERY_SECONDS = 2.0
+# Passes at once: one renders while another's statements run (they skip each other's locked leads).
+EMISSION_WORKERS = 2
 
 
 def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     service = Service(name="sequencer", metadata=metadata, settings=settings, for_docs=for_docs)
-    service.emits(CampaignCreated, CampaignUpdated)
+    service.emits(CampaignCreated, CampaignUpdated, StepDue, StepNotSendable, LeadsScheduled, LeadCompleted)
+    emitter = Emitter(service)
+    emission = WorkLoop(
+        emitter.run_once,
+        name="sequencer emission",
+        every=EMISSION_EVERY_SECONDS,
+        workers=EMISSION_WORKERS,
+        conninfo=None if for_docs else psycopg_conninfo(service.database_url),
+        channels=() if for_docs else (DUE_CHANNEL,),
+    )
+    progress = ProgressHandlers(emission.wake)
+    service.consume(LEAD_EVENTS, progress.on_lead_event, durable="sequencer-leads")
+    service.consume(SEND_EVENTS, progress.on_send_event, durable="sequencer-sends")
+    service.consume(STOP_EVENTS, progress.on_stop_event, durable="sequencer-stops")
+    service.consume("mailbox_health_changed", progress.on_mailbox_health, durable="sequencer-mailboxes")
 
     @service.answers(
         "create_campaign",
@@ -58,4 +98,15 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     async def change_campaign_status(cmd: ChangeCampaignStatus) -> CampaignStateReply | Refusal:
         return await handlers.change_status(service, cmd)
 
+    @service.answers(
+        "preview_sequence",
+        "A campaign's steps (saved, or as being edited) rendered for one of its leads.",
+    )
+    async def preview_sequence(cmd: PreviewSequence) -> SequencePreview | Refusal:
+        return await handlers.preview_sequence(service, cmd)
+
+    async def start_emission() -> None:
+        service.spawn(emission.run(), "sequencer-emission")
+
+    service.on_startup(start_emission)
     return service

@@ -34,6 +34,7 @@ class Campaign:
     created_at: datetime
     settings: CampaignSettings = field(default_factory=CampaignSettings)
     steps: tuple[StepDraft, ...] = ()  # as the user wrote them; validate_sequence accepted them
+    activated_at: datetime | None = None  # first activation: leads' step 1 is due from then on
 
 
 @dataclass(frozen=True)

@@ -85,16 +85,20 @@ def replace_sequence(campaign: Campaign, drafts: Sequence[StepDraft], now: datet
     return _changed(replace(campaign, steps=tuple(drafts)), now)
 
 
-def activate(campaign: Campaign, now: datetime) -> Changed | Refused:
-    """A draft starts sending: refused with every reason it cannot (no steps, no mailbox, not a draft)."""
+def activate(campaign: Campaign, now: datetime, mailbox_failures: Sequence[str] = ()) -> Changed | Refused:
+    """A draft starts sending: refused with every reason it cannot (no steps, no mailbox, not a draft, and
+    each failure of the gateway's test of the campaign's mailboxes)."""
     reasons = list(_status_reasons(campaign, "activate"))
     if not campaign.steps:
         reasons.append("the campaign has no steps: save a sequence first")
     if not campaign.settings.mailbox_ids:
         reasons.append("the campaign has no mailbox to send from")
+    reasons.extend(mailbox_failures)
     if reasons:
         return Refused(tuple(reasons))
-    return _changed(replace(campaign, status=CampaignStatus.ACTIVE), now)
+    return _changed(
+        replace(campaign, status=CampaignStatus.ACTIVE, activated_at=campaign.activated_at or now), now
+    )
 
 
 def pause(campaign: Campaign, now: datetime) -> Changed | Refused:

@@ -24,12 +24,26 @@ class CampaignRepository:
     def from_session(cls, session: AsyncSession) -> CampaignRepository:
         return cls(session)
 
-    async def get(self, campaign_id: UUID, *, for_update: bool = False) -> Campaign | None:
+    async def get(
+        self, campaign_id: UUID, *, for_update: bool = False, for_share: bool = False
+    ) -> Campaign | None:
         """The campaign; `for_update` locks its row until the commit, so two changes of one campaign
-        decide one after the other (neither is lost)."""
+        decide one after the other (neither is lost). `for_share` holds off such changes while leads
+        progress by the campaign as it is (an activation then sees those leads, or they see it)."""
         query = select(campaigns).where(campaigns.c.id == campaign_id)
-        row = (await self.session.execute(query.with_for_update() if for_update else query)).first()
+        if for_update or for_share:
+            query = query.with_for_update(read=not for_update)
+        row = (await self.session.execute(query)).first()
         return None if row is None else _campaign_of(row)
+
+    async def active(self) -> list[Campaign]:
+        """Every active campaign (the emission pass's candidates)."""
+        rows = await self.session.execute(
+            select(campaigns)
+            .where(campaigns.c.status == CampaignStatus.ACTIVE.value)
+            .order_by(campaigns.c.id)
+        )
+        return [_campaign_of(row) for row in rows]
 
     async def save(self, campaign: Campaign) -> None:
         """Write a stored campaign's status, settings and steps."""
@@ -49,6 +63,7 @@ class CampaignRepository:
                     {"subject": s.subject, "body": s.body, "delay_minutes": s.delay_minutes}
                     for s in campaign.steps
                 ],
+                activated_at=campaign.activated_at,
             )
         )
 
@@ -86,4 +101,5 @@ def _campaign_of(row: Any) -> Campaign:
             send_to_unknown=row.send_to_unknown,
         ),
         steps=tuple(StepDraft(s["subject"], s["body"], s["delay_minutes"]) for s in row.steps),
+        activated_at=row.activated_at,
     )

@@ -1,4 +1,5 @@
-"""Schema `sequencer`: campaigns, with their settings and sequence."""
+"""Schema `sequencer`: campaigns, with their settings and sequence; each lead's progress through its
+campaign's steps; the StepDue emitted per campaign-day (the campaign's daily limit); the mailboxes' health."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
+    Index,
     Integer,
     MetaData,
     Table,
@@ -19,6 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from contracts.campaign_settings import CampaignStatus
 from services.runtime.db import runtime_tables
+from services.sequencer.progress import LeadState
 
 SCHEMA = "sequencer"
 metadata = MetaData(schema=SCHEMA)
@@ -40,6 +44,62 @@ campaigns = Table(
     Column("send_to_unknown", Boolean, nullable=False, server_default=text("true")),
     # The steps as the user wrote them: [{"subject", "body", "delay_minutes"}], validated when saved.
     Column("steps", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    # When the campaign was first activated: step 1 of a lead is due from max(sendable, activated) on.
+    Column("activated_at", DateTime(timezone=True), nullable=True),
     CheckConstraint("status IN ('draft', 'active', 'paused', 'completed')", name="ck_campaigns_status"),
     CheckConstraint("daily_limit IS NULL OR daily_limit >= 1", name="ck_campaigns_daily_limit"),
+)
+
+LEAD_STATES = tuple(state.value for state in LeadState)
+
+# One row per lead of a campaign: what a template may use, its verdict and where it is in the sequence.
+leads = Table(
+    "leads",
+    metadata,
+    Column("lead_id", Uuid, primary_key=True),
+    Column("campaign_id", Uuid, nullable=False, index=True),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("email", Text, nullable=False),
+    # The ImportedLead's text fields and {"custom": {...}}; null: known from a verdict, not imported yet.
+    Column("values", JSONB, nullable=True),
+    Column("verdict", Text, nullable=True),
+    Column("verdict_run", Integer, nullable=True),
+    Column("state", Text, nullable=False, server_default="waiting"),
+    Column("next_step", Integer, nullable=False, server_default=text("1")),
+    Column("due_at", DateTime(timezone=True), nullable=True),
+    Column("sendable_at", DateTime(timezone=True), nullable=True),
+    # The thread's Message-IDs, oldest first: one per step sent.
+    Column("message_ids", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Column("thread_mailbox_id", Uuid, nullable=True),
+    Column("stop_reason", Text, nullable=True),
+    Column("missing", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("state IN (" + ", ".join(f"'{s}'" for s in LEAD_STATES) + ")", name="ck_leads_state"),
+    # The emission pass's selection: a campaign's scheduled leads by due time.
+    Index(
+        "ix_sequencer_leads_due",
+        "campaign_id",
+        "due_at",
+        postgresql_where=text("state = 'scheduled'"),
+    ),
+)
+
+# StepDue emitted per campaign and campaign-local day: the campaign's daily limit.
+campaign_days = Table(
+    "campaign_days",
+    metadata,
+    Column("campaign_id", Uuid, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("emitted", Integer, nullable=False, server_default=text("0")),
+)
+
+# The mailer's word on each mailbox (MailboxHealthChanged), newest wins: a campaign's warnings.
+mailbox_health = Table(
+    "mailbox_health",
+    metadata,
+    Column("mailbox_id", Uuid, primary_key=True),
+    Column("email", Text, nullable=False),
+    Column("healthy", Boolean, nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
 )

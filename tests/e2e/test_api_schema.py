@@ -36,7 +36,12 @@ MAX_EXAMPLES = 15
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # The e2e stack runs no validator (the tests publish its verdicts themselves), so asking it to re-verify
 # a real campaign has no one to answer: its documented 503 is the right answer here.
-WITHOUT_RESPONDER = {("POST", "/api/v1/campaigns/{campaign_id}/validation/rerun"): {503}}
+# Likewise a preview of one of the fuzzer's leads while the stack's sequencer does not answer
+# `preview_sequence` (built with the sequencer's sending; its answer is then checked like any other).
+WITHOUT_RESPONDER = {
+    ("POST", "/api/v1/campaigns/{campaign_id}/validation/rerun"): {503},
+    ("POST", "/api/v1/campaigns/{campaign_id}/preview"): {503},
+}
 # The server-sent event streams: each must have been opened (on the fuzzer's own import or campaign) and read.
 EVENT_STREAMS = ("/api/v1/imports/{import_id}/events", "/api/v1/campaigns/{campaign_id}/leads/events")
 

@@ -161,7 +161,12 @@ def event_of(world: World, n: int, step: Step) -> Event:
             )
         case "sent":
             return EmailSent(
-                **lead, step=step.value % 3 + 1, total_steps=3, message_id=f"m{n}", mailbox="a@b.cz"
+                **lead,
+                step=step.value % 3 + 1,
+                total_steps=3,
+                message_id=f"m{n}",
+                mailbox="a@b.cz",
+                mailbox_id=uuid.UUID(int=1),
             )
         case "bounced":
             return EmailBounced(**lead, source="dsn", kind="hard", smtp_code=550, email=email)

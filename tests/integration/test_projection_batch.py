@@ -1,6 +1,6 @@
 """The projection's batch path on a real PostgreSQL: a consumer batch applied by `project_batch` leaves
-lead_view and the timelines exactly as the same events applied one at a time by `project` do, a verdict
-batch (`LeadsValidated`) exactly as its verdicts one at a time."""
+lead_view, the timelines and the campaign's day counts exactly as the same events applied one at a time by
+`project` do, a verdict batch (`LeadsValidated`) exactly as its verdicts one at a time."""
 
 from __future__ import annotations
 
@@ -29,14 +29,27 @@ from contracts import (
     Verdict,
     apply,
 )
-from contracts.events import ImportedLead, LeadCompleted, LeadsRemoved, LeadsValidated, ValidatedLead
+from contracts.events import (
+    ImportedLead,
+    LeadCompleted,
+    LeadsRemoved,
+    LeadsScheduled,
+    LeadsValidated,
+    ScheduledLead,
+    SendFailed,
+    SendUncertain,
+    StepDue,
+    StepNotSendable,
+    ValidatedLead,
+)
 from services.gateway.projection.consumer import project, project_batch
-from services.gateway.projection.lead_events import STATE_COLUMNS
-from services.gateway.tables import lead_events, lead_view
+from services.gateway.projection.lead_events import SEQUENCE_COLUMNS, STATE_COLUMNS
+from services.gateway.tables import campaign_days, lead_events, lead_view
 from services.runtime.db import create_engine, session_factory
 
 LEADS = 4
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+T0 = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)  # events an hour apart fall on two UTC days
+MAILBOX = uuid.UUID(int=7)
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,12 @@ steps = st.lists(
                 "completed",
                 "manual",
                 "removed",
+                "scheduled",
+                "step_due",
+                "uncertain",
+                "send_failed",
+                "not_sendable",
+                "smtp_bounced",
             ]
         ),
         lead=st.integers(0, LEADS - 1),
@@ -133,6 +152,81 @@ def events_for(
                         total_steps=3,
                         message_id=f"m{n}",
                         mailbox="a@b.cz",
+                        mailbox_id=MAILBOX,
+                        subject=f"Hello {n}",
+                    )
+                )
+            case "scheduled":
+                events.append(
+                    LeadsScheduled(
+                        **common,
+                        event_id=uuid.UUID(int=n + 1),
+                        occurred_at=at,
+                        leads=[
+                            ScheduledLead(
+                                lead_id=ids[i],
+                                step=(step.value + i) % 3 + 1,
+                                total_steps=3,
+                                due_at=None if step.run == 2 else at + timedelta(hours=step.value + i),
+                            )
+                            for i in range(step.lead, LEADS)
+                        ],
+                    )
+                )
+            case "step_due":
+                events.append(
+                    StepDue(
+                        **lead,
+                        occurred_at=at,
+                        step=step.value % 3 + 1,
+                        total_steps=3,
+                        due_at=at,
+                        email=email,
+                        subject="Hi",
+                        body="Hello",
+                    )
+                )
+            case "uncertain":
+                events.append(
+                    SendUncertain(
+                        **lead,
+                        occurred_at=at,
+                        step=step.value % 3 + 1,
+                        total_steps=3,
+                        message_id=f"u{n}",
+                        mailbox_id=MAILBOX,
+                        mailbox="a@b.cz",
+                    )
+                )
+            case "send_failed":
+                events.append(
+                    SendFailed(
+                        **lead,
+                        occurred_at=at,
+                        step=step.value % 3 + 1,
+                        total_steps=3,
+                        reason=["suppressed", "rejected", "expired"][step.value % 3],
+                        smtp_code=554 if step.value % 3 == 1 else None,
+                    )
+                )
+            case "not_sendable":
+                events.append(
+                    StepNotSendable(
+                        **lead, occurred_at=at, step=step.value % 3 + 1, total_steps=3, missing=["first_name"]
+                    )
+                )
+            case "smtp_bounced":
+                events.append(
+                    EmailBounced(
+                        **lead,
+                        occurred_at=at,
+                        source="smtp",
+                        kind="hard",
+                        smtp_code=550,
+                        email=email,
+                        step=step.value % 3 + 1,
+                        message_id=f"m{n}",
+                        mailbox_id=MAILBOX,
                     )
                 )
             case "bounced":
@@ -225,14 +319,14 @@ async def stored_state(session: Any, lead_id: uuid.UUID) -> LeadState | None:
     )
 
 
-async def outcome(session: Any, ids: list[uuid.UUID]) -> tuple[list[Any], list[Any]]:
-    """Each lead's row (None once removed) and timeline after its import (whose ids differ), by lead number."""
+async def outcome(session: Any, campaign_id: uuid.UUID, ids: list[uuid.UUID]) -> tuple[list[Any], ...]:
+    """Each lead's row (None once removed) and timeline after its import (whose ids differ), by lead number,
+    and the campaign's day counts."""
     columns = [
         *STATE_COLUMNS,
+        *SEQUENCE_COLUMNS,
         lead_view.c.validation,
         lead_view.c.validation_reason,
-        lead_view.c.step,
-        lead_view.c.total_steps,
         lead_view.c.last_activity_at,
     ]
     rows = []
@@ -244,6 +338,7 @@ async def outcome(session: Any, ids: list[uuid.UUID]) -> tuple[list[Any], list[A
             select(
                 lead_events.c.event_id,
                 lead_events.c.event_type,
+                lead_events.c.source,
                 lead_events.c.occurred_at,
                 lead_events.c.data,
             )
@@ -251,7 +346,18 @@ async def outcome(session: Any, ids: list[uuid.UUID]) -> tuple[list[Any], list[A
             .order_by(lead_events.c.occurred_at, lead_events.c.event_id)
         )
         timelines.append([tuple(entry) for entry in entries])
-    return rows, timelines
+    days = await session.execute(
+        select(
+            campaign_days.c.day,
+            campaign_days.c.sent,
+            campaign_days.c.bounced,
+            campaign_days.c.unsubscribed,
+            campaign_days.c.completed,
+        )
+        .where(campaign_days.c.campaign_id == campaign_id)
+        .order_by(campaign_days.c.day)
+    )
+    return rows, timelines, [tuple(day) for day in days]
 
 
 def single_lead_events(events: list[Event]) -> list[Event]:
@@ -282,9 +388,9 @@ async def compare(database_url: str, sequence: list[Step]) -> None:
         async with sessions() as session, session.begin():
             await project_batch(session, events_for(sequence, workspace_id, batched, ids_b))
         async with sessions() as session:
-            reference = await outcome(session, ids_s)
-            assert await outcome(session, ids_a) == reference
-            assert await outcome(session, ids_b) == reference
+            reference = await outcome(session, single, ids_s)
+            assert await outcome(session, one_by_one, ids_a) == reference
+            assert await outcome(session, batched, ids_b) == reference
             # And the SQL that restates the fold (a manual change's CASE) agrees with the fold itself.
             events = events_for(sequence, workspace_id, single, ids_s)
             for lead_id in ids_s:

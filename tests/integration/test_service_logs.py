@@ -19,6 +19,7 @@ from services.composition import MIGRATED_SERVICES
 from services.runtime import migrations
 from services.runtime.db import psycopg_conninfo
 from services.runtime.embedded import free_port
+from services.runtime.secrets import new_secret_key
 from tests.harness import temporary_nats
 
 pytestmark = pytest.mark.infra
@@ -96,6 +97,7 @@ def test_the_gateway_writes_only_json_lines_startup_access_and_tracebacks_includ
             "LEADFLOW_HTTP_PORT": str(port),
             "LEADFLOW_LOG_JSON": "1",
             "LEADFLOW_LOG_LEVEL": "DEBUG",
+            "LEADFLOW_SECRET_KEY": new_secret_key(),
         }
         gateway = subprocess.Popen(
             [sys.executable, "-m", "services.gateway"], env=env, stdout=stdout, stderr=stderr

@@ -24,6 +24,7 @@ from services.gateway.domain import JobState
 from services.importer import tables as importer
 from services.runtime.db import psycopg_conninfo
 from services.sequencer import tables as sequencer
+from services.sequencer.progress import LeadState
 from services.validator import tables as validator
 from services.validator.domain import ValidationState
 
@@ -36,6 +37,7 @@ STATE_COLUMNS: dict[tuple[str, str, str], tuple[type[StrEnum], Table]] = {
     ("gateway", "lead_view", "base_status"): (LeadStatus, gateway.lead_view),
     ("gateway", "lead_counts", "status"): (LeadStatus, gateway.lead_counts),
     ("sequencer", "campaigns", "status"): (CampaignStatus, sequencer.campaigns),
+    ("sequencer", "leads", "state"): (LeadState, sequencer.leads),
     ("gateway", "campaigns", "status"): (CampaignStatus, gateway.campaigns),
 }
 

@@ -1,5 +1,7 @@
 """A real mail submission server (aiosmtpd, in a thread) with AUTH and STARTTLS or TLS, and the self-signed
-certificate it presents, made here with cryptography's x509 (valid for 127.0.0.1 and localhost)."""
+certificate it presents, made here with cryptography's x509 (valid for 127.0.0.1 and localhost). It keeps
+every message it takes, and answers RCPT TO for an address as a test says (a 550 always, or given answers
+one per attempt: a 451 once), or cuts the connection after taking a message, before answering it."""
 
 from __future__ import annotations
 
@@ -7,7 +9,11 @@ import datetime
 import ipaddress
 import ssl
 import tempfile
+import threading
 from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +76,52 @@ class Certificate:
         return ssl.create_default_context(cafile=str(self.cert_path))
 
 
+@dataclass(frozen=True)
+class Received:
+    """One message the server accepted: the envelope and the message as sent."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    message: EmailMessage
+
+
+@dataclass
 class _Accept:
+    """Accepts every message (keeping it), except RCPT TO of an address in `refused` (550 5.1.1) or with
+    answers left in `rcpt_answers` (the next one, per attempt); the connection of a message to an address
+    in `drop_in_data` is cut once the message is taken, before the server answers it."""
+
+    received: list[Received] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)
+    rcpt_answers: dict[str, list[str]] = field(default_factory=dict)
+    drop_in_data: set[str] = field(default_factory=set)
+    # The server runs in a thread of its own; tests read `received` from theirs.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(
+        self, server: Any, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.lower() in self.refused:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        with self.lock:
+            answers = self.rcpt_answers.get(address.lower())
+            answer = answers.pop(0) if answers else None
+        if answer is not None:
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or envelope.content or b""
+        if isinstance(content, str):
+            content = content.encode()
+        message = BytesParser(policy=policy.default).parsebytes(content)
+        assert isinstance(message, EmailMessage)
+        with self.lock:
+            self.received.append(Received(str(envelope.mail_from), tuple(envelope.rcpt_tos), message))
+        if any(to.lower() in self.drop_in_data for to in envelope.rcpt_tos):
+            # The message arrived, but the connection breaks before the answer: the sender cannot know.
+            server.transport.abort()
         return "250 OK"
 
 
@@ -87,7 +137,24 @@ class SubmissionServer:
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
     logins: list[tuple[str, bool]] = field(default_factory=list)
+    handler: _Accept = field(default_factory=_Accept)
     _controller: Controller | None = None
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
+
+    @property
+    def lock(self) -> threading.Lock:
+        return self.handler.lock
+
+    @property
+    def rcpt_answers(self) -> dict[str, list[str]]:
+        return self.handler.rcpt_answers
+
+    @property
+    def drop_in_data(self) -> set[str]:
+        return self.handler.drop_in_data
 
     def _authenticate(
         self, server: Any, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
@@ -106,7 +173,7 @@ class SubmissionServer:
         elif self.security == "tls":
             kwargs |= {"ssl_context": self.certificate.server_context()}
         self._controller = Controller(
-            _Accept(), hostname=self.host, port=self.port, server_hostname="localhost", **kwargs
+            self.handler, hostname=self.host, port=self.port, server_hostname="localhost", **kwargs
         )
         self._controller.start()
         return self

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,21 +15,34 @@ from contracts.commands import (
     ChangeCampaignStatus,
     CreateCampaign,
     GetCampaign,
+    PreviewSequence,
     ReplaceSequence,
+    SequencePreview,
     SettingsChange,
     UpdateCampaignSettings,
 )
+from contracts.replies import RefusalKind
+from services.gateway.campaigns.analytics import CampaignAnalytics, analytics
+from services.gateway.campaigns.mailbox_checks import mailbox_failures
 from services.gateway.campaigns.queries import campaign_or_404, campaigns_with_counts, workspace_row
 from services.gateway.campaigns.schemas import (
     CampaignDetailOut,
     CampaignIn,
     CampaignOut,
+    PreviewIn,
     SequenceIn,
     WorkspaceOut,
 )
 from services.gateway.deps import Session, Workspace, ask, service_of
-from services.gateway.errors import API_RESPONSES, CROSS_SITE, JSON_BODY, NO_SUCH_CAMPAIGN, problem
-from services.gateway.leads.queries import count_leads
+from services.gateway.errors import (
+    API_RESPONSES,
+    CROSS_SITE,
+    JSON_BODY,
+    NO_SUCH_CAMPAIGN,
+    CommandRefused,
+    problem,
+)
+from services.gateway.leads.queries import count_leads, lead_of_workspace
 from services.gateway.leads.schemas import LeadFilter
 from services.gateway.projection.consumer import upsert_campaign
 from services.gateway.projection.imports import arriving_leads
@@ -96,14 +109,60 @@ async def get_campaign(
     campaign_id: UUID, workspace_id: Workspace, session: Session, request: Request
 ) -> CampaignDetailOut:
     await campaign_or_404(session, workspace_id, campaign_id)
-    state = await ask(
+    return await _detail(session, workspace_id, campaign_id, await _state(request, workspace_id, campaign_id))
+
+
+@router.get(
+    "/campaigns/{campaign_id}/analytics",
+    response_model=CampaignAnalytics,
+    tags=["campaigns"],
+    responses=NO_SUCH_CAMPAIGN,
+)
+async def campaign_analytics(
+    campaign_id: UUID, workspace_id: Workspace, session: Session, request: Request
+) -> CampaignAnalytics:
+    """Emails sent per day (UTC), how many leads reached each step of the sequence, and totals: sent,
+    leads, completed, bounced, unsubscribed. As projected from the campaign's events, a moment behind."""
+    await campaign_or_404(session, workspace_id, campaign_id)
+    try:
+        # The sequence's length makes the funnel show steps nobody reached yet; only nice to have.
+        steps: int | None = len((await _state(request, workspace_id, campaign_id, reply_within=2.0)).steps)
+    except CommandRefused as refused:
+        if refused.kind is RefusalKind.NOT_FOUND:
+            raise
+        steps = None
+    total = await count_leads(session, workspace_id, campaign_id, LeadFilter())
+    return await analytics(session, workspace_id, campaign_id, steps, total.value)
+
+
+@router.post(
+    "/campaigns/{campaign_id}/preview",
+    response_model=SequencePreview,
+    tags=["campaigns"],
+    responses={
+        **JSON_BODY,
+        404: problem("No such campaign in this workspace, or no such lead in the campaign."),
+    },
+)
+async def preview_sequence(
+    campaign_id: UUID, body: PreviewIn, workspace_id: Workspace, session: Session, request: Request
+) -> SequencePreview:
+    """The steps rendered for one of the campaign's leads: the saved steps, or `steps` as being edited.
+    Each step names the variables the lead has no value for (`missing`; such a step is not sent to it)
+    and what is wrong with its templates (`errors`)."""
+    await campaign_or_404(session, workspace_id, campaign_id)
+    lead = await lead_of_workspace(session, workspace_id, body.lead_id)
+    if lead is None or lead.campaign_id != campaign_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such lead in this campaign.")
+    return await ask(
         service_of(request),
-        "get_campaign",
+        "preview_sequence",
         "sequencer",
-        GetCampaign(workspace_id=workspace_id, campaign_id=campaign_id),
-        CampaignStateReply,
+        PreviewSequence(
+            workspace_id=workspace_id, campaign_id=campaign_id, lead_id=body.lead_id, steps=body.steps
+        ),
+        SequencePreview,
     )
-    return await _detail(session, workspace_id, campaign_id, state)
 
 
 @router.patch(
@@ -150,16 +209,37 @@ def _status_route(action: CampaignAction, refused: str) -> None:
     async def change_status(
         campaign_id: UUID, workspace_id: Workspace, session: Session, request: Request
     ) -> CampaignDetailOut:
-        command = ChangeCampaignStatus(workspace_id=workspace_id, campaign_id=campaign_id, action=action)
+        failures: list[str] = []
+        if action is CampaignAction.ACTIVATE:
+            await campaign_or_404(session, workspace_id, campaign_id)
+            state = await _state(request, workspace_id, campaign_id)
+            failures = await mailbox_failures(service_of(request), workspace_id, state.settings.mailbox_ids)
+        command = ChangeCampaignStatus(
+            workspace_id=workspace_id, campaign_id=campaign_id, action=action, mailbox_failures=failures
+        )
         return await _command(session, request, workspace_id, campaign_id, "change_campaign_status", command)
 
 
 _status_route(
     CampaignAction.ACTIVATE,
-    "The campaign cannot start; `detail` names every reason (not a draft, no steps, no mailbox).",
+    "The campaign cannot start; `detail` names every reason (not a draft, no steps, no mailbox, a mailbox "
+    "whose test failed: its address and what failed).",
 )
 _status_route(CampaignAction.PAUSE, "Only an active campaign can be paused.")
 _status_route(CampaignAction.RESUME, "Only a paused campaign can be resumed.")
+
+
+async def _state(
+    request: Request, workspace_id: UUID, campaign_id: UUID, *, reply_within: float | None = None
+) -> CampaignStateReply:
+    return await ask(
+        service_of(request),
+        "get_campaign",
+        "sequencer",
+        GetCampaign(workspace_id=workspace_id, campaign_id=campaign_id),
+        CampaignStateReply,
+        reply_within=reply_within,
+    )
 
 
 async def _command(
@@ -190,4 +270,6 @@ async def _detail(
         status=state.status,
         settings=state.settings,
         steps=state.steps,
+        step_counts=state.step_counts,
+        warnings=state.warnings,
     )

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.campaign_settings import CampaignSettingsData, CampaignStatus, SequenceSteps, StepData
+from contracts.commands import StepCount
 from contracts.text import Text
 
 
@@ -47,8 +48,22 @@ class SequenceIn(BaseModel):
 
 
 class CampaignDetailOut(CampaignOut):
-    """A campaign with its status, settings and steps. Per-step counts (sent, due, waiting) come with
-    sending, which is not built yet."""
+    """A campaign with its status, settings, steps, and where its leads are on each step."""
 
     settings: CampaignSettingsData
     steps: list[StepData]
+    step_counts: list[StepCount] = Field(
+        default_factory=list, description="Per step of the sequence, in order: where the leads are on it."
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What keeps the campaign from sending as set, in words (an unhealthy mailbox).",
+    )
+
+
+class PreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lead_id: UUID = Field(description="A lead of the campaign.")
+    steps: SequenceSteps | None = Field(
+        default=None, description="The steps as being edited; left out, the campaign's saved steps."
+    )

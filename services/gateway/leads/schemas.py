@@ -4,14 +4,15 @@ and the leads list's pages and detail as the API answers them."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from fastapi import Query
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, computed_field, model_validator
 
 from contracts import LeadStatus
 from contracts.text import SAFE_TEXT, MaybeText
+from services.gateway.projection.sending import sequence_goes_on, sequence_label
 
 SEARCH_MAX = 200
 # A query parameter's bound goes inside, before the check (see contracts/text.py).
@@ -63,8 +64,18 @@ class LeadOut(BaseModel):
     last_name: str | None
     company_name: str | None
     status: LeadStatus
-    step: int
-    total_steps: int
+    step: int = Field(description="The highest step sent to the lead (0: none yet).")
+    total_steps: int = Field(description="The sequence's steps when that step was sent (0: none sent yet).")
+    next_step: int | None = Field(
+        default=None,
+        description="The step the sequencer will send next (null: none, or the lead's status ended the "
+        "sequence).",
+    )
+    next_step_at: datetime | None = Field(
+        default=None,
+        description="When the next step is due (the schedule's window may move the send later); null when "
+        "none is scheduled, the lead waits for validation, or its status ended the sequence.",
+    )
     validation: str = Field(
         description="`pending` until the validator decides: `valid`, `invalid`, `unknown`"
     )
@@ -73,6 +84,17 @@ class LeadOut(BaseModel):
     )
     last_activity_at: datetime | None
     import_id: UUID | None
+
+    @model_validator(mode="after")
+    def _no_next_send_once_stopped(self) -> Self:
+        if not sequence_goes_on(self.status):
+            self.next_step = self.next_step_at = None
+        return self
+
+    @computed_field(description='The leads table\'s Sequence: "Step 2 of 3" once a step was sent, else null.')  # type: ignore[prop-decorator]
+    @property
+    def sequence(self) -> str | None:
+        return sequence_label(self.step, self.total_steps)
 
 
 class LeadPage(BaseModel):

@@ -10,7 +10,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import CampaignCreated, CampaignUpdated, Event, LeadEvent, LeadImported, LeadStatusChanged
-from contracts.events import LeadsRemoved, LeadsValidated
+from contracts.events import LeadsRemoved, LeadsScheduled, LeadsValidated, StepDue
+from services.gateway.projection.campaign_days import apply_schedule
 from services.gateway.projection.imports import claim_import, list_imported
 from services.gateway.projection.lead_events import apply_lead_events, apply_to_lead
 from services.gateway.projection.manual_changes import apply_manual_batch, status_change_details
@@ -41,6 +42,10 @@ async def project(session: AsyncSession, event: Event) -> None:
             await record_timeline(session, event, [(lead_id, details) for lead_id in changed])
         case LeadsRemoved():
             await remove_leads(session, event)
+        case LeadsScheduled():
+            await apply_schedule(session, event)
+        case StepDue():
+            return  # the mailer's work order: its EmailSent (or failure) is what the lead's row shows
         case LeadsValidated():
             await apply_lead_events(session, event.one_by_one())  # it announces the changes itself
             return
@@ -62,6 +67,8 @@ async def project_batch(session: AsyncSession, events: Sequence[Event]) -> None:
     """
     run: list[LeadEvent] = []
     for event in events:
+        if isinstance(event, StepDue):
+            continue
         if isinstance(event, LeadEvent):
             run.append(event)
             continue

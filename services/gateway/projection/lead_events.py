@@ -12,11 +12,12 @@ from sqlalchemy import Uuid, any_, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts import EmailSent, LeadEvent, LeadState, LeadStatus, LeadValidated, apply
-from contracts.events import EVENT_SOURCES
+from contracts import LeadEvent, LeadState, LeadStatus, LeadValidated, apply
+from services.gateway.projection.campaign_days import DayKey, add_day_counts
 from services.gateway.projection.notifications import lead_events_notifications, notify
 from services.gateway.projection.removals import removed_leads
-from services.gateway.projection.timeline import timeline_details, write_timeline
+from services.gateway.projection.sending import DayCounter, LeadSequence, day_counts, sequence_after, utc_day
+from services.gateway.projection.timeline import timeline_details, timeline_source, write_timeline
 from services.gateway.tables import lead_view
 from services.runtime.bulk import copy_text
 
@@ -27,8 +28,6 @@ def _extra_columns(event: LeadEvent, before: LeadState) -> dict[str, Any]:
         case LeadValidated() if before.verdict_run is None or event.run >= before.verdict_run:
             # An older run's verdict, arriving late, is not what the lead's validation is now.
             return {"validation": event.verdict.value, "validation_reason": event.reason}
-        case EmailSent():
-            return {"step": event.step, "total_steps": event.total_steps}
         case _:
             return {}
 
@@ -44,6 +43,35 @@ STATE_COLUMNS = (
     lead_view.c.verdict_run,
     lead_view.c.verdict_invalid_at,
 )
+
+
+# The lead_view columns holding a lead's `sending.LeadSequence`, in its fields' order.
+SEQUENCE_COLUMNS = (
+    lead_view.c.step,
+    lead_view.c.total_steps,
+    lead_view.c.next_step,
+    lead_view.c.next_step_at,
+    lead_view.c.next_step_as_of,
+)
+
+
+def _sequence_of(row: Any) -> LeadSequence:
+    return LeadSequence(row.step, row.total_steps, row.next_step, row.next_step_at, row.next_step_as_of)
+
+
+def _sequence_values(sequence: LeadSequence) -> dict[str, Any]:
+    return {
+        "step": sequence.step,
+        "total_steps": sequence.total_steps,
+        "next_step": sequence.next_step,
+        "next_step_at": sequence.next_step_at,
+        "next_step_as_of": sequence.as_of,
+    }
+
+
+def _counted(event: LeadEvent, before: LeadState, after: LeadState) -> list[tuple[DayKey, DayCounter]]:
+    key = (event.campaign_id, event.workspace_id, utc_day(event.occurred_at))
+    return [(key, counter) for counter in day_counts(event, before.status, after.status)]
 
 
 def _state_of(row: Any) -> LeadState:
@@ -77,7 +105,7 @@ async def apply_to_lead(session: AsyncSession, event: LeadEvent) -> bool:
     lead_id = event.lead_id
     row = (
         await session.execute(
-            select(*STATE_COLUMNS)
+            select(*STATE_COLUMNS, *SEQUENCE_COLUMNS)
             .where(lead_view.c.id == lead_id, lead_view.c.workspace_id == event.workspace_id)
             .with_for_update()
         )
@@ -97,8 +125,10 @@ async def apply_to_lead(session: AsyncSession, event: LeadEvent) -> bool:
             **_state_values(after),
             last_activity_at=func.greatest(lead_view.c.last_activity_at, event.occurred_at),
             **_extra_columns(event, before),
+            **_sequence_values(sequence_after(_sequence_of(row), event)),
         )
     )
+    await add_day_counts(session, _counted(event, before, after))
     return True
 
 
@@ -117,17 +147,22 @@ _APPLY_LEAD_EVENTS = text(
         validation = coalesce(c.validation, v.validation),
         validation_reason = CASE WHEN c.validation IS NULL THEN v.validation_reason
                                  ELSE c.validation_reason END,
-        step = coalesce(c.step, v.step),
-        total_steps = coalesce(c.total_steps, v.total_steps)
+        step = c.step,
+        total_steps = c.total_steps,
+        next_step = c.next_step,
+        next_step_at = c.next_step_at,
+        next_step_as_of = c.next_step_as_of
     FROM unnest(
         CAST(:ids AS uuid[]), CAST(:status AS text[]), CAST(:status_at AS timestamptz[]),
         CAST(:manual_at AS timestamptz[]), CAST(:manual_id AS uuid[]), CAST(:base_status AS text[]),
         CAST(:base_at AS timestamptz[]), CAST(:verdict_run AS integer[]),
         CAST(:verdict_invalid_at AS timestamptz[]), CAST(:last_activity_at AS timestamptz[]),
         CAST(:validation AS text[]), CAST(:validation_reason AS text[]), CAST(:step AS integer[]),
-        CAST(:total_steps AS integer[])
+        CAST(:total_steps AS integer[]), CAST(:next_step AS integer[]), CAST(:next_step_at AS timestamptz[]),
+        CAST(:next_step_as_of AS timestamptz[])
     ) AS c(id, status, status_at, manual_at, manual_id, base_status, base_at, verdict_run, verdict_invalid_at,
-           last_activity_at, validation, validation_reason, step, total_steps)
+           last_activity_at, validation, validation_reason, step, total_steps, next_step, next_step_at,
+           next_step_as_of)
     WHERE v.id = c.id
     """
 )
@@ -140,13 +175,14 @@ async def apply_lead_events(session: AsyncSession, events: Sequence[LeadEvent]) 
     ids = list(dict.fromkeys(event.lead_id for event in events))
     rows = (
         await session.execute(
-            select(lead_view.c.id, lead_view.c.workspace_id, *STATE_COLUMNS)
+            select(lead_view.c.id, lead_view.c.workspace_id, *STATE_COLUMNS, *SEQUENCE_COLUMNS)
             .where(lead_view.c.id == any_(literal(ids, ARRAY(Uuid))))
             .order_by(lead_view.c.id)  # one lock order for every projection replica: no deadlocks
             .with_for_update()
         )
     ).all()
     states = {row.id: _state_of(row) for row in rows}
+    sequences = {row.id: _sequence_of(row) for row in rows}
     workspace_of = {row.id: row.workspace_id for row in rows}
     absent = {e.lead_id for e in events if workspace_of.get(e.lead_id) != e.workspace_id}
     for workspace_id in {e.workspace_id for e in events if e.lead_id in absent}:
@@ -157,11 +193,14 @@ async def apply_lead_events(session: AsyncSession, events: Sequence[LeadEvent]) 
     extras: dict[UUID, dict[str, Any]] = {}
     activity: dict[UUID, datetime] = {}
     timeline: list[tuple[Any, ...]] = []
+    counted: list[tuple[DayKey, DayCounter]] = []
     for event in events:
         if event.lead_id in absent:  # removed from its campaign: nothing to do
             continue
         before = states[event.lead_id]
         states[event.lead_id] = apply(before, event)
+        sequences[event.lead_id] = sequence_after(sequences[event.lead_id], event)
+        counted.extend(_counted(event, before, states[event.lead_id]))
         extras.setdefault(event.lead_id, {}).update(_extra_columns(event, before))
         activity[event.lead_id] = max(activity.get(event.lead_id, event.occurred_at), event.occurred_at)
         timeline.append(
@@ -170,7 +209,7 @@ async def apply_lead_events(session: AsyncSession, events: Sequence[LeadEvent]) 
                 event.workspace_id,
                 event.event_id,
                 event.event_type,
-                EVENT_SOURCES.get(event.event_type, "unknown"),
+                timeline_source(event),
                 event.occurred_at,
                 json.dumps(timeline_details(event), ensure_ascii=False, separators=(",", ":")),
             )
@@ -179,6 +218,7 @@ async def apply_lead_events(session: AsyncSession, events: Sequence[LeadEvent]) 
     if not changed:
         return
     new_states = [_state_values(states[i]) for i in changed]
+    new_sequences = [_sequence_values(sequences[i]) for i in changed]
     await session.execute(
         _APPLY_LEAD_EVENTS,
         {
@@ -187,9 +227,9 @@ async def apply_lead_events(session: AsyncSession, events: Sequence[LeadEvent]) 
             "last_activity_at": [activity[i] for i in changed],
             "validation": [extras[i].get("validation") for i in changed],
             "validation_reason": [extras[i].get("validation_reason") for i in changed],
-            "step": [extras[i].get("step") for i in changed],
-            "total_steps": [extras[i].get("total_steps") for i in changed],
+            **{column.name: [values[column.name] for values in new_sequences] for column in SEQUENCE_COLUMNS},
         },
     )
+    await add_day_counts(session, counted)
     await write_timeline(session, copy_text(timeline))
     await notify(session, lead_events_notifications([e for e in events if e.lead_id not in absent]))

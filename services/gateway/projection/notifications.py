@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import CampaignEvent, Event, ImportCompleted, LeadEvent, LeadImported, LeadStatusChanged
-from contracts.events import LeadsRemoved, LeadsValidated
+from contracts.events import LeadsRemoved, LeadsScheduled, LeadsValidated
 
 # Every gateway LISTENs on this channel and pushes what it hears to the open leads tables of that campaign
 # (services/gateway/leads/live.py). NOTIFY is sent inside the projection's transaction, so it is
@@ -45,7 +45,7 @@ def lead_change_notifications(event: Event) -> list[str]:
             ]
         case LeadStatusChanged() | LeadsRemoved():  # a removed lead's row is gone when the table reloads it
             return _changed_leads(event, event.lead_ids)
-        case LeadsValidated():
+        case LeadsValidated() | LeadsScheduled():
             return _changed_leads(event, [lead.lead_id for lead in event.leads])
         case LeadEvent():
             return _changed_leads(event, [event.lead_id])

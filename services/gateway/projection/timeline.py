@@ -8,7 +8,7 @@ from typing import Any
 from psycopg import sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts import Event
+from contracts import EmailBounced, Event
 from contracts.events import EVENT_SOURCES
 from services.gateway.tables import lead_events
 from services.runtime.bulk import copy_insert, copy_text
@@ -26,6 +26,14 @@ _ENVELOPE = {
 }
 
 
+def timeline_source(event: Event) -> str:
+    """The service an entry is shown as coming from: the emitter of its event type, but the mailer for a
+    bounce it saw at RCPT (EmailBounced's `source="smtp"`; the inbox reports DSN bounces)."""
+    if isinstance(event, EmailBounced) and event.source == "smtp":
+        return "mailer"
+    return EVENT_SOURCES.get(event.event_type, "unknown")
+
+
 def timeline_details(event: Event) -> dict[str, Any]:
     return event.model_dump(mode="json", exclude=_ENVELOPE)
 
@@ -37,7 +45,7 @@ async def record_timeline(
 
     Sent as COPY text built here: a bulk status change shares one `data` dict across its thousand leads,
     so it is serialised once, not once per row."""
-    source = EVENT_SOURCES.get(event.event_type, "unknown")
+    source = timeline_source(event)
     serialised: dict[int, str] = {}
 
     def as_json(data: dict[str, Any]) -> str:

@@ -16,9 +16,11 @@ from pydantic import TypeAdapter
 from contracts import Event
 from contracts.commands import (
     AddSuppression,
+    CheckSuppressions,
     ListSuppressions,
     RejectedSuppressionRow,
     RemoveSuppression,
+    SuppressedEmails,
     Suppression,
     SuppressionPage,
     SuppressionRemoved,
@@ -77,6 +79,16 @@ async def list_suppressions(service: Service, cmd: ListSuppressions) -> Suppress
         )
     page, next_cursor = one_page(fetched, cmd.limit)
     return SuppressionPage(items=[_out(entry) for entry in page], total=total, next_cursor=next_cursor)
+
+
+async def check_suppressions(service: Service, cmd: CheckSuppressions) -> SuppressedEmails:
+    """Which of the addresses are on the list, as they were asked (the mailer asks right before sending)."""
+    keys = {email: key_for(email) for email in cmd.emails}
+    async with service.sessions() as session:
+        found = await SuppressionRepository.from_session(session).suppressed_keys(
+            cmd.workspace_id, sorted(set(keys.values()))
+        )
+    return SuppressedEmails(emails=[email for email, key in keys.items() if key in found])
 
 
 async def upload_suppressions(service: Service, cmd: UploadSuppressions) -> SuppressionsUploaded | Refusal:

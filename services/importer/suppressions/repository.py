@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ARRAY, Text, any_, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,6 +79,18 @@ class SuppressionRepository:
             )
         )
         return bool(getattr(result, "rowcount", 0))
+
+    async def suppressed_keys(self, workspace_id: UUID, keys: Sequence[str]) -> set[str]:
+        """Those of `keys` on the workspace's list (one statement, by the primary key)."""
+        if not keys:
+            return set()
+        found = await self.session.scalars(
+            select(suppressions.c.email_key).where(
+                suppressions.c.workspace_id == workspace_id,
+                suppressions.c.email_key == any_(literal(list(keys), ARRAY(Text))),
+            )
+        )
+        return set(found)
 
     async def page(
         self, workspace_id: UUID, limit: int, after: str | None, q: str | None

@@ -18,7 +18,15 @@ from contracts import (
     LeadStatusChanged,
     Verdict,
 )
-from contracts.events import MAX_BATCH, ImportedLead, LeadsRemoved, LeadsValidated, ValidatedLead
+from contracts.events import (
+    MAX_BATCH,
+    ImportedLead,
+    LeadsRemoved,
+    LeadsScheduled,
+    LeadsValidated,
+    ScheduledLead,
+    ValidatedLead,
+)
 from services.gateway.projection.notifications import NOTIFY_MAX_LEAD_IDS, lead_change_notifications
 
 PG_NOTIFY_MAX_BYTES = 8000
@@ -98,3 +106,13 @@ def test_an_event_that_changes_no_lead_announces_nothing() -> None:
         lead_change_notifications(CampaignCreated(workspace_id=WORKSPACE, campaign_id=CAMPAIGN, name="x"))
         == []
     )
+
+
+@given(lead_ids)
+def test_a_schedule_batch_names_each_scheduled_lead_once(ids: list[uuid.UUID]) -> None:
+    event = LeadsScheduled(
+        workspace_id=WORKSPACE,
+        campaign_id=CAMPAIGN,
+        leads=[ScheduledLead(lead_id=i, step=2, total_steps=3, due_at=None) for i in ids],
+    )
+    assert changed(lead_change_notifications(event)) == list(dict.fromkeys(ids))

@@ -1,0 +1,54 @@
+"""Commands to the mailer about a campaign's sends: what was sent, is queued, failed or is uncertain."""
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from contracts.commands.base import Command
+from contracts.replies import Reply
+
+SendState = Literal["queued", "sending", "sent", "uncertain", "bounced", "failed", "cancelled"]
+SEND_STATES: tuple[SendState, ...] = (
+    "queued",
+    "sending",
+    "sent",
+    "uncertain",
+    "bounced",
+    "failed",
+    "cancelled",
+)
+SEND_PAGE_MAX = 500
+
+
+class ListSends(Command):
+    """A campaign's sends in id order, a page at a time; only those in `state` when given."""
+
+    campaign_id: UUID
+    state: SendState | None = None
+    limit: int = Field(default=100, ge=1, le=SEND_PAGE_MAX)
+    after: UUID | None = Field(default=None, description="the last id of the previous page")
+
+
+class Send(BaseModel):
+    id: UUID
+    lead_id: UUID
+    step: int
+    total_steps: int
+    email: str
+    subject: str
+    state: SendState
+    mailbox_id: UUID | None
+    mailbox: str | None = Field(description="The sending mailbox's address, once one was picked.")
+    message_id: str | None
+    attempts: int
+    smtp_code: int | None
+    last_error: str | None
+    queued_at: datetime
+    sent_at: datetime | None
+
+
+class SendPage(Reply):
+    items: list[Send] = Field(default_factory=list)
+    next_after: UUID | None = None

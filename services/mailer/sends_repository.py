@@ -1,0 +1,372 @@
+"""Persistence of the send queue, the campaigns' copy and the paces (schema `mailer`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ARRAY, Row, Uuid, and_, any_, bindparam, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts import CampaignUpdated
+from contracts.campaign_settings import CampaignStatus
+from contracts.events import StepDue
+from services.mailer.pacing import CampaignPace, MailboxPace
+from services.mailer.settle import Health, SendRow
+from services.mailer.tables import campaign_pace, campaigns, mailbox_pace, mailboxes, sends
+from services.runtime.leases import LeasedRows
+
+_active_campaigns = select(campaigns.c.id).where(campaigns.c.status == CampaignStatus.ACTIVE.value)
+
+LEASES = LeasedRows(
+    table=sends,
+    id=sends.c.id,
+    leased_until=sends.c.leased_until,
+    not_before=sends.c.not_before,
+    token=sends.c.token,
+    claimable=and_(sends.c.state == "queued", sends.c.campaign_id.in_(_active_campaigns.scalar_subquery())),
+)
+# The first day of the paces' calendar: a pace row not used yet counts from nothing.
+NEVER = date.min
+
+
+@dataclass(frozen=True)
+class CampaignCopy:
+    id: UUID
+    workspace_id: UUID
+    status: str
+    mailbox_ids: tuple[UUID, ...]
+    daily_limit: int | None
+    schedule: Mapping[str, Any] | None
+    stop_on_reply: bool
+
+
+@dataclass(frozen=True)
+class PaceRow:
+    mailbox_id: UUID
+    pace: MailboxPace
+    health: Health
+
+
+def send_row(row: Row[Any]) -> SendRow:
+    return SendRow(
+        id=row.id,
+        token=row.token,
+        workspace_id=row.workspace_id,
+        campaign_id=row.campaign_id,
+        lead_id=row.lead_id,
+        step=row.step,
+        total_steps=row.total_steps,
+        email=row.email,
+        subject=row.subject,
+        body=row.body,
+        in_reply_to=row.in_reply_to,
+        references=tuple(row.references),
+        preferred_mailbox_id=row.preferred_mailbox_id,
+        attempts=row.attempts,
+        queued_at=row.queued_at,
+    )
+
+
+def _ids(values: Iterable[UUID]) -> Any:
+    return literal(list(values), ARRAY(Uuid))
+
+
+class SendRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> SendRepository:
+        return cls(session)
+
+    async def queue(self, due: Sequence[StepDue], now: datetime) -> None:
+        """A queued send per StepDue; a (lead, step) already queued (or sent) is left as it is. One statement
+        executed for many rows (compiled once), not a VALUES list compiled anew for every batch."""
+        if not due:
+            return
+        rows = [
+            {
+                "id": event.event_id,
+                "workspace_id": event.workspace_id,
+                "campaign_id": event.campaign_id,
+                "lead_id": event.lead_id,
+                "step": event.step,
+                "total_steps": event.total_steps,
+                "email": event.email,
+                "subject": event.subject_line,
+                "body": event.body,
+                "in_reply_to": event.in_reply_to,
+                "references": list(event.references),
+                "preferred_mailbox_id": event.mailbox_id,
+                "state": "queued",
+                "not_before": max(event.due_at, now),
+                "queued_at": now,
+            }
+            for event in due
+        ]
+        await self.session.execute(
+            insert(sends).on_conflict_do_nothing(index_elements=["lead_id", "step"]),
+            rows,
+            execution_options={"synchronize_session": False},
+        )
+
+    async def save_campaign(self, event: CampaignUpdated) -> None:
+        """The campaign's copy, unless a newer change is already stored (events may come out of order)."""
+        settings = event.settings
+        values = {
+            "workspace_id": event.workspace_id,
+            "status": event.status.value,
+            "mailbox_ids": list(settings.mailbox_ids),
+            "daily_limit": settings.daily_limit,
+            "schedule": None if settings.schedule is None else settings.schedule.model_dump(by_alias=True),
+            "stop_on_reply": settings.stop_on_reply,
+            "updated_at": event.occurred_at,
+        }
+        statement = insert(campaigns).values(id=event.campaign_id, **values)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["id"],
+                set_={k: statement.excluded[k] for k in values},
+                where=campaigns.c.updated_at <= statement.excluded.updated_at,
+            )
+        )
+
+    async def campaign(self, campaign_id: UUID) -> CampaignCopy | None:
+        row = (await self.session.execute(select(campaigns).where(campaigns.c.id == campaign_id))).first()
+        if row is None:
+            return None
+        return CampaignCopy(
+            id=row.id,
+            workspace_id=row.workspace_id,
+            status=row.status,
+            mailbox_ids=tuple(row.mailbox_ids),
+            daily_limit=row.daily_limit,
+            schedule=row.schedule,
+            stop_on_reply=row.stop_on_reply,
+        )
+
+    async def cancel(self, campaign_id: UUID, lead_ids: Sequence[UUID]) -> int:
+        """The leads' queued sends are cancelled (a send already under way is not stopped)."""
+        result = await self.session.execute(
+            update(sends)
+            .where(sends.c.campaign_id == campaign_id, sends.c.lead_id == any_(_ids(lead_ids)))
+            .where(sends.c.state == "queued")
+            .values(state="cancelled", leased_until=None, token=None),
+            execution_options={"synchronize_session": False},
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def claim(self, limit: int, lease: timedelta) -> list[SendRow]:
+        claimed = await LEASES.claim(self.session, limit, lease)
+        return [send_row(c.row) for c in claimed]
+
+    async def still_queued(self, claimed: Sequence[SendRow]) -> set[UUID]:
+        """Those of `claimed` still queued under their claim's token, locked until the transaction ends."""
+        if not claimed:
+            return set()
+        held = await LEASES.owned(self.session, claimed)
+        rows = await self.session.scalars(
+            select(sends.c.id).where(sends.c.id == any_(_ids(held)), sends.c.state == "queued")
+        )
+        return set(rows)
+
+    async def lock_paces(self, mailbox_ids: Sequence[UUID]) -> dict[UUID, PaceRow]:
+        """The mailboxes' paces, created when missing, locked FOR UPDATE in id order (no deadlock between
+        two mailers reserving for campaigns that share mailboxes)."""
+        ordered = sorted(set(mailbox_ids))
+        if not ordered:
+            return {}
+        await self.session.execute(
+            insert(mailbox_pace)
+            .values([{"mailbox_id": m, "day": NEVER} for m in ordered])
+            .on_conflict_do_nothing(index_elements=["mailbox_id"])
+        )
+        rows = await self.session.execute(
+            select(mailbox_pace)
+            .where(mailbox_pace.c.mailbox_id == any_(_ids(ordered)))
+            .order_by(mailbox_pace.c.mailbox_id)
+            .with_for_update()
+        )
+        return {
+            r.mailbox_id: PaceRow(
+                r.mailbox_id,
+                MailboxPace(r.sent_today, r.day, r.last_sent_at, timedelta(seconds=r.next_gap)),
+                Health(r.failures, r.healthy, r.unhealthy_reason, r.probe_after),
+            )
+            for r in rows
+        }
+
+    async def lock_campaign_pace(self, campaign_id: UUID) -> tuple[CampaignPace, int]:
+        await self.session.execute(
+            insert(campaign_pace).values(campaign_id=campaign_id, day=NEVER).on_conflict_do_nothing()
+        )
+        row = (
+            await self.session.execute(
+                select(campaign_pace).where(campaign_pace.c.campaign_id == campaign_id).with_for_update()
+            )
+        ).one()
+        return CampaignPace(row.sent_today, row.day), row.rotation
+
+    async def busy_mailboxes(self, mailbox_ids: Sequence[UUID]) -> set[UUID]:
+        """The mailboxes with a send under way (recorded, not settled)."""
+        rows = await self.session.scalars(
+            select(sends.c.mailbox_id)
+            .where(sends.c.state == "sending", sends.c.mailbox_id == any_(_ids(mailbox_ids)))
+            .distinct()
+        )
+        return set(rows)
+
+    async def mailboxes(self, workspace_id: UUID, mailbox_ids: Sequence[UUID]) -> list[Row[Any]]:
+        """The workspace's mailboxes among `mailbox_ids` (another workspace's id finds nothing)."""
+        rows = await self.session.execute(
+            select(mailboxes).where(
+                mailboxes.c.workspace_id == workspace_id, mailboxes.c.id == any_(_ids(mailbox_ids))
+            )
+        )
+        return list(rows.all())
+
+    async def save_mailbox_paces(self, paces: Mapping[UUID, MailboxPace]) -> None:
+        if not paces:
+            return
+        await self.session.execute(
+            update(mailbox_pace)
+            .where(mailbox_pace.c.mailbox_id == bindparam("b_id"))
+            .values(
+                day=bindparam("b_day"),
+                sent_today=bindparam("b_sent"),
+                last_sent_at=bindparam("b_last"),
+                next_gap=bindparam("b_gap"),
+            ),
+            [
+                {
+                    "b_id": mailbox_id,
+                    "b_day": paces[mailbox_id].day,
+                    "b_sent": paces[mailbox_id].sent_today,
+                    "b_last": paces[mailbox_id].last_sent_at,
+                    "b_gap": paces[mailbox_id].next_gap.total_seconds(),
+                }
+                for mailbox_id in sorted(paces)
+            ],
+            execution_options={"synchronize_session": False},
+        )
+
+    async def save_campaign_pace(self, campaign_id: UUID, pace: CampaignPace, rotation: int) -> None:
+        await self.session.execute(
+            update(campaign_pace)
+            .where(campaign_pace.c.campaign_id == campaign_id)
+            .values(day=pace.day, sent_today=pace.sent_today, rotation=rotation)
+        )
+
+    async def mark_reserved(
+        self, reserved: Sequence[tuple[UUID, UUID, str]], now: datetime, lease: timedelta
+    ) -> None:
+        """(send id, mailbox id, Message-ID): `sending` from now, leased for `lease`; the token stays."""
+        if not reserved:
+            return
+        await self.session.execute(
+            update(sends)
+            .where(sends.c.id == bindparam("b_id"))
+            .values(
+                state="sending",
+                mailbox_id=bindparam("b_mailbox"),
+                message_id=bindparam("b_message"),
+                reserved_at=now,
+                leased_until=now + lease,
+            ),
+            [{"b_id": s, "b_mailbox": m, "b_message": msg} for s, m, msg in reserved],
+            execution_options={"synchronize_session": False},
+        )
+
+    async def defer(self, deferred: Sequence[tuple[UUID, datetime]]) -> None:
+        """Handed back, due again at their times (the claim ends for them)."""
+        if not deferred:
+            return
+        await self.session.execute(
+            update(sends)
+            .where(sends.c.id == bindparam("b_id"))
+            .values(not_before=bindparam("b_at"), leased_until=None, token=None),
+            [{"b_id": s, "b_at": at} for s, at in deferred],
+            execution_options={"synchronize_session": False},
+        )
+
+    async def states(self, ids: Sequence[UUID]) -> dict[UUID, str]:
+        rows = await self.session.execute(
+            select(sends.c.id, sends.c.state).where(sends.c.id == any_(_ids(ids)))
+        )
+        return {r.id: r.state for r in rows}
+
+    async def settle(self, settled: Sequence[tuple[UUID, Mapping[str, Any]]]) -> None:
+        """Each send's new columns: one statement (executed for many rows) per set of columns changed."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for send_id, values in settled:
+            if values:
+                key = tuple(sorted(values))
+                groups.setdefault(key, []).append({"b_id": send_id, **{f"b_{k}": values[k] for k in key}})
+        for columns, params in groups.items():
+            await self.session.execute(
+                update(sends)
+                .where(sends.c.id == bindparam("b_id"))
+                .values({c: bindparam(f"b_{c}") for c in columns}),
+                params,
+                execution_options={"synchronize_session": False},
+            )
+
+    async def save_settled_pace(self, mailbox_id: UUID, last_at: datetime | None, health: Health) -> None:
+        values: dict[str, Any] = {
+            "failures": health.failures,
+            "healthy": health.healthy,
+            "unhealthy_reason": health.reason,
+            "probe_after": health.probe_after,
+        }
+        if last_at is not None:
+            values["last_sent_at"] = func.greatest(mailbox_pace.c.last_sent_at, last_at)
+        await self.session.execute(
+            update(mailbox_pace).where(mailbox_pace.c.mailbox_id == mailbox_id).values(**values)
+        )
+
+    async def lapsed(self, limit: int) -> list[Row[Any]]:
+        """Sends whose lease ran out while `sending` become `uncertain` (the token stays, so the worker that
+        sent them may still settle them as sent); returned with their mailbox's address."""
+        picked = (
+            select(sends.c.id)
+            # A lease ended without a settlement (a recording that failed and handed the claim back) too.
+            .where(
+                sends.c.state == "sending",
+                or_(sends.c.leased_until.is_(None), sends.c.leased_until < func.now()),
+            )
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        changed = (
+            update(sends)
+            .where(sends.c.id.in_(picked))
+            .values(state="uncertain", leased_until=None)
+            .returning(*sends.c)
+            .cte("changed")
+        )
+        rows = await self.session.execute(
+            select(changed, mailboxes.c.email.label("mailbox_email")).outerjoin(
+                mailboxes, mailboxes.c.id == changed.c.mailbox_id
+            )
+        )
+        return list(rows.all())
+
+    async def page(
+        self, workspace_id: UUID, campaign_id: UUID, state: str | None, limit: int, after: UUID | None
+    ) -> list[Row[Any]]:
+        query = select(sends, mailboxes.c.email.label("mailbox_email")).outerjoin(
+            mailboxes, mailboxes.c.id == sends.c.mailbox_id
+        )
+        query = query.where(sends.c.workspace_id == workspace_id, sends.c.campaign_id == campaign_id)
+        if state is not None:
+            query = query.where(sends.c.state == state)
+        if after is not None:
+            query = query.where(sends.c.id > after)
+        rows = await self.session.execute(query.order_by(sends.c.id).limit(limit))
+        return list(rows.all())

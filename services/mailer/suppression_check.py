@@ -1,0 +1,59 @@
+"""The adapter that asks the importer, which owns the suppression list, which addresses are suppressed, right
+before they are sent (`check_suppressions`). No answer is no answer: the caller sends nothing then."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from uuid import UUID
+
+from faststream.exceptions import FastStreamException
+from nats.errors import Error as NatsError
+
+from contracts import subjects
+from contracts.commands import CheckSuppressions, SuppressedEmails
+from contracts.replies import Refusal, read_reply
+from services.mailer.settle import SendRow
+from services.runtime.service import Service
+from services.runtime.unsubscribe_tokens import normalise_address
+
+# The importer answers up to this many addresses per command.
+PER_REQUEST = 1000
+
+
+class NoAnswer(Exception):
+    """The importer did not answer (or refused): whether the addresses are suppressed is not known."""
+
+
+class SuppressionCheck:
+    def __init__(self, service: Service, timeout: float = 10.0) -> None:
+        self.service = service
+        self.timeout = timeout
+
+    async def suppressed(self, rows: Sequence[SendRow]) -> set[UUID]:
+        """The ids of the sends whose address is suppressed in their workspace; raises NoAnswer."""
+        by_workspace: dict[UUID, set[str]] = defaultdict(set)
+        for row in rows:
+            by_workspace[row.workspace_id].add(row.email)
+        found: set[tuple[UUID, str]] = set()
+        for workspace_id, emails in by_workspace.items():
+            ordered = sorted(emails)
+            for start in range(0, len(ordered), PER_REQUEST):
+                answer = await self._ask(workspace_id, ordered[start : start + PER_REQUEST])
+                found.update((workspace_id, normalise_address(e)) for e in answer)
+        return {r.id for r in rows if (r.workspace_id, normalise_address(r.email)) in found}
+
+    async def _ask(self, workspace_id: UUID, emails: list[str]) -> list[str]:
+        command = CheckSuppressions(workspace_id=workspace_id, emails=emails)
+        try:
+            message = await self.service.broker.request(
+                command.model_dump(mode="json"),
+                subjects.command_subject("importer", "check_suppressions"),
+                timeout=self.timeout,
+            )
+        except (NatsError, TimeoutError, FastStreamException) as exc:
+            raise NoAnswer(f"the importer did not answer check_suppressions: {exc!r}") from exc
+        answer = read_reply(message.body, SuppressedEmails)
+        if isinstance(answer, Refusal):
+            raise NoAnswer(f"the importer refused check_suppressions: {answer.message}")
+        return answer.emails

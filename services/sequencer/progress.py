@@ -1,0 +1,207 @@
+"""A lead's progress through its campaign's steps: pure transitions, no I/O. The clock is passed in.
+
+States: `waiting` (not sendable yet, or the campaign was never activated), `scheduled` (step `next_step`
+is due at `due_at`), `due` (its StepDue was emitted, no EmailSent yet), `completed`, `stopped`
+(`stop_reason`), `uncertain` (the mailer cannot tell whether the step went out: never continued
+automatically) and `not_sendable` (the step names a variable the lead lacks: `missing`).
+
+Events reach the sequencer out of order (a verdict may come before the import, a reply before the send
+it answers): every transition takes the progress as it is and never moves a stopped or completed lead
+back, so any order of the same events ends in the same state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from contracts import Verdict
+
+
+class LeadState(StrEnum):
+    WAITING = "waiting"
+    SCHEDULED = "scheduled"
+    DUE = "due"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    UNCERTAIN = "uncertain"
+    NOT_SENDABLE = "not_sendable"
+
+
+# States a lead never leaves on its own (a stop or completion is final).
+FINAL = frozenset({LeadState.COMPLETED, LeadState.STOPPED})
+# Why a sequence stopped; "failed" is a send the mailer gave up on (counted apart in the step counts).
+STOP_FAILED = "failed"
+STOP_INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a campaign says about its leads' progress."""
+
+    delays: tuple[int, ...]  # each step's delay in minutes; its length is the number of steps
+    activated_at: datetime | None  # None: never activated, so nothing is scheduled yet
+    wait_for_validation: bool = True
+    send_to_unknown: bool = True
+
+    @property
+    def total_steps(self) -> int:
+        return len(self.delays)
+
+
+@dataclass(frozen=True)
+class Progress:
+    imported: bool = False  # False: only a verdict is known so far
+    verdict: Verdict | None = None
+    verdict_run: int | None = None
+    state: LeadState = LeadState.WAITING
+    next_step: int = 1
+    due_at: datetime | None = None
+    sendable_at: datetime | None = None
+    message_ids: tuple[str, ...] = ()
+    thread_mailbox_id: UUID | None = None
+    stop_reason: str | None = None
+    missing: tuple[str, ...] = ()
+
+
+NEW = Progress()
+
+
+def sendable(progress: Progress, plan: Plan) -> bool:
+    """Valid, or unknown with send_to_unknown; never invalid; no verdict yet only without
+    wait_for_validation. A lead known only from its verdict is not sendable until it is imported."""
+    if not progress.imported:
+        return False
+    match progress.verdict:
+        case Verdict.VALID:
+            return True
+        case Verdict.UNKNOWN:
+            return plan.send_to_unknown
+        case Verdict.INVALID:
+            return False
+        case _:
+            return not plan.wait_for_validation
+
+
+def first_due(sendable_at: datetime, plan: Plan) -> datetime | None:
+    """Step 1's due time: its delay after the later of becoming sendable and the campaign's activation."""
+    if plan.activated_at is None or not plan.delays:
+        return None
+    return max(sendable_at, plan.activated_at) + timedelta(minutes=plan.delays[0])
+
+
+def settle(progress: Progress, now: datetime, plan: Plan) -> Progress:
+    """A waiting lead that is sendable (from `now`, if not before) gets step 1 scheduled, once the
+    campaign has been activated."""
+    if progress.state is not LeadState.WAITING or not sendable(progress, plan):
+        return progress
+    since = progress.sendable_at or now
+    due = first_due(since, plan)
+    if due is None:
+        return replace(progress, sendable_at=since)
+    return replace(progress, sendable_at=since, state=LeadState.SCHEDULED, next_step=1, due_at=due)
+
+
+def imported(progress: Progress, now: datetime, plan: Plan) -> Progress:
+    return settle(replace(progress, imported=True), now, plan)
+
+
+def validated(progress: Progress, verdict: Verdict, run: int, now: datetime, plan: Plan) -> Progress:
+    """The verdict of the latest validation run counts; an invalid one stops the sequence, and a later
+    run's valid or unknown verdict withdraws that stop (unless a step was sent meanwhile)."""
+    if progress.verdict_run is not None and run < progress.verdict_run:
+        return progress
+    progress = replace(progress, verdict=verdict, verdict_run=run)
+    if verdict is Verdict.INVALID:
+        return stopped(progress, STOP_INVALID)
+    if (
+        progress.state is LeadState.STOPPED
+        and progress.stop_reason == STOP_INVALID
+        and not progress.message_ids
+    ):
+        # A later run withdrew the invalid verdict (the lead's status fold does the same): the lead is
+        # back where the verdict found it, before any send.
+        progress = replace(progress, state=LeadState.WAITING, stop_reason=None, next_step=1)
+    return settle(progress, now, plan)
+
+
+def stopped(progress: Progress, reason: str) -> Progress:
+    """Stopped for good; a stop by an invalid verdict (which a later run may withdraw) gives way to
+    any other reason, which no verdict withdraws."""
+    if (
+        progress.state is LeadState.STOPPED
+        and progress.stop_reason == STOP_INVALID
+        and reason != STOP_INVALID
+    ):
+        return replace(progress, stop_reason=reason)
+    if progress.state in FINAL:
+        return progress
+    return replace(progress, state=LeadState.STOPPED, stop_reason=reason, due_at=None)
+
+
+@dataclass(frozen=True)
+class Sent:
+    progress: Progress
+    completed: bool  # the last step was sent just now: emit LeadCompleted
+
+
+def sent(
+    progress: Progress, step: int, message_id: str, mailbox_id: UUID, sent_at: datetime, plan: Plan
+) -> Sent:
+    """Step `step` went out: its Message-ID joins the thread; the next step is scheduled its delay after
+    the send, or the lead is completed after the last one. A repeated EmailSent changes nothing; a send
+    of a stopped lead (a reply crossed it) is kept in the thread, the lead stays stopped."""
+    if step <= len(progress.message_ids) or step < progress.next_step:
+        return Sent(progress, completed=False)
+    progress = replace(
+        progress,
+        message_ids=(*progress.message_ids, message_id),
+        thread_mailbox_id=progress.thread_mailbox_id or mailbox_id,
+    )
+    if progress.state in FINAL:
+        return Sent(progress, completed=False)
+    if step >= plan.total_steps:
+        done = replace(progress, state=LeadState.COMPLETED, next_step=step, due_at=None, missing=())
+        return Sent(done, completed=True)
+    due = sent_at + timedelta(minutes=plan.delays[step])
+    return Sent(
+        replace(progress, state=LeadState.SCHEDULED, next_step=step + 1, due_at=due, missing=()),
+        completed=False,
+    )
+
+
+def uncertain(progress: Progress, step: int) -> Progress:
+    """The mailer cannot tell whether the step went out: the lead waits for a person (or a late
+    EmailSent), never sent again automatically."""
+    if progress.state is not LeadState.DUE or progress.next_step != step:
+        return progress
+    return replace(progress, state=LeadState.UNCERTAIN)
+
+
+def emitted(progress: Progress, missing: tuple[str, ...]) -> Progress:
+    """The emission pass took the scheduled step: its StepDue is out (`due`), or the lead lacks
+    `missing` variables (`not_sendable`, re-evaluated when the sequence changes)."""
+    if progress.state is not LeadState.SCHEDULED:
+        return progress
+    if missing:
+        return replace(progress, state=LeadState.NOT_SENDABLE, missing=missing)
+    return replace(progress, state=LeadState.DUE, missing=())
+
+
+def reconsidered(progress: Progress, now: datetime) -> Progress:
+    """A not-sendable lead after its campaign's sequence changed: its step is tried again, at once."""
+    if progress.state is not LeadState.NOT_SENDABLE:
+        return progress
+    return replace(progress, state=LeadState.SCHEDULED, due_at=min(progress.due_at or now, now), missing=())
+
+
+def next_send(progress: Progress, plan: Plan) -> tuple[int, datetime | None] | None:
+    """The leads table's "next send": the step and its due time (None: waiting), or None when the lead
+    has no next send (due, stopped, completed, uncertain, not sendable) or the campaign has no steps."""
+    if progress.state is LeadState.SCHEDULED and progress.next_step <= plan.total_steps:
+        return progress.next_step, progress.due_at
+    if progress.state is LeadState.WAITING and plan.total_steps and progress.imported:
+        return progress.next_step, None
+    return None
