@@ -23,7 +23,7 @@ def smtp_server() -> Iterator[SubmissionServer]:
         server.stop()
 
 
-def add_mailbox(api: httpx.Client, email: str, server: SubmissionServer) -> str:
+def add_mailbox(api: httpx.Client, email: str, server: SubmissionServer, password: str | None = None) -> str:
     created = api.post(
         "/api/v1/mailboxes",
         json={
@@ -33,7 +33,7 @@ def add_mailbox(api: httpx.Client, email: str, server: SubmissionServer) -> str:
                 "host": server.host,
                 "port": server.port,
                 "username": server.username,
-                "password": server.password,
+                "password": server.password if password is None else password,
                 "security": "none",
             },
         },
@@ -110,9 +110,19 @@ def test_activate_shows_every_reason_then_pause_and_resume(
     expect(page.locator("#campaign-state")).to_have_text("Draft")
     screenshot(page, "campaign-activate-refused")
 
-    mailbox_id = add_mailbox(api, "starter@settings-ui.example", smtp_server)
+    # A mailbox whose login fails: the gateway tests it before activating, and says why.
+    broken = add_mailbox(api, "broken@settings-ui.example", smtp_server, password="not the password")
     steps = [{"subject": "Hello", "body": "Hi there", "delay_minutes": 0}]
     assert api.put(f"/api/v1/campaigns/{campaign_id}/sequence", json={"steps": steps}).status_code == 200
+    assert api.patch(f"/api/v1/campaigns/{campaign_id}", json={"mailbox_ids": [broken]}).status_code == 200
+    page.get_by_role("button", name="Activate").click()
+    expect(refused.locator("li")).to_have_count(1)
+    expect(refused.locator("li")).to_contain_text("broken@settings-ui.example: ")
+    expect(refused.locator("li")).to_contain_text("SMTP authentication failed at")
+    expect(refused.locator("li")).to_contain_text("535")
+    expect(page.locator("#campaign-state")).to_have_text("Draft")
+
+    mailbox_id = add_mailbox(api, "starter@settings-ui.example", smtp_server)
     assert (
         api.patch(f"/api/v1/campaigns/{campaign_id}", json={"mailbox_ids": [mailbox_id]}).status_code == 200
     )

@@ -7,7 +7,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot
-from tests.browser.seed import create_campaign
+from tests.browser.seed import create_campaign, import_csv, wait_for_leads
 
 
 def test_write_reorder_and_save_a_sequence_with_each_error_next_to_its_step(
@@ -61,3 +61,34 @@ def test_write_reorder_and_save_a_sequence_with_each_error_next_to_its_step(
     expect(page.locator("#steps > li")).to_have_count(2)
     expect(page.locator("#step-2-body")).to_have_value("Did you see {{company_name|my note}}?")
     screenshot(page, "sequence-editor")
+
+
+def test_preview_the_steps_being_edited_for_a_chosen_lead(page: Page, api: httpx.Client) -> None:
+    campaign_id = create_campaign(api, "Previewed in the browser")
+    import_csv(
+        api,
+        campaign_id,
+        "email,first_name,company,Segment\nana@preview-ui.example,Ana,Firma,VIP\nbob@preview-ui.example,,Jina,\n",
+        {"email": "email", "first_name": "first_name", "company_name": "company"},
+    )
+    wait_for_leads(api, campaign_id, 2)
+    page.goto(f"/#/campaigns/{campaign_id}/sequence")
+    expect(page.locator("#preview-lead option")).to_have_count(2)
+    expect(page.get_by_role("button", name="{{custom.Segment}}")).to_be_visible()  # the chosen lead's columns
+
+    page.get_by_label("Subject").fill("Hi {{first_name}} at {{company_name|your company}}")
+    page.get_by_label("Body").fill("Segment: ")
+    page.get_by_role("button", name="{{custom.Segment}}").click()
+    page.get_by_label("Lead", exact=True).select_option(label="ana@preview-ui.example · Firma")
+    page.get_by_role("button", name="Preview for this lead").click()
+    step = page.locator("#preview-result li[data-step='1']")
+    expect(step.locator(".preview-subject")).to_have_text("Subject: Hi Ana at Firma")
+    expect(step.locator("pre")).to_have_text("Segment: VIP")
+
+    page.get_by_label("Lead", exact=True).select_option(label="bob@preview-ui.example · Jina")
+    page.get_by_role("button", name="Preview for this lead").click()
+    expect(page.locator("#preview-result li[data-step='1'] .banner")).to_contain_text(
+        "Not sent to this lead: no value for first_name"
+    )
+    screenshot(page, "sequence-preview")
+    assert api.get(f"/api/v1/campaigns/{campaign_id}").json()["steps"] == []  # previewed, not saved

@@ -342,6 +342,72 @@ def test_up_captures_mail_locally_and_gives_the_dev_workspace_a_mailbox_for_it(d
         assert again.interrupt() == 0, "".join(again.output[-40:])
 
 
+def test_import_and_activate_send_into_the_local_outbox(data_dir: Path, mail_peers: dict[str, str]) -> None:
+    """The walk-through of the issue: `leadflow up` → import → activate with the dev mailbox → the message is
+    in the outbox, and nothing left the machine."""
+    up = Up(data_dir, free_port(), LEADFLOW_CAPTURE_SMTP=f"127.0.0.1:{free_port()}", **mail_peers)
+    try:
+        key = up.wait_ready()
+        headers = {"Authorization": f"Bearer {key}"}
+        (mailbox,) = dev_mailboxes(up.url, key)
+        campaign = httpx.post(f"{up.url}/api/v1/campaigns", json={"name": "Captured"}, headers=headers)
+        campaign_id = campaign.json()["id"]
+        steps = [
+            {
+                "subject": "Hello {{first_name|there}}",
+                "body": "A note for {{company_name}}.",
+                "delay_minutes": 0,
+            }
+        ]
+        saved = httpx.put(
+            f"{up.url}/api/v1/campaigns/{campaign_id}/sequence", json={"steps": steps}, headers=headers
+        )
+        assert saved.status_code == 200, saved.text
+        patched = httpx.patch(
+            f"{up.url}/api/v1/campaigns/{campaign_id}", json={"mailbox_ids": [mailbox["id"]]}, headers=headers
+        )
+        assert patched.status_code == 200, patched.text
+        started = httpx.post(
+            f"{up.url}/api/v1/campaigns/{campaign_id}/imports",
+            headers=headers,
+            files={
+                "file": (
+                    "leads.csv",
+                    b"email,first_name,company\nana@firma.cz,Ana,Firma\nbob@jina.cz,Bob,Jina\n",
+                )
+            },
+            data={
+                "mapping": json.dumps(
+                    {"email": "email", "first_name": "first_name", "company_name": "company"}
+                )
+            },
+        )
+        assert started.status_code == 202, started.text
+        activated = httpx.post(
+            f"{up.url}/api/v1/campaigns/{campaign_id}/activate", headers=headers, timeout=30
+        )
+        assert activated.status_code == 200, activated.text
+
+        deadline = time.monotonic() + 90
+        while not (items := httpx.get(f"{up.url}/api/v1/dev/outbox", headers=headers).json()["items"]):
+            assert time.monotonic() < deadline, "nothing reached the local outbox"
+            time.sleep(0.5)
+        (message,) = items
+        assert (message["to"], message["subject"], message["text"].splitlines()[0]) == (
+            "ana@firma.cz",
+            "Hello Ana",
+            "A note for Firma.",
+        )
+        assert message["from"] == "Local capture <dev@leadflow.example>"
+        assert message["headers"]["List-Unsubscribe"].startswith(f"<{up.url}/u/")
+        assert message["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message["message_id"].endswith("@leadflow.example>")
+        time.sleep(2)  # bob@jina.cz is invalid: never sent
+        assert len(httpx.get(f"{up.url}/api/v1/dev/outbox", headers=headers).json()["items"]) == 1
+    finally:
+        assert up.interrupt() == 0, "".join(up.output[-40:])
+
+
 def test_up_refuses_an_unusable_secret_key_before_starting_anything(data_dir: Path) -> None:
     up = Up(data_dir, free_port(), LEADFLOW_SECRET_KEY="too-short")
     assert up.process.wait(60) == 1
