@@ -86,9 +86,9 @@ def test_the_sequence_column_and_the_analytics_charts(
     expect(first.locator("td.sequence")).to_have_text("Step 2 of 3Next: step 3 in 3 days")
     fourth = page.locator("#leads tbody tr", has_text="lead4@charts-ui.example")
     expect(fourth.locator("td.sequence")).to_have_text("—Next: step 1 in 5 h")
-    expect(
-        page.locator("#leads tbody tr", has_text="lead3@charts-ui.example").locator("td.sequence")
-    ).to_have_text("Step 1 of 3")
+    # Its step 2 is scheduled by the stack's own sequencer (from the EmailSent above) once that one runs.
+    third = page.locator("#leads tbody tr", has_text="lead3@charts-ui.example")
+    expect(third.locator("td.sequence .step")).to_have_text("Step 1 of 3")
     screenshot(page, "leads-sequence-column")
 
     page.get_by_role("link", name="Analytics").click()

@@ -98,7 +98,9 @@ def test_no_engine_page_logs_a_console_error_or_a_failed_request(page: Page, api
     page.get_by_role("link", name="Sequence", exact=True).click()
     expect(page.locator("#preview-lead")).to_contain_text("narrow.engine@narrow-engine.example")
     page.get_by_role("button", name="Preview for this lead").click()
-    expect(page.locator("#preview-result li[data-step='1'] .preview-subject")).to_have_text("Subject: Hi Nora")
+    expect(page.locator("#preview-result li[data-step='1'] .preview-subject")).to_have_text(
+        "Subject: Hi Nora"
+    )
     page.get_by_role("link", name="Schedule & sending").click()
     expect(page.get_by_role("button", name="Save settings")).to_be_visible()
     page.get_by_role("link", name="Analytics").click()
