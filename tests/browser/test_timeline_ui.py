@@ -174,6 +174,10 @@ def test_every_lead_event_reads_as_words_with_ids_only_on_demand(
     page: Page, api: httpx.Client, stack: ServiceStack
 ) -> None:
     campaign_id, lead, _ = two_leads(api, "Events in words", "events.example")
+    # Three steps, as the events below say: the stack's sequencer follows them (a campaign without steps would
+    # see its last step in the EmailSent and complete the lead itself).
+    steps = [{"subject": "Our offer", "body": "Hello", "delay_minutes": 60}] * 3
+    assert api.put(f"/api/v1/campaigns/{campaign_id}/sequence", json={"steps": steps}).status_code == 200
     lead_id = uuid.UUID(lead["id"])
     common = {
         "workspace_id": uuid.UUID(api.get("/api/v1/workspace").json()["id"]),
