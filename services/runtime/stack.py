@@ -195,6 +195,9 @@ class Stack:
             "LEADFLOW_DATABASE_URL": endpoints.database_url,
             SECRET_KEY_ENV: secret_key,
             "LEADFLOW_LOG_JSON": "true",
+            # Every service knows where the gateway listens: the mailer's unsubscribe links point there
+            # unless LEADFLOW_PUBLIC_URL says otherwise (the gateway's port may be a free one picked now).
+            "LEADFLOW_HTTP_PORT": str(http_port),
         }
         # The workers first, then the HTTP front, whose readiness says the stack is up.
         workers = [service for service in self.services if service.start is Start.WORKER]

@@ -164,8 +164,7 @@ async def test_a_three_step_campaign_reaches_completed_exactly_once_and_threaded
     async def unsubscribed() -> bool:
         listed = (await own.get(f"/api/v1/campaigns/{campaign_id}/leads", params={"limit": 50})).json()
         return any(
-            lead["email"] == "petr@firma.cz" and lead["status"] == "unsubscribed"
-            for lead in listed["items"]
+            lead["email"] == "petr@firma.cz" and lead["status"] == "unsubscribed" for lead in listed["items"]
         )
 
     await eventually(unsubscribed, within=30)
