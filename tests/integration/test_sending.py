@@ -21,9 +21,11 @@ from contracts.campaign_settings import CampaignStatus
 from contracts.commands import AddSuppression, SuppressionReply
 from contracts.events import EmailSent, MailboxHealthChanged, SendFailed, SendUncertain
 from services.importer.suppressions.handlers import add_suppression
+from services.runtime.embedded_nats import EmbeddedNats
 from services.runtime.secrets import Secrets, new_secret_key
 from services.runtime.service import Service
 from services.runtime.unsubscribe_tokens import UnsubscribeTokens
+from tests.harness import TEST_CLIENT, temporary_nats
 from tests.integration.mail_world import (
     PUBLIC_URL,
     SCHEDULE_CLOSED_NOW,
@@ -35,6 +37,20 @@ from tests.integration.mail_world import (
 from tests.peers.submission import Certificate, SubmissionServer
 
 SECRET = new_secret_key()
+
+
+@pytest.fixture(scope="module")
+def own_nats() -> Iterator[EmbeddedNats]:
+    """A NATS server of this module's own: the session's carries the e2e stack, whose mailer shares these
+    mailers' durable consumers (it would take their StepDue into its own database) and whose importer
+    answers suppression checks from its own."""
+    with temporary_nats() as server:
+        yield server
+
+
+@pytest.fixture
+def nats_url(own_nats: EmbeddedNats) -> str:
+    return own_nats.url_for(TEST_CLIENT)
 
 
 @pytest.fixture(scope="module")
