@@ -1,7 +1,7 @@
 """Commands to the mailer about a campaign's sends: what was sent, is queued, failed or is uncertain."""
 
 from datetime import datetime
-from typing import Literal
+from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -9,16 +9,20 @@ from pydantic import BaseModel, Field
 from contracts.commands.base import Command
 from contracts.replies import Reply
 
-SendState = Literal["queued", "sending", "sent", "uncertain", "bounced", "failed", "cancelled"]
-SEND_STATES: tuple[SendState, ...] = (
-    "queued",
-    "sending",
-    "sent",
-    "uncertain",
-    "bounced",
-    "failed",
-    "cancelled",
-)
+
+class SendState(StrEnum):
+    """A send's state (the mailer's `sends.state`): queued until reserved (`sending`), then settled."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    UNCERTAIN = "uncertain"
+    BOUNCED = "bounced"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+SEND_STATES: tuple[SendState, ...] = tuple(SendState)
 SEND_PAGE_MAX = 500
 
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 
 import httpx
+import pytest
 
 from tests.e2e.api import create_campaign
 from tests.e2e.conftest import create_workspace_key
 from tests.harness import ServiceStack
+from tests.peers.submission import Certificate, SubmissionServer
 
 SCHEDULE = {"timezone": "Europe/Prague", "days": ["mon", "tue", "wed"], "from": "09:00", "to": "17:00"}
 STEPS = [
@@ -20,7 +23,18 @@ STEPS = [
 ]
 
 
-async def test_settings_sequence_and_lifecycle(client: httpx.AsyncClient) -> None:
+@pytest.fixture(scope="module")
+def smtp_server() -> Iterator[SubmissionServer]:
+    peer = SubmissionServer(Certificate.self_signed(), security="none").start()
+    try:
+        yield peer
+    finally:
+        peer.stop()
+
+
+async def test_settings_sequence_and_lifecycle(
+    client: httpx.AsyncClient, smtp_server: SubmissionServer
+) -> None:
     campaign_id = await create_campaign(client, "Sequenced")
     fresh = (await client.get(f"/api/v1/campaigns/{campaign_id}")).json()
     assert fresh["status"] == "draft" and fresh["steps"] == [] and fresh["name"] == "Sequenced"
@@ -71,6 +85,31 @@ async def test_settings_sequence_and_lifecycle(client: httpx.AsyncClient) -> Non
     assert saved.status_code == 200, saved.text
     assert saved.json()["steps"] == STEPS
 
+    # The mailbox named is not one of the workspace's: the activation tests it first and refuses.
+    missing = await client.post(f"/api/v1/campaigns/{campaign_id}/activate")
+    assert missing.status_code == 409, missing.text
+    assert f"mailbox {mailbox} no longer exists" in missing.json()["detail"]
+
+    created = await client.post(
+        "/api/v1/mailboxes",
+        json={
+            "email": "ana@firma.cz",
+            "name": "Ana",
+            "smtp": {
+                "host": smtp_server.host,
+                "port": smtp_server.port,
+                "username": smtp_server.username,
+                "password": smtp_server.password,
+                "security": "none",
+            },
+        },
+    )
+    assert created.status_code == 201, created.text
+    real = await client.patch(
+        f"/api/v1/campaigns/{campaign_id}", json={"mailbox_ids": [created.json()["id"]]}
+    )
+    assert real.status_code == 200, real.text
+
     statuses = []
     for action in ("activate", "pause", "resume"):
         answer = await client.post(f"/api/v1/campaigns/{campaign_id}/{action}")
@@ -84,6 +123,7 @@ async def test_settings_sequence_and_lifecycle(client: httpx.AsyncClient) -> Non
     shown = (await client.get(f"/api/v1/campaigns/{campaign_id}")).json()
     assert shown["status"] == "active" and shown["steps"] == STEPS
     assert shown["settings"]["schedule"] == SCHEDULE and shown["settings"]["daily_limit"] == 40
+    assert shown["settings"]["mailbox_ids"] == [created.json()["id"]]
     assert await listed_status(client, campaign_id, "active") == "active"
 
 

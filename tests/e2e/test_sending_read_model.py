@@ -105,9 +105,15 @@ async def test_sends_and_schedules_show_in_the_leads_list_the_timeline_and_the_a
         )
         for name, item in found.items()
     }
+    # The stack's own sequencer consumes these EmailSent too: it schedules bara's step 2 at the send plus
+    # the step's delay (60 minutes), shown once it has and nothing before (its schedules are older than
+    # the test's for adam and cyril, which stay).
+    assert shown.pop("bara") in {
+        ("contacted", 1, 3, "Step 1 of 3", None, None),
+        ("contacted", 1, 3, "Step 1 of 3", 2, iso(now + timedelta(minutes=60))),
+    }
     assert shown == {
         "adam": ("contacted", 2, 3, "Step 2 of 3", 3, iso(due_3)),
-        "bara": ("contacted", 1, 3, "Step 1 of 3", None, None),  # sent; step 2 not scheduled yet
         "cyril": ("pending", 0, 0, None, 1, iso(due_1)),
     }
 

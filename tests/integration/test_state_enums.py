@@ -18,10 +18,12 @@ from sqlalchemy import Table
 
 from contracts import ImportState, LeadStatus
 from contracts.campaign_settings import CampaignStatus
+from contracts.commands.sends import SendState
 from services.composition import MIGRATED_SERVICES
 from services.gateway import tables as gateway
 from services.gateway.domain import JobState
 from services.importer import tables as importer
+from services.mailer import tables as mailer
 from services.runtime.db import psycopg_conninfo
 from services.sequencer import tables as sequencer
 from services.sequencer.progress import LeadState
@@ -39,6 +41,8 @@ STATE_COLUMNS: dict[tuple[str, str, str], tuple[type[StrEnum], Table]] = {
     ("sequencer", "campaigns", "status"): (CampaignStatus, sequencer.campaigns),
     ("sequencer", "leads", "state"): (LeadState, sequencer.leads),
     ("gateway", "campaigns", "status"): (CampaignStatus, gateway.campaigns),
+    ("mailer", "sends", "state"): (SendState, mailer.sends),
+    ("mailer", "campaigns", "status"): (CampaignStatus, mailer.campaigns),
 }
 
 _LITERAL = re.compile(r"'((?:[^']|'')*)'")
