@@ -8,13 +8,16 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from services.composition import MIGRATED_SERVICES
 from services.runtime import migrations
+from services.runtime.embedded import free_port
 from services.runtime.embedded_nats import EmbeddedNats
-from tests.harness import ServiceStack
+from services.runtime.smtp_capture import CaptureAddress, CaptureServer
+from tests.harness import ServiceProcess, ServiceStack
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +48,25 @@ def create_workspace_key(stack: ServiceStack, name: str) -> str:
 @pytest.fixture(scope="session")
 def api_key(stack: ServiceStack) -> str:
     return create_workspace_key(stack, "Acme outreach")
+
+
+@pytest.fixture
+def capture(tmp_path: Path) -> Iterator[CaptureServer]:
+    """A local SMTP capture (as `leadflow up` runs one) on a free port, keeping a Maildir of its own."""
+    server = CaptureServer(CaptureAddress("127.0.0.1", free_port()), tmp_path / "outbox")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def capturing_gateway(stack: ServiceStack, capture: CaptureServer) -> Iterator[ServiceProcess]:
+    """One more gateway of the stack, given the capture's Maildir (LEADFLOW_CAPTURE_DIR, as `up` sets it)."""
+    gateway = stack.extra("gateway", LEADFLOW_CAPTURE_DIR=str(capture.folder))
+    gateway.start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()

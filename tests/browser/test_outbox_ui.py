@@ -7,35 +7,13 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Iterator
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from services.runtime.embedded import free_port
-from services.runtime.smtp_capture import CaptureAddress, CaptureServer
+from services.runtime.smtp_capture import CaptureServer
 from tests.browser.conftest import NARROW, WIDE, screenshot
-from tests.harness import ServiceProcess, ServiceStack
-
-
-@pytest.fixture
-def capture(tmp_path: Path) -> Iterator[CaptureServer]:
-    server = CaptureServer(CaptureAddress("127.0.0.1", free_port()), tmp_path / "outbox")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def capturing_gateway(stack: ServiceStack, capture: CaptureServer) -> Iterator[ServiceProcess]:
-    gateway = stack.extra("gateway", LEADFLOW_CAPTURE_DIR=str(capture.folder))
-    gateway.start()
-    try:
-        yield gateway
-    finally:
-        gateway.stop()
+from tests.harness import ServiceProcess
 
 
 @pytest.fixture

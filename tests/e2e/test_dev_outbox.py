@@ -3,37 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from email.message import EmailMessage
-from pathlib import Path
 
 import aiosmtplib
 import httpx
-import pytest
 
-from services.runtime.embedded import free_port
-from services.runtime.smtp_capture import CaptureAddress, CaptureServer
-from tests.harness import ServiceProcess, ServiceStack
-
-
-@pytest.fixture
-def capture(tmp_path: Path) -> Iterator[CaptureServer]:
-    server = CaptureServer(CaptureAddress("127.0.0.1", free_port()), tmp_path / "outbox")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def capturing_gateway(stack: ServiceStack, capture: CaptureServer) -> Iterator[ServiceProcess]:
-    gateway = stack.extra("gateway", LEADFLOW_CAPTURE_DIR=str(capture.folder))
-    gateway.start()
-    try:
-        yield gateway
-    finally:
-        gateway.stop()
+from services.runtime.smtp_capture import CaptureServer
+from tests.harness import ServiceProcess
 
 
 async def test_the_outbox_lists_captured_messages_newest_first(
