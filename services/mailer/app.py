@@ -31,6 +31,9 @@ from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.runtime.tls import mail_tls_context
 
+# StepDue arrive in bursts (a campaign's daily batch): queued 500 to a transaction rather than 100.
+STEP_DUE_BATCH = 500
+
 
 def create_service(
     settings: Settings, *, for_docs: bool = False, smtp_pool: SmtpPool | None = None
@@ -44,7 +47,11 @@ def create_service(
     service.emits(EmailSent, EmailBounced, SendUncertain, SendFailed, MailboxHealthChanged)
     runner = MailRunner(service, secrets, smtp_pool or SmtpPool(tls_context=tls))
     service.consume(
-        "step_due", runner.on_step_due, durable="mailer-step-due", batch_handler=runner.on_steps_due
+        "step_due",
+        runner.on_step_due,
+        durable="mailer-step-due",
+        batch_handler=runner.on_steps_due,
+        batch_size=STEP_DUE_BATCH,
     )
     service.consume("campaign_updated", runner.on_campaign_updated, durable="mailer-campaigns")
     service.consume(list(STOP_EVENTS), runner.on_stop_event, durable="mailer-stops")

@@ -20,10 +20,11 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import nats.errors
 import structlog
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, DeliverPolicy, NatsBroker, PullSub
-from faststream.nats.annotations import NatsMessage
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import ValidationError
@@ -51,15 +52,14 @@ BATCH_SIZE = 100
 BATCH_BYTES = 256 * 1024
 # The transactions of one fetch run at most this many at once.
 CONCURRENT_TRANSACTIONS = 4
-# How long an idle fetch waits for messages. (FastStream's batch mode is not used: its fetch loop stops on
-# the plain asyncio.TimeoutError nats-py raises for a nearly spent deadline, and its supervisor restarts
-# it seconds later. The per-message mode calls every handler of a fetch at once; they are gathered here.
-# Its loop meets the same error now and then, idle, and is restarted at once: logs.py keeps that at DEBUG.)
+# How long an idle fetch waits for messages.
 FETCH_TIMEOUT_SECONDS = 2.0
 # How long one event waits for an unreachable database (restarting) before its delivery counts as failed.
 UNREACHABLE_WAIT_SECONDS = 120.0
-# Loop turns a fetch's first message waits for the others to arrive, again each time more have come.
-GATHER_TURNS = 4
+# A fetch that failed (the connection reconnecting, the server restarting) is tried again after a pause
+# that doubles from this, up to FETCH_RETRY_MOST.
+FETCH_RETRY_FIRST = 0.2
+FETCH_RETRY_MOST = 5.0
 
 
 def redelivery_delay(delivered: int) -> float:
@@ -95,17 +95,22 @@ def _transactions(decoded: list[tuple[Msg, AnyEvent]]) -> list[list[tuple[Msg, A
 
 
 class EventConsumer:
-    """Registers one durable pull consumer on `broker` that feeds `handler` exactly once per event of
-    `subject` (and of the `also` subjects).
+    """One durable pull consumer that feeds `handler` exactly once per event of `subject` (and of the
+    `also` subjects): `start(nc)` creates (or binds) the durable and runs its fetch loop, `stop()` ends it.
 
     With `batch_handler`, a batch's first-time events go to it in one call (in delivery order); `handler`
     still handles them one at a time when a batch has to be retried event by event.
+
+    The loop fetches with nats-py itself rather than through a FastStream subscriber: FastStream handles
+    each fetched message on its own (a task, its middlewares, a context scope and dependency injection per
+    message), which cost a busy consumer — the mailer's StepDue — more than the handling did, only for
+    this class to gather the messages into a batch again. `document(broker)` still describes the consumer
+    to FastStream, for the AsyncAPI document.
     """
 
     def __init__(
         self,
         *,
-        broker: NatsBroker,
         durable: str,
         subject: str,
         processed_events: Table,
@@ -114,7 +119,6 @@ class EventConsumer:
         handler: Handler,
         max_deliver: int,
         ack_wait_seconds: float,
-        js: Callable[[], JetStreamContext],
         description: str = "",
         batch_handler: BatchHandler | None = None,
         batch_size: int = BATCH_SIZE,
@@ -130,66 +134,112 @@ class EventConsumer:
         self._handler = handler
         self._batch_handler = batch_handler
         self._max_deliver = max_deliver
-        self._js = js
+        self._batch_size = batch_size
+        # Fetched messages arrive on the connection's own inboxes: nats-py would use `_INBOX.`, which a
+        # service's NATS user may not subscribe to (bus_users.py).
+        self._inbox_prefix = f"{inbox_prefix}.".encode()
         # JetStream's own limit is set above ours: we decide when a message is dead, not the server.
         # `deliver_policy` applies when the durable is created; an existing one keeps its position.
-        config = ConsumerConfig(
+        self._config = ConsumerConfig(
             ack_wait=ack_wait_seconds, max_deliver=max_deliver + 2, deliver_policy=deliver_policy
         )
         subjects = [subject, *also]
         self.filters: tuple[str, ...] = tuple(subjects)
+        self._subject = subject
         if also:
             # Several subjects: a consumer filters on `filter_subjects` (and then on no single subject).
-            config.filter_subjects = subjects
-            subject = ""
-        self._gathered: list[tuple[Msg, AnyEvent]] = []
-        self._batch_done: asyncio.Future[None] | None = None
+            self._config.filter_subjects = subjects
+            self._subject = ""
+        self.description = description or f"durable consumer {durable} of {', '.join(subjects)}"
+        self._js: JetStreamContext | None = None
+        self._subscription: JetStreamContext.PullSubscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def document(self, broker: NatsBroker) -> None:
+        """Describe the consumer as a FastStream subscriber, for the AsyncAPI document (never started)."""
+
+        async def consumes(body: Any) -> None:
+            raise AssertionError("a documented consumer is never started")  # pragma: no cover
+
         broker.subscriber(
-            subject,
+            self._subject,
             stream=events_jstream(),
-            durable=durable,
-            # FastStream calls on_message for every message of a fetch at once and fetches again when all
-            # have returned: on_message gathers them, and the fetch is handled as one batch.
-            pull_sub=PullSub(batch_size=batch_size, timeout=FETCH_TIMEOUT_SECONDS),
-            # Fetched messages arrive on the connection's own inboxes: FastStream would use `_INBOX.`, which
-            # a service's NATS user may not subscribe to (bus_users.py).
-            inbox_prefix=f"{inbox_prefix}.".encode(),
+            durable=self.durable,
+            pull_sub=PullSub(batch_size=self._batch_size, timeout=FETCH_TIMEOUT_SECONDS),
             ack_policy=AckPolicy.MANUAL,
-            config=config,
-            title=durable,
-            description=description or f"durable consumer {durable} of {', '.join(subjects)}",
-        )(self.on_message)
+            config=self._config,
+            title=self.durable,
+            description=self.description,
+        )(consumes)
+
+    async def start(self, nc: Client) -> None:
+        """Create the durable (or bind to it) and start fetching; returns once the subscription exists."""
+        js = self._js = nc.jetstream()
+        self._subscription = await js.pull_subscribe(
+            self._subject,
+            durable=self.durable,
+            stream=subjects.STREAM,
+            config=self._config,
+            inbox_prefix=self._inbox_prefix,
+        )
+        self._task = asyncio.create_task(self._fetch_forever(nc), name=f"consumer-{self.durable}")
+        log.debug("consuming", durable=self.durable, filters=list(self.filters))
+
+    async def stop(self) -> None:
+        """Stop fetching; a batch being handled is cancelled with it (unacked, it is delivered again)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    async def _fetch_forever(self, nc: Client) -> None:
+        subscription = self._subscription
+        assert subscription is not None
+        failures = 0
+        while not nc.is_closed:
+            try:
+                # Returns what is waiting at once (up to the batch), else waits for the first message.
+                fetched = await subscription.fetch(self._batch_size, timeout=FETCH_TIMEOUT_SECONDS)
+            except TimeoutError:
+                continue
+            except nats.errors.ConnectionClosedError:
+                return
+            except Exception as exc:  # reconnecting, the server restarting: fetch again after a pause
+                failures += 1
+                log.warning("fetch failed; fetching again", durable=self.durable, error=repr(exc))
+                await asyncio.sleep(min(FETCH_RETRY_FIRST * 2 ** min(failures - 1, 10), FETCH_RETRY_MOST))
+                continue
+            failures = 0
+            try:
+                await self.handle_messages(fetched)
+            except Exception as exc:
+                # What was not acked is delivered again once its ack wait is over.
+                log.error("a fetched batch failed", durable=self.durable, error=repr(exc))
+
+    async def handle_messages(self, fetched: Sequence[Msg]) -> None:
+        """Decode a fetch's messages (dead-lettering what is not an event) and handle the events."""
+        decoded: list[tuple[Msg, AnyEvent]] = []
+        for raw in fetched:
+            try:
+                decoded.append((raw, parse_event(raw.data)))
+            except ValidationError as exc:
+                log.error("undecodable event dead-lettered", durable=self.durable, subject=raw.subject)
+                await self._dead_letter(raw, f"undecodable event: {exc}")
+                await raw.ack()
+        if decoded:
+            await self.handle_batch(decoded)
 
     def _unit_of_work(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
         return unit_of_work(self._sessions, outbox=self._outbox, processed_events=self._processed)
 
-    async def on_message(self, msg: NatsMessage) -> None:
-        raw: Msg = msg.raw_message
-        try:
-            event = parse_event(raw.data)
-        except ValidationError as exc:
-            log.error("undecodable event dead-lettered", durable=self.durable, subject=raw.subject)
-            await dead_letter(self._js(), self.durable, raw, f"undecodable event: {exc}")
-            await raw.ack()
-            return
-        self._gathered.append((raw, event))
-        if self._batch_done is None:
-            # The first message of a fetch: the others' on_message calls are already scheduled and gather
-            # theirs while this one yields, loop turn after loop turn, as long as more keep coming (they
-            # pass through FastStream's own awaits first); then the batch is handled for all of them.
-            done = self._batch_done = asyncio.get_running_loop().create_future()
-            gathered = 0
-            while len(self._gathered) > gathered:
-                gathered = len(self._gathered)
-                for _ in range(GATHER_TURNS):
-                    await asyncio.sleep(0)
-            batch, self._gathered, self._batch_done = self._gathered, [], None
-            try:
-                await self.handle_batch(batch)
-            finally:
-                done.set_result(None)
-        else:
-            await asyncio.shield(self._batch_done)
+    async def _dead_letter(self, raw: Msg, error: str) -> None:
+        assert self._js is not None, "a consumer dead-letters only once started"
+        await dead_letter(self._js, self.durable, raw, error)
 
     async def handle_batch(self, decoded: list[tuple[Msg, AnyEvent]]) -> None:
         """Handle (and ack, nack or dead-letter) the messages of one fetch."""
@@ -277,7 +327,7 @@ class EventConsumer:
         except Exception as exc:
             if delivered >= self._max_deliver:
                 log.error("handler failed, dead-lettered", deliveries=delivered, error=repr(exc))
-                await dead_letter(self._js(), self.durable, raw, repr(exc))
+                await self._dead_letter(raw, repr(exc))
                 await raw.ack()
             else:
                 log.warning("handler failed, will retry", deliveries=delivered, error=repr(exc))

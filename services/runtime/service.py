@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from contracts import Event, subjects
 
 from .command_errors import CommandErrorReplies
-from .consumer import BatchHandler, EventConsumer, Handler
+from .consumer import BATCH_SIZE, BatchHandler, EventConsumer, Handler
 from .db import create_engine, ping, runtime_tables, session_factory
 from .logs import configure_logging, uvicorn_log_options
 from .outbox import OutboxRelay
@@ -59,6 +59,7 @@ class Service:
             nats_url, database_url = settings.require_urls()
         assert metadata.schema is not None, "a service's metadata names its schema"
         self.name = name
+        self.for_docs = for_docs
         self.schema: str = metadata.schema
         self.settings = settings
         self.nats_url = nats_url
@@ -108,6 +109,7 @@ class Service:
         *,
         durable: str,
         batch_handler: BatchHandler | None = None,
+        batch_size: int = BATCH_SIZE,
         only_new: bool = False,
     ) -> EventConsumer:
         """A durable consumer of one event type (or several) across workspaces, or of every event when
@@ -119,7 +121,6 @@ class Service:
             types = [event_type] if isinstance(event_type, str) else list(event_type)
             filters = [subjects.workspace_filter(t) for t in types]
         consumer = EventConsumer(
-            broker=self.broker,
             durable=durable,
             subject=filters[0],
             also=filters[1:],
@@ -128,12 +129,14 @@ class Service:
             sessions=self.sessions,
             handler=handler,
             batch_handler=batch_handler,
+            batch_size=batch_size,
             max_deliver=self.settings.max_deliver,
             ack_wait_seconds=self.settings.ack_wait_seconds,
-            js=lambda: self.js,
             deliver_policy=DeliverPolicy.NEW if only_new else DeliverPolicy.ALL,
             inbox_prefix=self.inbox_prefix,
         )
+        if self.for_docs:
+            consumer.document(self.broker)
         self.consumers.append(consumer)
         return consumer
 
@@ -196,6 +199,8 @@ class Service:
             database_url=self.database_url,
         )
         self.spawn(self.relay.run(), f"{self.name}-outbox-relay")
+        for consumer in self.consumers:
+            await consumer.start(self.broker.connection)
         for hook in self._startup_hooks:
             await hook()
         self.started = True
@@ -203,6 +208,8 @@ class Service:
 
     async def before_broker_stop(self) -> None:
         self.started = False
+        for consumer in self.consumers:
+            await consumer.stop()
         for hook in self._shutdown_hooks:
             await hook()
         for task in self._tasks:

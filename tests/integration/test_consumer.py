@@ -60,7 +60,6 @@ async def run_consumer(
     broker = NatsBroker(nats_url)
     durable = f"test-{uuid.uuid4().hex[:8]}"
     consumer = EventConsumer(
-        broker=broker,
         durable=durable,
         subject=subjects.workspace_filter(event_type),
         processed_events=schema.processed_events,
@@ -70,9 +69,9 @@ async def run_consumer(
         batch_handler=batch_handler,
         max_deliver=max_deliver,
         ack_wait_seconds=5,
-        js=lambda: broker.connection.jetstream(),
     )
     await broker.start()
+    await consumer.start(broker.connection)
     return broker, consumer
 
 
