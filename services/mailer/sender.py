@@ -30,7 +30,7 @@ from services.mailer.message import Outgoing, build, message_id_for, unsubscribe
 from services.mailer.pacing import Pacing
 from services.mailer.planner import CampaignState, MailboxState, QueuedSend, plan
 from services.mailer.sends_repository import SendRepository
-from services.mailer.settle import Attempt, RetryPolicy, SendRow, health_after, settle
+from services.mailer.settle import Attempt, Health, RetryPolicy, SendRow, health_after, settle
 from services.mailer.smtp_pool import Endpoint, SmtpPool, TryLater
 from services.mailer.suppression_check import NoAnswer, SuppressionCheck
 from services.runtime.secrets import NotDecryptable, Secrets
@@ -41,8 +41,6 @@ from services.runtime.unsubscribe_tokens import UnsubscribeTokens
 log = structlog.get_logger(__name__)
 
 BATCH = 250
-# A claimed send not reserved within this long (its mailer died before) is claimed again: nothing was sent.
-CLAIM_LEASE = timedelta(seconds=60)
 # The suppression list could not be asked: the sends are due again this soon.
 UNANSWERED_RETRY = timedelta(seconds=5)
 
@@ -250,6 +248,7 @@ class Sending:
                 by_mailbox[result.mailbox_id].append((row, result, settlement.mailbox_failed))
         await repo.settle(settled)
         paces = await repo.lock_paces(list(by_mailbox))
+        saved: list[tuple[UUID, datetime | None, Health]] = []
         for mailbox_id in sorted(by_mailbox):
             health = paces[mailbox_id].health
             last_at = None
@@ -268,7 +267,8 @@ class Sending:
                 )
                 health = change.health
                 uow.emit_all(change.events)
-            await repo.save_settled_pace(mailbox_id, last_at, health)
+            saved.append((mailbox_id, last_at, health))
+        await repo.save_settled_paces(saved)
 
     async def recover(self) -> int:
         """Sends whose lease lapsed while `sending` become `uncertain`, each with a SendUncertain."""

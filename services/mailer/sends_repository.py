@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ARRAY, Row, Uuid, and_, any_, bindparam, func, literal, or_, select, update
+from sqlalchemy import ARRAY, DateTime, Row, Uuid, and_, any_, bindparam, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,6 +74,14 @@ def send_row(row: Row[Any]) -> SendRow:
 
 def _ids(values: Iterable[UUID]) -> Any:
     return literal(list(values), ARRAY(Uuid))
+
+
+def _by_arrays(columns: Mapping[str, Sequence[Any]]) -> Any:
+    """Rows given as one array per column of `sends` (`unnest` of them, as the derived table `given`):
+    one statement and one parameter per column however many rows, where a statement executed once per
+    row made the database driver prepare and send each of them."""
+    arrays = [literal(list(values), ARRAY(sends.c[name].type)) for name, values in columns.items()]
+    return func.unnest(*arrays).table_valued(*columns).render_derived(name="given")
 
 
 class SendRepository:
@@ -268,17 +276,23 @@ class SendRepository:
         """(send id, mailbox id, Message-ID): `sending` from now, leased for `lease`; the token stays."""
         if not reserved:
             return
+        given = _by_arrays(
+            {
+                "id": [s for s, _, _ in reserved],
+                "mailbox_id": [m for _, m, _ in reserved],
+                "message_id": [msg for _, _, msg in reserved],
+            }
+        )
         await self.session.execute(
             update(sends)
-            .where(sends.c.id == bindparam("b_id"))
+            .where(sends.c.id == given.c.id)
             .values(
                 state="sending",
-                mailbox_id=bindparam("b_mailbox"),
-                message_id=bindparam("b_message"),
+                mailbox_id=given.c.mailbox_id,
+                message_id=given.c.message_id,
                 reserved_at=now,
                 leased_until=now + lease,
             ),
-            [{"b_id": s, "b_mailbox": m, "b_message": msg} for s, m, msg in reserved],
             execution_options={"synchronize_session": False},
         )
 
@@ -301,32 +315,51 @@ class SendRepository:
         return {r.id: r.state for r in rows}
 
     async def settle(self, settled: Sequence[tuple[UUID, Mapping[str, Any]]]) -> None:
-        """Each send's new columns: one statement (executed for many rows) per set of columns changed."""
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        """Each send's new columns: one statement per set of columns changed, its rows given as arrays."""
+        groups: dict[tuple[str, ...], list[tuple[UUID, Mapping[str, Any]]]] = {}
         for send_id, values in settled:
             if values:
-                key = tuple(sorted(values))
-                groups.setdefault(key, []).append({"b_id": send_id, **{f"b_{k}": values[k] for k in key}})
-        for columns, params in groups.items():
+                groups.setdefault(tuple(sorted(values)), []).append((send_id, values))
+        for columns, rows in groups.items():
+            given = _by_arrays(
+                {"id": [send_id for send_id, _ in rows]}
+                | {c: [values[c] for _, values in rows] for c in columns}
+            )
             await self.session.execute(
-                update(sends)
-                .where(sends.c.id == bindparam("b_id"))
-                .values({c: bindparam(f"b_{c}") for c in columns}),
-                params,
+                update(sends).where(sends.c.id == given.c.id).values({c: given.c[c] for c in columns}),
                 execution_options={"synchronize_session": False},
             )
 
-    async def save_settled_pace(self, mailbox_id: UUID, last_at: datetime | None, health: Health) -> None:
-        values: dict[str, Any] = {
-            "failures": health.failures,
-            "healthy": health.healthy,
-            "unhealthy_reason": health.reason,
-            "probe_after": health.probe_after,
-        }
-        if last_at is not None:
-            values["last_sent_at"] = func.greatest(mailbox_pace.c.last_sent_at, last_at)
+    async def save_settled_paces(self, settled: Sequence[tuple[UUID, datetime | None, Health]]) -> None:
+        """Each mailbox's health after its deliveries, and its last send (never moved back): one statement
+        executed for all of them."""
+        if not settled:
+            return
         await self.session.execute(
-            update(mailbox_pace).where(mailbox_pace.c.mailbox_id == mailbox_id).values(**values)
+            update(mailbox_pace)
+            .where(mailbox_pace.c.mailbox_id == bindparam("b_id"))
+            .values(
+                failures=bindparam("b_failures"),
+                healthy=bindparam("b_healthy"),
+                unhealthy_reason=bindparam("b_reason"),
+                probe_after=bindparam("b_probe"),
+                # GREATEST ignores a NULL: a mailbox with no delivery in the batch keeps its last send.
+                last_sent_at=func.greatest(
+                    mailbox_pace.c.last_sent_at, bindparam("b_last", type_=DateTime(timezone=True))
+                ),
+            ),
+            [
+                {
+                    "b_id": mailbox_id,
+                    "b_failures": health.failures,
+                    "b_healthy": health.healthy,
+                    "b_reason": health.reason,
+                    "b_probe": health.probe_after,
+                    "b_last": last_at,
+                }
+                for mailbox_id, last_at, health in sorted(settled, key=lambda item: item[0])
+            ],
+            execution_options={"synchronize_session": False},
         )
 
     async def lapsed(self, limit: int) -> list[Row[Any]]:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     ARRAY,
     Column,
     ColumnElement,
+    Integer,
     Interval,
     Row,
     Table,
@@ -85,6 +86,9 @@ class LeasedRows:
     claimable: ColumnElement[bool] = field(default_factory=true)
     on_claim: Mapping[str, Any] = field(default_factory=dict)
     on_release: Mapping[str, Any] = field(default_factory=dict)
+    # The plain claim statement (no per-key limit, the default order), built once: building it anew for
+    # every batch cost a busy worker more than executing it.
+    _plain_claim: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def due(self) -> ColumnElement[bool]:
         """Rows a claim may take now: claimable, their time come, not leased (or the lease ran out)."""
@@ -139,31 +143,44 @@ class LeasedRows:
         if limit <= 0:
             return []
         order = list(order_by) or ([self.not_before] if self.not_before is not None else [self.id])
-        if per_key is None:
-            picked = (
-                select(self.id.label("id"))
-                .where(self.due())
-                .order_by(*order)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-                .cte("picked")
-            )
+        parameters = {"lease": lease, "claim_limit": limit}
+        if per_key is None and not order_by:
+            statement = self._plain_claim.get("statement")
+            if statement is None:
+                statement = self._plain_claim["statement"] = self._claim_statement(
+                    self._pick(order, bindparam("claim_limit", type_=Integer))
+                )
+        elif per_key is None:
+            statement = self._claim_statement(self._pick(order, limit))
         else:
             keys = await self._lock_keys(session, limit, per_key)
             if not keys:
                 return []
-            picked = self._per_key_pick(keys, limit, per_key, order)
+            statement = self._claim_statement(self._per_key_pick(keys, limit, per_key, order))
         rows = (
-            await session.execute(
-                update(self.table)
-                .where(self.id == picked.c.id)
-                .values(self.lease_values(lease))
-                .returning(*self.table.c),
-                execution_options={"synchronize_session": False},
-            )
+            await session.execute(statement, parameters, execution_options={"synchronize_session": False})
         ).all()
         token = self._token_column().name
         return [Claim(getattr(row, self.id.name), getattr(row, token), row) for row in rows]
+
+    def _pick(self, order: Sequence[ColumnElement[Any]], limit: Any) -> Any:
+        return (
+            select(self.id.label("id"))
+            .where(self.due())
+            .order_by(*order)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("picked")
+        )
+
+    def _claim_statement(self, picked: Any) -> Any:
+        """Lease the picked rows (the lease's length is the statement's `lease` parameter)."""
+        return (
+            update(self.table)
+            .where(self.id == picked.c.id)
+            .values(self.lease_values(timedelta(0)))
+            .returning(*self.table.c)
+        )
 
     async def _lock_keys(self, session: AsyncSession, limit: int, per_key: int) -> list[Any]:
         """Keys with due rows and room for more, earliest due first, that this transaction now holds."""
