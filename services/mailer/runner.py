@@ -17,7 +17,7 @@ from contracts import CampaignUpdated, Event
 from contracts.events import StepDue
 from contracts.lead_status import stops_sequence
 from services.mailer.message import unsubscribe_base
-from services.mailer.sender import CLAIM_LEASE, Sending
+from services.mailer.sender import Sending
 from services.mailer.sends_repository import LEASES, SendRepository
 from services.mailer.settle import RetryPolicy
 from services.mailer.smtp_pool import SmtpPool
@@ -64,7 +64,9 @@ class MailRunner:
             name="mailer-sends",
             sessions=service.sessions,
             units=service.unit_of_work,
-            lease=CLAIM_LEASE,
+            # A claimed send not reserved within this long (its mailer died before) is claimed again:
+            # nothing was sent.
+            lease=timedelta(seconds=settings.mailer_claim_lease_seconds),
             every=POLL_SECONDS,
             workers=WORKERS,
         )

@@ -121,6 +121,12 @@ class Settings(BaseSettings):
         description="how long a send may be under way (recorded, not yet settled); one still under way "
         "after that (its mailer crashed) is marked uncertain and never sent again automatically",
     )
+    mailer_claim_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="how long sends taken by a mailer stay its own before they are reserved; sends a "
+        "crashed mailer had taken (nothing sent yet) are taken by another after that",
+    )
     mailer_retry_first_seconds: float = Field(
         default=60.0,
         gt=0,

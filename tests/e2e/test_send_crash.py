@@ -49,10 +49,13 @@ def sink() -> Iterator[tuple[int, Path]]:
 
 @pytest.fixture
 def lone_mailer(stack: ServiceStack) -> Iterator[ServiceProcess]:
-    """The stack's mailer is stopped for the test; this one (with a short send lease, so the sends its
-    killed predecessor left under way turn uncertain soon) takes its place."""
+    """The stack's mailer is stopped for the test; this one (with short leases, so the sends its killed
+    predecessor left under way turn uncertain soon, and those it had only taken are taken again soon)
+    takes its place."""
     stack.services["mailer"].stop()
-    mailer = stack.extra("mailer", LEADFLOW_MAILER_SEND_LEASE_SECONDS="15")
+    mailer = stack.extra(
+        "mailer", LEADFLOW_MAILER_SEND_LEASE_SECONDS="15", LEADFLOW_MAILER_CLAIM_LEASE_SECONDS="5"
+    )
     try:
         yield mailer
     finally:
