@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import psycopg
 import structlog
+from pydantic_core import from_json
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -46,9 +47,15 @@ def outbox_channel(schema: str) -> str:
 def create_engine(database_url: str, *, pool_size: int = 5) -> AsyncEngine:
     """Every engine of a service: connections checked before use (a restarted server leaves the pool's
     connections dead), and statements' parameter values kept out of errors, hence out of the logs (they
-    are emails and names)."""
+    are emails and names). JSON read from the database is decoded by pydantic-core's parser, several
+    times faster than the standard library's on the sequencer's thousands of rows of lead values a batch."""
     return create_async_engine(
-        database_url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+        database_url,
+        pool_size=pool_size,
+        max_overflow=10,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        json_deserializer=from_json,
     )
 
 
