@@ -315,7 +315,9 @@ class SendRepository:
         return {r.id: r.state for r in rows}
 
     async def settle(self, settled: Sequence[tuple[UUID, Mapping[str, Any]]]) -> None:
-        """Each send's new columns: one statement per set of columns changed, its rows given as arrays."""
+        """Each send's new columns: one statement per set of columns changed, its rows given as arrays. The
+        same statement ends the claim's lease (as `LEASES.end` would, which then finds these rows no
+        longer held): a send row is wide, and each update of it writes all of it again."""
         groups: dict[tuple[str, ...], list[tuple[UUID, Mapping[str, Any]]]] = {}
         for send_id, values in settled:
             if values:
@@ -326,7 +328,9 @@ class SendRepository:
                 | {c: [values[c] for _, values in rows] for c in columns}
             )
             await self.session.execute(
-                update(sends).where(sends.c.id == given.c.id).values({c: given.c[c] for c in columns}),
+                update(sends)
+                .where(sends.c.id == given.c.id)
+                .values({c: given.c[c] for c in columns} | {"leased_until": None, "token": None}),
                 execution_options={"synchronize_session": False},
             )
 
