@@ -212,7 +212,7 @@ async def test_activating_tests_every_mailbox_first_and_passes_each_failure_in_w
     (command,) = gateway.peers.of("change_campaign_status")
     assert command["action"] == "activate"
     assert command["mailbox_failures"] == [
-        "sales@firma.cz: SMTP: SMTP login refused: 535 5.7.8 bad credentials",
+        "sales@firma.cz: SMTP login refused: 535 5.7.8 bad credentials",
         f"mailbox {GONE} no longer exists",
     ]
     # Pausing tests nothing.

@@ -19,11 +19,16 @@ def failure_text(email: str, reply: MailboxTestReply) -> str | None:
     if reply.ok:
         return None
     errors = [
-        f"{server}: {check.error or 'failed'}"
+        _named(server, check.error or "failed")
         for server, check in (("SMTP", reply.smtp), ("IMAP", reply.imap))
         if check is not None and not check.ok
     ]
     return f"{email}: " + ("; ".join(errors) or "the test failed")
+
+
+def _named(server: str, error: str) -> str:
+    """The error with the server it is about, unless it already names it ("SMTP login refused: …")."""
+    return error if server in error.split() else f"{server}: {error}"
 
 
 async def _check(service: Service, workspace_id: UUID, mailbox_id: UUID) -> str | None:

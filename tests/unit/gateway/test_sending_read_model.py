@@ -155,7 +155,7 @@ def test_a_mailbox_failure_names_the_address_and_what_failed() -> None:
     assert failure_text("sales@x.cz", MailboxTestReply(ok=True, smtp=ok, imap=None)) is None
     assert (
         failure_text("sales@x.cz", MailboxTestReply(ok=False, smtp=refused, imap=ok))
-        == "sales@x.cz: SMTP: SMTP login refused: 535 5.7.8 bad credentials"
+        == "sales@x.cz: SMTP login refused: 535 5.7.8 bad credentials"
     )
     both = MailboxTestReply(
         ok=False, smtp=ServerCheck(ok=False), imap=ServerCheck(ok=False, error="no route")
