@@ -28,6 +28,7 @@ from services.runtime.leased_work import WorkLoop
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.sequencer import handlers
+from services.sequencer.campaign_ends import CampaignEnds
 from services.sequencer.emission import Emitter
 from services.sequencer.progress_handlers import (
     DUE_CHANNEL,
@@ -41,6 +42,8 @@ from services.sequencer.tables import metadata
 # The emission pass looks for due steps this often besides when woken (a step whose delay ran out wakes
 # nobody).
 EMISSION_EVERY_SECONDS = 2.0
+# Whether campaigns have finished (or have new leads due after finishing) is looked at this often.
+ENDS_EVERY_SECONDS = 2.0
 # Passes at once: one renders while another's statements run (they skip each other's locked leads).
 EMISSION_WORKERS = 2
 
@@ -57,6 +60,7 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
         conninfo=None if for_docs else psycopg_conninfo(service.database_url),
         channels=() if for_docs else (DUE_CHANNEL,),
     )
+    ends = WorkLoop(CampaignEnds(service).run_once, name="sequencer campaign ends", every=ENDS_EVERY_SECONDS)
     progress = ProgressHandlers(emission.wake)
     service.consume(LEAD_EVENTS, progress.on_lead_event, durable="sequencer-leads")
     service.consume(SEND_EVENTS, progress.on_send_event, durable="sequencer-sends")
@@ -105,8 +109,9 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     async def preview_sequence(cmd: PreviewSequence) -> SequencePreview | Refusal:
         return await handlers.preview_sequence(service, cmd)
 
-    async def start_emission() -> None:
+    async def start_loops() -> None:
         service.spawn(emission.run(), "sequencer-emission")
+        service.spawn(ends.run(), "sequencer-campaign-ends")
 
-    service.on_startup(start_emission)
+    service.on_startup(start_loops)
     return service

@@ -19,7 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from contracts import Verdict
 from contracts.commands import StepCount
-from services.sequencer.progress import STOP_FAILED, LeadState, Progress
+from services.sequencer.progress import FINAL, STOP_FAILED, LeadState, Progress
 from services.sequencer.tables import leads, mailbox_health
 
 Values = dict[str, Any]
@@ -246,6 +246,21 @@ class LeadRepository:
             .returning(leads.c.lead_id, leads.c.next_step, leads.c.due_at)
         )
         return [(row.lead_id, row.next_step, row.due_at) for row in rows]
+
+    async def all_finished(self, campaign_id: UUID) -> bool:
+        """Whether the campaign has leads and every one has finished: completed or stopped. (A lead
+        waiting, scheduled, due, not sendable or uncertain has not.)"""
+        of_campaign = select(leads.c.lead_id).where(leads.c.campaign_id == campaign_id)
+        open_ = of_campaign.where(leads.c.state.not_in([s.value for s in FINAL]))
+        found = await self.session.scalar(select(of_campaign.exists() & ~open_.exists()))
+        return bool(found)
+
+    async def any_scheduled(self, campaign_id: UUID) -> bool:
+        """Whether a lead of the campaign is scheduled for a step (the due index answers it)."""
+        scheduled = select(leads.c.lead_id).where(
+            leads.c.campaign_id == campaign_id, leads.c.state == LeadState.SCHEDULED.value
+        )
+        return bool(await self.session.scalar(select(scheduled.exists())))
 
     async def step_counts(self, campaign_id: UUID, total_steps: int) -> list[StepCount]:
         """Where the campaign's leads are on each step (see `StepCount`)."""

@@ -44,6 +44,9 @@ _TRANSITIONS: dict[str, tuple[CampaignStatus, CampaignStatus, str]] = {
     "activate": (CampaignStatus.DRAFT, CampaignStatus.ACTIVE, "only a draft can be activated"),
     "pause": (CampaignStatus.ACTIVE, CampaignStatus.PAUSED, "only an active campaign can be paused"),
     "resume": (CampaignStatus.PAUSED, CampaignStatus.ACTIVE, "only a paused campaign can be resumed"),
+    # Not a user's actions: the emission pass's, when every lead has finished and when new ones are due.
+    "complete": (CampaignStatus.ACTIVE, CampaignStatus.COMPLETED, "only an active campaign completes"),
+    "reopen": (CampaignStatus.COMPLETED, CampaignStatus.ACTIVE, "only a completed campaign reopens"),
 }
 
 
@@ -107,6 +110,16 @@ def pause(campaign: Campaign, now: datetime) -> Changed | Refused:
 
 def resume(campaign: Campaign, now: datetime) -> Changed | Refused:
     return _move(campaign, "resume", now)
+
+
+def complete(campaign: Campaign, now: datetime) -> Changed | Refused:
+    """Every lead of the active campaign has finished (its last step sent, or its sequence stopped)."""
+    return _move(campaign, "complete", now)
+
+
+def reopen(campaign: Campaign, now: datetime) -> Changed | Refused:
+    """Leads added to the completed campaign are due: it is active again, to send them."""
+    return _move(campaign, "reopen", now)
 
 
 def _move(campaign: Campaign, action: str, now: datetime) -> Changed | Refused:

@@ -38,10 +38,11 @@ class CampaignRepository:
 
     async def active(self) -> list[Campaign]:
         """Every active campaign (the emission pass's candidates)."""
+        return await self.with_status(CampaignStatus.ACTIVE)
+
+    async def with_status(self, status: CampaignStatus) -> list[Campaign]:
         rows = await self.session.execute(
-            select(campaigns)
-            .where(campaigns.c.status == CampaignStatus.ACTIVE.value)
-            .order_by(campaigns.c.id)
+            select(campaigns).where(campaigns.c.status == status.value).order_by(campaigns.c.id)
         )
         return [_campaign_of(row) for row in rows]
 

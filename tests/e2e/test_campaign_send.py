@@ -150,6 +150,13 @@ async def test_a_three_step_campaign_reaches_completed_exactly_once_and_threaded
     assert Counter(m.mail_from for ms in received.values() for m in ms) == {"sales@leadflow.cz": 9}
     assert smtp_server.logins and all(accepted for _, accepted in smtp_server.logins)
 
+    # Every lead has finished (three completed, the invalid and the suppressed ones stopped), and so has
+    # the campaign.
+    async def campaign_completed() -> bool:
+        return bool((await own.get(f"/api/v1/campaigns/{campaign_id}")).json()["status"] == "completed")
+
+    await eventually(campaign_completed, within=30)
+
     # The one-click link of a received message unsubscribes its lead, as a mail provider would post it.
     # (The link's origin is the stack's public URL; the test posts its path to the test gateway.)
     link = urlsplit(received["petr@firma.cz"][0].message["List-Unsubscribe"].strip("<>"))

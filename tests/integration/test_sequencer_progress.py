@@ -16,6 +16,7 @@ from nats.aio.client import Client
 from sqlalchemy import select
 
 from contracts import (
+    CampaignUpdated,
     EmailBounced,
     EmailSent,
     Event,
@@ -37,7 +38,7 @@ from contracts import (
     Verdict,
     parse_event,
 )
-from contracts.campaign_settings import StepData
+from contracts.campaign_settings import CampaignStatus, StepData
 from contracts.commands import (
     CampaignAction,
     CampaignStateReply,
@@ -120,6 +121,7 @@ async def stack(own_nats: EmbeddedNats, fresh_database_url: Callable[[], str]) -
     await nc.subscribe("leadflow.*.step_not_sendable", cb=heard)
     await nc.subscribe("leadflow.*.leads_scheduled", cb=heard)
     await nc.subscribe("leadflow.*.lead_completed", cb=heard)
+    await nc.subscribe("leadflow.*.campaign_updated", cb=heard)
     service = create_service(settings)
     async with service.running():
         yield Stack(service, bus)
@@ -246,6 +248,43 @@ async def test_a_lead_goes_through_every_step_threaded_and_completes(stack: Stac
     assert [(c.step, c.sent) for c in counts.step_counts] == [(1, 1), (2, 1), (3, 1)]
     await quiet()
     assert len(bus.of(StepDue, cid)) == 3
+
+
+async def test_a_campaign_whose_leads_all_finished_completes_and_new_due_leads_reopen_it(
+    stack: Stack,
+) -> None:
+    bus, service = stack.bus, stack.service
+    ws, cid = await campaign(service, steps=STEPS[:1])
+    jana, petr = lead(1, first_name="Jana"), lead(2, first_name="Petr")
+    await bus.publish(imported(ws, cid, jana, petr), verdicts(ws, cid, [jana, petr]))
+    first = await due_for(bus, cid, 2)
+    await bus.publish(sent(first[0], datetime.now(UTC)))
+    await eventually(lambda: _async(bus.of(LeadCompleted, cid)))
+    # Petr's step is still due (the mailer has not sent it): the campaign goes on.
+    await quiet(4)
+    assert (await get(service, ws, cid)).status is CampaignStatus.ACTIVE
+    # His sequence stops (he replied): every lead has finished, so the campaign completes, and says so.
+    await bus.publish(
+        ReplyDetected(
+            workspace_id=ws,
+            campaign_id=cid,
+            lead_id=first[1].lead_id,
+            message_id="<r@x.cz>",
+            from_address=first[1].email,
+        )
+    )
+
+    async def status_is(wanted: CampaignStatus) -> bool:
+        return (await get(service, ws, cid)).status is wanted
+
+    await eventually(lambda: status_is(CampaignStatus.COMPLETED))
+    assert [e.status for e in bus.of(CampaignUpdated, cid)][-1] is CampaignStatus.COMPLETED
+    # A lead imported later is due at once: the campaign is active again and sends it.
+    eva = lead(3, first_name="Eva")
+    await bus.publish(imported(ws, cid, eva), verdicts(ws, cid, [eva]))
+    await eventually(lambda: status_is(CampaignStatus.ACTIVE))
+    [third] = [d for d in await due_for(bus, cid, 3) if d.lead_id == eva.lead_id]
+    assert third.subject_line == "Hi Eva"
 
 
 async def test_a_reply_stops_it_invalid_never_starts_and_pending_waits(stack: Stack) -> None:

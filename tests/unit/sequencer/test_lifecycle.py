@@ -18,7 +18,9 @@ from services.sequencer.lifecycle import (
     Changed,
     Refused,
     activate,
+    complete,
     pause,
+    reopen,
     replace_sequence,
     resume,
     update_settings,
@@ -205,13 +207,49 @@ def test_pause_and_resume_need_the_right_status(status: CampaignStatus, action: 
     assert action(campaign(status, (STEP,), (MAILBOX,)), NOW) == Refused((reason,))
 
 
+@pytest.mark.parametrize(
+    ("status", "action", "after"),
+    [
+        (CampaignStatus.ACTIVE, complete, CampaignStatus.COMPLETED),
+        (CampaignStatus.COMPLETED, reopen, CampaignStatus.ACTIVE),
+        (CampaignStatus.DRAFT, complete, "the campaign is draft; only an active campaign completes"),
+        (CampaignStatus.PAUSED, complete, "the campaign is paused; only an active campaign completes"),
+        (CampaignStatus.COMPLETED, complete, "the campaign is completed; only an active campaign completes"),
+        (CampaignStatus.ACTIVE, reopen, "the campaign is active; only a completed campaign reopens"),
+        (CampaignStatus.PAUSED, reopen, "the campaign is paused; only a completed campaign reopens"),
+    ],
+)
+def test_only_an_active_campaign_completes_and_only_a_completed_one_reopens(
+    status: CampaignStatus, action: object, after: CampaignStatus | str
+) -> None:
+    assert callable(action)
+    outcome = action(campaign(status, (STEP,), (MAILBOX,)), NOW)
+    if isinstance(after, CampaignStatus):
+        assert only_event(outcome).status.value == after.value
+    else:
+        assert outcome == Refused((after,))
+
+
 ALLOWED = {
     (CampaignStatus.DRAFT, CampaignStatus.ACTIVE),
     (CampaignStatus.ACTIVE, CampaignStatus.PAUSED),
     (CampaignStatus.PAUSED, CampaignStatus.ACTIVE),
+    (CampaignStatus.ACTIVE, CampaignStatus.COMPLETED),
+    (CampaignStatus.COMPLETED, CampaignStatus.ACTIVE),
 }
 COMMANDS = st.sampled_from(
-    ["activate", "pause", "resume", "steps", "no_steps", "mailbox", "no_mailbox", "limit"]
+    [
+        "activate",
+        "pause",
+        "resume",
+        "complete",
+        "reopen",
+        "steps",
+        "no_steps",
+        "mailbox",
+        "no_mailbox",
+        "limit",
+    ]
 )
 
 
@@ -229,6 +267,10 @@ def test_any_sequence_of_commands_moves_status_only_along_allowed_transitions(
                 outcome = pause(current, NOW)
             case "resume":
                 outcome = resume(current, NOW)
+            case "complete":
+                outcome = complete(current, NOW)
+            case "reopen":
+                outcome = reopen(current, NOW)
             case "steps":
                 outcome = replace_sequence(current, (STEP,), NOW)
             case "no_steps":
