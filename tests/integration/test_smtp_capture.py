@@ -8,7 +8,6 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -16,20 +15,9 @@ import aiosmtplib
 import pytest
 
 from services.gateway.dev.outbox import newest
-from services.runtime.embedded import free_port
 from services.runtime.settings import Settings
 from services.runtime.smtp_capture import DEFAULT_CAPTURE_PORT, CaptureAddress, CaptureServer
 from services.runtime.stack import CaptureUnavailable, Stack
-
-
-@pytest.fixture
-def capture(tmp_path: Path) -> Iterator[CaptureServer]:
-    server = CaptureServer(CaptureAddress("127.0.0.1", free_port()), tmp_path / "outbox")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def message(number: int) -> EmailMessage:
