@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from services.runtime.embedded_nats import EmbeddedNats
 from services.runtime.embedded_pg import EmbeddedPostgres, create_database
 from tests.harness import TEST_CLIENT, in_ci, temporary_nats
-from tests.stack_fixtures import api_key, capture, capturing_gateway, stack
+from tests.stack_fixtures import api_key, capture, capturing_gateway, smtp_server, stack
 
 # Performance is measured in bench/, never asserted in tests: hypothesis's per-example deadline and its
 # "generation too slow" health check are timings, and they fail examples on a machine that is merely busy.
@@ -26,7 +26,7 @@ settings.register_profile("leadflow", deadline=None, suppress_health_check=[Heal
 settings.load_profile("leadflow")
 
 # The shared stack's fixtures, registered here once for every package (see tests/stack_fixtures.py).
-__all__ = ["api_key", "capture", "capturing_gateway", "stack"]
+__all__ = ["api_key", "capture", "capturing_gateway", "smtp_server", "stack"]
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from services.runtime.embedded import free_port
 from services.runtime.embedded_nats import EmbeddedNats
 from services.runtime.smtp_capture import CaptureAddress, CaptureServer
 from tests.harness import ServiceProcess, ServiceStack
+from tests.peers.submission import Certificate, SubmissionServer
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +49,17 @@ def create_workspace_key(stack: ServiceStack, name: str) -> str:
 @pytest.fixture(scope="session")
 def api_key(stack: ServiceStack) -> str:
     return create_workspace_key(stack, "Acme outreach")
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SubmissionServer]:
+    """A submission server (aiosmtpd) on loopback taking AUTH without TLS: the stack's mailer trusts the
+    system's certificate authorities, not a test's. A module that needs another one defines its own."""
+    server = SubmissionServer(Certificate.self_signed(), security="none").start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

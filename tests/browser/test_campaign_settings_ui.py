@@ -3,24 +3,12 @@ refused one marked at its field), Activate refused with every reason (409), then
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot
 from tests.browser.seed import create_campaign
-from tests.peers.submission import Certificate, SubmissionServer
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SubmissionServer]:
-    server = SubmissionServer(Certificate.self_signed(), security="none").start()
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.peers.submission import SubmissionServer
 
 
 def add_mailbox(api: httpx.Client, email: str, server: SubmissionServer, password: str | None = None) -> str:

@@ -3,23 +3,11 @@ SMTP server (aiosmtpd with AUTH) and see what failed, edit the limits and the ga
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot
-from tests.peers.submission import Certificate, SubmissionServer
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SubmissionServer]:
-    server = SubmissionServer(Certificate.self_signed(), security="none").start()
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.peers.submission import SubmissionServer
 
 
 def mailbox_named(api: httpx.Client, email: str) -> dict[str, object] | None:

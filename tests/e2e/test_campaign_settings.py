@@ -6,30 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from tests.e2e.api import create_campaign
 from tests.e2e.conftest import create_workspace_key
 from tests.harness import ServiceStack
-from tests.peers.submission import Certificate, SubmissionServer
+from tests.peers.submission import SubmissionServer
 
 SCHEDULE = {"timezone": "Europe/Prague", "days": ["mon", "tue", "wed"], "from": "09:00", "to": "17:00"}
 STEPS = [
     {"subject": "Hi {{first_name|there}}", "body": "Hello from {{company_name|us}}", "delay_minutes": 0},
     {"subject": "", "body": "Just following up", "delay_minutes": 2880},
 ]
-
-
-@pytest.fixture(scope="module")
-def smtp_server() -> Iterator[SubmissionServer]:
-    peer = SubmissionServer(Certificate.self_signed(), security="none").start()
-    try:
-        yield peer
-    finally:
-        peer.stop()
 
 
 async def test_settings_sequence_and_lifecycle(

@@ -6,28 +6,17 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
 from nats.aio.client import Client
 
 from contracts import CampaignUpdated
 from contracts.campaign_settings import CampaignSettingsData, CampaignStatus, StepData
 from contracts.events import StepDue
 from tests.e2e.api import create_campaign, workspace_id_of
-from tests.peers.submission import Certificate, SubmissionServer
-
-
-@pytest.fixture(scope="module")
-def smtp_server() -> Iterator[SubmissionServer]:
-    peer = SubmissionServer(Certificate.self_signed(), security="none").start()
-    try:
-        yield peer
-    finally:
-        peer.stop()
+from tests.peers.submission import SubmissionServer
 
 
 async def sends(client: httpx.AsyncClient, campaign_id: str, **params: Any) -> httpx.Response:
