@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
@@ -18,7 +18,7 @@ from services.gateway.jobs.runner import JobRunner
 from services.gateway.leads import router as leads
 from services.gateway.leads import sort_keys
 from services.gateway.mailboxes import router as mailboxes
-from services.gateway.projection.consumer import PROJECTION_DURABLE, project, project_batch
+from services.gateway.projection.consumer import PROJECTION_DURABLE, apply_parked, project, project_batch
 from services.gateway.projection.imports import IMPORT_EVENTS, IMPORTS_DURABLE, project_imports
 from services.gateway.sends import router as sends
 from services.gateway.sources import router as sources
@@ -28,6 +28,7 @@ from services.gateway.unsubscribe import router as unsubscribe
 from services.gateway.upload_limit import UploadLimit
 from services.gateway.validation import router as validation
 from services.gateway.web import router as web
+from services.runtime.leased_work import WorkLoop
 from services.runtime.secrets import Secrets
 from services.runtime.service import Service
 from services.runtime.settings import Settings
@@ -37,6 +38,18 @@ DESCRIPTION = """
 Leadflow's HTTP API. Authenticate with `Authorization: Bearer <API key>`; every resource belongs to the
 key's workspace, and another workspace's ids answer 404.
 """
+
+
+# How often the gateway looks for parked events whose leads have been listed since.
+PARKED_EVERY_SECONDS = 1.0
+
+
+def _parked_pass(service: Service) -> Callable[[], Awaitable[int]]:
+    async def run_once() -> int:
+        async with service.sessions() as session, session.begin():
+            return await apply_parked(session)
+
+    return run_once
 
 
 def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
@@ -53,6 +66,13 @@ def _create(settings: Settings, *, for_docs: bool) -> tuple[Service, JobRunner]:
         durable=PROJECTION_DURABLE,
         batch_handler=lambda uow, events: project_batch(uow.session, events),
     )
+    # Events that arrived before their lead was listed are applied once it is (projection.parked).
+    parked = WorkLoop(_parked_pass(service), name="gateway parked events", every=PARKED_EVERY_SECONDS)
+
+    async def start_parked() -> None:
+        service.spawn(parked.run(), "gateway-parked-events")
+
+    service.on_startup(start_parked)
     # New imports are listed by a consumer of their own, so they never queue behind a backlog of verdicts
     # (see projection.imports.claim_import for how the two share LeadImported).
     # The one-click unsubscribe of the links in every message sent (unsubscribe/router.py).

@@ -232,6 +232,22 @@ campaign_days = Table(
     Column("completed", Integer, nullable=False, server_default="0"),
 )
 
+# Events about leads not listed yet (since gateway_0013): their LeadImported has not been applied (consumers of
+# different subjects are not ordered). Each is kept here, narrowed to the one lead it waits for, and applied as
+# soon as that lead is listed (`projection.parked`), instead of being redelivered until its deliveries run out.
+parked_events = Table(
+    "parked_events",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    Column("event_id", Uuid, nullable=False),
+    Column("lead_id", Uuid, nullable=False),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("event", Text, nullable=False),  # the event's JSON, as `contracts.parse_event` reads it
+    Column("parked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("event_id", "lead_id", name="parked_events_event_lead"),
+    Index("parked_events_lead", "lead_id"),
+)
+
 # The leads unsubscribed by their link (`POST /u/{token}`), so a second click emits nothing more.
 link_unsubscribes = Table(
     "link_unsubscribes",

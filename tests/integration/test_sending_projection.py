@@ -13,7 +13,17 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contracts import EmailBounced, EmailSent, Event, LeadCompleted, LeadImported, LeadUnsubscribed
+from contracts import (
+    EmailBounced,
+    EmailSent,
+    Event,
+    LeadCompleted,
+    LeadImported,
+    LeadStatus,
+    LeadStatusChanged,
+    LeadUnsubscribed,
+    parse_event,
+)
 from contracts.events import (
     CampaignCreated,
     ImportedLead,
@@ -26,8 +36,8 @@ from contracts.events import (
     StepNotSendable,
 )
 from services.gateway.campaigns.analytics import analytics
-from services.gateway.projection.consumer import project, project_batch
-from services.gateway.tables import lead_events, lead_view
+from services.gateway.projection.consumer import apply_parked, project, project_batch
+from services.gateway.tables import lead_events, lead_view, parked_events
 from services.runtime.db import create_engine, session_factory
 
 T0 = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
@@ -56,7 +66,8 @@ class Campaign:
             "lead_id": self.leads[lead],
         }
 
-    async def imported(self) -> Campaign:
+    async def imported(self, *which: int) -> Campaign:
+        """The campaign and its leads listed (only `which` of them, when given)."""
         common = {"workspace_id": self.workspace_id, "campaign_id": self.campaign_id}
         await self.project(
             CampaignCreated(**common, name="Podzim", occurred_at=T0 - timedelta(days=2)),
@@ -68,10 +79,28 @@ class Campaign:
                 leads=[
                     ImportedLead(lead_id=lead_id, email=f"lead{i}@firma.cz", row=i + 1)
                     for i, lead_id in enumerate(self.leads)
+                    if not which or i in which
                 ],
             ),
         )
         return self
+
+    async def parked(self) -> list[tuple[uuid.UUID, str]]:
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(parked_events.c.lead_id, parked_events.c.event).order_by(parked_events.c.seq)
+            )
+            return [(row.lead_id, parse_event(row.event).event_type) for row in rows]
+
+    async def apply_parked(self) -> int:
+        async with self.sessions() as session, session.begin():
+            return await apply_parked(session)
+
+    async def status(self, lead: int) -> str:
+        async with self.sessions() as session:
+            return str(
+                await session.scalar(select(lead_view.c.status).where(lead_view.c.id == self.leads[lead]))
+            )
 
     async def project(self, *events: Event) -> None:
         for event in events:
@@ -272,18 +301,78 @@ async def test_analytics_count_the_projected_sends_per_utc_day_and_the_funnel_by
     assert [step.step for step in unknown_length.funnel] == [1, 2, 3]  # the sends' total_steps
 
 
-async def test_a_schedule_naming_a_lead_not_listed_yet_is_retried_and_a_removed_lead_is_skipped(
+async def test_events_about_leads_not_listed_yet_are_parked_and_applied_once_they_are(
     engine: AsyncEngine,
 ) -> None:
-    c = await Campaign(engine, 2).imported()
-    stranger = uuid.uuid4()
-    early = c.scheduled(1, (0, 1, DUE))
-    early = early.model_copy(
-        update={"leads": [*early.leads, ScheduledLead(lead_id=stranger, step=1, total_steps=3, due_at=DUE)]}
+    # Leads 0 and 1 are listed; 2 and 3 are not yet (their LeadImported is late: subjects are not ordered).
+    c = await Campaign(engine, 4).imported(0, 1)
+    unlisted = c.leads[2]
+    await c.project(c.scheduled(1, (0, 1, DUE), (2, 1, DUE)))  # a schedule naming both kinds
+    await c.batch(c.sent(2, 1, 5), c.sent(0, 1, 5))  # a run of lead events naming both kinds
+    await c.project(c.sent(3, 1, 6))  # one lead event on its own
+    await c.project(
+        LeadStatusChanged(
+            workspace_id=c.workspace_id,
+            campaign_id=c.campaign_id,
+            occurred_at=T0 + timedelta(minutes=7),
+            lead_ids=[c.leads[1], c.leads[3]],
+            status=LeadStatus.COMPLETED,
+            changed_by="eva",
+        )
     )
-    with pytest.raises(LookupError):
-        await c.project(early)  # rolled back whole: JetStream redelivers it after the LeadImported
-    assert await c.next_step(0) == (0, 0, None, None)
+    # What concerns the listed leads is applied at once; the rest waits, each narrowed to its lead.
+    assert await c.next_step(0) == (1, 3, None, None)
+    assert await c.status(1) == "completed"
+    assert await c.parked() == [
+        (unlisted, "leads_scheduled"),
+        (unlisted, "email_sent"),
+        (c.leads[3], "email_sent"),
+        (c.leads[3], "lead_status_changed"),
+    ]
+    assert await c.apply_parked() == 0  # nothing listed since
+
+    # Lead 2 is listed: its parked events are applied, in the order they arrived, as lead 0's were.
+    await c.project(
+        LeadImported(
+            workspace_id=c.workspace_id,
+            campaign_id=c.campaign_id,
+            import_id=uuid.uuid4(),
+            chunk=0,
+            occurred_at=T0 - timedelta(days=1),
+            leads=[ImportedLead(lead_id=unlisted, email="lead2@firma.cz", row=3)],
+        )
+    )
+    assert await c.apply_parked() == 2
+    assert await c.next_step(2) == await c.next_step(0) == (1, 3, None, None)
+    assert await c.status(2) == await c.status(0) == "contacted"
+    assert [entry[0] for entry in await c.timeline(2)] == [entry[0] for entry in await c.timeline(0)]
+    assert [entry[0] for entry in await c.timeline(2)] == ["email_sent"]
+    assert await c.apply_parked() == 0  # applied once
+
+    # Lead 3 is listed and removed before a pass: what waited for it is dropped, not applied.
+    await c.project(
+        LeadImported(
+            workspace_id=c.workspace_id,
+            campaign_id=c.campaign_id,
+            import_id=uuid.uuid4(),
+            chunk=0,
+            occurred_at=T0 - timedelta(days=1),
+            leads=[ImportedLead(lead_id=c.leads[3], email="lead3@firma.cz", row=4)],
+        ),
+        LeadsRemoved(
+            workspace_id=c.workspace_id,
+            campaign_id=c.campaign_id,
+            occurred_at=T0 + timedelta(minutes=8),
+            lead_ids=[c.leads[3]],
+            removed_by="eva",
+        ),
+    )
+    assert await c.apply_parked() == 0
+    assert await c.parked() == []
+
+
+async def test_an_event_about_a_removed_lead_is_skipped_not_parked(engine: AsyncEngine) -> None:
+    c = await Campaign(engine, 2).imported()
     await c.project(
         LeadsRemoved(
             workspace_id=c.workspace_id,
@@ -293,5 +382,8 @@ async def test_a_schedule_naming_a_lead_not_listed_yet_is_retried_and_a_removed_
             removed_by="eva",
         ),
         c.scheduled(2, (0, 1, DUE), (1, 1, DUE)),
+        c.sent(1, 1, 3),
     )
-    assert await c.next_step(0) == (0, 0, 1, DUE)
+    await c.batch(c.sent(1, 1, 4), c.sent(0, 1, 4))
+    assert await c.next_step(0) == (1, 3, None, None)
+    assert await c.parked() == []

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import LeadsScheduled
+from services.gateway.projection.parked import park
 from services.gateway.projection.removals import removed_leads
 from services.gateway.projection.sending import DAY_COUNTERS, DayCounter
 from services.gateway.tables import campaign_days, lead_view
@@ -33,8 +34,8 @@ _SCHEDULE = text(
 
 
 async def apply_schedule(session: AsyncSession, event: LeadsScheduled) -> None:
-    """The batch's next steps on their leads. A lead removed from its campaign is skipped; one not listed
-    yet fails the event, which JetStream redelivers once its LeadImported is in (as for lead events)."""
+    """The batch's next steps on their leads. A lead removed from its campaign is skipped; for one not
+    listed yet, its part of the event is parked until it is (as for lead events)."""
     leads = sorted(event.leads, key=lambda lead: lead.lead_id)  # one lock order for every replica
     ids = [lead.lead_id for lead in leads]
     listed = set(
@@ -47,7 +48,7 @@ async def apply_schedule(session: AsyncSession, event: LeadsScheduled) -> None:
     )
     unlisted = set(ids) - listed
     if unlisted and (unknown := unlisted - await removed_leads(session, event.workspace_id, unlisted)):
-        raise LookupError(f"{len(unknown)} leads not in lead_view yet, e.g. {next(iter(unknown))}")
+        await park(session, event.workspace_id, [(lead_id, event) for lead_id in sorted(unknown)])
     await session.execute(
         _SCHEDULE,
         {

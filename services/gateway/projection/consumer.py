@@ -16,6 +16,7 @@ from services.gateway.projection.imports import claim_import, list_imported
 from services.gateway.projection.lead_events import apply_lead_events, apply_to_lead
 from services.gateway.projection.manual_changes import apply_manual_batch, status_change_details
 from services.gateway.projection.notifications import notify_lead_changes
+from services.gateway.projection.parked import take_listed
 from services.gateway.projection.removals import remove_leads
 from services.gateway.projection.timeline import record_timeline, timeline_details
 from services.gateway.tables import campaigns
@@ -81,6 +82,14 @@ async def project_batch(session: AsyncSession, events: Sequence[Event]) -> None:
         await project(session, event)
     if run:
         await apply_lead_events(session, run)
+
+
+async def apply_parked(session: AsyncSession) -> int:
+    """Apply the parked events whose leads are listed now (see `parked`); how many."""
+    events = await take_listed(session)
+    if events:
+        await project_batch(session, events)
+    return len(events)
 
 
 async def update_campaign_status(session: AsyncSession, event: CampaignUpdated) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts import LeadEvent, LeadState, LeadStatus, LeadValidated, apply
 from services.gateway.projection.campaign_days import DayKey, add_day_counts
 from services.gateway.projection.notifications import lead_events_notifications, notify
+from services.gateway.projection.parked import park
 from services.gateway.projection.removals import removed_leads
 from services.gateway.projection.sending import DayCounter, LeadSequence, day_counts, sequence_after, utc_day
 from services.gateway.projection.timeline import timeline_details, timeline_source, write_timeline
@@ -101,7 +102,8 @@ def _state_values(state: LeadState) -> dict[str, Any]:
 
 
 async def apply_to_lead(session: AsyncSession, event: LeadEvent) -> bool:
-    """Fold `event` into the lead's row; False when the lead was removed from its campaign (nothing to do)."""
+    """Fold `event` into the lead's row; False when the lead was removed from its campaign (nothing to do)
+    or is not listed yet (the event is parked until it is)."""
     lead_id = event.lead_id
     row = (
         await session.execute(
@@ -111,11 +113,10 @@ async def apply_to_lead(session: AsyncSession, event: LeadEvent) -> bool:
         )
     ).first()
     if row is None:
-        if await removed_leads(session, event.workspace_id, [lead_id]):
-            return False
-        # An event about a lead this view has not seen yet: fail so JetStream redelivers it after the
-        # LeadImported that creates the row (consumers of different subjects are not ordered).
-        raise LookupError(f"lead {lead_id} not in lead_view yet")
+        if not await removed_leads(session, event.workspace_id, [lead_id]):
+            # A lead this view has not listed yet: applied once its LeadImported is (see `parked`).
+            await park(session, event.workspace_id, [(lead_id, event)])
+        return False
     before = _state_of(row)
     after = apply(before, event)
     await session.execute(
@@ -188,14 +189,17 @@ async def apply_lead_events(session: AsyncSession, events: Sequence[LeadEvent]) 
     for workspace_id in {e.workspace_id for e in events if e.lead_id in absent}:
         asked = {e.lead_id for e in events if e.lead_id in absent and e.workspace_id == workspace_id}
         if unknown := asked.difference(await removed_leads(session, workspace_id, asked)):
-            # As in `apply_to_lead`: redelivered (one by one) once the lead's LeadImported is in.
-            raise LookupError(f"{len(unknown)} leads not in lead_view yet, e.g. {next(iter(unknown))}")
+            # As in `apply_to_lead`: applied once the lead's LeadImported is (see `parked`).
+            waiting = [
+                (e.lead_id, e) for e in events if e.lead_id in unknown and e.workspace_id == workspace_id
+            ]
+            await park(session, workspace_id, waiting)
     extras: dict[UUID, dict[str, Any]] = {}
     activity: dict[UUID, datetime] = {}
     timeline: list[tuple[Any, ...]] = []
     counted: list[tuple[DayKey, DayCounter]] = []
     for event in events:
-        if event.lead_id in absent:  # removed from its campaign: nothing to do
+        if event.lead_id in absent:  # removed from its campaign (nothing to do) or parked
             continue
         before = states[event.lead_id]
         states[event.lead_id] = apply(before, event)

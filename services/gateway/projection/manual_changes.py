@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import LeadStatus, LeadStatusChanged
+from services.gateway.projection.parked import park
 from services.gateway.projection.removals import removed_leads
 from services.gateway.tables import lead_view
 
@@ -83,6 +84,6 @@ async def apply_manual_batch(session: AsyncSession, event: LeadStatusChanged) ->
     changed = [row.id for row in rows]
     missing = set(event.lead_ids).difference(changed)
     if missing and (unknown := missing.difference(await removed_leads(session, event.workspace_id, missing))):
-        # As in `apply_to_lead`: a lead not projected yet; redelivered once its LeadImported is in.
-        raise LookupError(f"{len(unknown)} leads not in lead_view yet, e.g. {next(iter(unknown))}")
+        # As in `apply_to_lead`: a lead not listed yet; its part is applied once it is (see `parked`).
+        await park(session, event.workspace_id, [(lead_id, event) for lead_id in sorted(unknown)])
     return changed
