@@ -12,7 +12,6 @@ Messages, in order: `("opened", total_rows)`, then `("chunk", Chunk)` per chunk,
 from __future__ import annotations
 
 import contextlib
-import gc
 import itertools
 import multiprocessing
 import os
@@ -25,6 +24,7 @@ from uuid import UUID
 
 from services.importer.chunks import RowStream, next_chunk
 from services.importer.sources import Source
+from services.runtime.gc_tuning import tune_gc
 
 # Enough for a transaction of several chunks to find them ready (~1 MB each).
 BACKLOG_CHUNKS = 8
@@ -43,7 +43,8 @@ def produce(
     """The worker process's body: open `source`, then put its chunks (numbered from `first_chunk`) on
     `out` until the end or `stop`."""
     if exit_with_parent():
-        _tune_gc()
+        # A worker makes millions of short-lived, acyclic objects: collect rarely.
+        tune_gc()
     try:
         opened = source.open(skip)
         try:
@@ -61,13 +62,6 @@ def produce(
             source.close()
     except BaseException as exc:
         out.put(("error", _picklable(exc)))
-
-
-def _tune_gc() -> None:
-    """A worker makes millions of short-lived, acyclic objects (rows, strings, tuples); the default
-    thresholds run a full collection every few chunks for nothing. Collect rarely instead."""
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 1000)
 
 
 def exit_with_parent() -> bool:

@@ -29,6 +29,7 @@ from contracts import Event, subjects
 from .command_errors import CommandErrorReplies
 from .consumer import BATCH_SIZE, BatchHandler, EventConsumer, Handler
 from .db import create_engine, ping, runtime_tables, session_factory
+from .gc_tuning import tune_gc
 from .logs import configure_logging, uvicorn_log_options
 from .outbox import OutboxRelay
 from .settings import LogSettings, Settings
@@ -294,6 +295,7 @@ def run_service(factory: Callable[[Settings], Service]) -> None:
     """Entry point of `python -m services.<name>`: serve the service and its health endpoints."""
     settings = settings_with_logging()
     service = factory(settings)
+    tune_gc()
     config = uvicorn.Config(
         service.asgi(),
         host=settings.http_host,
