@@ -8,7 +8,21 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ARRAY, DateTime, Row, Uuid, and_, any_, bindparam, func, literal, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    DateTime,
+    Row,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,6 +98,33 @@ def _by_arrays(columns: Mapping[str, Sequence[Any]]) -> Any:
     return func.unnest(*arrays).table_valued(*columns).render_derived(name="given")
 
 
+# The StepDue of a consumer's batch queued in one statement (`SendRepository.queue`).
+_QUEUE = text(
+    f"""
+    INSERT INTO {sends.fullname} (id, workspace_id, campaign_id, lead_id, step, total_steps, email, subject,
+        body, in_reply_to, "references", preferred_mailbox_id, state, not_before, queued_at)
+    SELECT g.id, g.workspace_id, g.campaign_id, g.lead_id, g.step, g.total_steps, g.email, g.subject, g.body,
+        g.in_reply_to, CAST(g.refs AS text[]), g.preferred, 'queued', g.not_before, CAST(:now AS timestamptz)
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:workspace_ids AS uuid[]), CAST(:campaign_ids AS uuid[]),
+        CAST(:lead_ids AS uuid[]), CAST(:steps AS integer[]), CAST(:total_steps AS integer[]),
+        CAST(:emails AS text[]), CAST(:subjects AS text[]), CAST(:bodies AS text[]),
+        CAST(:in_reply_to AS text[]), CAST(:references AS text[]), CAST(:preferred AS uuid[]),
+        CAST(:not_before AS timestamptz[])
+    ) AS g(id, workspace_id, campaign_id, lead_id, step, total_steps, email, subject, body, in_reply_to, refs,
+           preferred, not_before)
+    ON CONFLICT (lead_id, step) DO NOTHING
+    """
+)
+
+
+def text_array_literal(values: Sequence[str]) -> str:
+    """PostgreSQL's input form of a text[] (`{"a","b"}`): every element quoted, its quotes and backslashes
+    escaped, so any text (commas, braces, spaces) reads back as itself."""
+    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return "{" + ",".join(quoted) + "}"
+
+
 class SendRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -94,33 +135,30 @@ class SendRepository:
 
     async def queue(self, due: Sequence[StepDue], now: datetime) -> None:
         """A queued send per StepDue; a (lead, step) already queued (or sent) is left as it is. One statement
-        executed for many rows (compiled once), not a VALUES list compiled anew for every batch."""
+        over one array per column, however many events: executed once per row, the driver converted and
+        sent every row's fifteen parameters on its own, a sixth of the mailer's time while StepDue arrived.
+        """
         if not due:
             return
-        rows = [
-            {
-                "id": event.event_id,
-                "workspace_id": event.workspace_id,
-                "campaign_id": event.campaign_id,
-                "lead_id": event.lead_id,
-                "step": event.step,
-                "total_steps": event.total_steps,
-                "email": event.email,
-                "subject": event.subject_line,
-                "body": event.body,
-                "in_reply_to": event.in_reply_to,
-                "references": list(event.references),
-                "preferred_mailbox_id": event.mailbox_id,
-                "state": "queued",
-                "not_before": max(event.due_at, now),
-                "queued_at": now,
-            }
-            for event in due
-        ]
         await self.session.execute(
-            insert(sends).on_conflict_do_nothing(index_elements=["lead_id", "step"]),
-            rows,
-            execution_options={"synchronize_session": False},
+            _QUEUE,
+            {
+                "ids": [event.event_id for event in due],
+                "workspace_ids": [event.workspace_id for event in due],
+                "campaign_ids": [event.campaign_id for event in due],
+                "lead_ids": [event.lead_id for event in due],
+                "steps": [event.step for event in due],
+                "total_steps": [event.total_steps for event in due],
+                "emails": [event.email for event in due],
+                "subjects": [event.subject_line for event in due],
+                "bodies": [event.body for event in due],
+                "in_reply_to": [event.in_reply_to for event in due],
+                # A text[] per row, given as its array literal (arrays of arrays must be rectangular).
+                "references": [text_array_literal(event.references) for event in due],
+                "preferred": [event.mailbox_id for event in due],
+                "not_before": [max(event.due_at, now) for event in due],
+                "now": now,
+            },
         )
 
     async def save_campaign(self, event: CampaignUpdated) -> None:
