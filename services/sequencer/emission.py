@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
+from typing import NamedTuple
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
@@ -41,9 +42,9 @@ class Outcome(Enum):
     COMPLETED = "completed"
 
 
-@dataclass(frozen=True)
-class Emitted:
-    """What one due lead comes to: its event, serialised, and what it means for the lead."""
+class Emitted(NamedTuple):
+    """What one due lead comes to: its event, serialised, and what it means for the lead (a tuple, as
+    `DueLead`: one per lead of every batch)."""
 
     event: PreparedEvent
     outcome: Outcome

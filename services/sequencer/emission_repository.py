@@ -4,9 +4,8 @@ outbox rows, all in the pass's one transaction per batch (bulk statements: a bat
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
@@ -19,8 +18,9 @@ from services.sequencer.progress import LeadState
 from services.sequencer.tables import campaign_days, leads, outbox
 
 
-@dataclass(frozen=True)
-class DueLead:
+class DueLead(NamedTuple):
+    """A claimed lead (a tuple: thousands are made per batch, and a frozen dataclass's init costs thrice)."""
+
     lead_id: UUID
     email: str
     values: dict[str, Any]
