@@ -97,14 +97,16 @@ async def test_mailer_killed_mid_batch_sends_nothing_twice(
         mailbox_ids.append(uuid.UUID(response.json()["id"]))
     campaign_id = uuid.uuid4()
     js = nc.jetstream()
-    updated = CampaignUpdated(
+    # Queued while the campaign is paused, then resumed: the kill falls in the middle of the sending, not of
+    # the queueing (StepDue fetched by the killed mailer would only come back after the durable's ack wait).
+    paused = CampaignUpdated(
         workspace_id=workspace_id,
         campaign_id=campaign_id,
-        status=CampaignStatus.ACTIVE,
+        status=CampaignStatus.PAUSED,
         settings=CampaignSettingsData(mailbox_ids=mailbox_ids),
         steps=[StepData(subject="Hi", body="Hello", delay_minutes=0)],
     )
-    await js.publish(updated.subject, updated.to_bytes(), headers={"Nats-Msg-Id": str(updated.event_id)})
+    await js.publish(paused.subject, paused.to_bytes(), headers={"Nats-Msg-Id": str(paused.event_id)})
     for i in range(SENDS):
         due = StepDue(
             workspace_id=workspace_id,
@@ -118,6 +120,15 @@ async def test_mailer_killed_mid_batch_sends_nothing_twice(
             body="Hello",
         )
         await js.publish(due.subject, due.to_bytes(), headers={"Nats-Msg-Id": str(due.event_id)})
+
+    deadline = time.monotonic() + 120
+    while len(states(stack, campaign_id)) < SENDS:
+        assert time.monotonic() < deadline, "the StepDue were not all queued"
+        await asyncio.sleep(0.2)
+    resumed = paused.model_copy(
+        update={"event_id": uuid.uuid4(), "status": CampaignStatus.ACTIVE, "occurred_at": datetime.now(UTC)}
+    )
+    await js.publish(resumed.subject, resumed.to_bytes(), headers={"Nats-Msg-Id": str(resumed.event_id)})
 
     deadline = time.monotonic() + 120
     while not 200 <= len(received(out)) < SENDS - 300:
