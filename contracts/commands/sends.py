@@ -56,3 +56,23 @@ class Send(BaseModel):
 class SendPage(Reply):
     items: list[Send] = Field(default_factory=list)
     next_after: UUID | None = None
+
+
+class SendResolution(StrEnum):
+    """A person's answer for an uncertain send (its mailer stopped between the SMTP server's answer and
+    recording it, so nobody knows whether it went out)."""
+
+    SENT = "sent"  # it went out (it is in the mailbox's Sent folder, or the recipient has it)
+    RESEND = "resend"  # it did not: queue it again, to be sent as any other
+
+
+class ResolveSend(Command):
+    """Settle an uncertain send by hand: `sent` records it as sent (its EmailSent moves the lead on), `resend`
+    queues it again. Only an uncertain send can be resolved."""
+
+    send_id: UUID
+    outcome: SendResolution
+
+
+class SendResolved(Reply):
+    send: Send

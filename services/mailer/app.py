@@ -14,13 +14,15 @@ from contracts.commands import (
     MailboxPage,
     MailboxReply,
     MailboxTestReply,
+    ResolveSend,
     SendPage,
+    SendResolved,
     TestMailbox,
     UpdateMailbox,
 )
 from contracts.events import EmailSent, MailboxHealthChanged, SendFailed, SendUncertain
 from contracts.replies import Refusal
-from services.mailer import handlers
+from services.mailer import handlers, resolution
 from services.mailer.connection_test import ConnectionTester
 from services.mailer.handlers import Mailer
 from services.mailer.runner import STOP_EVENTS, MailRunner
@@ -106,5 +108,12 @@ def create_service(
     )
     async def list_sends(cmd: ListSends) -> SendPage:
         return await handlers.list_sends(mailer, cmd)
+
+    @service.answers(
+        "resolve_send",
+        "Settle an uncertain send by hand: it was sent (its EmailSent moves the lead on), or send it again.",
+    )
+    async def resolve_send(cmd: ResolveSend) -> SendResolved | Refusal:
+        return await resolution.resolve_send(service, cmd)
 
     return service

@@ -17,7 +17,6 @@ from contracts.commands import (
     MailboxPage,
     MailboxReply,
     MailboxTestReply,
-    Send,
     SendPage,
     ServerCheck,
     ServerOut,
@@ -29,6 +28,7 @@ from contracts.replies import Refusal
 from services.mailer.connection_test import ConnectionTester, Login, Outcome
 from services.mailer.domain import Invalid, Mailbox, Server, created, updated
 from services.mailer.repository import MailboxRepository
+from services.mailer.resolution import send_of
 from services.mailer.sends_repository import SendRepository
 from services.runtime.secrets import NotDecryptable, Secrets
 from services.runtime.service import Service
@@ -126,26 +126,7 @@ async def list_sends(mailer: Mailer, command: ListSends) -> SendPage:
             command.workspace_id, command.campaign_id, command.state, command.limit + 1, command.after
         )
     page = rows[: command.limit]
-    items = [
-        Send(
-            id=r.id,
-            lead_id=r.lead_id,
-            step=r.step,
-            total_steps=r.total_steps,
-            email=r.email,
-            subject=r.subject,
-            state=r.state,
-            mailbox_id=r.mailbox_id,
-            mailbox=r.mailbox_email,
-            message_id=r.message_id,
-            attempts=r.attempts,
-            smtp_code=r.smtp_code,
-            last_error=r.last_error,
-            queued_at=r.queued_at,
-            sent_at=r.sent_at,
-        )
-        for r in page
-    ]
+    items = [send_of(r) for r in page]
     return SendPage(items=items, next_after=page[-1].id if len(rows) > command.limit else None)
 
 

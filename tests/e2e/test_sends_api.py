@@ -87,3 +87,14 @@ async def test_the_sends_of_a_campaign(
     for bad in ({"limit": 0}, {"limit": 10**12}, {"state": "lost"}, {"after": "x"}):
         assert (await sends(client, campaign_id, **bad)).status_code == 422, bad
     assert (await sends(client, str(uuid.uuid4()))).status_code == 404
+
+    # Only an uncertain send is resolved by hand: a sent one is refused with its state, an unknown one is
+    # not found, and an outcome other than sent / resend is not valid.
+    sent_id = items[0]["id"]
+    refused = await client.post(f"/api/v1/sends/{sent_id}/resolve", json={"outcome": "sent"})
+    assert refused.status_code == 409 and "is sent, not uncertain" in refused.json()["detail"], refused.text
+    unknown = await client.post(f"/api/v1/sends/{uuid.uuid4()}/resolve", json={"outcome": "resend"})
+    assert unknown.status_code == 404, unknown.text
+    for body in ({"outcome": "lost"}, {}, {"outcome": None}):
+        assert (await client.post(f"/api/v1/sends/{sent_id}/resolve", json=body)).status_code == 422, body
+    assert (await sends(client, campaign_id, state="sent")).json()["items"] == items  # nothing changed

@@ -12,15 +12,18 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from itertools import pairwise
+from typing import Any
 
 import pytest
 from nats.aio.client import Client
 
 from contracts import EmailBounced, ReplyDetected
 from contracts.campaign_settings import CampaignStatus
-from contracts.commands import AddSuppression, SuppressionReply
-from contracts.events import EmailSent, MailboxHealthChanged, SendFailed, SendUncertain
+from contracts.commands import AddSuppression, ResolveSend, SendResolution, SendResolved, SuppressionReply
+from contracts.events import EmailSent, MailboxHealthChanged, SendFailed, SendUncertain, StepDue
+from contracts.replies import Refusal, RefusalKind
 from services.importer.suppressions.handlers import add_suppression
+from services.mailer.resolution import NO_SUCH_SEND, resolve_send
 from services.runtime.embedded_nats import EmbeddedNats
 from services.runtime.secrets import Secrets, new_secret_key
 from services.runtime.service import Service
@@ -260,3 +263,59 @@ async def test_a_mailbox_that_keeps_failing_is_unhealthy(world: World) -> None:
     assert "login refused" in changed.reason and "535" in changed.reason
     assert set((await world.states()).values()) == {"queued"}
     assert world.received_by("wait@example.com") == []
+
+
+async def _uncertain(world: World, address: str) -> tuple[StepDue, SendUncertain]:
+    world.server.drop_in_data.add(address)
+    await world.add_mailbox()
+    await world.campaign()
+    due = world.step_due(uuid.uuid4(), address)
+    await world.publish(due)
+    return due, (await eventually(lambda: world.events(SendUncertain)))[0]
+
+
+def _resolve(world: World, send_id: uuid.UUID, outcome: SendResolution, **fields: Any) -> ResolveSend:
+    return ResolveSend(
+        workspace_id=fields.get("workspace_id", world.workspace_id), send_id=send_id, outcome=outcome
+    )
+
+
+async def test_an_uncertain_send_resolved_as_sent_moves_the_lead_on_and_is_never_sent(world: World) -> None:
+    due, uncertain = await _uncertain(world, "cut@example.com")
+    resolved = await resolve_send(world.mailer, _resolve(world, due.event_id, SendResolution.SENT))
+    assert isinstance(resolved, SendResolved)
+    assert (resolved.send.state, resolved.send.message_id) == ("sent", uncertain.message_id)
+    assert resolved.send.sent_at is not None and resolved.send.mailbox == "ana@firma.cz"
+    sent = (await eventually(lambda: world.events(EmailSent)))[0]
+    assert (sent.lead_id, sent.step, sent.message_id, sent.mailbox, sent.mailbox_id) == (
+        due.lead_id,
+        1,
+        uncertain.message_id,
+        "ana@firma.cz",
+        uncertain.mailbox_id,
+    )
+    assert sent.occurred_at == resolved.send.sent_at  # as of when it was handed to the server
+    # Resolved once: a second answer is refused with the send's state; another workspace does not see it.
+    again = await resolve_send(world.mailer, _resolve(world, due.event_id, SendResolution.RESEND))
+    assert isinstance(again, Refusal) and again.kind is RefusalKind.CONFLICT and "is sent" in again.message
+    elsewhere = _resolve(world, due.event_id, SendResolution.SENT, workspace_id=uuid.uuid4())
+    assert (await resolve_send(world.mailer, elsewhere)) == Refusal.not_found(NO_SUCH_SEND)
+    unknown = _resolve(world, uuid.uuid4(), SendResolution.SENT)
+    assert (await resolve_send(world.mailer, unknown)) == Refusal.not_found(NO_SUCH_SEND)
+    await asyncio.sleep(1.5)
+    assert len(world.received_by("cut@example.com")) == 1  # the cut delivery only: nothing sent again
+    assert len(await world.events(EmailSent)) == 1
+
+
+async def test_an_uncertain_send_resolved_as_resend_is_sent_again_once(world: World) -> None:
+    due, _ = await _uncertain(world, "cut@example.com")
+    world.server.drop_in_data.discard("cut@example.com")  # the server takes it this time
+    resolved = await resolve_send(world.mailer, _resolve(world, due.event_id, SendResolution.RESEND))
+    assert isinstance(resolved, SendResolved) and resolved.send.state == "queued"
+    assert resolved.send.message_id is None and resolved.send.mailbox_id is None
+    sent = (await eventually(lambda: world.events(EmailSent)))[0]
+    assert (sent.lead_id, sent.step) == (due.lead_id, 1)
+    await asyncio.sleep(1.5)
+    assert len(world.received_by("cut@example.com")) == 2  # the cut one, and the one resent
+    assert set((await world.states()).values()) == {"sent"}
+    assert len(await world.events(EmailSent)) == 1

@@ -9,10 +9,19 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from contracts.commands import SEND_PAGE_MAX, ListSends, Send, SendPage, SendState
+from contracts.commands import (
+    SEND_PAGE_MAX,
+    ListSends,
+    ResolveSend,
+    Send,
+    SendPage,
+    SendResolution,
+    SendResolved,
+    SendState,
+)
 from services.gateway.campaigns.queries import campaign_or_404
 from services.gateway.deps import Session, Workspace, ask, service_of
-from services.gateway.errors import API_RESPONSES, NO_SUCH_CAMPAIGN
+from services.gateway.errors import API_RESPONSES, JSON_BODY, NO_SUCH_CAMPAIGN, problem
 
 router = APIRouter(prefix="/api/v1", tags=["sends"], responses=API_RESPONSES)
 
@@ -41,3 +50,31 @@ async def list_sends(
         SendPage,
     )
     return SendList(items=reply.items, next_after=reply.next_after)
+
+
+class Resolution(BaseModel):
+    outcome: SendResolution = Field(
+        description="`sent`: it went out (found in the mailbox's Sent folder or with the recipient): recorded as "
+        "sent, and the lead moves on. `resend`: it did not: queued again and sent as any other send."
+    )
+
+
+@router.post(
+    "/sends/{send_id}/resolve",
+    response_model=Send,
+    responses={
+        **JSON_BODY,
+        404: problem("No such send in this workspace."),
+        409: problem("The send is not uncertain (the message says its state)."),
+    },
+)
+async def resolve_send(send_id: UUID, body: Resolution, workspace_id: Workspace, request: Request) -> Send:
+    """Settle an uncertain send by hand: the mailer never sends one again by itself (it may have gone out)."""
+    reply = await ask(
+        service_of(request),
+        "resolve_send",
+        "mailer",
+        ResolveSend(workspace_id=workspace_id, send_id=send_id, outcome=body.outcome),
+        SendResolved,
+    )
+    return reply.send
