@@ -24,8 +24,12 @@ $(STAMP): pyproject.toml
 run: install
 	@$(VENV)/bin/leadflow up
 
+# The suite in two processes (pytest-xdist), a test file each at a time: its end-to-end tests mostly wait
+# on servers, so two overlap well on two cores. TEST_WORKERS=0 runs it in this process alone.
+TEST_WORKERS ?= 2
+
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check .
