@@ -65,6 +65,9 @@ def test_the_engine_pages_fit_a_390px_screen(page: Page, api: httpx.Client) -> N
     page.goto(f"/#/campaigns/{campaign_id}/analytics")
     expect(page.locator("#funnel-chart g.bar")).to_have_count(2)
     fits("campaign-analytics-390")
+    page.goto(f"/#/campaigns/{campaign_id}/sends")
+    expect(page.locator("#sends tbody td.empty")).to_have_text("No sends here yet.")
+    fits("campaign-sends-390")
     page.goto("/#/mailboxes")
     expect(
         page.locator("#mailboxes tbody tr", has_text="a.long.sender.address@narrow-engine.example")
@@ -105,6 +108,8 @@ def test_no_engine_page_logs_a_console_error_or_a_failed_request(page: Page, api
     expect(page.get_by_role("button", name="Save settings")).to_be_visible()
     page.get_by_role("link", name="Analytics").click()
     expect(page.locator("#funnel-chart g.bar")).to_have_count(2)
+    page.get_by_role("link", name="Sends").click()
+    expect(page.locator("#sends tbody td.empty")).to_have_text("No sends here yet.")
     page.get_by_role("link", name="Mailboxes").click()
     expect(page.get_by_role("heading", name="Mailboxes", exact=True)).to_be_visible()
     page.goto("/#/outbox")

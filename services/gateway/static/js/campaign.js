@@ -1,5 +1,5 @@
 // A campaign's page: its status (Activate / Pause / Resume), its tabs (Leads, Sequence, Schedule & sending,
-// Analytics, Imports), the validation summary and the ways to add leads.
+// Analytics, Sends, Imports), the validation summary and the ways to add leads.
 import { AnalyticsTab } from "./analytics_tab.js";
 import { api } from "./api.js";
 import { CampaignStatus } from "./campaign_status.js";
@@ -7,6 +7,7 @@ import { h, replaceChildren } from "./dom.js";
 import { ImportHistory } from "./import_history.js";
 import { openImportWizard } from "./import_wizard.js";
 import { LeadsTab } from "./leads_tab.js";
+import { SendsTab } from "./sends_tab.js";
 import { SequenceTab } from "./sequence_tab.js";
 import { SettingsTab } from "./settings_tab.js";
 import { openDirectoryImport, openPipelineImport } from "./sources.js";
@@ -17,6 +18,7 @@ export const TABS = [
   ["sequence", "Sequence", "/sequence"],
   ["settings", "Schedule & sending", "/settings"],
   ["analytics", "Analytics", "/analytics"],
+  ["sends", "Sends", "/sends"],
   ["imports", "Imports", "/imports"],
 ];
 
@@ -58,6 +60,13 @@ export async function renderCampaign(root, campaignId, tab = "leads") {
     const analytics = new AnalyticsTab(campaignId);
     replaceChildren(root, head, analytics.element);
     await analytics.load();
+    return () => {};
+  }
+  if (tab === "sends") {
+    document.title = `Sends · ${campaign.name} · Leadflow`;
+    const sends = new SendsTab(campaignId);
+    replaceChildren(root, head, sends.element);
+    await sends.load();
     return () => {};
   }
   if (tab === "imports") {

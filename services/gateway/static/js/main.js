@@ -1,4 +1,4 @@
-// Boot and hash routing: #/campaigns, #/campaigns/<id>[/sequence|/settings|/analytics|/imports], #/mailboxes,
+// Boot and hash routing: #/campaigns, #/campaigns/<id>[/sequence|/settings|/analytics|/sends|/imports], #/mailboxes,
 // #/suppressions, #/outbox. Without a session, the sign-in form.
 import { api } from "./api.js";
 import { renderSignIn } from "./signin.js";
@@ -44,7 +44,7 @@ async function route() {
   topbar.hidden = false;
   document.getElementById("workspace-name").textContent = workspace.name;
   showOutboxLink();
-  const campaign = location.hash.match(/^#\/campaigns\/([0-9a-f-]{36})(?:\/(imports|sequence|settings|analytics))?$/);
+  const campaign = location.hash.match(/^#\/campaigns\/([0-9a-f-]{36})(?:\/(imports|sequence|settings|analytics|sends))?$/);
   if (campaign) {
     markCurrent("campaigns");
     leaveView = (await renderCampaign(app, campaign[1], campaign[2] ?? "leads")) ?? leaveView;
