@@ -8,8 +8,8 @@ stream) kept the projection retrying for minutes, and every later event of every
 
 Now the projection applies what it can and parks the rest here, each event narrowed to the one lead it
 waits for, in the same transaction that records it as processed: nothing is lost and nothing waits. A pass
-(`parked_work`, every second) applies the parked events of the leads listed since, in the order they
-arrived, and drops those of leads removed from their campaign meanwhile.
+(`consumer.apply_parked`, which the gateway runs every second) applies the parked events of the leads
+listed since, in the order they arrived, and drops those of leads removed from their campaign meanwhile.
 """
 
 from __future__ import annotations
