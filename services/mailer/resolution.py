@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from contracts import EmailSent
 from contracts.commands import ResolveSend, Send, SendResolution, SendResolved
 from contracts.replies import Refusal
+from services.mailer.settle import step_fields
 from services.mailer.tables import mailboxes, sends
 from services.runtime.service import Service
 
@@ -80,11 +81,7 @@ async def resolve_send(service: Service, command: ResolveSend) -> SendResolved |
             values = done | {"state": "sent", "sent_at": sent_at}
             uow.emit(
                 EmailSent(
-                    workspace_id=row.workspace_id,
-                    campaign_id=row.campaign_id,
-                    lead_id=row.lead_id,
-                    step=row.step,
-                    total_steps=row.total_steps,
+                    **step_fields(row),
                     message_id=row.message_id,
                     # The mailbox's address, or nothing if it has been removed since.
                     mailbox=row.mailbox_email or "",

@@ -30,7 +30,7 @@ from services.mailer.message import Outgoing, build, message_id_for, unsubscribe
 from services.mailer.pacing import Pacing
 from services.mailer.planner import CampaignState, MailboxState, QueuedSend, plan
 from services.mailer.sends_repository import SendRepository
-from services.mailer.settle import Attempt, Health, RetryPolicy, SendRow, health_after, settle
+from services.mailer.settle import Attempt, Health, RetryPolicy, SendRow, health_after, settle, step_fields
 from services.mailer.smtp_pool import Endpoint, SmtpPool, TryLater
 from services.mailer.suppression_check import NoAnswer, SuppressionCheck
 from services.runtime.secrets import NotDecryptable, Secrets
@@ -277,11 +277,7 @@ class Sending:
             for row in lapsed:
                 uow.emit(
                     SendUncertain(
-                        workspace_id=row.workspace_id,
-                        campaign_id=row.campaign_id,
-                        lead_id=row.lead_id,
-                        step=row.step,
-                        total_steps=row.total_steps,
+                        **step_fields(row),
                         message_id=row.message_id or "",
                         mailbox_id=row.mailbox_id,
                         mailbox=row.mailbox_email or "",

@@ -86,7 +86,8 @@ class Settlement:
     mailbox_failed: bool | None = None  # None: the outcome says nothing of the mailbox
 
 
-def _step_fields(row: SendRow) -> dict[str, Any]:
+def step_fields(row: Any) -> dict[str, Any]:
+    """The fields every event about a send's step carries, from its row."""
     return {
         "workspace_id": row.workspace_id,
         "campaign_id": row.campaign_id,
@@ -98,7 +99,7 @@ def _step_fields(row: SendRow) -> dict[str, Any]:
 
 def settle(row: SendRow, state: str, attempt: Attempt, policy: RetryPolicy) -> Settlement:
     """What `attempt` makes of `row`, which is `sending` (or `uncertain`: see the module)."""
-    outcome, step = attempt.outcome, _step_fields(row)
+    outcome, step = attempt.outcome, step_fields(row)
     base = {"smtp_code": getattr(outcome, "code", None), "last_error": None}
     match outcome:
         case Delivered():
