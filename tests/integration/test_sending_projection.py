@@ -68,22 +68,29 @@ class Campaign:
 
     async def imported(self, *which: int) -> Campaign:
         """The campaign and its leads listed (only `which` of them, when given)."""
-        common = {"workspace_id": self.workspace_id, "campaign_id": self.campaign_id}
-        await self.project(
-            CampaignCreated(**common, name="Podzim", occurred_at=T0 - timedelta(days=2)),
-            LeadImported(
-                **common,
-                import_id=uuid.uuid4(),
-                chunk=0,
-                occurred_at=T0 - timedelta(days=1),
-                leads=[
-                    ImportedLead(lead_id=lead_id, email=f"lead{i}@firma.cz", row=i + 1)
-                    for i, lead_id in enumerate(self.leads)
-                    if not which or i in which
-                ],
-            ),
+        created = CampaignCreated(
+            workspace_id=self.workspace_id,
+            campaign_id=self.campaign_id,
+            name="Podzim",
+            occurred_at=T0 - timedelta(days=2),
         )
+        await self.project(created, self.listing(*which))
         return self
+
+    def listing(self, *which: int) -> LeadImported:
+        """The LeadImported of the campaign's leads (only `which` of them, when given)."""
+        return LeadImported(
+            workspace_id=self.workspace_id,
+            campaign_id=self.campaign_id,
+            import_id=uuid.uuid4(),
+            chunk=0,
+            occurred_at=T0 - timedelta(days=1),
+            leads=[
+                ImportedLead(lead_id=lead_id, email=f"lead{i}@firma.cz", row=i + 1)
+                for i, lead_id in enumerate(self.leads)
+                if not which or i in which
+            ],
+        )
 
     async def parked(self) -> list[tuple[uuid.UUID, str]]:
         async with self.sessions() as session:
@@ -332,16 +339,7 @@ async def test_events_about_leads_not_listed_yet_are_parked_and_applied_once_the
     assert await c.apply_parked() == 0  # nothing listed since
 
     # Lead 2 is listed: its parked events are applied, in the order they arrived, as lead 0's were.
-    await c.project(
-        LeadImported(
-            workspace_id=c.workspace_id,
-            campaign_id=c.campaign_id,
-            import_id=uuid.uuid4(),
-            chunk=0,
-            occurred_at=T0 - timedelta(days=1),
-            leads=[ImportedLead(lead_id=unlisted, email="lead2@firma.cz", row=3)],
-        )
-    )
+    await c.project(c.listing(2))
     assert await c.apply_parked() == 2
     assert await c.next_step(2) == await c.next_step(0) == (1, 3, None, None)
     assert await c.status(2) == await c.status(0) == "contacted"
@@ -351,14 +349,7 @@ async def test_events_about_leads_not_listed_yet_are_parked_and_applied_once_the
 
     # Lead 3 is listed and removed before a pass: what waited for it is dropped, not applied.
     await c.project(
-        LeadImported(
-            workspace_id=c.workspace_id,
-            campaign_id=c.campaign_id,
-            import_id=uuid.uuid4(),
-            chunk=0,
-            occurred_at=T0 - timedelta(days=1),
-            leads=[ImportedLead(lead_id=c.leads[3], email="lead3@firma.cz", row=4)],
-        ),
+        c.listing(3),
         LeadsRemoved(
             workspace_id=c.workspace_id,
             campaign_id=c.campaign_id,
