@@ -26,7 +26,7 @@ from services.mailer import handlers, resolution
 from services.mailer.connection_test import ConnectionTester
 from services.mailer.handlers import Mailer
 from services.mailer.runner import STOP_EVENTS, MailRunner
-from services.mailer.smtp_pool import SmtpPool
+from services.mailer.smtp_process import SmtpProcess
 from services.mailer.tables import metadata
 from services.runtime.secrets import Secrets, new_secret_key
 from services.runtime.service import Service
@@ -37,9 +37,7 @@ from services.runtime.tls import mail_tls_context
 STEP_DUE_BATCH = 500
 
 
-def create_service(
-    settings: Settings, *, for_docs: bool = False, smtp_pool: SmtpPool | None = None
-) -> Service:
+def create_service(settings: Settings, *, for_docs: bool = False, smtp: SmtpProcess | None = None) -> Service:
     service = Service(name="mailer", metadata=metadata, settings=settings, for_docs=for_docs)
     # The AsyncAPI document runs no handler, so it needs no configured secret; a service does (it refuses
     # to start without LEADFLOW_SECRET_KEY, saying how to set it).
@@ -47,7 +45,7 @@ def create_service(
     tls = mail_tls_context(settings.mail_ca_file)
     mailer = Mailer(service, secrets, ConnectionTester(tls_context=tls))
     service.emits(EmailSent, EmailBounced, SendUncertain, SendFailed, MailboxHealthChanged)
-    runner = MailRunner(service, secrets, smtp_pool or SmtpPool(tls_context=tls))
+    runner = MailRunner(service, secrets, smtp or SmtpProcess(ca_file=settings.mail_ca_file))
     service.consume(
         "step_due",
         runner.on_step_due,

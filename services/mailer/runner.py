@@ -20,7 +20,7 @@ from services.mailer.message import unsubscribe_base
 from services.mailer.sender import Sending
 from services.mailer.sends_repository import LEASES, SendRepository
 from services.mailer.settle import RetryPolicy
-from services.mailer.smtp_pool import SmtpPool
+from services.mailer.smtp_process import SmtpProcess
 from services.mailer.suppression_check import SuppressionCheck
 from services.runtime.leased_work import LeasedWorker, WorkLoop
 from services.runtime.secrets import Secrets
@@ -45,10 +45,10 @@ RECOVER_SECONDS = 5.0
 
 
 class MailRunner:
-    def __init__(self, service: Service, secrets: Secrets, pool: SmtpPool | None = None) -> None:
+    def __init__(self, service: Service, secrets: Secrets, pool: SmtpProcess) -> None:
         settings = service.settings
         self.service = service
-        self.pool = pool or SmtpPool()
+        self.pool = pool
         self.sending = Sending(
             service,
             secrets,

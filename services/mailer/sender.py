@@ -31,7 +31,8 @@ from services.mailer.pacing import Pacing
 from services.mailer.planner import CampaignState, MailboxState, QueuedSend, plan
 from services.mailer.sends_repository import SendRepository
 from services.mailer.settle import Attempt, Health, RetryPolicy, SendRow, health_after, settle, step_fields
-from services.mailer.smtp_pool import Endpoint, SmtpPool, TryLater
+from services.mailer.smtp_pool import Endpoint, TryLater
+from services.mailer.smtp_process import SmtpProcess
 from services.mailer.suppression_check import NoAnswer, SuppressionCheck
 from services.runtime.secrets import NotDecryptable, Secrets
 from services.runtime.service import Service
@@ -81,7 +82,7 @@ class Sending:
         self,
         service: Service,
         secrets: Secrets,
-        pool: SmtpPool,
+        pool: SmtpProcess,
         suppressions: SuppressionCheck,
         *,
         base_url: str,
@@ -191,33 +192,40 @@ class Sending:
         return _Sender(row.id, row.email, row.name, endpoint)
 
     async def _deliver_all(self, items: Sequence[tuple[SendRow, _Sender, str]]) -> dict[UUID, Attempt]:
-        """One mailbox's reserved sends, in order, over its connection."""
-        done: dict[UUID, Attempt] = {}
-        for row, sender, message_id in items:
+        """One mailbox's reserved sends, built, then delivered in order over its connection."""
+        sender = items[0][1]
+        if sender.endpoint is None:
             now = self.clock()
-            if sender.endpoint is None:
-                outcome: Any = TryLater(None, sender.problem)
-            else:
-                token = self.tokens.make_token(row.workspace_id, row.lead_id, row.email)
-                message = build(
-                    Outgoing(
-                        message_id=message_id,
-                        from_name=sender.name,
-                        from_email=sender.email,
-                        to=row.email,
-                        subject=row.subject,
-                        body=row.body,
-                        date=now,
-                        unsubscribe_url=unsubscribe_url(self.base_url, token),
-                        in_reply_to=row.in_reply_to,
-                        references=row.references,
-                    )
-                )
-                outcome = await self.pool.deliver(
-                    sender.id, sender.endpoint, sender.email, row.email, message
-                )
-            done[row.id] = Attempt(sender.id, sender.email, message_id, outcome, self.clock())
-        return done
+            return {
+                row.id: Attempt(sender.id, sender.email, message_id, TryLater(None, sender.problem), now)
+                for row, _, message_id in items
+            }
+        now = self.clock()
+        deliveries = [
+            (row.email, self._message(row, sender, message_id, now)) for row, _, message_id in items
+        ]
+        done = await self.pool.deliver_batch(sender.id, sender.endpoint, sender.email, deliveries)
+        return {
+            row.id: Attempt(sender.id, sender.email, message_id, outcome, at)
+            for (row, _, message_id), (outcome, at) in zip(items, done, strict=True)
+        }
+
+    def _message(self, row: SendRow, sender: _Sender, message_id: str, now: datetime) -> bytes:
+        token = self.tokens.make_token(row.workspace_id, row.lead_id, row.email)
+        return build(
+            Outgoing(
+                message_id=message_id,
+                from_name=sender.name,
+                from_email=sender.email,
+                to=row.email,
+                subject=row.subject,
+                body=row.body,
+                date=now,
+                unsubscribe_url=unsubscribe_url(self.base_url, token),
+                in_reply_to=row.in_reply_to,
+                references=row.references,
+            )
+        )
 
     async def record(self, uow: UnitOfWork, results: Sequence[tuple[SendRow, Result]]) -> None:
         repo = SendRepository.from_session(uow.session)

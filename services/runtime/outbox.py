@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import NamedTuple
 from uuid import UUID
@@ -21,9 +22,10 @@ from uuid import UUID
 import structlog
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
-from sqlalchemy import Table, delete, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, TextClause, all_, any_, delete, literal, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.types import BigInteger, Uuid
 
 from contracts import Event
 
@@ -50,20 +52,40 @@ class PreparedEvent(NamedTuple):
 PublishNow = Callable[[Sequence[PreparedEvent]], "asyncio.Task[None]"]
 
 
+# Rows of one write, in the order given (the relay publishes by `id`): one statement over three arrays.
+_INSERT = """
+    INSERT INTO {table} (event_id, subject, payload)
+    SELECT e.event_id, e.subject, e.payload
+    FROM unnest(CAST(:event_ids AS uuid[]), CAST(:subjects AS text[]), CAST(:payloads AS bytea[]))
+        WITH ORDINALITY AS e(event_id, subject, payload, n)
+    ORDER BY e.n
+    ON CONFLICT (event_id) DO NOTHING
+"""
+
+
+@functools.cache
+def _insert(table: str) -> TextClause:
+    return text(_INSERT.format(table=table))
+
+
 async def add_to_outbox(
     session: AsyncSession, outbox: Table, events: Iterable[Event | PreparedEvent]
 ) -> None:
-    rows = [
-        {
-            "event_id": e.event_id,
-            "subject": e.subject,
-            "payload": e.payload if isinstance(e, PreparedEvent) else e.to_bytes(),
-        }
-        for e in events
-    ]
-    if rows:
-        # Deterministic event ids (a resumed import chunk) make a second insert a no-op.
-        await session.execute(insert(outbox).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+    """The events as outbox rows, in order. One statement with an array per column, however many: executed
+    once per row, the driver converted and sent each row on its own, and PostgreSQL ran one statement per
+    event. Deterministic event ids (a resumed import chunk) make a second insert a no-op."""
+    event_ids: list[UUID] = []
+    subjects: list[str] = []
+    payloads: list[bytes] = []
+    for e in events:
+        event_ids.append(e.event_id)
+        subjects.append(e.subject)
+        payloads.append(e.payload if isinstance(e, PreparedEvent) else e.to_bytes())
+    if event_ids:
+        await session.execute(
+            _insert(outbox.fullname),
+            {"event_ids": event_ids, "subjects": subjects, "payloads": payloads},
+        )
 
 
 class OutboxRelay:
@@ -170,10 +192,10 @@ class OutboxRelay:
         acked = list(self._acked)
         async with self._sessions() as session, session.begin():
             if acked:
-                await session.execute(delete(t).where(t.c.event_id.in_(acked)))
+                await session.execute(delete(t).where(t.c.event_id == any_(literal(acked, ARRAY(Uuid)))))
             query = select(t.c.id, t.c.event_id, t.c.subject, t.c.payload)
             if self.claimed:
-                query = query.where(t.c.event_id.not_in(list(self.claimed)))
+                query = query.where(t.c.event_id != all_(literal(list(self.claimed), ARRAY(Uuid))))
             rows = (
                 await session.execute(
                     query.order_by(t.c.id).limit(self._batch_size).with_for_update(skip_locked=True)
@@ -181,7 +203,9 @@ class OutboxRelay:
             ).all()
             if rows:
                 await self.publish([PreparedEvent(row.event_id, row.subject, row.payload) for row in rows])
-                await session.execute(delete(t).where(t.c.id.in_([row.id for row in rows])))
+                await session.execute(
+                    delete(t).where(t.c.id == any_(literal([row.id for row in rows], ARRAY(BigInteger))))
+                )
         self._acked.difference_update(acked)
         self.release(acked)
         self.published += len(rows)

@@ -82,8 +82,12 @@ class UnitOfWork:
         for consumer, ids in handled.items():
             if ids:
                 await self.session.execute(
-                    insert(self._processed).on_conflict_do_nothing(),
-                    [{"consumer": consumer, "event_id": event_id} for event_id in ids],
+                    insert(self._processed)
+                    .from_select(
+                        ["consumer", "event_id"],
+                        select(literal(consumer), func.unnest(literal(ids, ARRAY(Uuid)))),
+                    )
+                    .on_conflict_do_nothing()
                 )
 
 

@@ -27,7 +27,7 @@ from services.mailer import handlers
 from services.mailer.app import create_service as create_mailer
 from services.mailer.connection_test import ConnectionTester
 from services.mailer.handlers import Mailer
-from services.mailer.smtp_pool import SmtpPool
+from services.mailer.smtp_process import SmtpProcess
 from services.mailer.tables import sends
 from services.runtime.secrets import Secrets
 from services.runtime.service import Service
@@ -165,7 +165,7 @@ async def running_mailers(
     """The importer and `count` mailers side by side (sharing the work as replicas do)."""
     importer = create_importer(settings)
     mailers = [
-        create_mailer(settings, smtp_pool=SmtpPool(tls_context=certificate.client_context(), timeout=10))
+        create_mailer(settings, smtp=SmtpProcess(ca_file=certificate.cert_path, timeout=10))
         for _ in range(count)
     ]
     async with contextlib.AsyncExitStack() as stack:

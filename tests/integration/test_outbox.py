@@ -12,7 +12,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from sqlalchemy import func, select
 
 from contracts import CampaignCreated, parse_event, subjects
-from services.runtime.outbox import OutboxRelay, add_to_outbox
+from services.runtime.outbox import OutboxRelay, PreparedEvent, add_to_outbox
 from tests.integration.runtime_fixtures import Schema, make_schema
 
 
@@ -73,6 +73,28 @@ async def test_outbox_publishes_once_and_dedupes(
     assert parse_event(stored[0]) == event
     async with schema.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(schema.outbox)) == 0
+
+
+async def test_a_write_keeps_the_events_in_order_and_their_bytes_as_given(schema: Schema) -> None:
+    """One write of many rows (one statement over arrays): stored in the order given, each payload byte for
+    byte (NUL, backslashes, quotes, braces, non-UTF-8), an event id repeated in the same write stored once."""
+    events = [
+        PreparedEvent(
+            uuid.uuid4(), f"leadflow.test.{i}", bytes([i % 256, 0, 92, 34, 123, 125, 255]) * (i % 7)
+        )
+        for i in range(300)
+    ]
+    async with schema.sessions() as session, session.begin():
+        await add_to_outbox(session, schema.outbox, [*events, events[5]])
+    async with schema.sessions() as session:
+        rows = (
+            await session.execute(
+                select(schema.outbox.c.event_id, schema.outbox.c.subject, schema.outbox.c.payload).order_by(
+                    schema.outbox.c.id
+                )
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [tuple(e) for e in events]
 
 
 async def test_relay_is_woken_by_notify(schema: Schema, nc: Client, migrated_database_url: str) -> None:
