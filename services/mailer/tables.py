@@ -98,8 +98,11 @@ sends = Table(
     Column("sent_at", DateTime(timezone=True)),
     UniqueConstraint("lead_id", "step", name="uq_mailer_sends_lead_step"),
     Index("ix_mailer_sends_queued", "not_before", postgresql_where=text("state = 'queued'")),
-    Index("ix_mailer_sends_sending", "leased_until", postgresql_where=text("state = 'sending'")),
+    # By mailbox, not by lease end: a claim then changes no indexed column (migration mailer_0003).
+    Index("ix_mailer_sends_sending", "mailbox_id", postgresql_where=text("state = 'sending'")),
     Index("ix_mailer_sends_campaign", "campaign_id", "id"),
+    # Room on each page for a claimed row's new version (migration mailer_0003).
+    postgresql_with={"fillfactor": 50},
 )
 
 # What each mailbox has sent today (UTC day) and its health; locked FOR UPDATE while sends are reserved.
