@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from services.inbox.cli import inbox_app
 from services.runtime.settings import Settings
 
 app = typer.Typer(help="Leadflow: lead management for cold-email outreach.", no_args_is_help=True)
@@ -23,6 +24,7 @@ directory_app = typer.Typer(
 app.add_typer(directory_app, name="directory")
 bus_app = typer.Typer(help="The NATS bus: its state, and its users' credentials.", no_args_is_help=True)
 app.add_typer(bus_app, name="bus")
+app.add_typer(inbox_app, name="inbox")
 
 DEV_WORKSPACE = "Default"
 DEV_KEY_NAME = "dev (leadflow up)"

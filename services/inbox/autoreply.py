@@ -1,0 +1,113 @@
+"""Auto-replies and challenges: the headers automatic mail carries (RFC 3834 and the common servers'), and
+where they are missing, the wording of out-of-office and autoresponder texts in English, Czech and German.
+Pure.
+
+A person who mentions a holiday in a reply is not an auto-reply: the wording is read only in what the
+sender wrote above any quoted text, and without a header or a subject that says so, it takes two signs
+(an absence in the present tense and a return, a deputy, limited access or "automatic"), not one.
+"""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+
+from services.inbox.mime import header
+
+_AUTO_SUBMITTED = re.compile(r"^\s*auto-(replied|generated|notified)", re.IGNORECASE)
+_PRECEDENCE = re.compile(r"^\s*(auto_reply|bulk|junk)\b", re.IGNORECASE)
+
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(\[?auto(matic|matische|matická|matick[áý])?[ -]?(reply|response|antwort|odpověď|odpoved|respond\w*)\]?|"
+    r"auto:|autoreply|auto-reply|autoresponse|out of (the )?office|ooo\b|abwesen(d|heit)|"
+    r"nicht im büro|mimo kancelář|mimo kancelar|nepřítomnost|nepritomnost|vacation|urlaub|dovolená|"
+    r"automatische (antwort|benachrichtigung)|automatická odpověď)"
+    r"|\b(out of (the )?office|automatic reply|auto(matic)? response|abwesenheitsnotiz|automatische antwort|"
+    r"automatická odpověď|mimo kancelář|we (have )?received your (request|message|e-?mail)|"
+    r"ticket (received|created)|your request has been received)",
+    re.IGNORECASE,
+)
+
+_CHALLENGE = re.compile(
+    r"verify (that )?you are (a )?human|prove (that )?you('re| are) (a )?human|"
+    r"(awaiting|pending|requires?) (your )?verification|sender verification|verify your (e-?mail|message|address)|"
+    r"complete the verification|click (on )?the link below to (verify|confirm|be added|complete)|"
+    r"approved senders?( list)?|guest list|whitelist|allow ?list request|spam ?arrest|boxbe|"
+    r"challenge[- ]response|protect(ing)? (myself|me|my inbox) (from|against) spam|"
+    r"ověř(en[íi]|te)( odesílatele| že jste člověk)?|potvrďte,? že (jste|nejste)|"
+    r"bestätigen sie,? dass sie (ein )?mensch|absenderüberprüfung|absender(verifizierung|bestätigung)|"
+    r"bitte bestätigen sie ihre (e-?mail|nachricht|adresse)",
+    re.IGNORECASE,
+)
+
+# An absence, in the present (an out-of-office text), and what such texts go on to say.
+_ABSENT = re.compile(
+    r"\b(i am|i['\u2019]m|we are|we're)\s+(currently |now |presently )?(out of (the )?office|away|on (annual |parental |sick )?"
+    r"(leave|vacation|holiday|holidays)|travell?ing|not in the office|out of town|unavailable|off)\b|"
+    r"\bout of (the )?office (until|till|through|from)\b|\b(currently|presently) (out of (the )?office|away|on leave)\b|"
+    r"\bi (will|shall) be (out of (the )?office|away|on (leave|vacation|holiday)) (until|till|through|from)\b|"
+    r"\b(no longer (with|at|working)|has left|have left) (the company|[A-Z][\w&. -]{1,40})|"
+    r"\bjsem\s+(momentálně |nyní |právě )?(mimo (kancelář|kancelar|office)|na dovolen[éeé]|nepřítomn[ýáa]|"
+    r"v nepřítomnosti|na služební cestě|mimo)|\bnejsem (v kanceláři|k zastižení|v práci)|"
+    r"\b(čerpám|mám) dovolenou|\bnepřítomn(ý|á|a|en|na) (do|od)\b|"
+    r"\bbin\s+(derzeit |zurzeit |momentan |aktuell |gerade )?(nicht im büro|abwesend|im urlaub|außer haus|"
+    r"nicht erreichbar|auf (dienst)?reise)|\b(befinde mich|bin) (derzeit |zurzeit )?im urlaub|"
+    r"\bnicht im büro\b",
+    re.IGNORECASE,
+)
+_AUTO_SIGNS = re.compile(
+    r"\b(back|return(ing)?|be back|in the office again) (on|in|by|from|after)\b|\buntil\b|\breturn on\b|"
+    r"limited (access|e-?mail access)|urgent (matters|inquiries|requests|cases)|in urgent cases|"
+    r"(please )?contact (my colleague|my deputy|our team|[A-Z][a-z]+ at)|"
+    r"(respond|reply|answer|get back to you)( to your (e-?mail|message))? (as soon as possible |asap )?"
+    r"(upon|on|after) my return|"
+    r"(this is an |this message is an )?automat(ic|ed|ically) (reply|response|generated|message|sent)|"
+    r"will not be forwarded|(will|won't) be (read|answered)|"
+    r"\b(zpět|zpátky) (budu )?(v|od|dne|\d)|\bbudu (zpět|zpátky|k dispozici)|\bvrátím se\b|\bdo \d{1,2}\. ?\d{1,2}\.|"
+    r"omezen(ý|ým) přístup|v naléhavých případech|obraťte se (prosím )?na|automaticky (vygenerovan|odeslan|generovan)|"
+    r"automatick(á|ou) odpověď|po (mém )?návratu|"
+    r"\bab (dem |den )?\d{1,2}\.|\bwieder (erreichbar|im büro|da)|\bbis (zum |einschließlich )?\d{1,2}\.|"
+    r"\bbis (einschließlich )?\w+, (den )?\d|eingeschränkt(em)? (zugriff|erreichbar)|in dringenden fällen|"
+    r"wenden sie sich (bitte )?an|automatisch (generiert|erstellt|versendet)|automatische (antwort|nachricht)|"
+    r"nach meiner rückkehr|keine weiterleitung",
+    re.IGNORECASE,
+)
+
+
+def auto_headers(message: Message) -> str | None:
+    """The rule, when a header says the message was sent automatically."""
+    if _AUTO_SUBMITTED.match(header(message, "Auto-Submitted")):
+        return "header.auto_submitted"
+    for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Autogenerated"):
+        value = header(message, name)
+        if value and value.strip().lower() not in ("no", "false", "0"):
+            return f"header.{name.lower().replace('-', '_')}"
+    if _PRECEDENCE.match(header(message, "Precedence")):
+        return "header.precedence"
+    if message.get("X-MS-Exchange-Inbox-Rules-Loop"):
+        return "header.exchange_inbox_rule"
+    if header(message, "X-Auto-Response-Suppress") and _AUTO_SUBJECT.search(header(message, "Subject")):
+        return "header.exchange_auto_response"
+    return None
+
+
+def is_challenge(subject: str, text: str) -> bool:
+    return bool(_CHALLENGE.search(subject) or _CHALLENGE.search(text[:4000]))
+
+
+def auto_wording(subject: str, own: str) -> str | None:
+    """The rule, when the subject or the sender's own words are an automatic reply's."""
+    head = own[:3000]
+    if _AUTO_SUBJECT.search(subject) and not re.match(r"^\s*(re|aw|odp|antw)\s*:", subject, re.IGNORECASE):
+        return "subject.auto_reply"
+    if _ABSENT.search(head) and _AUTO_SIGNS.search(head):
+        return "wording.absence"
+    if re.search(
+        r"automat(ic|ed|ically) (reply|response|generated)|automatische antwort|automatická odpověď|"
+        r"tato zpráva (byla )?(vygenerována|odeslána|generována) automaticky|"
+        r"diese nachricht wurde automatisch",
+        head,
+        re.IGNORECASE,
+    ):
+        return "wording.automatic"
+    return None

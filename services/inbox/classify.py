@@ -1,0 +1,105 @@
+"""What an inbound message is, from its raw bytes alone: a pure function, the rule that decided kept with
+the decision (`leadflow inbox classify` prints it; the inbox service stores it).
+
+The order: a bounce or a delay (a delivery report, an MTA's prose, mail from a mailer daemon) — an
+auto-reply header on a bounce does not make it an auto-reply; a challenge ("verify you are human"), which
+often carries auto-reply headers too; an auto-reply (RFC 3834 and the servers' headers, then the subject,
+then the wording of the sender's own text); otherwise a person wrote back.
+
+Linking: the outbound message a reply answers is its `In-Reply-To`, else the last of its `References`,
+else Exchange's `X-MS-Exchange-Parent-Message-Id`; a bounce's is the returned original's `Message-ID`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import Message
+from email.utils import parseaddr
+from typing import Literal
+
+from services.inbox import autoreply
+from services.inbox.bounces import looks_like_bounce, read_bounce
+from services.inbox.mime import first_message_id, header, message_ids, own_text, parse, parts
+
+Kind = Literal["hard_bounce", "soft_bounce", "delayed", "auto_reply", "reply", "challenge"]
+KINDS: tuple[Kind, ...] = ("hard_bounce", "soft_bounce", "delayed", "auto_reply", "reply", "challenge")
+
+
+@dataclass(frozen=True)
+class Classification:
+    kind: Kind
+    rule: str
+    bounced_recipient: str | None = None
+    """The address that failed (bounces and delays only)."""
+    in_reply_to: str | None = None
+    """The Message-ID (with angle brackets) of the outbound message this one answers or bounces."""
+    status: str | None = None
+    """The enhanced status code (RFC 3463), when the message states one."""
+    smtp_code: int | None = None
+    diagnostic: str = ""
+    policy: bool = False
+    """A bounce for the sending mailbox's policy or reputation (5.7.x), not for the address."""
+    sender: str | None = None
+    subject: str = ""
+    text: str = ""
+    """The sender's own text (quoted originals left out)."""
+
+    def as_json(self, file: str) -> dict[str, object]:
+        """The fields `leadflow inbox classify` prints, in its order."""
+        return {
+            "file": file,
+            "kind": self.kind,
+            "bounced_recipient": self.bounced_recipient,
+            "in_reply_to": self.in_reply_to,
+            "status": self.status,
+            "rule": self.rule,
+        }
+
+
+def classify(raw: bytes) -> Classification:
+    message = parse(raw)
+    found = parts(message)
+    subject = header(message, "Subject")
+    senders = header(message, "From")
+    sender = _address(senders)
+    if looks_like_bounce(message, found):
+        bounce = read_bounce(message, found)
+        return Classification(
+            kind=bounce.kind,
+            rule=bounce.rule,
+            bounced_recipient=bounce.recipient,
+            in_reply_to=bounce.original_message_id,
+            status=bounce.status,
+            smtp_code=bounce.smtp_code,
+            diagnostic=bounce.diagnostic,
+            policy=bounce.policy,
+            sender=sender,
+            subject=subject,
+            text=found.text,
+        )
+    own = own_text(found.text)
+    kind: Kind
+    if autoreply.is_challenge(subject, own):
+        kind, rule = "challenge", "wording.challenge"
+    elif found_rule := autoreply.auto_headers(message) or autoreply.auto_wording(subject, own):
+        kind, rule = "auto_reply", found_rule
+    else:
+        kind, rule = "reply", "default.person"
+    return Classification(
+        kind=kind, rule=rule, in_reply_to=_answers(message), sender=sender, subject=subject, text=own
+    )
+
+
+def _answers(message: Message) -> str | None:
+    direct = first_message_id(header(message, "In-Reply-To"))
+    if direct:
+        return direct
+    references = message_ids(header(message, "References"))
+    if references:
+        return references[-1]
+    return first_message_id(header(message, "X-MS-Exchange-Parent-Message-Id"))
+
+
+def _address(value: str) -> str | None:
+    address = parseaddr(value)[1]
+    return address.lower() if "@" in address else None

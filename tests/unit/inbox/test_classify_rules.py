@@ -1,0 +1,160 @@
+"""The classifier's rules, table-driven and with hypothesis: hard or soft by the enhanced status and the
+words; any bytes at all give a kind and never an error; headers decide before wording; quoted text never
+makes a person's reply an auto-reply."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.inbox.bounces import decide
+from services.inbox.classify import KINDS, classify
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "diagnostic", "kind", "policy"),
+    [
+        ("5.1.1", 550, "550 5.1.1 <a@b.cz>: Recipient address rejected", "hard_bounce", False),
+        ("5.1.10", 550, "RESOLVER.ADR.RecipientNotFound", "hard_bounce", False),
+        ("5.1.2", 550, "Host or domain name not found", "hard_bounce", False),
+        ("5.2.1", 550, "mailbox disabled", "hard_bounce", False),
+        # About our sender's address, not the lead's.
+        ("5.1.7", 550, "bad sender's mailbox address syntax", "soft_bounce", False),
+        ("5.1.8", 553, "sender address rejected: domain not found", "soft_bounce", False),
+        ("5.2.2", 552, "Mailbox full", "soft_bounce", False),
+        ("4.2.2", 452, "Mailbox full; delivery failed", "soft_bounce", False),
+        ("4.4.1", None, "connection timed out", "soft_bounce", False),
+        ("4.1.1", 450, "user unknown (temporary lookup failure)", "soft_bounce", False),
+        ("5.7.1", 550, "Message rejected as spam", "soft_bounce", True),
+        ("5.7.26", 550, "Unauthenticated email is not accepted (DMARC)", "soft_bounce", True),
+        ("5.7.1", 550, "5.7.1 User unknown", "soft_bounce", True),
+        ("5.4.4", 550, "Unable to route", "soft_bounce", False),
+        ("5.0.0", 550, "User unknown", "hard_bounce", False),
+        ("5.0.0", 550, "Uživatel neexistuje", "hard_bounce", False),
+        ("5.0.0", 550, "Empfänger unbekannt", "hard_bounce", False),
+        ("5.0.0", 554, "Transaction failed", "soft_bounce", False),
+        ("5.5.0", 550, "Requested action not taken: mailbox unavailable", "soft_bounce", False),
+        (None, 550, "No such user here", "hard_bounce", False),
+        (None, 550, "Requested action not taken", "soft_bounce", False),
+        (None, 451, "Temporary local problem", "soft_bounce", False),
+        (None, None, "The message could not be delivered", "soft_bounce", False),
+        (None, None, "The email account that you tried to reach does not exist", "hard_bounce", False),
+    ],
+)
+def test_hard_or_soft(status: str | None, code: int | None, diagnostic: str, kind: str, policy: bool) -> None:
+    got_kind, rule, got_policy = decide(status, code, diagnostic)
+    assert (got_kind, got_policy) == (kind, policy), rule
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=4000))
+def test_any_bytes_give_a_kind(raw: bytes) -> None:
+    assert classify(raw).kind in KINDS
+
+
+header_names = st.sampled_from(
+    [
+        "Subject",
+        "From",
+        "To",
+        "Content-Type",
+        "Auto-Submitted",
+        "Precedence",
+        "In-Reply-To",
+        "References",
+        "X-Failed-Recipients",
+        "Content-Transfer-Encoding",
+        "MIME-Version",
+    ]
+)
+header_values = st.text(
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r\n\x00"), max_size=80
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(header_names, header_values), max_size=12), st.text(max_size=2000))
+def test_any_message_shaped_input_gives_a_kind(headers: list[tuple[str, str]], body: str) -> None:
+    raw = "".join(f"{name}: {value}\r\n" for name, value in headers) + "\r\n" + body
+    got = classify(raw.encode("utf-8", errors="surrogatepass"))
+    assert got.kind in KINDS and got.rule
+
+
+def person(body: str, **headers: str) -> bytes:
+    fields = {
+        "From": "Jana Dvořáková <jana@klient.cz>",
+        "To": "ana@firma.cz",
+        "Subject": "Re: Nabídka spolupráce",
+        "Message-ID": "<reply-1@klient.cz>",
+        "In-Reply-To": "<0b9c3a8e-5f1d-4c47-9a51-2f3e8d6c7b10@firma.cz>",
+        "Content-Type": 'text/plain; charset="utf-8"',
+    } | headers
+    return ("".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n" + body).encode()
+
+
+AUTO_QUOTES = [
+    "I am out of the office until 12 January with limited access to email.",
+    "Jsem mimo kancelář do 12. 1. V naléhavých případech se obraťte na kolegu.",
+    "Ich bin bis zum 12.01. nicht im Büro und ab dem 13.01. wieder erreichbar.",
+    "Automatic reply: this is an automated response.",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.characters(categories=["L", "Zs"]), min_size=1, max_size=200),
+    st.sampled_from(AUTO_QUOTES),
+    st.sampled_from(
+        [
+            "On Mon, 7 Dec 2026 at 09:12, Ana Nováková <ana@firma.cz> wrote:\n> {q}\n",
+            "Dne po 7. 12. 2026 v 9:12 Ana Nováková <ana@firma.cz> napsal(a):\n> {q}\n",
+            "Am 07.12.2026 um 09:12 schrieb Ana Nováková <ana@firma.cz>:\n> {q}\n",
+            "-----Original Message-----\nFrom: Ana\nSent: Monday\n\n{q}\n",
+        ]
+    ),
+)
+def test_quoted_out_of_office_words_never_make_a_reply_automatic(words: str, quote: str, form: str) -> None:
+    got = classify(person(f"{words}\n\n" + form.format(q=quote)))
+    assert got.kind == "reply"
+    assert got.in_reply_to == "<0b9c3a8e-5f1d-4c47-9a51-2f3e8d6c7b10@firma.cz>"
+
+
+@pytest.mark.parametrize("quote", AUTO_QUOTES)
+def test_the_same_words_of_its_own_are_an_auto_reply(quote: str) -> None:
+    assert classify(person(quote, Subject="Nabídka spolupráce")).kind == "auto_reply"
+
+
+@pytest.mark.parametrize(
+    ("headers", "rule"),
+    [
+        ({"Auto-Submitted": "auto-replied"}, "header.auto_submitted"),
+        ({"Auto-Submitted": "auto-generated"}, "header.auto_submitted"),
+        ({"X-Autoreply": "yes"}, "header.x_autoreply"),
+        ({"X-Autorespond": "Vacation"}, "header.x_autorespond"),
+        ({"Precedence": "auto_reply"}, "header.precedence"),
+        ({"Precedence": "bulk"}, "header.precedence"),
+        ({"Precedence": "junk"}, "header.precedence"),
+        ({"X-MS-Exchange-Inbox-Rules-Loop": "jana@klient.cz"}, "header.exchange_inbox_rule"),
+    ],
+)
+def test_a_header_makes_any_text_an_auto_reply(headers: dict[str, str], rule: str) -> None:
+    got = classify(person("Děkujeme, ozveme se.", **headers))
+    assert (got.kind, got.rule) == ("auto_reply", rule)
+
+
+def test_auto_submitted_no_is_a_person() -> None:
+    assert classify(person("Děkujeme, ozveme se.", **{"Auto-Submitted": "no"})).kind == "reply"
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, "<0b9c3a8e-5f1d-4c47-9a51-2f3e8d6c7b10@firma.cz>"),
+        ({"In-Reply-To": "", "References": "<a@firma.cz> <b@firma.cz>"}, "<b@firma.cz>"),
+        ({"In-Reply-To": "", "X-MS-Exchange-Parent-Message-Id": "<p@firma.cz>"}, "<p@firma.cz>"),
+        ({"In-Reply-To": ""}, None),
+    ],
+)
+def test_what_a_reply_answers(headers: dict[str, str], expected: str | None) -> None:
+    assert classify(person("Ano, pošlete podklady.", **headers)).in_reply_to == expected
