@@ -13,6 +13,7 @@ else Exchange's `X-MS-Exchange-Parent-Message-Id`; a bounce's is the returned or
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from email.message import Message
 from email.utils import parseaddr
 from typing import Literal
@@ -20,6 +21,7 @@ from typing import Literal
 from services.inbox import autoreply
 from services.inbox.bounces import looks_like_bounce, read_bounce
 from services.inbox.mime import first_message_id, header, message_ids, own_text, parse, parts
+from services.inbox.return_date import message_date, return_date
 
 Kind = Literal["hard_bounce", "soft_bounce", "delayed", "auto_reply", "reply", "challenge"]
 KINDS: tuple[Kind, ...] = ("hard_bounce", "soft_bounce", "delayed", "auto_reply", "reply", "challenge")
@@ -43,9 +45,11 @@ class Classification:
     subject: str = ""
     text: str = ""
     """The sender's own text (quoted originals left out)."""
+    return_date: date | None = None
+    """When an auto-reply says its sender is back (the next step waits until after it)."""
 
     def as_json(self, file: str) -> dict[str, object]:
-        """The fields `leadflow inbox classify` prints, in its order."""
+        """The fields `leadflow inbox classify` prints, in its order (`return_date` added to the six)."""
         return {
             "file": file,
             "kind": self.kind,
@@ -53,6 +57,7 @@ class Classification:
             "in_reply_to": self.in_reply_to,
             "status": self.status,
             "rule": self.rule,
+            "return_date": None if self.return_date is None else self.return_date.isoformat(),
         }
 
 
@@ -85,8 +90,15 @@ def classify(raw: bytes) -> Classification:
         kind, rule = "auto_reply", found_rule
     else:
         kind, rule = "reply", "default.person"
+    back = return_date(own, message_date(header(message, "Date"))) if kind == "auto_reply" else None
     return Classification(
-        kind=kind, rule=rule, in_reply_to=_answers(message), sender=sender, subject=subject, text=own
+        kind=kind,
+        rule=rule,
+        in_reply_to=_answers(message),
+        sender=sender,
+        subject=subject,
+        text=own,
+        return_date=back,
     )
 
 
