@@ -27,9 +27,10 @@ _TRIGGER = re.compile(
 )
 _NUMERIC = re.compile(r"(?<![\d.])(\d{1,2})\.\s?(\d{1,2})\.(?:\s?(\d{4}|\d{2})(?!\d))?")
 _ISO = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
-# A month's name or abbreviation in English, Czech (both cases) or German.
+# A month's name or abbreviation in English, Czech (both cases) or German (Austria's "Jänner" and "Feber"
+# among them: those dateparser reads, the table below does not).
 _MONTH = (
-    r"(?<![^\W\d_])(?:jan(?:uary|uar)?|feb(?:ruary|ruar)?|mar(?:ch)?|märz|apr(?:il)?|may|mai|jun[ei]?|jul[yi]?|"
+    r"(?<![^\W\d_])(?:jan(?:uary|uar)?|jänner|jän|feb(?:ruary|ruar)?|feber|mar(?:ch)?|märz|apr(?:il)?|may|mai|jun[ei]?|jul[yi]?|"
     r"aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|okt(?:ober)?|nov(?:ember)?|dec(?:ember)?|dez(?:ember)?|"
     r"led(?:en|na)|únor(?:a)?|břez(?:en|na)|dub(?:en|na)|květ(?:en|na)|červen(?:ec|ce)?|června|srp(?:en|na)|"
     r"září|říj(?:en|na)|listopad(?:u)?|prosin(?:ec|ce))\.?(?![^\W\d_])"
@@ -52,6 +53,27 @@ _WINDOW = 45
 _WITHOUT_YEAR = timedelta(days=183)
 _WORD_END = re.compile(r"\S*")
 _LANGUAGES = ["en", "cs", "de"]
+_MONTH_NUMBERS = {
+    name: number
+    for number, names in enumerate(
+        [
+            "jan january januar led leden ledna",
+            "feb february februar únor února",
+            "mar march märz březen března",
+            "apr april duben dubna",
+            "may mai květen května",
+            "jun june juni červen června",
+            "jul july juli červenec července",
+            "aug august srpen srpna",
+            "sep sept september září",
+            "oct october okt oktober říjen října",
+            "nov november listopad listopadu",
+            "dec december dez dezember prosinec prosince",
+        ],
+        start=1,
+    )
+    for name in names.split()
+}
 # A leap year as dateparser's "today", so that 29 February without a year is a date.
 _LEAP_BASE = datetime(2028, 1, 1)
 
@@ -101,7 +123,7 @@ def _dates_in(window: str, sent: date, *, month_first: bool) -> list[date]:
     for match in _WORDED.finditer(window):
         if _inside(match.span(), taken):
             continue
-        parsed = _dateparser(match.group(0))
+        parsed = _by_month_name(match.group(0)) or _dateparser(match.group(0))
         if parsed is not None:
             year = re.search(r"\d{4}", match.group(0))
             out.extend(_in_year(parsed.day, parsed.month, year.group(0) if year else None, sent))
@@ -130,6 +152,19 @@ def _valid(year: int, month: int, day: int) -> list[date]:
         return [date(year, month, day)]
     except ValueError:
         return []
+
+
+def _by_month_name(words: str) -> date | None:
+    """Day and month of "12 January", "January 12th", "5. ledna", "9. Januar" (weekday and year aside),
+    by the month names' table: dateparser takes about 1.6 ms a date, three times the classifier's whole
+    budget for a message, so it reads only what the table does not."""
+    day = re.search(r"(?<!\d)(\d{1,2})(?:st|nd|rd|th|\.)?(?!\d)", words)
+    for token in re.findall(r"[^\W\d_]+", words.lower()):
+        month = _MONTH_NUMBERS.get(token)
+        if month is not None and day is not None:
+            found = _valid(_LEAP_BASE.year, month, int(day.group(1)))
+            return found[0] if found else None
+    return None
 
 
 def _dateparser(words: str) -> date | None:
