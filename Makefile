@@ -47,6 +47,7 @@ bench: install
 	$(PY) bench/import_during_backlog.py
 	$(PY) bench/due_steps.py
 	$(PY) bench/send.py
+	$(PY) bench/inbox.py
 
 asyncapi: install
 	$(VENV)/bin/leadflow asyncapi --output docs/asyncapi.json

@@ -36,7 +36,15 @@ _CHALLENGE = re.compile(
     r"challenge[- ]response|protect(ing)? (myself|me|my inbox) (from|against) spam|"
     r"ověř(en[íi]|te)( odesílatele| že jste člověk)?|potvrďte,? že (jste|nejste)|"
     r"bestätigen sie,? dass sie (ein )?mensch|absenderüberprüfung|absender(verifizierung|bestätigung)|"
-    r"bitte bestätigen sie ihre (e-?mail|nachricht|adresse)",
+    r"bitte bestätigen sie ihre (e-?mail|nachricht|adresse)|"
+    r"confirm (that )?you are a (real )?(person|human)|please confirm your (message|address|e-?mail)|"
+    r"only accepts? (mail|e-?mails?|messages) from (senders|people|addresses) who|"
+    r"(message|e-?mail) (is|has been) (being )?held|held (for|pending|until) (verification|confirmation|approval)|"
+    r"confirmation request|approved senders?|"
+    r"bestätigen sie (bitte )?(einmalig )?ihre (absender)?adresse|wartet auf (bestätigung|freigabe)|"
+    r"absenderprüfung|von (bisher )?unbekannten absendern|"
+    r"potvrďte (prosím )?(svou|vaši|svoji) (adresu|zprávu|e-?mailovou adresu)|čeká na (ověření|potvrzení|schválení)|"
+    r"od neznámých odesílatelů",
     re.IGNORECASE,
 )
 

@@ -50,7 +50,7 @@ _GAVE_UP = re.compile(
     r"permanent(ly)?|gave up|giving up|could not be delivered|couldn't be delivered|wasn't delivered|"
     r"was not delivered|undeliverable|delivery (has )?failed|failed permanently|returned to sender|"
     r"fatal error|konnte nicht zugestellt|nicht zustellbar|unzustellbar|nedoručitel|nebylo možné doručit|"
-    r"nemohla být doručena",
+    r"nemohla být doručena|could not be processed|was rejected|has been rejected",
     re.IGNORECASE,
 )
 # Who sends bounces, and how their subjects read.
@@ -64,25 +64,29 @@ _BOUNCE_SUBJECT = re.compile(
     r"message not delivered|non[- ]?delivery|delivery (delayed|notification)|delayed mail|"
     r"warning: (could not send|message .* delayed)|returned to sender|mail system error|"
     r"nedoručiteln|nedoručen|nelze doručit|unzustellbar|nicht zustellbar|zustellung (fehlgeschlagen|verzögert)|"
-    r"übermittlungsfehler|benachrichtigung zum übermittlungsstatus|rückläufer",
+    r"übermittlungsfehler|benachrichtigung zum übermittlungsstatus|rückläufer|übermittlung verzögert|"
+    r"delivery (problem|error|report)|message (rejected|blocked)|zpráva (odmítnuta|nedoručena)",
     re.IGNORECASE,
 )
 _REPLY_PREFIX = re.compile(r"^\s*(re|aw|odp|antw|fw|fwd|wg)\s*:", re.IGNORECASE)
 # Where a bounce names the address that failed, MTA by MTA.
+# An address as a bounce writes it: its domain ends in letters, so a full stop after it is not taken along.
+_ADDR = r"[^<>\s@\"'(),;:]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+# Where a bounce names the address that failed, MTA by MTA.
 _RECIPIENT_PROSE = [
-    re.compile(r"^\s*<([^<>\s]+@[^<>\s]+)>\s*(\(expanded from <[^>]*>\))?:", re.MULTILINE),  # Postfix, qmail
+    re.compile(rf"^\s*<({_ADDR})>\s*(\(expanded from <[^>]*>\))?:", re.MULTILINE),  # Postfix, qmail
     re.compile(  # Exim: the address alone on an indented line, the reason under it
-        r"^[ \t]+([^\s<>@]+@[^\s<>]+)[ \t]*\r?\n[ \t]+(SMTP error|host |Unrouteable|mailbox is full|all relevant|"
+        rf"^[ \t]+({_ADDR})[ \t]*\r?\n[ \t]+(SMTP error|host |Unrouteable|mailbox is full|all relevant|"
         r"retry time|domain|\(generated|.*(?:unknown|rejected|not exist|quota))",
         re.MULTILINE | re.IGNORECASE,
     ),
-    re.compile(r"permanent fatal errors -+\s*\r?\n\s*<?([^<>\s]+@[^<>\s]+?)>?\s", re.IGNORECASE),  # Sendmail
+    re.compile(rf"permanent fatal errors -+\s*\r?\n\s*<?({_ADDR})>?", re.IGNORECASE),  # Sendmail
     re.compile(
-        r"(?:message|e-?mail|nachricht|zprávu|zpráva)\s+(?:to|an|pro|für)\s+<?([^<>\s]+@[^<>\s(]+?)>?[\s,.(]"
-        r"|wasn't delivered to\s+<?([^<>\s]+@[^<>\s]+?)>?[\s,.]"
+        rf"(?:message|e-?mail|nachricht|zprávu|zpráva)\s+(?:to|an|pro|für|for)\s+<?({_ADDR})"
+        rf"|wasn't delivered to\s+<?({_ADDR})"
         r"|(?:recipients? or groups?|empfänger oder gruppen|příjemc[ie] nebo skupin[yu]):\s*\r?\n\s*\r?\n?\s*"
-        r"<?([^<>\s]+@[^<>\s(]+?)>?[\s(<]"
-        r"|(?:failed|address|recipient|empfänger|adresát|příjemce)\s*:\s*<?([^<>\s]+@[^<>\s]+?)>?\s",
+        rf"<?({_ADDR})"
+        rf"|(?:failed|address|recipient|empfänger|adresát|příjemce)\s*:\s*<?({_ADDR})",
         re.IGNORECASE,
     ),
 ]
@@ -112,7 +116,12 @@ def looks_like_bounce(message: Message, found: Parts) -> bool:
     subject = header(message, "Subject")
     if (addresses and _DAEMON.match(addresses[0])) or _DAEMON_NAME.search(sender):
         return True
-    return bool(_BOUNCE_SUBJECT.search(subject)) and not _REPLY_PREFIX.match(subject)
+    if _REPLY_PREFIX.match(subject):
+        return False
+    if _BOUNCE_SUBJECT.search(subject):
+        return True
+    # A notice sent with the null return path (as bounces are) that says the message did not get through.
+    return header(message, "Return-Path").strip() == "<>" and bool(_GAVE_UP.search(found.text[:3000]))
 
 
 def read_bounce(message: Message, found: Parts) -> Bounce:
@@ -147,7 +156,8 @@ def _from_report(message: Message, found: Parts, original_id: str | None) -> Bou
     if action == "delayed":
         return Bounce("delayed", recipient, status, code, diagnostic, original_id, "dsn.action_delayed")
     if action in ("delivered", "relayed", "expanded"):
-        return Bounce("auto_reply", recipient, status, code, diagnostic, original_id, f"dsn.action_{action}")
+        # Nothing failed: a delivery notice, sent automatically (no address or status to report).
+        return Bounce("auto_reply", None, None, None, diagnostic, original_id, f"dsn.action_{action}")
     if action != "failed" and status is None:
         return None
     kind, rule, policy = decide(status, code, diagnostic or found.text)
