@@ -99,6 +99,24 @@ def auto_headers(message: Message) -> str | None:
     return None
 
 
+_READ_SUBJECT = re.compile(
+    r"^\s*(read|přečteno|přečtená|gelesen|lu|leído|letto|not read|nepřečteno|ungelesen)\s*:", re.IGNORECASE
+)
+
+
+_WAS_READ = re.compile(
+    r"was read on|wurde am .{0,40}gelesen|byla .{0,30}přečtena|byla přečtena|a été lue", re.IGNORECASE
+)
+
+
+def is_read_receipt(message: Message, subject: str, text: str) -> bool:
+    """A client's read receipt sent without the RFC 8098 report ("Read: …", "Your message … was read on
+    …"): sent automatically, not by the person."""
+    if not _READ_SUBJECT.match(subject):
+        return False
+    return bool(message.get("Original-Message-ID")) or bool(_WAS_READ.search(text[:2000]))
+
+
 def is_challenge(subject: str, text: str) -> bool:
     return bool(_CHALLENGE.search(subject) or _CHALLENGE.search(text[:4000]))
 

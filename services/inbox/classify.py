@@ -84,7 +84,9 @@ def classify(raw: bytes) -> Classification:
         )
     own = own_text(found.text)
     kind: Kind
-    if autoreply.is_challenge(subject, own):
+    if found.report_type == "disposition-notification" or autoreply.is_read_receipt(message, subject, own):
+        kind, rule = "auto_reply", "report.read_receipt"
+    elif autoreply.is_challenge(subject, own):
         kind, rule = "challenge", "wording.challenge"
     elif found_rule := autoreply.auto_headers(message) or autoreply.auto_wording(subject, own):
         kind, rule = "auto_reply", found_rule

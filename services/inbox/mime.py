@@ -81,11 +81,13 @@ class Parts:
     """A report's `message/delivery-status` blocks, field names lower-case (the first: per message)."""
     original: Message | None = None
     """The message a bounce returns (`message/rfc822`) or its headers (`text/rfc822-headers`)."""
-    is_report: bool = False
+    report_type: str = ""
+    """A `multipart/report`'s `report-type` (delivery-status, disposition-notification, …), lower-case."""
 
 
 def parts(message: Message) -> Parts:
-    found = Parts(is_report=message.get_content_type() == "multipart/report")
+    report = message.get_content_type() == "multipart/report"
+    found = Parts(report_type=str(message.get_param("report-type") or "").lower() if report else "")
     plain: list[str] = []
     markup: list[str] = []
     for part in _walk(message, found):
@@ -104,6 +106,8 @@ def parts(message: Message) -> Parts:
 def _walk(message: Message, found: Parts) -> Iterator[Message]:
     """The leaf parts of the message itself; a returned original and a delivery status are set aside."""
     kind = message.get_content_type()
+    if kind in ("message/disposition-notification", "message/feedback-report"):
+        return
     if kind == "message/delivery-status":
         found.delivery_status = _status_blocks(message)
         return

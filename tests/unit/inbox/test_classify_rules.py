@@ -158,3 +158,27 @@ def test_auto_submitted_no_is_a_person() -> None:
 )
 def test_what_a_reply_answers(headers: dict[str, str], expected: str | None) -> None:
     assert classify(person("Ano, pošlete podklady.", **headers)).in_reply_to == expected
+
+
+MDN = (
+    b"From: Jana <jana@klient.cz>\r\nTo: ana@firma.cz\r\nSubject: Read: Nabidka spoluprace\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/report; report-type=disposition-notification; boundary="b1"\r\n\r\n'
+    b"--b1\r\nContent-Type: text/plain\r\n\r\nThe message sent on 7 Dec 2026 was displayed.\r\n"
+    b"--b1\r\nContent-Type: message/disposition-notification\r\n\r\n"
+    b"Final-Recipient: rfc822; jana@klient.cz\r\n"
+    b"Original-Message-ID: <0b9c3a8e-5f1d-4c47-9a51-2f3e8d6c7b10@firma.cz>\r\n"
+    b"Disposition: manual-action/MDN-sent-manually; displayed\r\n"
+    b"--b1--\r\n"
+)
+OUTLOOK_READ = (
+    b"From: Jana <jana@klient.cz>\r\nTo: ana@firma.cz\r\nSubject: Read: Nabidka spoluprace\r\n"
+    b"Content-Type: text/plain\r\n\r\n"
+    b"Your message\r\n\r\n  To: Jana\r\n  Subject: Nabidka spoluprace\r\n\r\nwas read on 7. 12. 2026 10:02.\r\n"
+)
+
+
+@pytest.mark.parametrize("raw", [MDN, OUTLOOK_READ], ids=["rfc8098", "outlook"])
+def test_a_read_receipt_is_automatic_not_a_reply(raw: bytes) -> None:
+    got = classify(raw)
+    assert (got.kind, got.rule) == ("auto_reply", "report.read_receipt")
