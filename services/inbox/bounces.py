@@ -57,9 +57,13 @@ _GAVE_UP = re.compile(
 _DAEMON = re.compile(
     r"^(mailer-daemon|mailer_daemon|mailerdaemon|mail-daemon|postmaster|mdaemon|bounce[sd]?)@", re.I
 )
-_DAEMON_NAME = re.compile(r"mail delivery (system|subsystem|service)|mailer.daemon|postmaster", re.IGNORECASE)
+_DAEMON_NAME = re.compile(
+    r"mail delivery (system|subsystem|service)|mailer.daemon|postmaster|<microsoftexchange[0-9a-f]{20,}@",
+    re.IGNORECASE,
+)
 _BOUNCE_SUBJECT = re.compile(
-    r"undeliver|undelivered mail|returned mail|delivery status notification|delivery (status )?failure|"
+    r"undeliver|nondeliverable|non-deliverable|failed delivery|delivery unsuccessful|unable to deliver|"
+    r"could not deliver|undelivered mail|returned mail|delivery status notification|delivery (status )?failure|"
     r"failure notice|mail delivery failed|delivery (has )?failed|could not be delivered|"
     r"message not delivered|non[- ]?delivery|delivery (delayed|notification)|delayed mail|"
     r"warning: (could not send|message .* delayed)|returned to sender|mail system error|"

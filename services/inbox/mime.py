@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
-from email.header import decode_header, make_header
+from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.policy import compat32
 
@@ -36,11 +36,27 @@ def header(message: Message, name: str) -> str:
     value = message.get(name)
     if value is None:
         return ""
-    text = str(value)
+    if isinstance(value, Header):
+        # Raw 8-bit bytes in a header (RFC 6532 UTF-8, or a legacy charset): read as UTF-8, else Latin-1.
+        text = "".join(_eight_bit(chunk, charset) for chunk, charset in decode_header(value))
+    else:
+        text = str(value)
     if "=?" in text:
         with contextlib.suppress(ValueError, LookupError, UnicodeError):
             text = str(make_header(decode_header(text)))
     return " ".join(text.split())
+
+
+def _eight_bit(chunk: bytes | str, charset: str | None) -> str:
+    if isinstance(chunk, str):
+        return chunk
+    if charset and charset != "unknown-8bit":
+        with contextlib.suppress(LookupError, UnicodeDecodeError):
+            return chunk.decode(charset)
+    try:
+        return chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return chunk.decode("latin-1")
 
 
 def message_ids(value: str) -> list[str]:

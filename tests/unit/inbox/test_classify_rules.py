@@ -182,3 +182,31 @@ OUTLOOK_READ = (
 def test_a_read_receipt_is_automatic_not_a_reply(raw: bytes) -> None:
     got = classify(raw)
     assert (got.kind, got.rule) == ("auto_reply", "report.read_receipt")
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Undeliverable: Nabidka",
+        "Nondeliverable mail",
+        "Failed delivery",
+        "Mail delivery failed: returning message to sender",
+        "Returned mail: see transcript for details",
+        "Delivery Status Notification (Failure)",
+        "Nedoručitelné: Nabídka",
+        "Unzustellbar: Angebot",
+        "failure notice",
+    ],
+)
+def test_a_bounce_subject_without_a_report_is_a_bounce_and_soft_when_nothing_says_more(subject: str) -> None:
+    raw = (
+        f"From: Notices <notices@mx.klient.cz>\r\nTo: ana@firma.cz\r\nSubject: {subject}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nYour message could not be delivered.\r\n"
+    ).encode()
+    got = classify(raw)
+    assert (got.kind, got.rule) == ("soft_bounce", "prose.unknown_format_soft")
+
+
+def test_a_persons_re_reply_about_a_bounce_is_a_reply() -> None:
+    raw = person("My old address bounced, please write to this one.", Subject="Re: Undeliverable: Nabídka")
+    assert classify(raw).kind == "reply"
