@@ -50,7 +50,7 @@ _CHALLENGE = re.compile(
 
 # An absence, in the present (an out-of-office text), and what such texts go on to say.
 _ABSENT = re.compile(
-    r"\b(i am|i['\u2019]m|we are|we're)\s+(currently |now |presently )?(out of (the )?office|away|on (annual |parental |sick )?"
+    r"\b(i am|i['\u2019]m|we are|we're)\s+(currently |now |presently )?(out of (the )?office|out|away|on (annual |parental |sick )?"
     r"(leave|vacation|holiday|holidays)|travell?ing|not in the office|out of town|unavailable|off)\b|"
     r"\bout of (the )?office (until|till|through|from)\b|\b(currently|presently) (out of (the )?office|away|on leave)\b|"
     r"\bi (will|shall) be (out of (the )?office|away|on (leave|vacation|holiday)) (until|till|through|from)\b|"
@@ -60,7 +60,11 @@ _ABSENT = re.compile(
     r"\b(čerpám|mám) dovolenou|\bnepřítomn(ý|á|a|en|na) (do|od)\b|"
     r"\bbin\s+(derzeit |zurzeit |momentan |aktuell |gerade )?(nicht im büro|abwesend|im urlaub|außer haus|"
     r"nicht erreichbar|auf (dienst)?reise)|\b(befinde mich|bin) (derzeit |zurzeit )?im urlaub|"
-    r"\bnicht im büro\b",
+    r"\bnicht im büro\b|"
+    r"\bnicht mehr (in unserem unternehmen|in unserem hause|bei uns|für uns|im unternehmen|bei der firma) "
+    r"(tätig|beschäftigt)|\bhat (unser unternehmen|das unternehmen|uns) verlassen|"
+    r"\b(už|již) (ve společnosti|ve firmě|u nás|pro nás) (nepracuje|nepůsobí)|\bopustil(a)? (naši )?(společnost|firmu)|"
+    r"\bno longer (works|employed|working) (at|with|for)\b",
     re.IGNORECASE,
 )
 _AUTO_SIGNS = re.compile(
@@ -77,7 +81,9 @@ _AUTO_SIGNS = re.compile(
     r"\bab (dem |den )?\d{1,2}\.|\bwieder (erreichbar|im büro|da)|\bbis (zum |einschließlich )?\d{1,2}\.|"
     r"\bbis (einschließlich )?\w+, (den )?\d|eingeschränkt(em)? (zugriff|erreichbar)|in dringenden fällen|"
     r"wenden sie sich (bitte )?an|automatisch (generiert|erstellt|versendet)|automatische (antwort|nachricht)|"
-    r"nach meiner rückkehr|keine weiterleitung",
+    r"nach meiner rückkehr|keine weiterleitung|nicht weitergeleitet|wird nicht gelesen|"
+    r"(richten|wenden) sie (sich|ihre anfrage|ihre e-?mail)|nebude (přeposlán|přečten|čten)|"
+    r"(kontaktujte|pište) (prosím )?(na|kolegu|kolegyni)",
     re.IGNORECASE,
 )
 

@@ -35,7 +35,7 @@ _NO_SUCH_ADDRESS = re.compile(
     r"address rejected: user unknown|not a valid (mailbox|recipient)|mailbox is disabled|account (has been )?disabled|"
     r"neexistuje|neznám(ý|á) (příjemce|uživatel|adresa)|nebyla nalezena|"
     r"(empfänger|benutzer|adresse|postfach|mailbox|nutzer)( ist)? unbekannt|unbekannte(r)? (empfänger|benutzer)|"
-    r"existiert nicht|gibt es nicht|nicht gefunden",
+    r"existiert nicht|gibt es nicht|nicht gefunden|not listed in (the )?([\w ]{0,30})?(directory|address book)",
     re.IGNORECASE,
 )
 _STILL_TRYING = re.compile(
@@ -185,6 +185,18 @@ def _from_prose(message: Message, found: Parts, original_id: str | None) -> Boun
     return Bounce(kind, recipient, status, code, diagnostic, original_id, f"prose.{rule}", policy)
 
 
+# "May not exist, or you lack permission": a guess, not a statement that the address does not exist.
+_HEDGED = re.compile(
+    r"may not exist|might not exist|may have been (deleted|removed)|or you (do not|don't|may not) have|"
+    r"možná neexistuje|nebo nemáte|existiert möglicherweise nicht|oder sie haben keine",
+    re.IGNORECASE,
+)
+
+
+def _no_such_address(text: str) -> bool:
+    return bool(_NO_SUCH_ADDRESS.search(text)) and not _HEDGED.search(text)
+
+
 def decide(status: str | None, code: int | None, diagnostic: str) -> tuple[BounceKind, str, bool]:
     """Hard or soft, by the enhanced status and then the words (see the module); the rule's name, and
     whether it is a policy block."""
@@ -195,16 +207,16 @@ def decide(status: str | None, code: int | None, diagnostic: str) -> tuple[Bounc
         if klass == "5":
             if subject == "7":
                 return "soft_bounce", "status_5_7_policy", True
-            if subject == "1" and detail not in ("0", "7", "8"):
+            if subject == "1" and detail not in ("7", "8"):
                 return "hard_bounce", "status_5_1_bad_address", False
             if (subject, detail) == ("2", "1"):
                 return "hard_bounce", "status_5_2_1_disabled", False
-            if detail == "0" and _NO_SUCH_ADDRESS.search(diagnostic):
+            if detail == "0" and _no_such_address(diagnostic):
                 return "hard_bounce", "status_generic_no_such_address", False
             return "soft_bounce", f"status_5_{subject}_not_the_address", False
-    if code is not None and code >= 500 and _NO_SUCH_ADDRESS.search(diagnostic):
+    if code is not None and code >= 500 and _no_such_address(diagnostic):
         return "hard_bounce", "smtp_5xx_no_such_address", False
-    if code is None and _NO_SUCH_ADDRESS.search(diagnostic):
+    if code is None and _no_such_address(diagnostic):
         return "hard_bounce", "words_no_such_address", False
     if code is not None and code < 500:
         return "soft_bounce", "smtp_4xx_temporary", False

@@ -19,6 +19,7 @@ from services.inbox.classify import KINDS, classify
         ("5.1.10", 550, "RESOLVER.ADR.RecipientNotFound", "hard_bounce", False),
         ("5.1.2", 550, "Host or domain name not found", "hard_bounce", False),
         ("5.2.1", 550, "mailbox disabled", "hard_bounce", False),
+        ("5.1.0", 550, "#5.1.0 Address rejected", "hard_bounce", False),
         # About our sender's address, not the lead's.
         ("5.1.7", 550, "bad sender's mailbox address syntax", "soft_bounce", False),
         ("5.1.8", 553, "sender address rejected: domain not found", "soft_bounce", False),
@@ -40,6 +41,10 @@ from services.inbox.classify import KINDS, classify
         (None, 451, "Temporary local problem", "soft_bounce", False),
         (None, None, "The message could not be delivered", "soft_bounce", False),
         (None, None, "The email account that you tried to reach does not exist", "hard_bounce", False),
+        (None, None, "User jan not listed in Domino Directory", "hard_bounce", False),
+        # A guess is not a statement.
+        (None, 550, "The group may not exist, or you do not have permission to post", "soft_bounce", False),
+        (None, None, "Skupina možná neexistuje, nebo nemáte oprávnění", "soft_bounce", False),
     ],
 )
 def test_hard_or_soft(status: str | None, code: int | None, diagnostic: str, kind: str, policy: bool) -> None:
