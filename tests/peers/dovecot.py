@@ -5,6 +5,7 @@ runs as `dovecot`), mail belongs to uid 65534."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from tests.peers.fakemx import free_port
 from tests.peers.submission import Certificate
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+MAIL_UID = 65534
 
 CONFIG = """\
 base_dir = {folder}/run
@@ -69,6 +71,13 @@ class Dovecot:
 
     def start(self) -> Dovecot:
         self.folder.chmod(0o755)
+        # Mail belongs to uid 65534 (dovecot refuses uid 0): its homes must be writable by it.
+        home = self.folder / "home"
+        home.mkdir(exist_ok=True)
+        if os.geteuid() == 0:
+            os.chown(home, MAIL_UID, MAIL_UID)
+        else:
+            home.chmod(0o777)
         (self.folder / "users").write_text(f"{self.username}:{{PLAIN}}{self.password}\n")
         config = self.folder / "dovecot.conf"
         config.write_text(
@@ -98,7 +107,8 @@ class Dovecot:
         except OSError:
             return False
 
-    def stop(self) -> None:
+    def stop_server(self) -> None:
+        """Stop dovecot, keeping its mail (`start` runs it again on the same ports)."""
         if self._process is not None:
             self._process.terminate()
             try:
@@ -107,4 +117,7 @@ class Dovecot:
                 self._process.kill()
                 self._process.wait()
             self._process = None
+
+    def stop(self) -> None:
+        self.stop_server()
         shutil.rmtree(self.folder, ignore_errors=True)
