@@ -35,7 +35,8 @@ _CHALLENGE = re.compile(
     r"approved senders?( list)?|guest list|whitelist|allow ?list request|spam ?arrest|boxbe|"
     r"challenge[- ]response|protect(ing)? (myself|me|my inbox) (from|against) spam|"
     r"ověř(en[íi]|te)( odesílatele| že jste člověk)?|potvrďte,? že (jste|nejste)|"
-    r"bestätigen sie,? dass sie (ein )?mensch|absenderüberprüfung|absender(verifizierung|bestätigung)|"
+    r"bestätigen sie,?( \w+,?){0,3} dass sie (ein )?mensch|zugelassenen absender|"
+    r"not (yet )?on (my|the|our) (list of )?(approved|allowed|permitted) senders|absenderüberprüfung|absender(verifizierung|bestätigung)|"
     r"bitte bestätigen sie ihre (e-?mail|nachricht|adresse)|"
     r"confirm (that )?you are a (real )?(person|human)|please confirm your (message|address|e-?mail)|"
     r"only accepts? (mail|e-?mails?|messages) from (senders|people|addresses) who|"
@@ -60,7 +61,13 @@ _ABSENT = re.compile(
     r"\b(čerpám|mám) dovolenou|\bnepřítomn(ý|á|a|en|na) (do|od)\b|"
     r"\bbin\s+(derzeit |zurzeit |momentan |aktuell |gerade )?(nicht im büro|abwesend|im urlaub|außer haus|"
     r"nicht erreichbar|auf (dienst)?reise)|\b(befinde mich|bin) (derzeit |zurzeit )?im urlaub|"
-    r"\bnicht im büro\b|"
+    r"\bnicht im büro\b|\b(befinde mich|bin) .{0,60}?\b(im urlaub|nicht im büro|abwesend|außer haus)\b|"
+    r"\b(our |the )?(office|company|firm) (is|will be) closed\b|\bclosed (for|over) (the )?(christmas|holidays?|new year)|"
+    r"\bbetriebsurlaub\b|\b(büro|firma|unternehmen) (ist|bleibt) .{0,30}geschlossen|"
+    r"\b(kancelář|firma|provozovna) (je|bude) .{0,30}(zavřená|uzavřena|zavřena)|"
+    r"\b(this |the )?(mailbox|inbox|e-?mail address|address|account) is no longer (monitored|in use|active|checked|read)|"
+    r"\b(diese|die) (e-?mail-?adresse|adresse|mailbox|postfach) (wird|ist) nicht mehr (überwacht|gelesen|aktiv|genutzt|betreut)|"
+    r"\b(tato|tahle) (e-?mailová )?(adresa|schránka) (již |už )?není (sledována|používána|aktivní|čtena)|"
     r"\bnicht mehr (in unserem unternehmen|in unserem hause|bei uns|für uns|im unternehmen|bei der firma) "
     r"(tätig|beschäftigt)|\bhat (unser unternehmen|das unternehmen|uns) verlassen|"
     r"\b(už|již) (ve společnosti|ve firmě|u nás|pro nás) (nepracuje|nepůsobí)|\bopustil(a)? (naši )?(společnost|firmu)|"
@@ -74,7 +81,7 @@ _AUTO_SIGNS = re.compile(
     r"(respond|reply|answer|get back to you)( to your (e-?mail|message))? (as soon as possible |asap )?"
     r"(upon|on|after) my return|"
     r"(this is an |this message is an )?automat(ic|ed|ically) (reply|response|generated|message|sent)|"
-    r"will not be forwarded|(will|won't) be (read|answered)|"
+    r"will not be (forwarded|read|answered)|(will|won't) be (read|answered)|(i'll|i will) (be back|get back to you)|"
     r"\b(zpět|zpátky) (budu )?(v|od|dne|\d)|\bbudu (zpět|zpátky|k dispozici)|\bvrátím se\b|\bdo \d{1,2}\. ?\d{1,2}\.|"
     r"omezen(ý|ým) přístup|v naléhavých případech|obraťte se (prosím )?na|automaticky (vygenerovan|odeslan|generovan)|"
     r"automatick(á|ou) odpověď|po (mém )?návratu|"
@@ -123,13 +130,41 @@ def is_read_receipt(message: Message, subject: str, text: str) -> bool:
     return bool(message.get("Original-Message-ID")) or bool(_WAS_READ.search(text[:2000]))
 
 
+# Words one of which every challenge pattern holds: a text without any is no challenge, and the pattern,
+# a long alternation, need not run over it.
+_CHALLENGE_WORDS = (
+    "verif",
+    "human",
+    "mensch",
+    "člověk",
+    "approved",
+    "allow",
+    "whitelist",
+    "guest list",
+    "spam",
+    "boxbe",
+    "challenge",
+    "confirm",
+    "bestätig",
+    "potvrď",
+    "ověř",
+    "zugelassen",
+    "held",
+    "absender",
+    "odesílatel",
+)
+
+
 def is_challenge(subject: str, text: str) -> bool:
+    head = (subject + "\n" + text[:4000]).lower()
+    if not any(word in head for word in _CHALLENGE_WORDS):
+        return False
     return bool(_CHALLENGE.search(subject) or _CHALLENGE.search(text[:4000]))
 
 
 def auto_wording(subject: str, own: str) -> str | None:
     """The rule, when the subject or the sender's own words are an automatic reply's."""
-    head = own[:3000]
+    head = " ".join(own[:3000].split())  # a phrase broken over lines reads as one
     if _AUTO_SUBJECT.search(subject) and not re.match(r"^\s*(re|aw|odp|antw)\s*:", subject, re.IGNORECASE):
         return "subject.auto_reply"
     if _ABSENT.search(head) and _AUTO_SIGNS.search(head):

@@ -12,10 +12,10 @@ else Exchange's `X-MS-Exchange-Parent-Message-Id`; a bounce's is the returned or
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from email.message import Message
-from email.utils import parseaddr
 from typing import Literal
 
 from services.inbox import autoreply
@@ -115,5 +115,12 @@ def _answers(message: Message) -> str | None:
 
 
 def _address(value: str) -> str | None:
-    address = parseaddr(value)[1]
+    """The address of a From header ("Name <a@b.cz>" or a bare address)."""
+    bracketed = _BRACKETED.search(value)
+    found = bracketed.group(1) if bracketed else _BARE.search(value)
+    address = found if isinstance(found, str) else (found.group(0) if found else "")
     return address.lower() if "@" in address else None
+
+
+_BRACKETED = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
+_BARE = re.compile(r"[^\s<>\"',;:()]+@[^\s<>\"',;:()]+")

@@ -17,6 +17,7 @@ from email import message_from_bytes
 from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.policy import compat32
+from typing import Any
 
 # More text than this is not read: the decision is in the first screens of a message.
 TEXT_LIMIT = 64 * 1024
@@ -33,7 +34,7 @@ def parse(raw: bytes) -> Message:
 
 def header(message: Message, name: str) -> str:
     """A header's value, encoded words decoded, folded onto one line; "" when absent or unreadable."""
-    value = message.get(name)
+    value = _index(message).get(name.lower())
     if value is None:
         return ""
     if isinstance(value, Header):
@@ -45,6 +46,18 @@ def header(message: Message, name: str) -> str:
         with contextlib.suppress(ValueError, LookupError, UnicodeError):
             text = str(make_header(decode_header(text)))
     return " ".join(text.split())
+
+
+def _index(message: Message) -> dict[str, Any]:
+    """The message's headers by lower-case name, the first of each (as `Message.get` finds it), built once:
+    `Message.get` lowercases every header's name on each call, and a message has dozens of `Received`."""
+    index: dict[str, Any] | None = getattr(message, "_leadflow_headers", None)
+    if index is None:
+        index = {}
+        for key, value in message.items():
+            index.setdefault(key.lower(), value)
+        message._leadflow_headers = index  # type: ignore[attr-defined]
+    return index
 
 
 def _eight_bit(chunk: bytes | str, charset: str | None) -> str:

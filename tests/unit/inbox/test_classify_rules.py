@@ -215,3 +215,17 @@ def test_a_bounce_subject_without_a_report_is_a_bounce_and_soft_when_nothing_say
 def test_a_persons_re_reply_about_a_bounce_is_a_reply() -> None:
     raw = person("My old address bounced, please write to this one.", Subject="Re: Undeliverable: Nabídka")
     assert classify(raw).kind == "reply"
+
+
+@pytest.mark.parametrize(
+    ("from_header", "sender"),
+    [
+        ("Jana Dvořáková <Jana@Klient.cz>", "jana@klient.cz"),
+        ('"Doe, John" <john.doe@example.de>', "john.doe@example.de"),
+        ("jan@klient.cz", "jan@klient.cz"),
+        ("jan@klient.cz (Jan Novák)", "jan@klient.cz"),
+        ("Undisclosed", None),
+    ],
+)
+def test_the_sender_is_the_from_address(from_header: str, sender: str | None) -> None:
+    assert classify(person("Ano.", From=from_header)).sender == sender
