@@ -2,9 +2,10 @@
 the decision (`leadflow inbox classify` prints it; the inbox service stores it).
 
 The order: a bounce or a delay (a delivery report, an MTA's prose, mail from a mailer daemon) — an
-auto-reply header on a bounce does not make it an auto-reply; a challenge ("verify you are human"), which
-often carries auto-reply headers too; an auto-reply (RFC 3834 and the servers' headers, then the subject,
-then the wording of the sender's own text); otherwise a person wrote back.
+auto-reply header on a bounce does not make it an auto-reply; a read receipt (automatic); a challenge
+("verify you are human"), which often carries auto-reply headers too; an auto-reply (RFC 3834 and the
+servers' headers, then the subject, then the wording of the sender's own text); otherwise a person wrote
+back.
 
 Linking: the outbound message a reply answers is its `In-Reply-To`, else the last of its `References`,
 else Exchange's `X-MS-Exchange-Parent-Message-Id`; a bounce's is the returned original's `Message-ID`.
@@ -25,6 +26,9 @@ from services.inbox.return_date import message_date, return_date
 
 Kind = Literal["hard_bounce", "soft_bounce", "delayed", "auto_reply", "reply", "challenge"]
 KINDS: tuple[Kind, ...] = ("hard_bounce", "soft_bounce", "delayed", "auto_reply", "reply", "challenge")
+
+_BRACKETED = re.compile(r"<(?P<address>[^<>\s]+@[^<>\s]+)>")
+_BARE = re.compile(r"(?P<address>[^\s<>\"',;:()]+@[^\s<>\"',;:()]+)")
 
 
 @dataclass(frozen=True)
@@ -116,11 +120,5 @@ def _answers(message: Message) -> str | None:
 
 def _address(value: str) -> str | None:
     """The address of a From header ("Name <a@b.cz>" or a bare address)."""
-    bracketed = _BRACKETED.search(value)
-    found = bracketed.group(1) if bracketed else _BARE.search(value)
-    address = found if isinstance(found, str) else (found.group(0) if found else "")
-    return address.lower() if "@" in address else None
-
-
-_BRACKETED = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
-_BARE = re.compile(r"[^\s<>\"',;:()]+@[^\s<>\"',;:()]+")
+    found = _BRACKETED.search(value) or _BARE.search(value)
+    return found.group("address").lower() if found else None
