@@ -24,7 +24,9 @@ _AUTO_SUBJECT = re.compile(
     r"automatische (antwort|benachrichtigung)|automatická odpověď)"
     r"|\b(out of (the )?office|automatic reply|auto(matic)? response|abwesenheitsnotiz|automatische antwort|"
     r"automatická odpověď|mimo kancelář|we (have )?received your (request|message|e-?mail)|"
-    r"ticket (received|created)|your request has been received)",
+    r"ticket (received|created)|your request has been received|eingangsbestätigung|"
+    r"ihre (anfrage|nachricht) (ist|wurde) .{0,30}(eingegangen|erfasst|registriert)|"
+    r"(váš|vaše) (požadavek|dotaz|zpráva) (byl|byla) .{0,20}(přijat|přijata|zaevidován|zaevidována))",
     re.IGNORECASE,
 )
 
@@ -63,7 +65,12 @@ _ABSENT = re.compile(
     r"nicht erreichbar|auf (dienst)?reise)|\b(befinde mich|bin) (derzeit |zurzeit )?im urlaub|"
     r"\bnicht im büro\b|\b(befinde mich|bin) .{0,60}?\b(im urlaub|nicht im büro|abwesend|außer haus)\b|"
     r"\b(our |the )?(office|company|firm) (is|will be) closed\b|\bclosed (for|over) (the )?(christmas|holidays?|new year)|"
-    r"\bbetriebsurlaub\b|\b(büro|firma|unternehmen) (ist|bleibt) .{0,30}geschlossen|"
+    r"\bbetriebsurlaub\b|\bpoštu (ne)?vyřizuj|\bnevyřizuji (poštu|e-?maily|zprávy)|\bz důvodu (vánočních )?(svátků|dovolené)|"
+    r"\bv kanceláři (budu|jsem) (opět |zase |znovu |zpět )?(od|v|dne)\b|"
+    r"\b(this |the )?(e-?mail )?(address|mailbox|account) will be (closed|deactivated|discontinued|deleted)|"
+    r"\b(tato |tahle )?(e-?mailová )?(adresa|schránka) bude (zrušena|uzavřena|deaktivována)|"
+    r"\b(dieses?|die|das) (e-?mail-?adresse|adresse|mailbox|postfach|e-?mail-?konto|konto) ((wird|ist) )?"
+    r"(nicht|nicht mehr|nicht regelmäßig|nicht länger) (überwacht|gelesen|aktiv|genutzt|betreut)|\b(büro|firma|unternehmen) (ist|bleibt) .{0,30}geschlossen|"
     r"\b(kancelář|firma|provozovna) (je|bude) .{0,30}(zavřená|uzavřena|zavřena)|"
     r"\b(this |the )?(mailbox|inbox|e-?mail address|address|account) is no longer (monitored|in use|active|checked|read)|"
     r"\b(diese|die) (e-?mail-?adresse|adresse|mailbox|postfach) (wird|ist) nicht mehr (überwacht|gelesen|aktiv|genutzt|betreut)|"
@@ -81,7 +88,10 @@ _AUTO_SIGNS = re.compile(
     r"(respond|reply|answer|get back to you)( to your (e-?mail|message))? (as soon as possible |asap )?"
     r"(upon|on|after) my return|"
     r"(this is an |this message is an )?automat(ic|ed|ically) (reply|response|generated|message|sent)|"
-    r"will not be (forwarded|read|answered)|(will|won't) be (read|answered)|(i'll|i will) (be back|get back to you)|"
+    r"will not be (forwarded|read|answered)|(has|have) not been forwarded|(is|are) not (being )?forwarded|"
+    r"please contact \S+@|(please )?(write|send|e-?mail) (to|us at) \S+@|pište (prosím )?na \S+@|"
+    r"schreiben sie (uns )?(bitte )?an \S+@|contact us at \S+@|kontaktujte (prosím )?\S+@|wenden sie sich (bitte )?an \S+@|"
+    r"volejte prosím|rufen sie (uns |mich )?(bitte )?.{0,80}\ban\b|(will|won't) be (read|answered)|(i'll|i will) (be back|get back to you)|"
     r"\b(zpět|zpátky) (budu )?(v|od|dne|\d)|\bbudu (zpět|zpátky|k dispozici)|\bvrátím se\b|\bdo \d{1,2}\. ?\d{1,2}\.|"
     r"omezen(ý|ým) přístup|v naléhavých případech|obraťte se (prosím )?na|automaticky (vygenerovan|odeslan|generovan)|"
     r"automatick(á|ou) odpověď|po (mém )?návratu|"
@@ -155,6 +165,18 @@ _CHALLENGE_WORDS = (
 )
 
 
+# Gone for good (left the company, an address closed or unread): such a text states no return.
+_GONE = re.compile(
+    r"no longer (works|employed|working|with|monitored|in use|active)|has left|will be (closed|deactivated|deleted)|"
+    r"nicht mehr|verlassen|bude (zrušena|uzavřena|deaktivována)|(už|již) .{0,20}nepracuje|opustil",
+    re.IGNORECASE,
+)
+
+
+def gone_for_good(text: str) -> bool:
+    return bool(_GONE.search(" ".join(text[:3000].split())))
+
+
 def is_challenge(subject: str, text: str) -> bool:
     head = (subject + "\n" + text[:4000]).lower()
     if not any(word in head for word in _CHALLENGE_WORDS):
@@ -171,6 +193,8 @@ def auto_wording(subject: str, own: str) -> str | None:
         return "wording.absence"
     if re.search(
         r"automat(ic|ed|ically) (reply|response|generated)|automatische antwort|automatická odpověď|"
+        r"(ihre anfrage|your (request|ticket|case|enquiry)|váš (požadavek|dotaz)) (wurde|has been|was|byl)"
+        r" .{0,40}(erfasst|eingegangen|received|created|logged|registered|přijat|zaevidován)|"
         r"tato zpráva (byla )?(vygenerována|odeslána|generována) automaticky|"
         r"diese nachricht wurde automatisch",
         head,

@@ -35,7 +35,8 @@ _NO_SUCH_ADDRESS = re.compile(
     r"address rejected: user unknown|not a valid (mailbox|recipient)|mailbox is disabled|account (has been )?disabled|"
     r"neexistuje|neznám(ý|á) (příjemce|uživatel|adresa)|nebyla nalezena|"
     r"(empfänger|benutzer|adresse|postfach|mailbox|nutzer)( ist)? unbekannt|unbekannte(r)? (empfänger|benutzer)|"
-    r"existiert nicht|gibt es nicht|nicht gefunden|not listed in (the )?([\w ]{0,30})?(directory|address book)",
+    r"existiert nicht|gibt es nicht|nicht gefunden|(doesn't|does not) have an? [\w.-]+ account|no such account|"
+    r"not listed in (the )?([\w ]{0,30})?(directory|address book)",
     re.IGNORECASE,
 )
 _STILL_TRYING = re.compile(
@@ -56,6 +57,14 @@ _GAVE_UP = re.compile(
 # Who sends bounces, and how their subjects read.
 _DAEMON = re.compile(
     r"^(mailer-daemon|mailer_daemon|mailerdaemon|mail-daemon|postmaster|mdaemon|bounce[sd]?)@", re.I
+)
+_LIST_MANAGER = re.compile(
+    r"^[^@]+-(owner|bounces|admin|request)@|^(sympa|mailman|listserv|majordomo)@", re.I
+)
+_LIST_REFUSAL = re.compile(
+    r"(automatically |has been |was )rejected|not allowed to post|unknown list|no such list|"
+    r"(wurde|ist) abgelehnt|nicht berechtigt|byla odmítnuta|nemáte oprávnění",
+    re.IGNORECASE,
 )
 _DAEMON_NAME = re.compile(
     r"mail delivery (system|subsystem|service)|mailer.daemon|postmaster|<microsoftexchange[0-9a-f]{20,}@",
@@ -120,6 +129,10 @@ def looks_like_bounce(message: Message, found: Parts) -> bool:
     subject = header(message, "Subject")
     if (addresses and _DAEMON.match(addresses[0])) or _DAEMON_NAME.search(sender):
         return True
+    if addresses and _LIST_MANAGER.match(addresses[0]) and _LIST_REFUSAL.search(found.text[:3000]):
+        return (
+            True  # a mailing list refused the message (Mailman, Sympa: from its -owner or -bounces address)
+        )
     if _REPLY_PREFIX.match(subject):
         return False
     if _BOUNCE_SUBJECT.search(subject):

@@ -96,7 +96,8 @@ def classify(raw: bytes) -> Classification:
         kind, rule = "auto_reply", found_rule
     else:
         kind, rule = "reply", "default.person"
-    back = return_date(own, message_date(header(message, "Date"))) if kind == "auto_reply" else None
+    absent = kind == "auto_reply" and rule != "report.read_receipt" and not autoreply.gone_for_good(own)
+    back = return_date(own, message_date(header(message, "Date"))) if absent else None
     return Classification(
         kind=kind,
         rule=rule,

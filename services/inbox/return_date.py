@@ -25,6 +25,10 @@ _TRIGGER = re.compile(
     r"\b(bis( zum| einschließlich| inklusive)?|ab( dem| den)?|wieder( ab| am)?|zurück( am| ab)?|am)\b",
     re.IGNORECASE,
 )
+_WEEK = re.compile(r"\b(kalenderwoche|kw|calendar week|week|týdnu|týden)\s*(\d{1,2})\b", re.IGNORECASE)
+_WEEKDAY_DAY = re.compile(
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b", re.IGNORECASE
+)
 _NUMERIC = re.compile(r"(?<![\d.])(\d{1,2})\.\s?(\d{1,2})\.(?:\s?(\d{4}|\d{2})(?!\d))?")
 _ISO = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 # A month's name or abbreviation in English, Czech (both cases) or German (Austria's "Jänner" and "Feber"
@@ -120,6 +124,11 @@ def _dates_in(window: str, sent: date, *, month_first: bool) -> list[date]:
             first, second = second, first
         out.extend(_in_year(first, second, match.group(3), sent))
         taken.append(match.span())
+    for match in _WEEK.finditer(window):
+        out.extend(_week_monday(int(match.group(2)), sent))
+    if not out:
+        for match in _WEEKDAY_DAY.finditer(window):
+            out.extend(_day_of_month(int(match.group(1)), sent))
     for match in _WORDED.finditer(window):
         if _inside(match.span(), taken):
             continue
@@ -128,6 +137,29 @@ def _dates_in(window: str, sent: date, *, month_first: bool) -> list[date]:
             year = re.search(r"\d{4}", match.group(0))
             out.extend(_in_year(parsed.day, parsed.month, year.group(0) if year else None, sent))
     return out
+
+
+def _week_monday(week: int, sent: date) -> list[date]:
+    """The Monday of ISO week `week`, the next such from `sent` ("ab Kalenderwoche 2", "KW 2")."""
+    for year in (sent.year, sent.year + 1):
+        try:
+            monday = date.fromisocalendar(year, week, 1)
+        except ValueError:
+            continue
+        if monday >= sent - timedelta(days=6):
+            return [max(monday, sent)]
+    return []
+
+
+def _day_of_month(day: int, sent: date) -> list[date]:
+    """A day named with its weekday but no month ("until Monday 14th"): the next such day within a month."""
+    for months in (0, 1):
+        month = (sent.month - 1 + months) % 12 + 1
+        year = sent.year + (sent.month - 1 + months) // 12
+        found = _valid(year, month, day)
+        if found and found[0] >= sent:
+            return found
+    return []
 
 
 def _inside(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:

@@ -229,3 +229,14 @@ def test_a_persons_re_reply_about_a_bounce_is_a_reply() -> None:
 )
 def test_the_sender_is_the_from_address(from_header: str, sender: str | None) -> None:
     assert classify(person("Ano.", From=from_header)).sender == sender
+
+
+def test_an_address_closed_for_good_states_no_return() -> None:
+    raw = person(
+        "Thank you for your email. Please note that this address will be closed on 30 June 2027."
+        " Please write to obchod@novafirma.cz.",
+        Subject="This address will be closed",
+        Date="Mon, 7 Dec 2026 10:00:00 +0100",
+    )
+    got = classify(raw)
+    assert (got.kind, got.return_date) == ("auto_reply", None)

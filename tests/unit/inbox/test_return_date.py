@@ -28,6 +28,8 @@ SENT = date(2026, 12, 18)
         ("Ich bin bis einschließlich 9. Januar nicht erreichbar.", date(2027, 1, 9)),
         ("Back on 2027-01-07.", date(2027, 1, 7)),
         ("Ich bin bis 12. Jänner nicht im Büro.", date(2027, 1, 12)),  # Austrian: read by dateparser
+        ("Ich bin ab Kalenderwoche 2 wieder im Büro.", date(2027, 1, 11)),  # the Monday of ISO week 2
+        ("I'm away until Monday 21st.", date(2026, 12, 21)),
         ("Zurück am 31.12.2026", date(2026, 12, 31)),
         # No date, a past date, or a number that is not a date.
         ("I am out of the office with limited access to email.", None),
