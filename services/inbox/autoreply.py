@@ -25,29 +25,37 @@ _AUTO_SUBJECT = re.compile(
     r"|\b(out of (the )?office|automatic reply|auto(matic)? response|abwesenheitsnotiz|automatische antwort|"
     r"automatická odpověď|mimo kancelář|we (have )?received your (request|message|e-?mail)|"
     r"ticket (received|created)|your request has been received|eingangsbestätigung|"
+    r"^\s*thanks? (you )?for (contacting|reaching out|your (message|e-?mail|inquiry|enquiry|request))|"
+    r"^\s*(vielen )?dank für ihre (nachricht|anfrage|e-?mail)|^\s*děkujeme za (vaši|váš) (zprávu|dotaz|e-?mail)|"
     r"ihre (anfrage|nachricht) (ist|wurde) .{0,30}(eingegangen|erfasst|registriert)|"
     r"(váš|vaše) (požadavek|dotaz|zpráva) (byl|byla) .{0,20}(přijat|přijata|zaevidován|zaevidována))",
     re.IGNORECASE,
 )
 
+# A challenge-response system's sentences: one is enough.
 _CHALLENGE = re.compile(
     r"verify (that )?you are (a )?human|prove (that )?you('re| are) (a )?human|"
-    r"(awaiting|pending|requires?) (your )?verification|sender verification|verify your (e-?mail|message|address)|"
+    r"(awaiting|pending|requires?) (your )?verification|verify your (e-?mail|message|address)|"
     r"complete the verification|click (on )?the link below to (verify|confirm|be added|complete)|"
-    r"approved senders?( list)?|guest list|whitelist|allow ?list request|spam ?arrest|boxbe|"
     r"challenge[- ]response|protect(ing)? (myself|me|my inbox) (from|against) spam|"
-    r"ověř(en[íi]|te)( odesílatele| že jste člověk)?|potvrďte,? že (jste|nejste)|"
-    r"bestätigen sie,?( \w+,?){0,3} dass sie (ein )?mensch|zugelassenen absender|"
-    r"not (yet )?on (my|the|our) (list of )?(approved|allowed|permitted) senders|absenderüberprüfung|absender(verifizierung|bestätigung)|"
+    r"ověř(te|ení),? že jste člověk|potvrďte,? že (jste|nejste)|nejste robot|(zpráva|e-?mail) .{0,80}byla zadržena|"
+    r"(you are|you're|that you are) not a (ro)?bot|kein (roboter|automatisiertes programm)|"
+    r"bestätigen sie,?( \w+,?){0,3} dass sie (ein )?mensch|"
+    r"not (yet )?on (my|the|our) (list of )?(approved|allowed|permitted) senders|"
     r"bitte bestätigen sie ihre (e-?mail|nachricht|adresse)|"
     r"confirm (that )?you are a (real )?(person|human)|please confirm your (message|address|e-?mail)|"
     r"only accepts? (mail|e-?mails?|messages) from (senders|people|addresses) who|"
     r"(message|e-?mail) (is|has been) (being )?held|held (for|pending|until) (verification|confirmation|approval)|"
-    r"confirmation request|approved senders?|"
     r"bestätigen sie (bitte )?(einmalig )?ihre (absender)?adresse|wartet auf (bestätigung|freigabe)|"
-    r"absenderprüfung|von (bisher )?unbekannten absendern|"
-    r"potvrďte (prosím )?(svou|vaši|svoji) (adresu|zprávu|e-?mailovou adresu)|čeká na (ověření|potvrzení|schválení)|"
-    r"od neznámých odesílatelů",
+    r"potvrďte (prosím )?(svou|vaši|svoji) (adresu|zprávu|e-?mailovou adresu)|čeká na (ověření|potvrzení|schválení)",
+    re.IGNORECASE,
+)
+# Words such systems use that a person may use too ("add me to the guest list"): two are needed.
+_CHALLENGE_WORDS_WEAK = re.compile(
+    r"approved senders?|guest list|whitelist|allow ?list|spam ?arrest|boxbe|sender verification|"
+    r"confirmation request|zugelassenen absender|absenderüberprüfung|absenderprüfung|"
+    r"absender(verifizierung|bestätigung)|von (bisher )?unbekannten absendern|ověření odesílatele|"
+    r"od neznámých odesílatelů|ověřte|schválen(é|ých) odesílatel|ověřováním odesílatel",
     re.IGNORECASE,
 )
 
@@ -63,7 +71,8 @@ _ABSENT = re.compile(
     r"\b(čerpám|mám) dovolenou|\bnepřítomn(ý|á|a|en|na) (do|od)\b|"
     r"\bbin\s+(derzeit |zurzeit |momentan |aktuell |gerade )?(nicht im büro|abwesend|im urlaub|außer haus|"
     r"nicht erreichbar|auf (dienst)?reise)|\b(befinde mich|bin) (derzeit |zurzeit )?im urlaub|"
-    r"\bnicht im büro\b|\b(befinde mich|bin) .{0,60}?\b(im urlaub|nicht im büro|abwesend|außer haus)\b|"
+    r"\bnicht im büro\b|\b(befinde mich|bin) .{0,60}?\b(im urlaub|nicht im (büro|laden|geschäft|betrieb|haus)|"
+    r"abwesend|außer haus)\b|"
     r"\b(our |the )?(office|company|firm) (is|will be) closed\b|\bclosed (for|over) (the )?(christmas|holidays?|new year)|"
     r"\bbetriebsurlaub\b|\bpoštu (ne)?vyřizuj|\bnevyřizuji (poštu|e-?maily|zprávy)|\bz důvodu (vánočních )?(svátků|dovolené)|"
     r"\bv kanceláři (budu|jsem) (opět |zase |znovu |zpět )?(od|v|dne)\b|"
@@ -89,6 +98,9 @@ _AUTO_SIGNS = re.compile(
     r"(upon|on|after) my return|"
     r"(this is an |this message is an )?automat(ic|ed|ically) (reply|response|generated|message|sent)|"
     r"will not be (forwarded|read|answered)|(has|have) not been forwarded|(is|are) not (being )?forwarded|"
+    r"(lese|prüfe|checke) (meine )?e-?mails? (nur )?(unregelmäßig|eingeschränkt|sporadisch)|"
+    r"checking (my )?e-?mails? (only )?(occasionally|intermittently|sporadically|periodically)|"
+    r"e-?maily (čtu|kontroluji|vyřizuji) (jen |pouze )?(občas|nepravidelně|omezeně)|"
     r"please contact \S+@|(please )?(write|send|e-?mail) (to|us at) \S+@|pište (prosím )?na \S+@|"
     r"schreiben sie (uns )?(bitte )?an \S+@|contact us at \S+@|kontaktujte (prosím )?\S+@|wenden sie sich (bitte )?an \S+@|"
     r"volejte prosím|rufen sie (uns |mich )?(bitte )?.{0,80}\ban\b|(will|won't) be (read|answered)|(i'll|i will) (be back|get back to you)|"
@@ -181,7 +193,9 @@ def is_challenge(subject: str, text: str) -> bool:
     head = (subject + "\n" + text[:4000]).lower()
     if not any(word in head for word in _CHALLENGE_WORDS):
         return False
-    return bool(_CHALLENGE.search(subject) or _CHALLENGE.search(text[:4000]))
+    if _CHALLENGE.search(subject) or _CHALLENGE.search(text[:4000]):
+        return True
+    return len({m.group(0).lower() for m in _CHALLENGE_WORDS_WEAK.finditer(head)}) >= 2
 
 
 def auto_wording(subject: str, own: str) -> str | None:
@@ -193,6 +207,8 @@ def auto_wording(subject: str, own: str) -> str | None:
         return "wording.absence"
     if re.search(
         r"automat(ic|ed|ically) (reply|response|generated)|automatische antwort|automatická odpověď|"
+        r"we (have )?received your (message|e-?mail|request|inquiry|enquiry)[^.]{0,80}"
+        r"(get back to you|respond|reply|be in touch|contact you) (within|in) (\d|one|two|24|48)|"
         r"(ihre anfrage|your (request|ticket|case|enquiry)|váš (požadavek|dotaz)) (wurde|has been|was|byl)"
         r" .{0,40}(erfasst|eingegangen|received|created|logged|registered|přijat|zaevidován)|"
         r"tato zpráva (byla )?(vygenerována|odeslána|generována) automaticky|"

@@ -98,10 +98,14 @@ def classify(raw: bytes) -> Classification:
         kind, rule = "reply", "default.person"
     absent = kind == "auto_reply" and rule != "report.read_receipt" and not autoreply.gone_for_good(own)
     back = return_date(own, message_date(header(message, "Date"))) if absent else None
+    answers = _answers(message)
+    if answers is None and found.disposition:
+        # A read receipt names the message it reports on in its own fields.
+        answers = first_message_id(" ".join(b.get("original-message-id", "") for b in found.disposition))
     return Classification(
         kind=kind,
         rule=rule,
-        in_reply_to=_answers(message),
+        in_reply_to=answers,
         sender=sender,
         subject=subject,
         text=own,

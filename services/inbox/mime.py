@@ -110,6 +110,8 @@ class Parts:
     """A report's `message/delivery-status` blocks, field names lower-case (the first: per message)."""
     original: Message | None = None
     """The message a bounce returns (`message/rfc822`) or its headers (`text/rfc822-headers`)."""
+    disposition: list[dict[str, str]] = field(default_factory=list)
+    """A read receipt's (or feedback report's) fields, names lower-case."""
     report_type: str = ""
     """A `multipart/report`'s `report-type` (delivery-status, disposition-notification, …), lower-case."""
 
@@ -136,6 +138,7 @@ def _walk(message: Message, found: Parts) -> Iterator[Message]:
     """The leaf parts of the message itself; a returned original and a delivery status are set aside."""
     kind = message.get_content_type()
     if kind in ("message/disposition-notification", "message/feedback-report"):
+        found.disposition = _status_blocks(message)
         return
     if kind == "message/delivery-status":
         found.delivery_status = _status_blocks(message)

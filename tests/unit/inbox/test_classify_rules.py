@@ -120,9 +120,19 @@ AUTO_QUOTES = [
     ),
 )
 def test_quoted_out_of_office_words_never_make_a_reply_automatic(words: str, quote: str, form: str) -> None:
+    """What a message is does not change when an out-of-office text is quoted under it."""
+    alone = classify(person(words))
     got = classify(person(f"{words}\n\n" + form.format(q=quote)))
-    assert got.kind == "reply"
+    assert got.kind == alone.kind
     assert got.in_reply_to == "<0b9c3a8e-5f1d-4c47-9a51-2f3e8d6c7b10@firma.cz>"
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["Add me to the guest list, please.", "Is your whitelist the reason?", "Haben Sie eine Whitelist?"],
+)
+def test_one_challenge_word_in_a_persons_reply_is_not_a_challenge(words: str) -> None:
+    assert classify(person(words)).kind == "reply"
 
 
 @pytest.mark.parametrize("quote", AUTO_QUOTES)
