@@ -185,8 +185,13 @@ _GONE = re.compile(
 )
 
 
+def _flat(text: str) -> str:
+    """The first screen of a text on one line, so that a phrase broken over lines reads as one."""
+    return " ".join(text[:3000].split())
+
+
 def gone_for_good(text: str) -> bool:
-    return bool(_GONE.search(" ".join(text[:3000].split())))
+    return bool(_GONE.search(_flat(text)))
 
 
 def is_challenge(subject: str, text: str) -> bool:
@@ -200,7 +205,7 @@ def is_challenge(subject: str, text: str) -> bool:
 
 def auto_wording(subject: str, own: str) -> str | None:
     """The rule, when the subject or the sender's own words are an automatic reply's."""
-    head = " ".join(own[:3000].split())  # a phrase broken over lines reads as one
+    head = _flat(own)
     if _AUTO_SUBJECT.search(subject) and not re.match(r"^\s*(re|aw|odp|antw)\s*:", subject, re.IGNORECASE):
         return "subject.auto_reply"
     if _ABSENT.search(head) and _AUTO_SIGNS.search(head):

@@ -18,11 +18,10 @@ import re
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from aioimaplib import aioimaplib
 
-Security = Literal["none", "starttls", "tls"]
+from contracts.commands.mailboxes import Security
 
 # STARTTLS is valid before login, and nothing else may run meanwhile.
 aioimaplib.Commands.setdefault(

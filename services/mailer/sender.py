@@ -194,13 +194,12 @@ class Sending:
     async def _deliver_all(self, items: Sequence[tuple[SendRow, _Sender, str]]) -> dict[UUID, Attempt]:
         """One mailbox's reserved sends, built, then delivered in order over its connection."""
         sender = items[0][1]
+        now = self.clock()
         if sender.endpoint is None:
-            now = self.clock()
             return {
                 row.id: Attempt(sender.id, sender.email, message_id, TryLater(None, sender.problem), now)
                 for row, _, message_id in items
             }
-        now = self.clock()
         deliveries = [
             (row.email, self._message(row, sender, message_id, now)) for row, _, message_id in items
         ]

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from aioimaplib import aioimaplib
 
-from services.inbox.imap_reader import ImapError, ImapInbox, ImapLogin, Position, Security
+from contracts.commands.mailboxes import Security
+from services.inbox.imap_reader import ImapError, ImapInbox, ImapLogin, Position
 from tests.harness import require_installed
 from tests.peers.dovecot import DOVECOT, Dovecot
 from tests.peers.fakemx import free_port
