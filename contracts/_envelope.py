@@ -88,7 +88,12 @@ class InboundMessageEvent(LeadEvent):
     # The wire field is "subject", but ``Event.subject`` is already the NATS subject, hence the alias.
     model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
 
-    message_id: str
+    message_id: str = Field(description="The inbound message's own Message-ID.")
     from_address: str
     subject_line: str = Field(default="", alias="subject")
     snippet: str = ""
+    inbox_message_id: UUID | None = Field(default=None, description="The inbox's stored message (Unibox).")
+    mailbox_id: UUID | None = Field(default=None, description="The mailbox it arrived in.")
+    in_reply_to: str | None = Field(default=None, description="The Message-ID of the send it answers.")
+    step: StepNumber | None = Field(default=None, description="The step whose send it answers, when known.")
+    rule: str = Field(default="", description="The classifier's rule that decided its kind.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any, ClassVar, Final, Literal
 from uuid import UUID
 
@@ -29,6 +30,7 @@ from contracts.campaign_settings import CampaignSettingsData, CampaignStatus, St
 from contracts.sending import (
     EmailSent,
     LeadsScheduled,
+    MailboxChanged,
     MailboxHealthChanged,
     ScheduledLead,
     SendFailed,
@@ -67,6 +69,7 @@ __all__ = [
     "LeadsRemoved",
     "LeadsScheduled",
     "LeadsValidated",
+    "MailboxChanged",
     "MailboxHealthChanged",
     "ReplyDetected",
     "ScheduledLead",
@@ -216,6 +219,9 @@ class EmailBounced(LeadEvent):
     step: StepNumber | None = Field(default=None, description="The step whose send bounced, when known.")
     message_id: str | None = Field(default=None, description="The Message-ID of the send that bounced.")
     mailbox_id: UUID | None = None
+    status: str | None = Field(default=None, description="The enhanced status code (RFC 3463), when known.")
+    rule: str = Field(default="", description="The inbox classifier's rule (DSN bounces).")
+    inbox_message_id: UUID | None = Field(default=None, description="The inbox's stored bounce message.")
 
 
 class ReplyDetected(InboundMessageEvent):
@@ -223,7 +229,13 @@ class ReplyDetected(InboundMessageEvent):
 
 
 class AutoReplyDetected(InboundMessageEvent):
+    """An out-of-office or another automatic answer: the sequence goes on, but not before `return_date`."""
+
     event_type: Literal["auto_reply_detected"] = "auto_reply_detected"
+    return_date: date | None = Field(
+        default=None,
+        description="The day the sender says they are back; the lead's next step waits until after it.",
+    )
 
 
 class LeadUnsubscribed(LeadEvent):
@@ -273,6 +285,7 @@ AnyEvent = Annotated[
     | StepNotSendable
     | LeadsScheduled
     | MailboxHealthChanged
+    | MailboxChanged
     | EmailBounced
     | ReplyDetected
     | AutoReplyDetected
@@ -297,6 +310,7 @@ _EVENT_CLASSES: Final[tuple[type[Event], ...]] = (
     SendFailed,
     StepNotSendable,
     LeadsScheduled,
+    MailboxChanged,
     MailboxHealthChanged,
     EmailBounced,
     ReplyDetected,
@@ -338,6 +352,7 @@ EVENT_SOURCES: Final[dict[str, str]] = {
     "step_not_sendable": "sequencer",
     "leads_scheduled": "sequencer",
     "mailbox_health_changed": "mailer",
+    "mailbox_changed": "mailer",
     "email_bounced": "inbox",
     "reply_detected": "inbox",
     "auto_reply_detected": "inbox",

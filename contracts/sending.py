@@ -52,6 +52,10 @@ class EmailSent(StepEvent):
     mailbox: str
     mailbox_id: UUID
     subject_line: str = Field(default="", alias="subject")
+    recipient: str | None = Field(
+        default=None,
+        description="The address it was sent to (the inbox links a reply without thread headers by it).",
+    )
 
 
 class SendUncertain(StepEvent):
@@ -104,3 +108,12 @@ class MailboxHealthChanged(Event):
     email: str
     healthy: bool
     reason: str = ""
+
+
+class MailboxChanged(Event):
+    """A sender mailbox was added, changed or removed: the inbox reads its IMAP settings again (from the
+    mailer's `list_imap_logins`, so no password travels in a stored event)."""
+
+    event_type: Literal["mailbox_changed"] = "mailbox_changed"
+    mailbox_id: UUID
+    removed: bool = False

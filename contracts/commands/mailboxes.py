@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.commands.base import Command
 from contracts.replies import Reply
@@ -117,3 +117,29 @@ class MailboxTestReply(Reply):
     ok: bool
     smtp: ServerCheck
     imap: ServerCheck | None
+
+
+class ListImapLogins(BaseModel):
+    """The inbox's question to the mailer: every mailbox (of every workspace) that has IMAP settings, with
+    its password still encrypted (the services share the secret key; the reply is never stored)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    limit: int = Field(default=MAILBOX_PAGE_MAX, ge=1, le=MAILBOX_PAGE_MAX)
+    after: UUID | None = Field(default=None, description="the last mailbox id of the previous page")
+
+
+class ImapLogin(BaseModel):
+    mailbox_id: UUID
+    workspace_id: UUID
+    email: str
+    host: str
+    port: int
+    username: str
+    password_encrypted: str = Field(description="Fernet token under the shared secret key")
+    security: Security
+    updated_at: datetime
+
+
+class ImapLoginPage(Reply):
+    items: list[ImapLogin] = Field(default_factory=list)
+    next_after: UUID | None = None

@@ -15,8 +15,7 @@ import os
 import signal
 import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -47,6 +46,7 @@ from .smtp_capture import (
     CaptureServer,
     parse_capture_address,
 )
+from .startup import StartingWorker, wait_until_ready
 from .supervised import ManagedNats, ManagedPostgres, ManagedProcess
 
 log = structlog.get_logger(__name__)
@@ -86,8 +86,8 @@ class Stack:
     postgres: ManagedPostgres | None = None
     processes: list[ManagedProcess] = field(default_factory=list)
     capture: CaptureServer | None = None
-    # Each worker's /startedz, which answers 200 once its broker has started.
-    worker_health: list[str] = field(default_factory=list)
+    # The workers, each with the /startedz of its current start (see `startup`).
+    workers: list[StartingWorker] = field(default_factory=list)
 
     @property
     def data_dir(self) -> Path:
@@ -209,13 +209,13 @@ class Stack:
                 env["LEADFLOW_HTTP_PORT"] = str(http_port)
                 # The gateway lists what the local capture received (the UI's "Outbox (local)").
                 env["LEADFLOW_CAPTURE_DIR"] = str(self.capture_dir)
-            else:
-                health_port = free_port()
-                env["LEADFLOW_HEALTH_PORT"] = str(health_port)
-                # Answers once the worker's broker is started, hence its commands subscribed.
-                self.worker_health.append(f"http://{self.settings.http_host}:{health_port}/startedz")
             proc = ManagedProcess(name, [sys.executable, "-m", service.module], env, logs / f"{name}.log")
-            proc.start()
+            if service.start is Start.HTTP:
+                proc.start()
+            else:
+                worker = StartingWorker(proc, self.settings.http_host)
+                worker.start()
+                self.workers.append(worker)
             self.processes.append(proc)
 
     def nats_identity(self, service: str) -> dict[str, str]:
@@ -317,28 +317,6 @@ def database_url_for_cli(
     yield found.database_url
 
 
-def wait_until_ready(urls: Sequence[str], timeout: float, processes: list[ManagedProcess]) -> bool:
-    """Whether every one of `urls` answered 200 within `timeout` seconds (False as soon as a process
-    exited)."""
-    deadline = time.monotonic() + timeout
-    waiting = list(urls)
-    while time.monotonic() < deadline:
-        if any(p.exited() is not None for p in processes):
-            return False
-        while waiting and _answers_ok(waiting[0]):
-            waiting.pop(0)
-        if not waiting:
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def _answers_ok(url: str) -> bool:
-    with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
-        return bool(response.status == 200)
-    return False
-
-
 class _Stop(Exception):
     pass
 
@@ -370,10 +348,11 @@ def run_stack(
         stack.start_services(endpoints, http_port, secret_key)
         # Every worker answering (its commands subscribed), then the front: a stack announced ready
         # before the sequencer listened answered a first request with "the sequencer did not answer".
-        if not wait_until_ready([*stack.worker_health, f"{gateway_url}/readyz"], 60, stack.processes):
+        fronts = [p for p in stack.processes if all(w.process is not p for w in stack.workers)]
+        if not wait_until_ready(stack.workers, f"{gateway_url}/readyz", fronts, 60):
             failed = [p for p in stack.processes if p.exited() is not None]
-            fronts = ", ".join(s.name for s in services if s.start is Start.HTTP)
-            names = ", ".join(f"{p.name} (log: {p.log_path})" for p in failed) or fronts
+            names = ", ".join(f"{p.name} (log: {p.log_path})" for p in failed)
+            names = names or ", ".join(s.name for s in services if s.start is Start.HTTP)
             print(f"Leadflow did not become ready: {names}", file=sys.stderr)
             return 1
         stack.publish_running(endpoints, gateway_url)
