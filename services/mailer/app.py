@@ -1,5 +1,6 @@
-"""Wiring of the mailer service: the workspaces' sender mailboxes (commands), and sending: StepDue queues a
-send, the send loop delivers it within every limit and announces the outcome (runner.py, sender.py)."""
+"""Wiring of the mailer service: the workspaces' sender mailboxes (commands, each change announced by
+MailboxChanged; the inbox's IMAP logins across workspaces), and sending: StepDue queues a send, the send
+loop delivers it within every limit and announces the outcome (runner.py, sender.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from contracts.commands import (
     CreateMailbox,
     DeleteMailbox,
     GetMailbox,
+    ImapLoginPage,
+    ListImapLogins,
     ListMailboxes,
     ListSends,
     MailboxDeleted,
@@ -20,7 +23,7 @@ from contracts.commands import (
     TestMailbox,
     UpdateMailbox,
 )
-from contracts.events import EmailSent, MailboxHealthChanged, SendFailed, SendUncertain
+from contracts.events import EmailSent, MailboxChanged, MailboxHealthChanged, SendFailed, SendUncertain
 from contracts.replies import Refusal
 from services.mailer import handlers, resolution
 from services.mailer.connection_test import ConnectionTester
@@ -44,7 +47,7 @@ def create_service(settings: Settings, *, for_docs: bool = False, smtp: SmtpProc
     secrets = Secrets.from_value(new_secret_key()) if for_docs else Secrets.from_settings(settings)
     tls = mail_tls_context(settings.mail_ca_file)
     mailer = Mailer(service, secrets, ConnectionTester(tls_context=tls))
-    service.emits(EmailSent, EmailBounced, SendUncertain, SendFailed, MailboxHealthChanged)
+    service.emits(EmailSent, EmailBounced, SendUncertain, SendFailed, MailboxHealthChanged, MailboxChanged)
     runner = MailRunner(service, secrets, smtp or SmtpProcess(ca_file=settings.mail_ca_file))
     service.consume(
         "step_due",
@@ -92,6 +95,13 @@ def create_service(settings: Settings, *, for_docs: bool = False, smtp: SmtpProc
     )
     async def delete_mailbox(cmd: DeleteMailbox) -> MailboxDeleted | Refusal:
         return await handlers.delete_mailbox(mailer, cmd)
+
+    @service.answers(
+        "list_imap_logins",
+        "For the inbox: every workspace's mailboxes with IMAP settings, the password encrypted as stored.",
+    )
+    async def list_imap_logins(query: ListImapLogins) -> ImapLoginPage:
+        return await handlers.list_imap_logins(mailer, query)
 
     @service.answers(
         "test_mailbox",

@@ -1,5 +1,9 @@
 """The mailer's command handlers about mailboxes: load, decide, store, one unit of work each. Passwords are
-encrypted before anything is stored and decrypted only to test a login; no reply carries one."""
+encrypted before anything is stored and decrypted only to test a login; no reply to a workspace carries one.
+
+Each change of a mailbox emits `MailboxChanged` in its unit of work, so the inbox reads the IMAP settings
+again. It reads them with `list_imap_logins`, across the workspaces: the one reply with a password, the IMAP
+one, still encrypted as stored (the services share the secret key), so none travels in a stored event."""
 
 from __future__ import annotations
 
@@ -11,6 +15,9 @@ from contracts.commands import (
     CreateMailbox,
     DeleteMailbox,
     GetMailbox,
+    ImapLogin,
+    ImapLoginPage,
+    ListImapLogins,
     ListMailboxes,
     ListSends,
     MailboxDeleted,
@@ -24,6 +31,7 @@ from contracts.commands import (
     UpdateMailbox,
 )
 from contracts.commands import Mailbox as MailboxOut
+from contracts.events import MailboxChanged
 from contracts.replies import Refusal
 from services.mailer.connection_test import ConnectionTester, Login, Outcome
 from services.mailer.domain import Invalid, Mailbox, Server, created, updated
@@ -54,6 +62,7 @@ async def create_mailbox(mailer: Mailer, command: CreateMailbox) -> MailboxReply
     async with mailer.service.unit_of_work() as uow:
         if not await MailboxRepository.from_session(uow.session).add(outcome):
             return Refusal.conflict("That mailbox id is taken.")
+        uow.emit(MailboxChanged(workspace_id=outcome.workspace_id, mailbox_id=outcome.id))
     return MailboxReply(mailbox=_out(outcome))
 
 
@@ -76,6 +85,7 @@ async def update_mailbox(mailer: Mailer, command: UpdateMailbox) -> MailboxReply
         if isinstance(outcome, Invalid):
             return Refusal.invalid(outcome.message)
         await mailboxes.save(outcome)
+        uow.emit(MailboxChanged(workspace_id=outcome.workspace_id, mailbox_id=outcome.id))
     return MailboxReply(mailbox=_out(outcome))
 
 
@@ -96,11 +106,25 @@ async def list_mailboxes(mailer: Mailer, command: ListMailboxes) -> MailboxPage:
     )
 
 
+async def list_imap_logins(mailer: Mailer, query: ListImapLogins) -> ImapLoginPage:
+    """The inbox's logins: every workspace's mailboxes with IMAP settings, a page at a time (see the module)."""
+    async with mailer.service.sessions() as session:
+        found = await MailboxRepository.from_session(session).with_imap(query.limit + 1, query.after)
+    page = found[: query.limit]
+    return ImapLoginPage(
+        items=[_imap_login(m) for m in page], next_after=page[-1].id if len(found) > query.limit else None
+    )
+
+
 async def delete_mailbox(mailer: Mailer, command: DeleteMailbox) -> MailboxDeleted | Refusal:
     async with mailer.service.unit_of_work() as uow:
         removed = await MailboxRepository.from_session(uow.session).remove(
             command.workspace_id, command.mailbox_id
         )
+        if removed:
+            uow.emit(
+                MailboxChanged(workspace_id=command.workspace_id, mailbox_id=command.mailbox_id, removed=True)
+            )
     return MailboxDeleted() if removed else Refusal.not_found(NO_SUCH_MAILBOX)
 
 
@@ -144,6 +168,22 @@ Tester = Callable[[Login], Awaitable[Outcome]]
 def _server_out(server: Server) -> ServerOut:
     return ServerOut(
         host=server.host, port=server.port, username=server.username, security=server.security.value
+    )
+
+
+def _imap_login(mailbox: Mailbox) -> ImapLogin:
+    imap = mailbox.imap
+    assert imap is not None, "with_imap returns mailboxes with IMAP settings only"
+    return ImapLogin(
+        mailbox_id=mailbox.id,
+        workspace_id=mailbox.workspace_id,
+        email=mailbox.email,
+        host=imap.host,
+        port=imap.port,
+        username=imap.username,
+        password_encrypted=imap.password_encrypted,
+        security=imap.security.value,
+        updated_at=mailbox.updated_at,
     )
 
 

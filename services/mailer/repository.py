@@ -1,4 +1,5 @@
-"""Persistence of sender mailboxes (schema `mailer`)."""
+"""Persistence of sender mailboxes (schema `mailer`). Every query names the workspace but `with_imap`, the
+inbox's list across all workspaces (`list_imap_logins`)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,16 @@ class MailboxRepository:
 
     async def page(self, workspace_id: UUID, limit: int, after: UUID | None) -> list[Mailbox]:
         query = select(mailboxes).where(mailboxes.c.workspace_id == workspace_id)
+        if after is not None:
+            query = query.where(mailboxes.c.id > after)
+        rows = await self.session.execute(query.order_by(mailboxes.c.id).limit(limit))
+        return [_mailbox_of(r) for r in rows]
+
+    async def with_imap(self, limit: int, after: UUID | None) -> list[Mailbox]:
+        """The mailboxes of every workspace that have IMAP settings, by id (a page after `after`). Along the
+        primary key, filtered: a sender mailbox has IMAP settings as a rule, so a page reads few more rows
+        than it returns, and no index of its own is needed."""
+        query = select(mailboxes).where(mailboxes.c.imap_host.is_not(None))
         if after is not None:
             query = query.where(mailboxes.c.id > after)
         rows = await self.session.execute(query.order_by(mailboxes.c.id).limit(limit))

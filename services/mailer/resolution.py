@@ -87,6 +87,7 @@ async def resolve_send(service: Service, command: ResolveSend) -> SendResolved |
                     mailbox=row.mailbox_email or "",
                     mailbox_id=row.mailbox_id,
                     subject=row.subject,
+                    recipient=row.email,
                     occurred_at=sent_at,
                 )
             )

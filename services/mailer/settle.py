@@ -109,6 +109,7 @@ def settle(row: SendRow, state: str, attempt: Attempt, policy: RetryPolicy) -> S
                 mailbox=attempt.mailbox_email,
                 mailbox_id=attempt.mailbox_id,
                 subject=row.subject,
+                recipient=row.email,
             )
             return Settlement(base | {"state": "sent", "sent_at": attempt.at}, (sent,), False)
         case _ if state == "uncertain":

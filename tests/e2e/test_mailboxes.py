@@ -1,21 +1,29 @@
 """Sender mailboxes through the gateway and the mailer: create → list → get → patch → test → delete, scoped to
-the workspace, refused settings answered 422, and no password in any answer or stored in the clear."""
+the workspace, refused settings answered 422, and no password in any answer or stored in the clear; the
+inbox's view of them (`list_imap_logins`, encrypted, and a `MailboxChanged` on the stream for each change)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 import httpx
 import psycopg
 import pytest
+from nats.aio.client import Client
 
+from contracts import subjects
+from contracts.commands import ImapLogin, ImapLoginPage, ListImapLogins
 from services.runtime.db import psycopg_conninfo
-from tests.harness import ServiceStack
+from services.runtime.secrets import Secrets
+from tests.e2e.api import stream_events, workspace_id_of
+from tests.harness import ServiceStack, eventually
 from tests.peers.submission import Certificate, SubmissionServer
 from tests.stack_fixtures import create_workspace_key
 
 PASSWORD = "correct horse"
+IMAP_PASSWORD = "battery staple"
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +145,68 @@ async def test_refused_settings_answer_422_in_words(
     response = await client.post("/api/v1/mailboxes", json=mailbox_body(smtp_server, **changes))
     assert response.status_code == 422, response.text
     assert words in response.text
+
+
+async def imap_login_of(nc: Client, mailbox_id: UUID) -> ImapLogin | None:
+    """The mailbox's login as the inbox reads it: the mailer's pages across every workspace."""
+    after: UUID | None = None
+    while True:
+        reply = await nc.request(
+            subjects.command_subject("mailer", "list_imap_logins"),
+            ListImapLogins(after=after).model_dump_json().encode(),
+            timeout=10,
+        )
+        page = ImapLoginPage.model_validate_json(reply.data)
+        found = [login for login in page.items if login.mailbox_id == mailbox_id]
+        if found or page.next_after is None:
+            return found[0] if found else None
+        after = page.next_after
+
+
+async def test_the_inbox_reads_an_imap_login_encrypted_and_hears_of_every_change(
+    client: httpx.AsyncClient, nc: Client, smtp_server: SubmissionServer, stack: ServiceStack
+) -> None:
+    workspace_id = await workspace_id_of(client)
+    imap = {
+        "host": "imap.example.com",
+        "port": 993,
+        "username": "ana@example.com",
+        "password": IMAP_PASSWORD,
+        "security": "tls",
+    }
+    created = no_password_in(
+        await client.post("/api/v1/mailboxes", json=mailbox_body(smtp_server, imap=imap))
+    )
+    assert created.status_code == 201, created.text
+    mailbox_id = UUID(created.json()["id"])
+
+    login = await imap_login_of(nc, mailbox_id)
+    assert login is not None
+    assert (login.workspace_id, login.email, login.host, login.port, login.username, login.security) == (
+        workspace_id,
+        "ana@example.com",
+        "imap.example.com",
+        993,
+        "ana@example.com",
+        "tls",
+    )
+    assert IMAP_PASSWORD not in login.password_encrypted
+    assert Secrets.from_value(stack.secret_key).decrypt(login.password_encrypted) == IMAP_PASSWORD
+
+    removed_imap = await client.patch(f"/api/v1/mailboxes/{mailbox_id}", json={"imap": None})
+    assert removed_imap.status_code == 200 and removed_imap.json()["imap"] is None, removed_imap.text
+    assert await imap_login_of(nc, mailbox_id) is None
+    assert (await client.delete(f"/api/v1/mailboxes/{mailbox_id}")).status_code == 204
+
+    # Published by the stack's mailer under its own bus user: its grant allows the event.
+    async def announced() -> list[Any] | None:
+        events = await stream_events(stack.nats_url, str(workspace_id), "mailbox_changed")
+        changes = [e for e in events if e.mailbox_id == mailbox_id]
+        return changes if len(changes) == 3 else None
+
+    changes = await eventually(announced)
+    assert [(c.workspace_id, c.removed) for c in changes] == [
+        (workspace_id, False),
+        (workspace_id, False),
+        (workspace_id, True),
+    ]

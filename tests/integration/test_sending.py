@@ -116,6 +116,7 @@ async def test_a_due_step_is_sent_once_with_its_headers(world: World) -> None:
     assert link in message.get_content()
     assert message["In-Reply-To"] is None
     assert (sent[0].step, sent[0].mailbox, sent[0].subject_line) == (1, "ana@firma.cz", "Hi there")
+    assert sent[0].recipient == "jan@example.test"
     assert world.server.logins and all(ok for _, ok in world.server.logins)
 
     # The follow-up threads on the first message, from the thread's mailbox.
@@ -287,12 +288,13 @@ async def test_an_uncertain_send_resolved_as_sent_moves_the_lead_on_and_is_never
     assert (resolved.send.state, resolved.send.message_id) == ("sent", uncertain.message_id)
     assert resolved.send.sent_at is not None and resolved.send.mailbox == "ana@firma.cz"
     sent = (await eventually(lambda: world.events(EmailSent)))[0]
-    assert (sent.lead_id, sent.step, sent.message_id, sent.mailbox, sent.mailbox_id) == (
+    assert (sent.lead_id, sent.step, sent.message_id, sent.mailbox, sent.mailbox_id, sent.recipient) == (
         due.lead_id,
         1,
         uncertain.message_id,
         "ana@firma.cz",
         uncertain.mailbox_id,
+        "cut@example.com",
     )
     assert sent.occurred_at == resolved.send.sent_at  # as of when it was handed to the server
     # Resolved once: a second answer is refused with the send's state; another workspace does not see it.

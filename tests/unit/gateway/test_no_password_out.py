@@ -83,7 +83,13 @@ REPLIES = [
 ]
 
 
+# The one exception, by design: the mailer's answer to the inbox (`list_imap_logins`) carries each IMAP
+# password encrypted as stored, for the inbox to decrypt with the shared key. No route answers it (the
+# responses are walked above), and no other field of it may look like a secret.
+ENCRYPTED_FOR_THE_INBOX: dict[type[Reply], set[str]] = {commands.ImapLoginPage: {"password_encrypted"}}
+
+
 @pytest.mark.parametrize("reply", REPLIES, ids=[r.__name__ for r in REPLIES])
 def test_no_command_reply_has_a_password_field(reply: type[Reply]) -> None:
-    names = set(_model_fields(reply))
+    names = set(_model_fields(reply)) - ENCRYPTED_FOR_THE_INBOX.get(reply, set())
     assert not [n for n in names if any(word in n.lower() for word in SECRET_WORDS)]

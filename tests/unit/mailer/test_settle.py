@@ -77,6 +77,7 @@ def test_a_sent_step_names_its_message_and_mailbox() -> None:
         "Re: Hi",
     )
     assert (sent.step, sent.total_steps, sent.lead_id) == (2, 3, ROW.lead_id)
+    assert sent.recipient == "jan@example.com"  # the inbox links a reply without thread headers by it
 
 
 def test_a_bounce_is_a_hard_smtp_bounce_of_the_step() -> None:
