@@ -31,6 +31,7 @@ from services.sequencer import handlers
 from services.sequencer.campaign_ends import CampaignEnds
 from services.sequencer.emission import Emitter
 from services.sequencer.progress_handlers import (
+    AUTO_REPLY_EVENTS,
     DUE_CHANNEL,
     LEAD_EVENTS,
     SEND_EVENTS,
@@ -65,6 +66,7 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     service.consume(LEAD_EVENTS, progress.on_lead_event, durable="sequencer-leads")
     service.consume(SEND_EVENTS, progress.on_send_event, durable="sequencer-sends")
     service.consume(STOP_EVENTS, progress.on_stop_event, durable="sequencer-stops")
+    service.consume(AUTO_REPLY_EVENTS, progress.on_auto_reply, durable="sequencer-auto-replies")
     service.consume("mailbox_health_changed", progress.on_mailbox_health, durable="sequencer-mailboxes")
 
     @service.answers(

@@ -31,11 +31,14 @@ class DueLead(NamedTuple):
 
 
 # Claimed and marked `due` in one statement (the few that turn out not sendable are re-marked after).
+# A lead's due time is never before its hold (`not_before`: every write keeps it so); the claim checks the
+# hold too, so that no way of scheduling a lead can send it early.
 _CLAIM = text(
     """
     WITH picked AS (
         SELECT lead_id FROM sequencer.leads
         WHERE campaign_id = :campaign_id AND state = 'scheduled' AND due_at <= :now
+            AND (not_before IS NULL OR not_before <= :now)
         ORDER BY due_at
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
@@ -81,9 +84,9 @@ class EmissionRepository:
             )
 
     async def claim(self, campaign_id: UUID, now: datetime, limit: int) -> list[DueLead]:
-        """The campaign's scheduled leads due by `now`, earliest first, locked and marked `due`; rows
-        another pass holds are skipped (it takes them). Plain SQL: psycopg's own decoding of thousands of
-        rows, without SQLAlchemy's per-value result processors."""
+        """The campaign's scheduled leads due (and not held) by `now`, earliest first, locked and marked
+        `due`; rows another pass holds are skipped (it takes them). Plain SQL: psycopg's own decoding of
+        thousands of rows, without SQLAlchemy's per-value result processors."""
         rows = await self.session.execute(_CLAIM, {"campaign_id": campaign_id, "now": now, "limit": limit})
         return [DueLead(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6]) for r in rows]
 

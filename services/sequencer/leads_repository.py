@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Text, Uuid, bindparam, delete, func, literal, or_, select, text, update
+from sqlalchemy import DateTime, Text, Uuid, bindparam, delete, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -47,6 +47,12 @@ def _ids(ids: Iterable[UUID]) -> Any:
     return literal(sorted(set(ids)), ARRAY(Uuid))
 
 
+def _held(due: ColumnElement[datetime]) -> ColumnElement[datetime]:
+    """`due`, or the lead's hold when that is later, as the moves in `progress` have it (greatest()
+    passes over a null hold)."""
+    return func.greatest(due, leads.c.not_before)
+
+
 def progress_of(row: Any) -> Progress:
     return Progress(
         imported=row.values is not None,
@@ -60,6 +66,7 @@ def progress_of(row: Any) -> Progress:
         thread_mailbox_id=row.thread_mailbox_id,
         stop_reason=row.stop_reason,
         missing=tuple(row.missing),
+        not_before=row.not_before,
     )
 
 
@@ -75,6 +82,7 @@ def progress_columns(progress: Progress) -> dict[str, Any]:
         "thread_mailbox_id": progress.thread_mailbox_id,
         "stop_reason": progress.stop_reason,
         "missing": list(progress.missing),
+        "not_before": progress.not_before,
     }
 
 
@@ -89,6 +97,7 @@ _PROGRESS = (
     "thread_mailbox_id",
     "stop_reason",
     "missing",
+    "not_before",
 )
 
 _SAVE = (
@@ -181,7 +190,7 @@ class LeadRepository:
         self, campaign_id: UUID, now: datetime, first_delay: int
     ) -> list[tuple[UUID, datetime]]:
         """At activation: every sendable waiting lead gets step 1, due `first_delay` minutes after the later
-        of becoming sendable and now (`progress.first_due`, set-based)."""
+        of becoming sendable and now, or at its hold if later (`progress.settle`, set-based)."""
         rows = await self.session.execute(
             update(leads)
             .where(
@@ -192,8 +201,9 @@ class LeadRepository:
             .values(
                 state=LeadState.SCHEDULED.value,
                 next_step=1,
-                due_at=func.greatest(leads.c.sendable_at, now)
-                + text(f"interval '{int(first_delay)} minutes'"),
+                due_at=_held(
+                    func.greatest(leads.c.sendable_at, now) + text(f"interval '{int(first_delay)} minutes'")
+                ),
                 updated_at=func.now(),
             )
             .returning(leads.c.lead_id, leads.c.due_at)
@@ -204,8 +214,8 @@ class LeadRepository:
         self, campaign_id: UUID, now: datetime, *, pending: bool, unknown: bool, first_due: datetime | None
     ) -> list[tuple[UUID, datetime | None]]:
         """Imported waiting leads not verified yet (`pending`) or verified unknown (`unknown`) become
-        sendable now, and scheduled at `first_due` when the campaign was activated (`progress.settle`,
-        set-based)."""
+        sendable now, and scheduled at `first_due` (or their hold, if later) when the campaign was activated
+        (`progress.settle`, set-based)."""
         allowed: list[ColumnElement[bool]] = []
         if pending:
             allowed.append(leads.c.verdict.is_(None))
@@ -224,7 +234,7 @@ class LeadRepository:
                 sendable_at=now,
                 state=(LeadState.WAITING if first_due is None else LeadState.SCHEDULED).value,
                 next_step=1,
-                due_at=first_due,
+                due_at=None if first_due is None else _held(literal(first_due, DateTime(timezone=True))),
                 updated_at=func.now(),
             )
             .returning(leads.c.lead_id, leads.c.due_at)
@@ -232,14 +242,14 @@ class LeadRepository:
         return [(row.lead_id, row.due_at) for row in rows]
 
     async def reconsider(self, campaign_id: UUID, now: datetime) -> list[tuple[UUID, int, datetime]]:
-        """After the sequence changed: the not-sendable leads' steps are tried again at once
-        (`progress.reconsidered`, set-based)."""
+        """After the sequence changed: the not-sendable leads' steps are tried again at once, or when their
+        hold ends (`progress.reconsidered`, set-based)."""
         rows = await self.session.execute(
             update(leads)
             .where(leads.c.campaign_id == campaign_id, leads.c.state == LeadState.NOT_SENDABLE.value)
             .values(
                 state=LeadState.SCHEDULED.value,
-                due_at=func.least(func.coalesce(leads.c.due_at, now), now),
+                due_at=_held(func.least(func.coalesce(leads.c.due_at, now), now)),
                 missing=literal([], ARRAY(Text)),
                 updated_at=func.now(),
             )

@@ -5,6 +5,9 @@ is due at `due_at`), `due` (its StepDue was emitted, no EmailSent yet), `complet
 (`stop_reason`), `uncertain` (the mailer cannot tell whether the step went out: never continued
 automatically) and `not_sendable` (the step names a variable the lead lacks: `missing`).
 
+An out-of-office with a return date holds the lead (`held`): `not_before` is kept on its progress, and
+every step scheduled while it lasts (at the hold, after a send, or tried again) is due no earlier.
+
 Events reach the sequencer out of order (a verdict may come before the import, a reply before the send
 it answers): every transition takes the progress as it is and never moves a stopped or completed lead
 back, so any order of the same events ends in the same state.
@@ -13,7 +16,7 @@ back, so any order of the same events ends in the same state.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from uuid import UUID
 
@@ -45,6 +48,7 @@ class Plan:
     activated_at: datetime | None  # None: never activated, so nothing is scheduled yet
     wait_for_validation: bool = True
     send_to_unknown: bool = True
+    zone: tzinfo = UTC  # the schedule's time zone: where a return date's days begin and end
 
     @property
     def total_steps(self) -> int:
@@ -64,9 +68,15 @@ class Progress:
     thread_mailbox_id: UUID | None = None
     stop_reason: str | None = None
     missing: tuple[str, ...] = ()
+    not_before: datetime | None = None  # an out-of-office's hold: no step is due earlier
 
 
 NEW = Progress()
+
+
+def _held(due: datetime, progress: Progress) -> datetime:
+    """`due`, or the lead's hold when that is later."""
+    return due if progress.not_before is None else max(due, progress.not_before)
 
 
 def sendable(progress: Progress, plan: Plan) -> bool:
@@ -101,7 +111,9 @@ def settle(progress: Progress, now: datetime, plan: Plan) -> Progress:
     due = first_due(since, plan)
     if due is None:
         return replace(progress, sendable_at=since)
-    return replace(progress, sendable_at=since, state=LeadState.SCHEDULED, next_step=1, due_at=due)
+    return replace(
+        progress, sendable_at=since, state=LeadState.SCHEDULED, next_step=1, due_at=_held(due, progress)
+    )
 
 
 def imported(progress: Progress, now: datetime, plan: Plan) -> Progress:
@@ -165,7 +177,7 @@ def sent(
     if step >= plan.total_steps:
         done = replace(progress, state=LeadState.COMPLETED, next_step=step, due_at=None, missing=())
         return Sent(done, completed=True)
-    due = sent_at + timedelta(minutes=plan.delays[step])
+    due = _held(sent_at + timedelta(minutes=plan.delays[step]), progress)
     return Sent(
         replace(progress, state=LeadState.SCHEDULED, next_step=step + 1, due_at=due, missing=()),
         completed=False,
@@ -191,10 +203,45 @@ def emitted(progress: Progress, missing: tuple[str, ...]) -> Progress:
 
 
 def reconsidered(progress: Progress, now: datetime) -> Progress:
-    """A not-sendable lead after its campaign's sequence changed: its step is tried again, at once."""
+    """A not-sendable lead after its campaign's sequence changed: its step is tried again, at once (or
+    when its hold ends)."""
     if progress.state is not LeadState.NOT_SENDABLE:
         return progress
-    return replace(progress, state=LeadState.SCHEDULED, due_at=min(progress.due_at or now, now), missing=())
+    due = _held(min(progress.due_at or now, now), progress)
+    return replace(progress, state=LeadState.SCHEDULED, due_at=due, missing=())
+
+
+def return_hold(return_date: date, zone: tzinfo) -> datetime:
+    """When a lead back on `return_date` may be written to again: the start of the next day in `zone`
+    (the campaign's schedule's), in UTC. They spend the return day catching up, so its next step waits for
+    the day after; a campaign without a schedule counts days in UTC."""
+    day = min(return_date, date.max - timedelta(days=1)) + timedelta(days=1)
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+
+
+def held(progress: Progress, until: datetime, now: datetime) -> Progress:
+    """An automatic answer (an out-of-office) never stops the sequence, but its return holds the lead: no
+    step is due before `until`. A scheduled step due earlier moves to `until` (one due later stays); the
+    hold is kept (`not_before`), so a step scheduled afterwards waits too: after a send the auto-reply
+    overtook, or after a step already handed to the mailer (which still goes out). A stopped or completed lead, or an `until` not after
+    `now` (the auto-reply's time: a return date already past), changes nothing. Holds only lengthen, so any
+    order of the same auto-replies (or one delivered again) ends the same way."""
+    if progress.state in FINAL or until <= now:
+        return progress
+    if progress.not_before is not None and until <= progress.not_before:
+        return progress
+    due = progress.due_at
+    if progress.state is LeadState.SCHEDULED and due is not None:
+        due = max(due, until)
+    return replace(progress, not_before=until, due_at=due)
+
+
+def auto_replied(progress: Progress, return_date: date | None, now: datetime, plan: Plan) -> Progress:
+    """An auto-reply that arrived at `now`: with a return date, the lead waits for the day after it in the
+    campaign's time zone (`held`); without one, nothing changes."""
+    if return_date is None:
+        return progress
+    return held(progress, return_hold(return_date, plan.zone), now)
 
 
 def next_send(progress: Progress, plan: Plan) -> tuple[int, datetime | None] | None:

@@ -1,5 +1,6 @@
 """The sequencer's consumers of leads' events: each batch's leads locked, moved by `progress`, written
 back, with the events the moves produce (LeadCompleted, LeadsScheduled), in the consumer's unit of work.
+Redelivered events never get here twice: the consumer marks each handled one in that same unit of work.
 
 Every handler holds its campaign's row FOR SHARE: an activation (FOR UPDATE) then either sees the leads
 these handlers wrote or the handlers see the campaign activated, never neither.
@@ -8,12 +9,15 @@ these handlers wrote or the handlers see the campaign activated, never neither.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
 from contracts import (
     MAX_BATCH,
+    AutoReplyDetected,
     EmailBounced,
     EmailSent,
     Event,
@@ -52,6 +56,7 @@ STOP_EVENTS = (
 )
 LEAD_EVENTS = ("lead_imported", "leads_validated", "lead_validated")
 SEND_EVENTS = ("email_sent", "send_uncertain")
+AUTO_REPLY_EVENTS = ("auto_reply_detected",)
 
 _NO_CAMPAIGN = Plan(delays=(), activated_at=None)
 
@@ -61,11 +66,13 @@ Move = Callable[[Progress, Plan], Progress]
 def plan_of(campaign: Campaign | None) -> Plan:
     if campaign is None:
         return _NO_CAMPAIGN
+    schedule = campaign.settings.schedule
     return Plan(
         delays=tuple(step.delay_minutes for step in campaign.steps),
         activated_at=campaign.activated_at,
         wait_for_validation=campaign.settings.wait_for_validation,
         send_to_unknown=campaign.settings.send_to_unknown,
+        zone=UTC if schedule is None else ZoneInfo(schedule.timezone),
     )
 
 
@@ -163,6 +170,19 @@ class ProgressHandlers:
         lead_ids = event.lead_ids if isinstance(event, LeadStatusChanged) else [event.lead_id]
         await self._apply(
             uow, event.campaign_id, {lead_id: lambda p, _: moves.stopped(p, reason) for lead_id in lead_ids}
+        )
+
+    async def on_auto_reply(self, uow: UnitOfWork, event: AutoReplyDetected) -> None:
+        """An out-of-office never stops the sequence; its return date holds the lead's next step until
+        the day after (`progress.auto_replied`, the hold judged at the auto-reply's own time, so a
+        redelivery or a late delivery decides the same). A step it moves is announced (LeadsScheduled)."""
+        if event.return_date is None:
+            return
+        return_date, at = event.return_date, event.occurred_at
+        await self._apply(
+            uow,
+            event.campaign_id,
+            {event.lead_id: lambda p, plan: moves.auto_replied(p, return_date, at, plan)},
         )
 
     async def on_mailbox_health(self, uow: UnitOfWork, event: MailboxHealthChanged) -> None:

@@ -73,6 +73,8 @@ leads = Table(
     Column("thread_mailbox_id", Uuid, nullable=True),
     Column("stop_reason", Text, nullable=True),
     Column("missing", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    # An out-of-office's hold (since sequencer_0004): no step is due before it; null: none.
+    Column("not_before", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("state IN (" + ", ".join(f"'{s}'" for s in LEAD_STATES) + ")", name="ck_leads_state"),
     # The emission pass's selection: a campaign's scheduled leads by due time.
