@@ -53,6 +53,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
                     "leads_removed",
                     "send_failed",
                 ),
+                "sequencer-auto-replies": ("auto_reply_detected",),
                 "sequencer-mailboxes": ("mailbox_health_changed",),
             },
         ),
@@ -63,7 +64,14 @@ SERVICES: tuple[ServiceSpec, ...] = (
         BusUser(
             "mailer",
             commands=("importer",),
-            emits=("email_sent", "email_bounced", "send_uncertain", "send_failed", "mailbox_health_changed"),
+            emits=(
+                "email_sent",
+                "email_bounced",
+                "send_uncertain",
+                "send_failed",
+                "mailbox_health_changed",
+                "mailbox_changed",
+            ),
             durables={
                 "mailer-step-due": ("step_due",),
                 "mailer-campaigns": ("campaign_updated",),
@@ -101,6 +109,18 @@ SERVICES: tuple[ServiceSpec, ...] = (
             "validator",
             emits=("leads_validated",),
             durables={"validator": ("lead_imported",), "validator-removals": ("leads_removed",)},
+        ),
+    ),
+    ServiceSpec(
+        "inbox",
+        Start.WORKER,
+        BusUser(
+            "inbox",
+            serves_commands=False,
+            # The mailboxes' IMAP settings (`list_imap_logins`).
+            commands=("mailer",),
+            emits=("reply_detected", "auto_reply_detected", "email_bounced"),
+            durables={"inbox-sent": ("email_sent",), "inbox-mailboxes": ("mailbox_changed",)},
         ),
     ),
 )

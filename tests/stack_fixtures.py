@@ -1,5 +1,5 @@
-"""The whole stack (sequencer, importer, mailer, gateway) as processes on the session's NATS and PostgreSQL, and
-a workspace key for it: ONE per session, shared by the e2e and browser tests. Two stacks on one NATS
+"""The whole stack (sequencer, importer, mailer, inbox, gateway) as processes on the session's NATS and
+PostgreSQL, and a workspace key for it: ONE per session, shared by the e2e and browser tests. Two stacks on one NATS
 would answer each other's requests (the same queue groups over different databases)."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def stack(nats_server: EmbeddedNats, fresh_database_url_session: Callable[[], st
     migrations.upgrade(database_url, MIGRATED_SERVICES)
     test_stack = ServiceStack(nats=nats_server, database_url=database_url)
     try:
-        test_stack.start("sequencer", "importer", "mailer", "gateway")
+        test_stack.start("sequencer", "importer", "mailer", "inbox", "gateway")
         yield test_stack
     finally:
         test_stack.stop()

@@ -51,6 +51,10 @@ class Classification:
     """The sender's own text (quoted originals left out)."""
     return_date: date | None = None
     """When an auto-reply says its sender is back (the next step waits until after it)."""
+    message_id: str | None = None
+    """The message's own Message-ID (with angle brackets)."""
+    references: tuple[str, ...] = ()
+    """Every Message-ID it names that may be a send of ours, the likeliest first (`in_reply_to` first)."""
 
     def as_json(self, file: str) -> dict[str, object]:
         """The fields `leadflow inbox classify` prints, in its order (`return_date` added to the six)."""
@@ -85,6 +89,8 @@ def classify(raw: bytes) -> Classification:
             sender=sender,
             subject=subject,
             text=found.text,
+            message_id=first_message_id(header(message, "Message-ID")),
+            references=_named(bounce.original_message_id, message),
         )
     own = own_text(found.text)
     kind: Kind
@@ -110,7 +116,20 @@ def classify(raw: bytes) -> Classification:
         subject=subject,
         text=own,
         return_date=back,
+        message_id=first_message_id(header(message, "Message-ID")),
+        references=_named(answers, message),
     )
+
+
+def _named(first: str | None, message: Message) -> tuple[str, ...]:
+    """`first`, then the ids of In-Reply-To, References (newest first) and Exchange's parent, once each."""
+    named = [
+        *([first] if first else []),
+        *message_ids(header(message, "In-Reply-To")),
+        *reversed(message_ids(header(message, "References"))),
+        *message_ids(header(message, "X-MS-Exchange-Parent-Message-Id")),
+    ]
+    return tuple(dict.fromkeys(named))
 
 
 def _answers(message: Message) -> str | None:

@@ -132,6 +132,27 @@ class Settings(BaseSettings):
         gt=0,
         description="wait before the first retry of a send refused for now (then doubling)",
     )
+    inbox_idle_seconds: float = Field(
+        default=25 * 60.0,
+        gt=0,
+        description="longest IDLE on a mailbox before it is renewed (RFC 2177 asks for less than 29 minutes); "
+        "a server without IDLE is polled every inbox_poll_seconds instead",
+    )
+    inbox_poll_seconds: float = Field(
+        default=30.0, gt=0, description="how often a mailbox whose server has no IDLE is looked at"
+    )
+    inbox_refresh_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="how often the inbox reads the mailboxes' IMAP settings again (also at once on a "
+        "MailboxChanged)",
+    )
+    inbox_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long a replica's hold on a mailbox lasts unless renewed (a third of it apart); "
+        "another replica takes over a mailbox whose reader died after that",
+    )
     validator_allow_test_domains: bool = Field(
         default=False,
         description="accept addresses under .test (tests and demos only: it never exists on the Internet)",

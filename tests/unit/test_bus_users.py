@@ -15,6 +15,7 @@ from contracts import subjects
 from services.composition import BUS_USERS, bus_grants
 from services.gateway.app import create_service as gateway
 from services.importer.app import create_service as importer
+from services.inbox.app import create_service as inbox
 from services.mailer.app import create_service as mailer
 from services.runtime.bus_users import (
     CLI_USER,
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FACTORIES: dict[str, Callable[..., Service]] = {
     "gateway": gateway,
     "importer": importer,
+    "inbox": inbox,
     "mailer": mailer,
     "sequencer": sequencer,
     "validator": validator,

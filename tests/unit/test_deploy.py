@@ -152,6 +152,7 @@ def test_the_manifests_are_found() -> None:
     assert {m.name for m in DEPLOYMENTS} == {
         "leadflow-gateway",
         "leadflow-importer",
+        "leadflow-inbox",
         "leadflow-mailer",
         "leadflow-sequencer",
         "leadflow-validator",
@@ -497,7 +498,7 @@ def test_the_generated_secrets_are_valid_and_serve_every_deployment(tmp_path: Pa
 
 
 # The Deployments whose service encrypts or signs with LEADFLOW_SECRET_KEY (docs/security.md).
-SECRET_KEY_SERVICES = {"gateway", "mailer"}
+SECRET_KEY_SERVICES = {"gateway", "mailer", "inbox"}
 
 
 def test_the_services_that_need_the_secret_key_read_it_from_its_secret() -> None:

@@ -137,6 +137,7 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
         "healthy": False,
         "reason": "535 authentication failed (5 sends in a row)",
     },
+    "mailbox_changed": {"mailbox_id": MAILBOX, "removed": False},
     "email_bounced": {
         **_LEAD_FIELDS,
         "source": "dsn",
@@ -146,7 +147,7 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
         "email": "jane@example.com",
     },
     "reply_detected": _INBOUND,
-    "auto_reply_detected": {**_INBOUND, "subject": "Out of office"},
+    "auto_reply_detected": {**_INBOUND, "subject": "Out of office", "return_date": "2027-01-12"},
     "lead_unsubscribed": {**_LEAD_FIELDS, "email": "jane@example.com", "source": "one_click"},
     "lead_completed": {**_LEAD_FIELDS, "total_steps": 3},
     "lead_status_changed": {

@@ -1,0 +1,196 @@
+"""The inbox's storing and holding on the real PostgreSQL (services/inbox/reader.py, readers.py): each message
+kept once per mailbox, linked to the send it names (or its sender's last send), its event in the outbox
+with it, the position moved only by the replica that holds the mailbox; one replica holds a mailbox at a
+time, and another takes it over once let go or once the lease runs out."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from contracts import parse_event
+from contracts.commands import ImapLogin
+from contracts.sending import EmailSent
+from services.composition import MIGRATED_SERVICES
+from services.inbox.app import create_service
+from services.inbox.imap_reader import Arrived, Position
+from services.inbox.reader import LeaseLost, Reading, store
+from services.inbox.readers import Readers
+from services.inbox.repository import InboxRepository, Mailbox
+from services.inbox.tables import mailboxes, messages, outbox
+from services.runtime import migrations
+from services.runtime.embedded import free_port
+from services.runtime.secrets import Secrets, new_secret_key
+from services.runtime.service import Service
+from services.runtime.settings import Settings
+from services.runtime.tls import mail_tls_context
+
+WORKSPACE = uuid.uuid4()
+MAILBOX = uuid.uuid4()
+SENT_ID = "<step-1.ana@leadflow.example>"
+
+
+@pytest.fixture
+async def service(fresh_database_url: Callable[[], str]) -> AsyncIterator[Service]:
+    url = fresh_database_url()
+    migrations.upgrade(url, MIGRATED_SERVICES)
+    key = new_secret_key()
+    # Never started: these tests drive the storing and holding themselves, on its database.
+    built = create_service(Settings(nats_url="nats://127.0.0.1:1", database_url=url, secret_key=key))
+    secrets = Secrets.from_value(key)
+    login = ImapLogin(
+        mailbox_id=MAILBOX,
+        workspace_id=WORKSPACE,
+        email="sales@leadflow.example",
+        host="127.0.0.1",
+        port=free_port(),  # nothing answers: the readers these tests start only fail and retry
+        username="sales",
+        password_encrypted=secrets.encrypt("pw"),
+        security="none",
+        updated_at=datetime.now(UTC),
+    )
+    async with built.unit_of_work() as uow:
+        repo = InboxRepository.from_session(uow.session)
+        await repo.replace_logins([login])
+        await repo.record_sent([sent_event()])
+    yield built
+    await built.engine.dispose()
+
+
+def sent_event(**changes: Any) -> EmailSent:
+    fields: dict[str, Any] = {
+        "workspace_id": WORKSPACE,
+        "campaign_id": uuid.uuid4(),
+        "lead_id": uuid.uuid4(),
+        "step": 1,
+        "total_steps": 2,
+        "message_id": SENT_ID,
+        "mailbox": "sales@leadflow.example",
+        "mailbox_id": MAILBOX,
+        "subject_line": "Hi Ana",
+        "recipient": "Ana@Firma.cz",
+    }
+    return EmailSent(**(fields | changes))
+
+
+def reading(service: Service, owner: str) -> Reading:
+    return Reading(
+        service=service,
+        secrets=Secrets.from_value(new_secret_key()),
+        tls_context=mail_tls_context(None),
+        owner=owner,
+        idle_seconds=5,
+        poll_seconds=5,
+    )
+
+
+async def the_mailbox(service: Service) -> Mailbox:
+    async with service.sessions() as session:
+        (found,) = await InboxRepository.from_session(session).all()
+    return found
+
+
+async def hold(service: Service, owner: str) -> None:
+    async with service.unit_of_work() as uow:
+        await InboxRepository.from_session(uow.session).hold(owner, [MAILBOX], timedelta(seconds=30))
+
+
+def mail(message_id: str | None, sender: str, headers: str = "", body: str = "Sounds good.") -> bytes:
+    own_id = f"Message-ID: {message_id}\r\n" if message_id else ""
+    return f"From: {sender}\r\nTo: sales@leadflow.example\r\nSubject: Re: Hi\r\n{own_id}{headers}\r\n{body}\r\n".encode()
+
+
+async def stored(service: Service) -> list[Any]:
+    async with service.sessions() as session:
+        return list(await session.execute(select(messages).order_by(messages.c.uid)))
+
+
+async def events(service: Service) -> list[Any]:
+    async with service.sessions() as session:
+        payloads = await session.scalars(select(outbox.c.payload).order_by(outbox.c.id))
+        return [parse_event(bytes(p)) for p in payloads]
+
+
+async def test_messages_are_kept_once_linked_to_their_send_and_announced_with_the_position(
+    service: Service,
+) -> None:
+    me = reading(service, "replica-a")
+    await hold(service, me.owner)
+    mailbox = await the_mailbox(service)
+    arrived = [
+        # Names the send deep in References only (a client that dropped In-Reply-To).
+        Arrived(1, mail("<r1@firma.cz>", "Ana <ana@firma.cz>", f"References: <x@y> {SENT_ID} <z@y>\r\n")),
+        # Names nothing: linked by its sender's address to that lead's last send.
+        Arrived(2, mail("<r2@firma.cz>", "ANA@firma.cz")),
+        # A stranger: kept, linked to nothing, announced to nobody.
+        Arrived(3, mail("<r3@else.cz>", "someone@else.cz")),
+        # No Message-ID at all: kept by its bytes.
+        Arrived(4, mail(None, "someone@else.cz", body="No id here.")),
+    ]
+    await store(me, mailbox, arrived, Position(7, 4))
+
+    rows = await stored(service)
+    assert [(r.uid, r.kind, r.linked_by) for r in rows] == [
+        (1, "reply", "message_id"),
+        (2, "reply", "address"),
+        (3, "reply", None),
+        (4, "reply", None),
+    ]
+    assert rows[0].in_reply_to == SENT_ID and rows[0].raw == arrived[0].raw
+    assert rows[3].message_key.startswith("sha256:")
+    announced = await events(service)
+    assert [e.event_type for e in announced] == ["reply_detected", "reply_detected"]
+    assert {e.in_reply_to for e in announced} == {SENT_ID}
+    async with service.sessions() as session:
+        assert await InboxRepository.from_session(session).position(MAILBOX) == Position(7, 4)
+
+    # The INBOX read again under a new UIDVALIDITY: the same messages, new UIDs, nothing new kept.
+    again = [Arrived(a.uid + 100, a.raw) for a in arrived]
+    await store(me, mailbox, again, Position(8, 104))
+    assert len(await stored(service)) == 4
+    assert len(await events(service)) == 2
+
+
+async def test_a_replica_that_no_longer_holds_the_mailbox_keeps_nothing(service: Service) -> None:
+    await hold(service, "replica-a")
+    mailbox = await the_mailbox(service)
+    late = reading(service, "replica-b")
+    with pytest.raises(LeaseLost):
+        await store(late, mailbox, [Arrived(1, mail("<r1@firma.cz>", "ana@firma.cz"))], Position(7, 1))
+    assert await stored(service) == []
+    assert await events(service) == []
+
+
+async def test_one_replica_reads_a_mailbox_and_another_takes_over_when_it_lets_go_or_its_lease_runs_out(
+    service: Service,
+) -> None:
+    first = Readers(reading(service, "replica-a"), lease_seconds=2, refresh_seconds=3600)
+    second = Readers(reading(service, "replica-b"), lease_seconds=2, refresh_seconds=3600)
+    try:
+        await first.hold()
+        await second.hold()
+        assert list(first.running) == [MAILBOX] and second.running == {}
+
+        # replica-a stops renewing (hung, or gone without letting go): its lease runs out.
+        await asyncio.sleep(2.5)
+        await second.hold()
+        assert list(second.running) == [MAILBOX]
+        await first.hold()  # replica-a comes back: it finds the mailbox held and stops its reader
+        assert first.running == {}
+
+        # replica-b shuts down and lets go: replica-a takes the mailbox at once.
+        await second.stop()
+        await first.hold()
+        assert list(first.running) == [MAILBOX]
+    finally:
+        await first.stop()
+        await second.stop()
+    async with service.sessions() as session:
+        owner = await session.scalar(select(mailboxes.c.lease_owner).where(mailboxes.c.id == MAILBOX))
+    assert owner is None
