@@ -113,17 +113,25 @@ class Stack:
         port = DEFAULT_CAPTURE_PORT if port_is_free(DEFAULT_CAPTURE_PORT, host) else free_port(host)
         return CaptureAddress(host, port)
 
-    def start_capture(self, address: CaptureAddress) -> None:
-        """The local SMTP capture server, in a thread of this process: it lives and stops with the stack."""
-        try:
-            server = CaptureServer(address, self.capture_dir)
-            server.start()
-        except (OSError, RuntimeError) as exc:
-            raise CaptureUnavailable(
-                f"the local SMTP capture cannot listen on {address}: {exc}. Set LEADFLOW_CAPTURE_SMTP to "
-                "another host:port."
-            ) from None
+    def start_capture(self, address: CaptureAddress) -> CaptureAddress:
+        """The local SMTP capture server, in a thread of this process: it lives and stops with the stack.
+        Where it listens: `address`, or, when that was our own pick and another program took it meanwhile
+        (another stack starting at the same moment), a free port."""
+        tries = 1 if self.settings.capture_smtp else 3
+        for attempt in range(1, tries + 1):
+            try:
+                server = CaptureServer(address, self.capture_dir)
+                server.start()
+                break
+            except (OSError, RuntimeError) as exc:
+                if attempt == tries:
+                    raise CaptureUnavailable(
+                        f"the local SMTP capture cannot listen on {address}: {exc}. Set LEADFLOW_CAPTURE_SMTP "
+                        "to another host:port."
+                    ) from None
+                address = CaptureAddress(address.host, free_port(address.host))
         self.capture = server
+        return address
 
     def stop_capture(self) -> None:
         if self.capture is not None:
@@ -340,8 +348,7 @@ def run_stack(
         secret_key = stack.secret_key()
         capture = stack.capture_address()
         endpoints = stack.start_servers()
-        stack.start_capture(capture)
-        endpoints.capture = capture
+        endpoints.capture = stack.start_capture(capture)
         migrations.upgrade(endpoints.database_url, migrated(services))
         http_port = stack.http_port()
         gateway_url = f"http://{settings.http_host}:{http_port}"

@@ -222,7 +222,7 @@ def test_up_keeps_the_bus_credentials_private_and_gives_each_service_only_its_ow
         assert stat.S_IMODE((data_dir / "nats" / "auth.conf").stat().st_mode) == 0o600
         passwords = json.loads(credentials_path.read_text())
         environments = _service_environments(up)
-        assert set(environments) == {"importer", "validator", "sequencer", "mailer", "gateway"}
+        assert set(environments) == {"importer", "validator", "sequencer", "mailer", "inbox", "gateway"}
         for service, env in environments.items():
             assert env["LEADFLOW_NATS_USER"] == service
             assert env["LEADFLOW_NATS_PASSWORD"] == passwords[service]

@@ -106,3 +106,19 @@ def test_a_taken_default_port_moves_the_capture_and_a_taken_given_one_stops_up(t
 
     with pytest.raises(CaptureUnavailable, match="must be host:port"):
         Stack(Settings(data_dir=tmp_path, capture_smtp="1025"), ()).capture_address()
+
+
+def test_a_picked_port_taken_before_the_capture_binds_it_moves_the_capture(tmp_path: Path) -> None:
+    """Two stacks starting at once both find 1025 free; the one that binds second moves, not fails."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        stack = Stack(Settings(data_dir=tmp_path), ())
+        address = stack.start_capture(CaptureAddress("127.0.0.1", port))
+        try:
+            assert address.host == "127.0.0.1" and address.port != port
+            with socket.create_connection(("127.0.0.1", address.port), timeout=5) as client:
+                assert client.recv(3) == b"220"
+        finally:
+            stack.stop_capture()
