@@ -48,6 +48,7 @@ bench: install
 	$(PY) bench/due_steps.py
 	$(PY) bench/send.py
 	$(PY) bench/inbox.py
+	$(PY) bench/inbox_imap.py
 
 asyncapi: install
 	$(VENV)/bin/leadflow asyncapi --output docs/asyncapi.json
