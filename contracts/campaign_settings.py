@@ -41,6 +41,52 @@ class ScheduleData(BaseModel):
     end: Text = Field(alias="to", max_length=5)
 
 
+# Bounce protection's ranges (the sequencer names a value outside them in its 422).
+MIN_BOUNCE_WINDOW = 10
+MAX_BOUNCE_WINDOW = 10_000
+
+
+class PauseReason(StrEnum):
+    """Why a campaign paused itself; a campaign a person paused has none."""
+
+    BOUNCE_PROTECTION = "bounce_protection"
+
+
+class BounceProtectionData(BaseModel):
+    """The rolling bounce rate over a campaign's (and its mailboxes') latest sends that pauses it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    enabled: bool = True
+    threshold_percent: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="The campaign pauses when more than this share of the sends bounced.",
+    )
+    window: int = Field(
+        default=100,
+        ge=MIN_BOUNCE_WINDOW,
+        le=MAX_BOUNCE_WINDOW,
+        description="How many of the latest sends the rate is counted over.",
+    )
+    min_sample: int = Field(
+        default=20,
+        ge=1,
+        le=MAX_BOUNCE_WINDOW,
+        description="No rate is judged over fewer sends than this (at most `window`).",
+    )
+
+
+class BounceProtectionChange(BaseModel):
+    """The bounce protection fields a PATCH names; a field left out (or null) keeps its value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    enabled: bool | None = None
+    threshold_percent: int | None = Field(default=None, ge=1, le=100)
+    window: int | None = Field(default=None, ge=MIN_BOUNCE_WINDOW, le=MAX_BOUNCE_WINDOW)
+    min_sample: int | None = Field(default=None, ge=1, le=MAX_BOUNCE_WINDOW)
+
+
 class CampaignSettingsData(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     schedule: ScheduleData | None = Field(
@@ -56,6 +102,7 @@ class CampaignSettingsData(BaseModel):
     stop_on_reply: bool = True
     wait_for_validation: bool = True
     send_to_unknown: bool = True
+    bounce_protection: BounceProtectionData = Field(default_factory=BounceProtectionData)
 
 
 class StepData(BaseModel):

@@ -9,8 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.campaign_settings import (
     MAX_CAMPAIGN_DAILY_LIMIT,
     MAX_MAILBOXES,
+    BounceProtectionChange,
     CampaignSettingsData,
     CampaignStatus,
+    PauseReason,
     ScheduleData,
     SequenceSteps,
     StepData,
@@ -41,13 +43,17 @@ class SettingsChange(BaseModel):
     stop_on_reply: bool | None = None
     wait_for_validation: bool | None = None
     send_to_unknown: bool | None = None
+    bounce_protection: BounceProtectionChange | None = Field(
+        default=None,
+        description="`{enabled, threshold_percent, window, min_sample}`; the fields left out keep their values.",
+    )
 
 
 class UpdateCampaignSettings(Command):
     campaign_id: UUID
     change: SettingsChange
     fields_set: list[Text] = Field(
-        max_length=6, description="The fields the caller named (so a null clears, and an absent field keeps)"
+        max_length=7, description="The fields the caller named (so a null clears, and an absent field keeps)"
     )
 
 
@@ -99,6 +105,10 @@ class CampaignStateReply(Reply):
         default_factory=list,
         description="What keeps the campaign from sending as set (an unhealthy mailbox).",
     )
+    paused_reason: PauseReason | None = Field(
+        default=None, description="Why the campaign paused itself; none when a person paused it."
+    )
+    paused_detail: str | None = Field(default=None, description="The pause's reason in words.")
 
 
 class PreviewSequence(Command):

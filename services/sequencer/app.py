@@ -3,6 +3,8 @@ through the steps (progress_handlers.py) and the emission of due steps (emission
 
 from __future__ import annotations
 
+from typing import Any
+
 from contracts import (
     CampaignCreated,
     CampaignUpdated,
@@ -27,7 +29,9 @@ from services.runtime.db import psycopg_conninfo
 from services.runtime.leased_work import WorkLoop
 from services.runtime.service import Service
 from services.runtime.settings import Settings
+from services.runtime.unit_of_work import UnitOfWork
 from services.sequencer import handlers
+from services.sequencer.bounce_guard import BounceGuard
 from services.sequencer.campaign_ends import CampaignEnds
 from services.sequencer.emission import Emitter
 from services.sequencer.progress_handlers import (
@@ -63,9 +67,20 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     )
     ends = WorkLoop(CampaignEnds(service).run_once, name="sequencer campaign ends", every=ENDS_EVERY_SECONDS)
     progress = ProgressHandlers(emission.wake)
+    guard = BounceGuard()
+
+    # Bounce protection records each send and judges each bounce first (bounce_guard.py says why first).
+    async def on_send_event(uow: UnitOfWork, event: Any) -> None:
+        await guard.on_send_event(uow, event)
+        await progress.on_send_event(uow, event)
+
+    async def on_stop_event(uow: UnitOfWork, event: Any) -> None:
+        await guard.on_stop_event(uow, event)
+        await progress.on_stop_event(uow, event)
+
     service.consume(LEAD_EVENTS, progress.on_lead_event, durable="sequencer-leads")
-    service.consume(SEND_EVENTS, progress.on_send_event, durable="sequencer-sends")
-    service.consume(STOP_EVENTS, progress.on_stop_event, durable="sequencer-stops")
+    service.consume(SEND_EVENTS, on_send_event, durable="sequencer-sends")
+    service.consume(STOP_EVENTS, on_stop_event, durable="sequencer-stops")
     service.consume(AUTO_REPLY_EVENTS, progress.on_auto_reply, durable="sequencer-auto-replies")
     service.consume("mailbox_health_changed", progress.on_mailbox_health, durable="sequencer-mailboxes")
 

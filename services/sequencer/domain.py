@@ -7,9 +7,10 @@ from datetime import datetime
 from uuid import UUID
 
 from contracts import CampaignCreated
-from contracts.campaign_settings import CampaignStatus
+from contracts.campaign_settings import CampaignStatus, PauseReason
 from contracts.commands import CreateCampaign
 from contracts.schedule import Schedule
+from services.sequencer.bounce_protection import BounceProtection
 from services.sequencer.sequence import StepDraft
 
 
@@ -23,6 +24,7 @@ class CampaignSettings:
     stop_on_reply: bool = True
     wait_for_validation: bool = True
     send_to_unknown: bool = True
+    bounce_protection: BounceProtection = field(default_factory=BounceProtection)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,11 @@ class Campaign:
     settings: CampaignSettings = field(default_factory=CampaignSettings)
     steps: tuple[StepDraft, ...] = ()  # as the user wrote them; validate_sequence accepted them
     activated_at: datetime | None = None  # first activation: leads' step 1 is due from then on
+    # Why it paused itself (None: a person paused it, or it is not paused), and that in words.
+    paused_reason: PauseReason | None = None
+    paused_detail: str | None = None
+    # The last resume: bounce protection counts only the sends made since (None: every send).
+    protected_since: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,8 @@ async def update_settings(service: Service, command: UpdateCampaignSettings) -> 
     values = {name: getattr(command.change, name) for name in command.fields_set}
     if command.change.schedule is not None and "schedule" in values:
         values["schedule"] = command.change.schedule.model_dump(by_alias=True)
+    if command.change.bounce_protection is not None and "bounce_protection" in values:
+        values["bounce_protection"] = command.change.bounce_protection.model_dump(exclude_none=True)
     return await _change(
         service,
         command.workspace_id,
@@ -206,4 +208,6 @@ async def state_reply(session: AsyncSession, campaign: Campaign) -> CampaignStat
         steps=lifecycle.steps_data(campaign),
         step_counts=await leads.step_counts(campaign.id, len(campaign.steps)),
         warnings=await leads.warnings(campaign.settings.mailbox_ids),
+        paused_reason=campaign.paused_reason,
+        paused_detail=campaign.paused_detail,
     )

@@ -9,8 +9,17 @@ from datetime import datetime
 from typing import Any
 
 from contracts import CampaignUpdated
-from contracts.campaign_settings import CampaignSettingsData, CampaignStatus, ScheduleData, StepData
+from contracts.campaign_settings import (
+    MAX_BOUNCE_WINDOW,
+    MIN_BOUNCE_WINDOW,
+    CampaignSettingsData,
+    CampaignStatus,
+    PauseReason,
+    ScheduleData,
+    StepData,
+)
 from contracts.schedule import InvalidSchedule, Schedule
+from services.sequencer.bounce_protection import BounceProtection
 from services.sequencer.domain import Campaign, CampaignSettings
 from services.sequencer.sequence import SequenceRefused, StepDraft, validate_sequence
 
@@ -21,6 +30,7 @@ SETTING_FIELDS = (
     "stop_on_reply",
     "wait_for_validation",
     "send_to_unknown",
+    "bounce_protection",
 )
 
 
@@ -67,6 +77,8 @@ def update_settings(campaign: Campaign, values: Mapping[str, Any], now: datetime
                 if value is not None and value < 1:
                     reasons.append("daily_limit: must be at least 1 (or null for no limit)")
                 changes[name] = value
+            case "bounce_protection":
+                changes[name] = _bounce_protection(campaign.settings.bounce_protection, value, reasons)
             case _:
                 if value is None:
                     reasons.append(f"{name}: must be true or false")
@@ -108,8 +120,29 @@ def pause(campaign: Campaign, now: datetime) -> Changed | Refused:
     return _move(campaign, "pause", now)
 
 
+def protect(campaign: Campaign, detail: str, now: datetime) -> Changed | Refused:
+    """Bounce protection pauses the active campaign itself, as a person's pause would (the mailer follows
+    the CampaignUpdated), with the reason and `detail` in words until a person resumes it."""
+    if reasons := _status_reasons(campaign, "pause"):
+        return Refused(reasons)
+    paused = replace(
+        campaign,
+        status=CampaignStatus.PAUSED,
+        paused_reason=PauseReason.BOUNCE_PROTECTION,
+        paused_detail=detail,
+    )
+    return _changed(paused, now)
+
+
 def resume(campaign: Campaign, now: datetime) -> Changed | Refused:
-    return _move(campaign, "resume", now)
+    """A person resumes: the pause's reason is cleared, and bounce protection judges only the sends made
+    from now on (the bounces of earlier sends, which may still arrive as DSNs, would pause it at once)."""
+    if reasons := _status_reasons(campaign, "resume"):
+        return Refused(reasons)
+    resumed = replace(
+        campaign, status=CampaignStatus.ACTIVE, paused_reason=None, paused_detail=None, protected_since=now
+    )
+    return _changed(resumed, now)
 
 
 def complete(campaign: Campaign, now: datetime) -> Changed | Refused:
@@ -145,6 +178,31 @@ def _schedule(value: Any, reasons: list[str]) -> Schedule | None:
         return None
 
 
+def _bounce_protection(current: BounceProtection, value: Any, reasons: list[str]) -> BounceProtection:
+    """The named fields over the current ones (a field left out or null keeps its value), every range
+    checked, and the minimum sample no larger than the window."""
+    if not isinstance(value, Mapping):
+        reasons.append("bounce_protection: must be an object")
+        return current
+    fields = {k: v for k, v in value.items() if v is not None}
+    if unknown := sorted(set(fields) - set(current.to_json())):
+        reasons.extend(f"bounce_protection.{name}: not a bounce protection setting" for name in unknown)
+        return current
+    merged = BounceProtection(**(current.to_json() | fields))
+    if not 1 <= merged.threshold_percent <= 100:
+        reasons.append("bounce_protection.threshold_percent: must be from 1 to 100")
+    window_valid = MIN_BOUNCE_WINDOW <= merged.window <= MAX_BOUNCE_WINDOW
+    if not window_valid:
+        reasons.append(
+            f"bounce_protection.window: must be from {MIN_BOUNCE_WINDOW} to {MAX_BOUNCE_WINDOW:,} sends"
+        )
+    if merged.min_sample < 1:
+        reasons.append("bounce_protection.min_sample: must be at least 1")
+    elif window_valid and merged.min_sample > merged.window:
+        reasons.append(f"bounce_protection.min_sample: must not exceed the window ({merged.window} sends)")
+    return merged
+
+
 def _step_error(error: Any) -> str:
     where = "steps" if error.step is None else f"step {error.step}"
     variable = f" (variable {error.variable!r})" if error.variable else ""
@@ -164,6 +222,7 @@ def settings_data(settings: CampaignSettings) -> CampaignSettingsData:
         stop_on_reply=settings.stop_on_reply,
         wait_for_validation=settings.wait_for_validation,
         send_to_unknown=settings.send_to_unknown,
+        bounce_protection=settings.bounce_protection.data(),
     )
 
 

@@ -9,8 +9,9 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.campaign_settings import CampaignStatus
+from contracts.campaign_settings import CampaignStatus, PauseReason
 from contracts.schedule import Schedule
+from services.sequencer.bounce_protection import BounceProtection
 from services.sequencer.domain import Campaign, CampaignSettings
 from services.sequencer.sequence import StepDraft
 from services.sequencer.tables import campaigns
@@ -60,11 +61,15 @@ class CampaignRepository:
                 stop_on_reply=settings.stop_on_reply,
                 wait_for_validation=settings.wait_for_validation,
                 send_to_unknown=settings.send_to_unknown,
+                bounce_protection=settings.bounce_protection.to_json(),
                 steps=[
                     {"subject": s.subject, "body": s.body, "delay_minutes": s.delay_minutes}
                     for s in campaign.steps
                 ],
                 activated_at=campaign.activated_at,
+                paused_reason=None if campaign.paused_reason is None else campaign.paused_reason.value,
+                paused_detail=campaign.paused_detail,
+                protected_since=campaign.protected_since,
             )
         )
 
@@ -100,7 +105,11 @@ def _campaign_of(row: Any) -> Campaign:
             stop_on_reply=row.stop_on_reply,
             wait_for_validation=row.wait_for_validation,
             send_to_unknown=row.send_to_unknown,
+            bounce_protection=BounceProtection.from_json(row.bounce_protection),
         ),
         steps=tuple(StepDraft(s["subject"], s["body"], s["delay_minutes"]) for s in row.steps),
         activated_at=row.activated_at,
+        paused_reason=None if row.paused_reason is None else PauseReason(row.paused_reason),
+        paused_detail=row.paused_detail,
+        protected_since=row.protected_since,
     )

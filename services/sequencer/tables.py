@@ -1,5 +1,6 @@
 """Schema `sequencer`: campaigns, with their settings and sequence; each lead's progress through its
-campaign's steps; the StepDue emitted per campaign-day (the campaign's daily limit); the mailboxes' health."""
+campaign's steps; the StepDue emitted per campaign-day (the campaign's daily limit); the mailboxes' health;
+the latest sends and which bounced (bounce protection)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from contracts.campaign_settings import CampaignStatus
+from contracts.campaign_settings import CampaignStatus, PauseReason
 from services.runtime.db import runtime_tables
 from services.sequencer.progress import LeadState
 
@@ -46,7 +47,18 @@ campaigns = Table(
     Column("steps", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     # When the campaign was first activated: step 1 of a lead is due from max(sendable, activated) on.
     Column("activated_at", DateTime(timezone=True), nullable=True),
+    # Bounce protection (since sequencer_0005): its setting ({"enabled", "threshold_percent", "window",
+    # "min_sample"}; a key left out is the default), why the campaign paused itself and that in words (null:
+    # not paused by itself), and the last resume (only later sends are judged).
+    Column("bounce_protection", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("paused_reason", Text, nullable=True),
+    Column("paused_detail", Text, nullable=True),
+    Column("protected_since", DateTime(timezone=True), nullable=True),
     CheckConstraint("status IN ('draft', 'active', 'paused', 'completed')", name="ck_campaigns_status"),
+    CheckConstraint(
+        "paused_reason IS NULL OR paused_reason IN (" + ", ".join(f"'{r.value}'" for r in PauseReason) + ")",
+        name="ck_campaigns_paused_reason",
+    ),
     CheckConstraint("daily_limit IS NULL OR daily_limit >= 1", name="ck_campaigns_daily_limit"),
 )
 
@@ -93,6 +105,22 @@ campaign_days = Table(
     Column("campaign_id", Uuid, primary_key=True),
     Column("day", Date, primary_key=True),
     Column("emitted", Integer, nullable=False, server_default=text("0")),
+)
+
+# Bounce protection's record of the latest sends (EmailSent), each marked when it bounced (EmailBounced by
+# its message_id; a bounce whose send is not known is a row of its own, bounced). A rate is counted over a
+# campaign's or a mailbox's latest rows by sent_at.
+send_outcomes = Table(
+    "send_outcomes",
+    metadata,
+    Column("message_id", Text, primary_key=True),
+    Column("campaign_id", Uuid, nullable=False),
+    Column("mailbox_id", Uuid, nullable=True),
+    Column("mailbox", Text, nullable=True),  # its address, for the pause's words
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Column("bounced", Boolean, nullable=False, server_default=text("false")),
+    Index("ix_sequencer_send_outcomes_campaign", "campaign_id", "sent_at"),
+    Index("ix_sequencer_send_outcomes_mailbox", "mailbox_id", "sent_at"),
 )
 
 # The mailer's word on each mailbox (MailboxHealthChanged), newest wins: a campaign's warnings.

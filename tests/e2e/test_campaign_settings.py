@@ -34,7 +34,9 @@ async def test_settings_sequence_and_lifecycle(
         "stop_on_reply": True,
         "wait_for_validation": True,
         "send_to_unknown": True,
+        "bounce_protection": {"enabled": True, "threshold_percent": 5, "window": 100, "min_sample": 20},
     }
+    assert fresh["paused_reason"] is None and fresh["paused_detail"] is None
     assert "counts" not in fresh  # per-step counts come with sending
 
     refused = await client.post(f"/api/v1/campaigns/{campaign_id}/activate")
@@ -56,6 +58,18 @@ async def test_settings_sequence_and_lifecycle(
         False,
         True,
     )
+    protected = await client.patch(
+        f"/api/v1/campaigns/{campaign_id}",
+        json={"bounce_protection": {"threshold_percent": 8, "min_sample": 30}},
+    )
+    assert protected.status_code == 200, protected.text
+    assert protected.json()["settings"]["bounce_protection"] == {
+        "enabled": True,
+        "threshold_percent": 8,
+        "window": 100,
+        "min_sample": 30,
+    }
+    assert protected.json()["settings"]["daily_limit"] == 40  # what the PATCH did not name is kept
 
     bad = await client.put(
         f"/api/v1/campaigns/{campaign_id}/sequence",
@@ -144,6 +158,17 @@ async def test_invalid_settings_name_every_error(client: httpx.AsyncClient) -> N
     for limit in (51243736868570.0, 1_000_001, 0):
         huge = await client.patch(f"/api/v1/campaigns/{campaign_id}", json={"daily_limit": limit})
         assert huge.status_code == 422, huge.text
+    for protection in ({"threshold_percent": 0}, {"window": 5}, {"min_sample": 0}, {"colour": "red"}):
+        refused = await client.patch(
+            f"/api/v1/campaigns/{campaign_id}", json={"bounce_protection": protection}
+        )
+        assert refused.status_code == 422, refused.text
+    # The minimum sample must fit the window: the sequencer names it.
+    too_few = await client.patch(
+        f"/api/v1/campaigns/{campaign_id}", json={"bounce_protection": {"window": 10}}
+    )
+    assert too_few.status_code == 422, too_few.text
+    assert "bounce_protection.min_sample: must not exceed the window (10 sends)" in too_few.text
     assert (await client.get(f"/api/v1/campaigns/{campaign_id}")).json()["settings"]["schedule"] is None
 
 

@@ -19,7 +19,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from contracts import subjects
-from contracts.campaign_settings import CampaignSettingsData, CampaignStatus
+from contracts.campaign_settings import CampaignSettingsData, CampaignStatus, PauseReason
 from contracts.commands import (
     CampaignStateReply,
     Mailbox,
@@ -44,6 +44,7 @@ from tests.harness import TEST_CLIENT, temporary_nats
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 GOOD, BAD, GONE = uuid.UUID(int=1), uuid.UUID(int=2), uuid.UUID(int=3)
+PAUSED_DETAIL = "7 of the last 100 sends bounced (7%), over the 5% limit; mailbox sales@firma.cz"
 
 
 @dataclass
@@ -83,8 +84,10 @@ def _mailbox(mailbox_id: uuid.UUID, email: str) -> Mailbox:
 def _answers(campaign_id: uuid.UUID) -> dict[str, Callable[[dict[str, Any]], Any]]:
     state = CampaignStateReply(
         campaign_id=campaign_id,
-        status=CampaignStatus.DRAFT,
+        status=CampaignStatus.PAUSED,
         settings=CampaignSettingsData(mailbox_ids=[GOOD, BAD, GONE]),
+        paused_reason=PauseReason.BOUNCE_PROTECTION,
+        paused_detail=PAUSED_DETAIL,
         steps=[],
         step_counts=[StepCount(step=1, sent=2, due=1, waiting=3, uncertain=1, not_sendable=1, failed=0)],
         warnings=["mailbox sales@firma.cz is unhealthy: 5 failed sends in a row"],
@@ -119,7 +122,7 @@ def _answers(campaign_id: uuid.UUID) -> dict[str, Callable[[dict[str, Any]], Any
     return {
         "sequencer.get_campaign": lambda cmd: state,
         "sequencer.change_campaign_status": lambda cmd: state.model_copy(
-            update={"status": CampaignStatus.ACTIVE}
+            update={"status": CampaignStatus.ACTIVE, "paused_reason": None, "paused_detail": None}
         ),
         "sequencer.preview_sequence": preview,
         "mailer.get_mailbox": get_mailbox,
@@ -197,6 +200,18 @@ async def test_a_campaign_passes_the_sequencers_step_counts_and_warnings_through
         {"step": 1, "sent": 2, "due": 1, "waiting": 3, "uncertain": 1, "not_sendable": 1, "failed": 0}
     ]
     assert body["warnings"] == ["mailbox sales@firma.cz is unhealthy: 5 failed sends in a row"]
+    # Why the campaign paused itself (bounce protection), passed through for the campaign page's banner.
+    assert (body["status"], body["paused_reason"], body["paused_detail"]) == (
+        "paused",
+        "bounce_protection",
+        PAUSED_DETAIL,
+    )
+    assert body["settings"]["bounce_protection"] == {
+        "enabled": True,
+        "threshold_percent": 5,
+        "window": 100,
+        "min_sample": 20,
+    }
 
 
 async def test_activating_tests_every_mailbox_first_and_passes_each_failure_in_words(

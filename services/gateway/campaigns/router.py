@@ -175,7 +175,8 @@ async def update_campaign_settings(
     campaign_id: UUID, body: SettingsChange, workspace_id: Workspace, session: Session, request: Request
 ) -> CampaignDetailOut:
     """Change the settings named in the body; the others keep their values. `null` clears the schedule
-    (any time) or the daily limit (none). Every error is answered at once (422)."""
+    (any time) or the daily limit (none). `bounce_protection` changes only the fields it names. Every error
+    is answered at once (422)."""
     command = UpdateCampaignSettings(
         workspace_id=workspace_id,
         campaign_id=campaign_id,
@@ -272,4 +273,6 @@ async def _detail(
         steps=state.steps,
         step_counts=state.step_counts,
         warnings=state.warnings,
+        paused_reason=state.paused_reason,
+        paused_detail=state.paused_detail,
     )

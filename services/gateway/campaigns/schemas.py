@@ -7,7 +7,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.campaign_settings import CampaignSettingsData, CampaignStatus, SequenceSteps, StepData
+from contracts.campaign_settings import (
+    CampaignSettingsData,
+    CampaignStatus,
+    PauseReason,
+    SequenceSteps,
+    StepData,
+)
 from contracts.commands import StepCount
 from contracts.text import Text
 
@@ -58,6 +64,16 @@ class CampaignDetailOut(CampaignOut):
     warnings: list[str] = Field(
         default_factory=list,
         description="What keeps the campaign from sending as set, in words (an unhealthy mailbox).",
+    )
+    paused_reason: PauseReason | None = Field(
+        default=None,
+        description="Why the campaign paused itself (`bounce_protection`); null when a person paused it or "
+        "it is not paused. Resuming clears it.",
+    )
+    paused_detail: str | None = Field(
+        default=None,
+        description="The pause's reason in words, e.g. \"7 of the last 100 sends bounced (7%), over the 5% "
+        'limit; mailbox sales@example.com".',
     )
 
 

@@ -1,5 +1,6 @@
 // A campaign's status at the top of its page: the badge, Activate / Pause / Resume, every reason a change was
-// refused (409), and the warnings that keep it from sending as set (an unhealthy mailbox).
+// refused (409), why it paused itself (bounce protection), and the warnings that keep it from sending as set
+// (an unhealthy mailbox).
 import { api } from "./api.js";
 import { h, replaceChildren, toast } from "./dom.js";
 import { label } from "./statuses.js";
@@ -29,7 +30,7 @@ export class CampaignStatus {
   }
 
   render() {
-    const { status, warnings = [] } = this.campaign;
+    const { status, warnings = [], paused_reason: pausedReason, paused_detail: pausedDetail } = this.campaign;
     const action = ACTIONS[status];
     const button = action ? h("button", { type: "button", class: action[0] === "pause" ? "" : "primary", id: `campaign-${action[0]}`, onclick: () => this.change(action[0], button) }, action[1]) : null;
     replaceChildren(this.element,
@@ -37,6 +38,9 @@ export class CampaignStatus {
         h("span", { class: `badge campaign-${status}`, id: "campaign-state" }, label(status)),
         h("span", { class: "muted" }, HINT[status] ?? ""),
         button),
+      status === "paused" && pausedReason === "bounce_protection" ? h("div", { class: "banner warn", role: "status", id: "campaign-paused-reason" },
+        h("strong", {}, "Paused by bounce protection: "), pausedDetail ?? "too many recent sends bounced.",
+        " Check the list and the mailbox before resuming.") : null,
       this.reasons.length ? h("div", { class: "banner warn", role: "alert", id: "campaign-refused" },
         h("strong", {}, this.refusedAction === "activate" ? "The campaign cannot start yet:" : "Refused:"),
         h("ul", {}, this.reasons.map((r) => h("li", {}, r)))) : null,
