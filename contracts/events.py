@@ -59,7 +59,9 @@ __all__ = [
     "ImportEvent",
     "ImportProgress",
     "ImportedLead",
+    "InboundKind",
     "InboundMessageEvent",
+    "InboundReclassified",
     "LeadCompleted",
     "LeadEvent",
     "LeadImported",
@@ -238,6 +240,29 @@ class AutoReplyDetected(InboundMessageEvent):
     )
 
 
+# What the inbox decides an inbound message is (services/inbox/classify.py).
+InboundKind = Literal["hard_bounce", "soft_bounce", "delayed", "auto_reply", "reply", "challenge"]
+
+
+class InboundReclassified(LeadEvent):
+    """A person overturned the inbox's decision on a message linked to this lead (the Unibox's reclassify).
+
+    `undoes` is the status the overturned decision gave the lead and that no other stored message of the
+    lead in this campaign still gives (`replied` for a reply, `bounced` for a hard bounce; None when there
+    is nothing to undo): the lead leaves it (the gateway's status fold), and a hard bounce's suppression of
+    `email` is lifted (the importer, only for an entry a bounce put there). The new kind's own event
+    (ReplyDetected, EmailBounced, AutoReplyDetected) is emitted beside this one, in the same transaction.
+    """
+
+    event_type: Literal["inbound_reclassified"] = "inbound_reclassified"
+    inbox_message_id: UUID
+    from_kind: InboundKind
+    to_kind: InboundKind
+    by: str = Field(description="Who overturned it: the API key's or the user's identity.")
+    email: str = Field(default="", description="The lead's address (a bounce's failed recipient).")
+    undoes: LeadStatus | None = None
+
+
 class LeadUnsubscribed(LeadEvent):
     event_type: Literal["lead_unsubscribed"] = "lead_unsubscribed"
     email: str
@@ -289,6 +314,7 @@ AnyEvent = Annotated[
     | EmailBounced
     | ReplyDetected
     | AutoReplyDetected
+    | InboundReclassified
     | LeadUnsubscribed
     | LeadCompleted
     | LeadStatusChanged
@@ -315,6 +341,7 @@ _EVENT_CLASSES: Final[tuple[type[Event], ...]] = (
     EmailBounced,
     ReplyDetected,
     AutoReplyDetected,
+    InboundReclassified,
     LeadUnsubscribed,
     LeadCompleted,
     LeadStatusChanged,
@@ -356,6 +383,7 @@ EVENT_SOURCES: Final[dict[str, str]] = {
     "email_bounced": "inbox",
     "reply_detected": "inbox",
     "auto_reply_detected": "inbox",
+    "inbound_reclassified": "inbox",
     "lead_unsubscribed": "gateway",
     "lead_completed": "sequencer",
     "lead_status_changed": "gateway",

@@ -8,6 +8,10 @@ Verdicts are the one automatic fact that can be withdrawn: only the verdicts of 
 validation run count, so a lead that is Invalid only because of a verdict returns to the status its
 other events give when a re-run finds it valid or unknown. That is why the state keeps the other
 events' status (`base_status`) apart from the verdict's (`verdict_run`, `verdict_invalid_at`).
+
+A reply or a hard bounce that a person overturns in the Unibox (`InboundReclassified` with `undoes`) is
+withdrawn as a person's decision: a lead still Replied (Bounced) by an automatic fact becomes Contacted,
+like a manual change at that time, so the overturned event and every older automatic one no longer count.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from contracts.events import (
     EmailBounced,
     EmailSent,
     Event,
+    InboundReclassified,
     LeadCompleted,
     LeadImported,
     LeadsRemoved,
@@ -189,10 +194,30 @@ def _apply_fact(
     return max(status, target, key=_RANK.__getitem__), max(since or _SINCE_FOREVER, at)
 
 
+def _apply_overturned(state: LeadState, event: InboundReclassified) -> LeadState:
+    """The lead leaves the status an overturned decision gave it (see the module), unless it no longer has
+    it, a person set it, or a person decided after the overturning."""
+    status, since = state.base
+    if event.undoes is None or status is not event.undoes:
+        return state
+    if state.manual_at is not None and (since == state.manual_at or event.occurred_at < state.manual_at):
+        return state
+    # The lead was sent to (the message answered a send), so at least Contacted.
+    return LeadState(
+        status=LeadStatus.CONTACTED,
+        status_at=event.occurred_at,
+        manual_at=event.occurred_at,
+        manual_id=event.event_id,
+        verdict_run=state.verdict_run,
+    )
+
+
 def apply(state: LeadState, event: Event) -> LeadState:
     """Effect of ``event`` on one lead it names; events that do not concern status return ``state``."""
     if isinstance(event, LeadStatusChanged):
         return _apply_manual(state, event)
+    if isinstance(event, InboundReclassified):
+        return _apply_overturned(state, event)
     if isinstance(event, LeadValidated):
         return _apply_verdict(state, event)
     target = _automatic_target(event)

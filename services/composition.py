@@ -21,7 +21,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         BusUser(
             "gateway",
             serves_commands=False,
-            commands=("importer", "validator", "sequencer", "mailer"),
+            commands=("importer", "validator", "sequencer", "mailer", "inbox"),
             emits=("lead_status_changed", "leads_removed", "lead_unsubscribed"),
             durables={"gateway-lead-view": (), "gateway-lead-imports": ("lead_imported", "import_completed")},
             # SSE of an import: its progress, and its completion as it is published.
@@ -97,6 +97,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 "importer-removals": ("leads_removed",),
                 "importer-suppress-unsubscribed": ("lead_unsubscribed",),
                 "importer-suppress-bounced": ("email_bounced",),
+                "importer-unsuppress-reclassified": ("inbound_reclassified",),
             },
             announces=(subjects.IMPORT_PROGRESS,),
             uploads=True,
@@ -116,10 +117,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
         Start.WORKER,
         BusUser(
             "inbox",
-            serves_commands=False,
+            # The Unibox's commands (list, read, mark read, reclassify).
+            serves_commands=True,
             # The mailboxes' IMAP settings (`list_imap_logins`).
             commands=("mailer",),
-            emits=("reply_detected", "auto_reply_detected", "email_bounced"),
+            emits=("reply_detected", "auto_reply_detected", "email_bounced", "inbound_reclassified"),
             durables={"inbox-sent": ("email_sent",), "inbox-mailboxes": ("mailbox_changed",)},
         ),
     ),

@@ -13,6 +13,7 @@ from services.gateway.auth import SessionCookieAuth
 from services.gateway.campaigns import router as campaigns
 from services.gateway.dev import router as dev
 from services.gateway.imports import router as imports
+from services.gateway.inbox import router as inbox
 from services.gateway.jobs import router as jobs
 from services.gateway.jobs.runner import JobRunner
 from services.gateway.leads import router as leads
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(suppressions.router)
     app.include_router(mailboxes.router)
     app.include_router(sends.router)
+    app.include_router(inbox.router)
     app.include_router(sources.router)
     app.include_router(dev.router)
     app.include_router(web.router)

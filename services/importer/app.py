@@ -64,6 +64,9 @@ def create_service(
         "lead_unsubscribed", suppressions.on_suppressing_event, durable="importer-suppress-unsubscribed"
     )
     service.consume("email_bounced", suppressions.on_suppressing_event, durable="importer-suppress-bounced")
+    service.consume(
+        "inbound_reclassified", suppressions.on_reclassified, durable="importer-unsuppress-reclassified"
+    )
     runner.sources.register("directory", directory.build_source)
     answer_directory_commands(service, runner)
     runner.sources.register("pipeline", pipeline.build_source)

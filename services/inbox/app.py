@@ -1,6 +1,7 @@
 """Wiring of the inbox service: it reads every sender mailbox with IMAP settings (readers.py, reader.py),
 keeps each message with its decision (classify.py) and announces replies, auto-replies and bounces
-(effects.py). It indexes the mailer's EmailSent to link what comes back to the send it answers."""
+(effects.py). It indexes the mailer's EmailSent to link what comes back to the send it answers, and answers
+the Unibox's commands (unibox.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,18 @@ import socket
 import uuid
 from collections.abc import Sequence
 
-from contracts import AutoReplyDetected, EmailBounced, EmailSent, ReplyDetected
+from contracts import AutoReplyDetected, EmailBounced, EmailSent, InboundReclassified, ReplyDetected
+from contracts.commands import (
+    GetInboxMessage,
+    InboxMessageMarked,
+    InboxMessagePage,
+    InboxMessageReply,
+    ListInboxMessages,
+    MarkInboxMessage,
+    ReclassifyInboxMessage,
+)
+from contracts.replies import Refusal
+from services.inbox import unibox
 from services.inbox.reader import Reading
 from services.inbox.readers import Readers
 from services.inbox.repository import InboxRepository
@@ -36,7 +48,7 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     readers = Readers(
         reading, lease_seconds=settings.inbox_lease_seconds, refresh_seconds=settings.inbox_refresh_seconds
     )
-    service.emits(ReplyDetected, AutoReplyDetected, EmailBounced)
+    service.emits(ReplyDetected, AutoReplyDetected, EmailBounced, InboundReclassified)
 
     async def on_sent(uow: UnitOfWork, event: EmailSent) -> None:
         await InboxRepository.from_session(uow.session).record_sent([event])
@@ -48,4 +60,27 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     service.consume("mailbox_changed", readers.on_mailbox_changed, durable="inbox-mailboxes")
     service.on_startup(readers.start)
     service.on_shutdown(readers.stop)
+    answer_unibox_commands(service)
     return service
+
+
+def answer_unibox_commands(service: Service) -> None:
+    @service.answers("list_messages", "The workspace's messages read, newest first, a page at a time.")
+    async def list_messages(cmd: ListInboxMessages) -> InboxMessagePage | Refusal:
+        return await unibox.list_messages(service, cmd)
+
+    @service.answers("get_message", "One message with its texts, decisions and the thread of what was sent.")
+    async def get_message(cmd: GetInboxMessage) -> InboxMessageReply | Refusal:
+        return await unibox.get_message(service, cmd)
+
+    @service.answers("mark_message", "Mark a message read or unread.")
+    async def mark_message(cmd: MarkInboxMessage) -> InboxMessageMarked | Refusal:
+        return await unibox.mark_message(service, cmd)
+
+    @service.answers(
+        "reclassify_message",
+        "A person's decision on what a message is; the lead follows by InboundReclassified and the new "
+        "kind's own event.",
+    )
+    async def reclassify_message(cmd: ReclassifyInboxMessage) -> InboxMessageReply | Refusal:
+        return await unibox.reclassify(service, cmd)

@@ -17,15 +17,17 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from email.message import Message
-from typing import Literal
+from typing import get_args
 
+from contracts.events import InboundKind
 from services.inbox import autoreply
 from services.inbox.bounces import looks_like_bounce, read_bounce
 from services.inbox.mime import first_message_id, header, message_ids, own_text, parse, parts
 from services.inbox.return_date import message_date, return_date
 
-Kind = Literal["hard_bounce", "soft_bounce", "delayed", "auto_reply", "reply", "challenge"]
-KINDS: tuple[Kind, ...] = ("hard_bounce", "soft_bounce", "delayed", "auto_reply", "reply", "challenge")
+# The kinds are the contracts' (events and the Unibox's commands name them).
+Kind = InboundKind
+KINDS: tuple[Kind, ...] = get_args(InboundKind)
 
 _BRACKETED = re.compile(r"<(?P<address>[^<>\s]+@[^<>\s]+)>")
 _BARE = re.compile(r"(?P<address>[^\s<>\"',;:()]+@[^\s<>\"',;:()]+)")

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal, get_args
+from typing import Literal
 from uuid import UUID
 
 from contracts import AutoReplyDetected, EmailBounced, Event, ReplyDetected
 from services.inbox.classify import Kind
 
-KINDS: tuple[Kind, ...] = get_args(Kind)
 SNIPPET_CHARS = 280
 
 # How a message was tied to its send: a Message-ID it names (thread headers, a bounce's original), or its

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from email_validator import EmailNotValidError
 
-from contracts import EmailBounced, Event, LeadUnsubscribed
+from contracts import EmailBounced, Event, InboundReclassified, LeadStatus, LeadUnsubscribed
 from services.importer.domain import normalise_email
 from services.runtime.cursors import InvalidCursor, decode_cursor, encode_cursor
 
@@ -60,6 +60,14 @@ def from_event(event: Event) -> NewSuppression | None:
     except EmailNotValidError:
         return None
     return NewSuppression(normalised.email, normalised.key, reason, source)
+
+
+def lifted_by(event: InboundReclassified) -> str | None:
+    """The key of the address whose bounce suppression a person's overturning of a hard bounce lifts (the
+    entry is removed only when a bounce put it there: `source` "bounced"); None when it lifts nothing."""
+    if event.undoes is not LeadStatus.BOUNCED or not event.email:
+        return None
+    return key_for(event.email)
 
 
 def added_by_hand(email: str, reason: str | None) -> NewSuppression | NotAnAddress:

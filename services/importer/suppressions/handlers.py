@@ -13,7 +13,7 @@ import tempfile
 from nats.js.errors import NotFoundError
 from pydantic import TypeAdapter
 
-from contracts import Event
+from contracts import Event, InboundReclassified
 from contracts.commands import (
     AddSuppression,
     CheckSuppressions,
@@ -38,6 +38,7 @@ from services.importer.suppressions.domain import (
     from_event,
     key_for,
     key_of_cursor,
+    lifted_by,
     one_page,
     upload_reason,
 )
@@ -127,6 +128,13 @@ async def on_suppressing_event(uow: UnitOfWork, event: Event) -> None:
     entry = from_event(event)
     if entry is not None:
         await SuppressionRepository.from_session(uow.session).add(event.workspace_id, entry)
+
+
+async def on_reclassified(uow: UnitOfWork, event: InboundReclassified) -> None:
+    """A hard bounce overturned in the Unibox: its address leaves the list (only a bounce's entry)."""
+    key = lifted_by(event)
+    if key is not None:
+        await SuppressionRepository.from_session(uow.session).remove_bounced(event.workspace_id, key)
 
 
 def _out(entry: ListedSuppression) -> Suppression:

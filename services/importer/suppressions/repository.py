@@ -80,6 +80,18 @@ class SuppressionRepository:
         )
         return bool(getattr(result, "rowcount", 0))
 
+    async def remove_bounced(self, workspace_id: UUID, key: str) -> bool:
+        """Take the address off the list if a bounce put it there (an unsubscribe's or a person's entry
+        stays)."""
+        result = await self.session.execute(
+            delete(suppressions).where(
+                suppressions.c.workspace_id == workspace_id,
+                suppressions.c.email_key == key,
+                suppressions.c.source == "bounced",
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
     async def suppressed_keys(self, workspace_id: UUID, keys: Sequence[str]) -> set[str]:
         """Those of `keys` on the workspace's list (one statement, by the primary key)."""
         if not keys:

@@ -65,6 +65,7 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
             "schedule": {"timezone": "Europe/Prague", "days": ["mon", "fri"], "from": "09:00", "to": "24:00"},
             "mailbox_ids": [str(CAMPAIGN)],
             "daily_limit": 40,
+            "bounce_protection": {"enabled": True, "threshold_percent": 5, "window": 100, "min_sample": 20},
         },
         "steps": [{"subject": "Hi {{first_name|there}}", "body": "Hello", "delay_minutes": 0}],
     },
@@ -148,6 +149,15 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
     },
     "reply_detected": _INBOUND,
     "auto_reply_detected": {**_INBOUND, "subject": "Out of office", "return_date": "2027-01-12"},
+    "inbound_reclassified": {
+        **_LEAD_FIELDS,
+        "inbox_message_id": MAILBOX,
+        "from_kind": "reply",
+        "to_kind": "auto_reply",
+        "by": "key:alice",
+        "email": "jane@example.com",
+        "undoes": "replied",
+    },
     "lead_unsubscribed": {**_LEAD_FIELDS, "email": "jane@example.com", "source": "one_click"},
     "lead_completed": {**_LEAD_FIELDS, "total_steps": 3},
     "lead_status_changed": {

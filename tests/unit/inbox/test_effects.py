@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts import AutoReplyDetected, EmailBounced, LeadEvent, ReplyDetected, stops_sequence
-from services.inbox.classify import Kind
-from services.inbox.effects import KINDS, SNIPPET_CHARS, Decided, Send, effects, snippet
+from services.inbox.classify import KINDS, Kind
+from services.inbox.effects import SNIPPET_CHARS, Decided, Send, effects, snippet
 
 SEND = Send(
     message_id="<step-1@leadflow.example>",
