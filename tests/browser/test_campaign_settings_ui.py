@@ -69,6 +69,8 @@ def test_the_schedule_and_sending_settings_are_saved_and_refusals_marked(
         "stop_on_reply": True,
         "wait_for_validation": True,
         "send_to_unknown": False,
+        # Not on this form: the defaults, kept by a save.
+        "bounce_protection": {"enabled": True, "threshold_percent": 5, "window": 100, "min_sample": 20},
     }
     page.reload()
     expect(page.get_by_label("Time zone")).to_have_value("Europe/Prague")

@@ -458,6 +458,7 @@ def test_a_fresh_up_shows_only_its_banner_and_logs_json_lines_without_errors(
     assert [path.name for path in logs] == [
         "gateway.log",
         "importer.log",
+        "inbox.log",
         "mailer.log",
         "sequencer.log",
         "up.log",
