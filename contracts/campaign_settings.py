@@ -100,6 +100,11 @@ class CampaignSettingsData(BaseModel):
         description="Emails per day for the campaign (its schedule's day); none: no limit.",
     )
     stop_on_reply: bool = True
+    stop_on_company_reply: bool = Field(
+        default=False,
+        description="With stop_on_reply: a reply stops every lead of the campaign at the replier's company "
+        "(the same email domain), unless that domain is a free-mail one (gmail.com, seznam.cz, …).",
+    )
     wait_for_validation: bool = True
     send_to_unknown: bool = True
     bounce_protection: BounceProtectionData = Field(default_factory=BounceProtectionData)

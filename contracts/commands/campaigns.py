@@ -41,6 +41,7 @@ class SettingsChange(BaseModel):
     mailbox_ids: list[UUID] | None = Field(default=None, max_length=MAX_MAILBOXES)
     daily_limit: int | None = Field(default=None, ge=1, le=MAX_CAMPAIGN_DAILY_LIMIT)
     stop_on_reply: bool | None = None
+    stop_on_company_reply: bool | None = None
     wait_for_validation: bool | None = None
     send_to_unknown: bool | None = None
     bounce_protection: BounceProtectionChange | None = Field(
@@ -53,7 +54,7 @@ class UpdateCampaignSettings(Command):
     campaign_id: UUID
     change: SettingsChange
     fields_set: list[Text] = Field(
-        max_length=7, description="The fields the caller named (so a null clears, and an absent field keeps)"
+        max_length=8, description="The fields the caller named (so a null clears, and an absent field keeps)"
     )
 
 

@@ -28,7 +28,7 @@ from contracts.replies import Refusal
 from services.mailer import handlers, resolution
 from services.mailer.connection_test import ConnectionTester
 from services.mailer.handlers import Mailer
-from services.mailer.runner import STOP_EVENTS, MailRunner
+from services.mailer.runner import SEQUENCE_STOP_EVENTS, STOP_EVENTS, MailRunner
 from services.mailer.smtp_process import SmtpProcess
 from services.mailer.tables import metadata
 from services.runtime.secrets import Secrets, new_secret_key
@@ -58,6 +58,7 @@ def create_service(settings: Settings, *, for_docs: bool = False, smtp: SmtpProc
     )
     service.consume("campaign_updated", runner.on_campaign_updated, durable="mailer-campaigns")
     service.consume(list(STOP_EVENTS), runner.on_stop_event, durable="mailer-stops")
+    service.consume(SEQUENCE_STOP_EVENTS, runner.on_stop_event, durable="mailer-sequence-stops")
     service.on_startup(runner.start)
     service.on_shutdown(runner.stop)
 

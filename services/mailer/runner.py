@@ -2,7 +2,9 @@
 
 Consumers: StepDue queues a send (one per (lead, step): a repeated StepDue is a no-op); CampaignUpdated
 keeps the mailer's copy of the campaign (only an active campaign's sends are claimed); every event that
-`contracts.lead_status.stops_sequence` says ends a lead's sequence cancels the lead's queued sends.
+`contracts.lead_status.stops_sequence` says ends a lead's sequence cancels the lead's queued sends — the
+lead's own (a reply, a bounce, …) and the sequencer's `SequenceStopped` of a lead whose company replied
+(the sequencer alone knows the campaign's leads and decides who is one company's; the mailer follows it).
 Loops: the send loop (`sender.Sending` on a `LeasedWorker`, woken by new sends), the recovery of sends
 left under way by a mailer that died, and the closing of idle SMTP connections.
 """
@@ -37,6 +39,8 @@ STOP_EVENTS = (
     "lead_status_changed",
     "lead_validated",
 )
+# The sequencer's own stops of leads (a company's reply), on a durable of their own.
+SEQUENCE_STOP_EVENTS = ("sequence_stopped",)
 POLL_SECONDS = 1.0
 # Send loops side by side: one records or reserves while another delivers (a mailbox's deliveries still
 # go one at a time over its one connection).

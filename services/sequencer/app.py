@@ -10,6 +10,7 @@ from contracts import (
     CampaignUpdated,
     LeadCompleted,
     LeadsScheduled,
+    SequenceStopped,
     StepDue,
     StepNotSendable,
 )
@@ -38,6 +39,7 @@ from services.sequencer.progress_handlers import (
     AUTO_REPLY_EVENTS,
     DUE_CHANNEL,
     LEAD_EVENTS,
+    RECLASSIFIED_EVENTS,
     SEND_EVENTS,
     STOP_EVENTS,
     ProgressHandlers,
@@ -55,7 +57,15 @@ EMISSION_WORKERS = 2
 
 def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     service = Service(name="sequencer", metadata=metadata, settings=settings, for_docs=for_docs)
-    service.emits(CampaignCreated, CampaignUpdated, StepDue, StepNotSendable, LeadsScheduled, LeadCompleted)
+    service.emits(
+        CampaignCreated,
+        CampaignUpdated,
+        StepDue,
+        StepNotSendable,
+        LeadsScheduled,
+        LeadCompleted,
+        SequenceStopped,
+    )
     emitter = Emitter(service)
     emission = WorkLoop(
         emitter.run_once,
@@ -82,6 +92,8 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     service.consume(SEND_EVENTS, on_send_event, durable="sequencer-sends")
     service.consume(STOP_EVENTS, on_stop_event, durable="sequencer-stops")
     service.consume(AUTO_REPLY_EVENTS, progress.on_auto_reply, durable="sequencer-auto-replies")
+    # A durable of its own: an existing durable keeps the filter it was created with.
+    service.consume(RECLASSIFIED_EVENTS, progress.on_reclassified, durable="sequencer-reclassified")
     service.consume("mailbox_health_changed", progress.on_mailbox_health, durable="sequencer-mailboxes")
 
     @service.answers(

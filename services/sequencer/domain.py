@@ -22,6 +22,7 @@ class CampaignSettings:
     mailbox_ids: tuple[UUID, ...] = ()
     daily_limit: int | None = None
     stop_on_reply: bool = True
+    stop_on_company_reply: bool = False  # with stop_on_reply: a reply stops its company's other leads
     wait_for_validation: bool = True
     send_to_unknown: bool = True
     bounce_protection: BounceProtection = field(default_factory=BounceProtection)

@@ -19,8 +19,16 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from contracts import Verdict
 from contracts.commands import StepCount
-from services.sequencer.progress import FINAL, STOP_FAILED, LeadState, Progress
-from services.sequencer.tables import leads, mailbox_health
+from services.sequencer.progress import (
+    FINAL,
+    OVERTURNABLE,
+    STOP_COMPANY_REPLIED,
+    STOP_FAILED,
+    STOP_INVALID,
+    LeadState,
+    Progress,
+)
+from services.sequencer.tables import EMAIL_DOMAIN, leads, mailbox_health
 
 Values = dict[str, Any]
 
@@ -67,6 +75,8 @@ def progress_of(row: Any) -> Progress:
         stop_reason=row.stop_reason,
         missing=tuple(row.missing),
         not_before=row.not_before,
+        last_sent_at=row.last_sent_at,
+        stopped_from=None if row.stopped_from is None else LeadState(row.stopped_from),
     )
 
 
@@ -83,6 +93,8 @@ def progress_columns(progress: Progress) -> dict[str, Any]:
         "stop_reason": progress.stop_reason,
         "missing": list(progress.missing),
         "not_before": progress.not_before,
+        "last_sent_at": progress.last_sent_at,
+        "stopped_from": None if progress.stopped_from is None else progress.stopped_from.value,
     }
 
 
@@ -98,6 +110,8 @@ _PROGRESS = (
     "stop_reason",
     "missing",
     "not_before",
+    "last_sent_at",
+    "stopped_from",
 )
 
 _SAVE = (
@@ -178,6 +192,45 @@ class LeadRepository:
             ],
             execution_options={"synchronize_session": False},
         )
+
+    async def stop_company(self, campaign_id: UUID, replied_lead_id: UUID, domain: str) -> list[UUID]:
+        """Every other lead of the campaign at `domain` stopped for its company's reply, set-based, as
+        `progress.stopped(p, STOP_COMPANY_REPLIED)` moves each (a stop that may be withdrawn gives way to
+        it). The company's leads, the replier among them, are locked in id order first (as `lock` does), so
+        two replies from one company at once wait for each other instead of deadlocking. Answers the leads
+        whose progress changed."""
+        gives_way = sorted({STOP_INVALID, *OVERTURNABLE})
+        final = [state.value for state in FINAL]
+        rows = await self.session.execute(
+            text(
+                f"""
+                WITH company AS (
+                    SELECT lead_id FROM {leads.fullname}
+                    WHERE campaign_id = :campaign_id AND {EMAIL_DOMAIN} = :domain
+                    ORDER BY lead_id
+                    FOR UPDATE
+                )
+                UPDATE {leads.fullname} AS l SET
+                    stopped_from = CASE WHEN l.state = :stopped THEN l.stopped_from ELSE l.state END,
+                    state = :stopped, stop_reason = :reason, due_at = NULL, updated_at = now()
+                FROM company
+                WHERE l.lead_id = company.lead_id AND l.lead_id <> :replied_lead_id
+                    AND (l.state <> ALL(:final)
+                        OR (l.state = :stopped AND l.stop_reason = ANY(:gives_way)))
+                RETURNING l.lead_id
+                """
+            ).bindparams(bindparam("final", type_=ARRAY(Text)), bindparam("gives_way", type_=ARRAY(Text))),
+            {
+                "campaign_id": campaign_id,
+                "domain": domain,
+                "replied_lead_id": replied_lead_id,
+                "stopped": LeadState.STOPPED.value,
+                "reason": STOP_COMPANY_REPLIED,
+                "final": final,
+                "gives_way": gives_way,
+            },
+        )
+        return sorted(row.lead_id for row in rows)
 
     async def forget(self, campaign_id: UUID, lead_ids: Iterable[UUID]) -> None:
         await self.session.execute(

@@ -10,7 +10,9 @@ every step scheduled while it lasts (at the hold, after a send, or tried again) 
 
 Events reach the sequencer out of order (a verdict may come before the import, a reply before the send
 it answers): every transition takes the progress as it is and never moves a stopped or completed lead
-back, so any order of the same events ends in the same state.
+back, so any order of the same events ends in the same state. Two stops are withdrawn, each by its own
+later fact: an invalid verdict by a later validation run (`validated`), a reply or a hard bounce by a person
+overturning it in the Unibox (`resumed`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ FINAL = frozenset({LeadState.COMPLETED, LeadState.STOPPED})
 # Why a sequence stopped; "failed" is a send the mailer gave up on (counted apart in the step counts).
 STOP_FAILED = "failed"
 STOP_INVALID = "invalid"
+STOP_REPLIED = "replied"
+STOP_BOUNCED = "bounced"
+# Both a reply and a hard bounce stopped it: overturning either alone does not resume it.
+STOP_REPLIED_AND_BOUNCED = "replied and bounced"
+# Another lead at the same company replied (the campaign's `stop_on_company_reply`).
+STOP_COMPANY_REPLIED = "company replied"
+# Stops a person may overturn in the Unibox (`resumed`); each gives way to a stop nobody overturns.
+OVERTURNABLE = frozenset({STOP_REPLIED, STOP_BOUNCED, STOP_REPLIED_AND_BOUNCED})
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,8 @@ class Progress:
     stop_reason: str | None = None
     missing: tuple[str, ...] = ()
     not_before: datetime | None = None  # an out-of-office's hold: no step is due earlier
+    last_sent_at: datetime | None = None  # the EmailSent of the last step in `message_ids`
+    stopped_from: LeadState | None = None  # the state a stop found (what `resumed` goes back from)
 
 
 NEW = Progress()
@@ -135,22 +147,71 @@ def validated(progress: Progress, verdict: Verdict, run: int, now: datetime, pla
     ):
         # A later run withdrew the invalid verdict (the lead's status fold does the same): the lead is
         # back where the verdict found it, before any send.
-        progress = replace(progress, state=LeadState.WAITING, stop_reason=None, next_step=1)
+        progress = replace(
+            progress, state=LeadState.WAITING, stop_reason=None, stopped_from=None, next_step=1
+        )
     return settle(progress, now, plan)
 
 
+def stop_reason_after(current: str | None, reason: str) -> str | None:
+    """The reason a lead already stopped for `current` keeps when `reason` stops it again. A stop that may
+    be withdrawn gives way to one that may not, so withdrawing the first never resumes a lead the second
+    still stops: an invalid verdict's (which a later run withdraws) to any other; a reply's or a hard
+    bounce's (which a person may overturn) to any but an invalid verdict (the lead's verdict is checked
+    when it resumes), and the two together to `STOP_REPLIED_AND_BOUNCED`. Otherwise the first stop's
+    reason stays. The result is the same whichever of two stops comes first."""
+    if current is None or current == reason:
+        return reason
+    if current == STOP_INVALID:
+        return reason
+    if current in OVERTURNABLE and reason != STOP_INVALID:
+        return STOP_REPLIED_AND_BOUNCED if reason in OVERTURNABLE else reason
+    return current
+
+
 def stopped(progress: Progress, reason: str) -> Progress:
-    """Stopped for good; a stop by an invalid verdict (which a later run may withdraw) gives way to
-    any other reason, which no verdict withdraws."""
-    if (
-        progress.state is LeadState.STOPPED
-        and progress.stop_reason == STOP_INVALID
-        and reason != STOP_INVALID
-    ):
-        return replace(progress, stop_reason=reason)
+    """Stopped for good, remembering the state the stop found; a lead stopped already keeps its stop,
+    its reason as `stop_reason_after` says. A completed lead stays completed."""
+    if progress.state is LeadState.STOPPED:
+        return replace(progress, stop_reason=stop_reason_after(progress.stop_reason, reason))
     if progress.state in FINAL:
         return progress
-    return replace(progress, state=LeadState.STOPPED, stop_reason=reason, due_at=None)
+    return replace(
+        progress, state=LeadState.STOPPED, stop_reason=reason, due_at=None, stopped_from=progress.state
+    )
+
+
+def resumed(progress: Progress, reason: str, now: datetime, plan: Plan) -> Progress:
+    """A person overturned the reply (`reason` "replied") or the hard bounce ("bounced") that stopped the
+    lead, at `now`: it goes on as if that stop had not been. Only a lead stopped for exactly that reason
+    resumes; one stopped (too) by anything nobody overturns — an unsubscribe, a person's status, a send
+    given up, its company's reply, a reply and a bounce together — keeps its stop (`stop_reason_after`).
+    An invalid verdict keeps the lead stopped, by the verdict now (a later run may still withdraw it).
+
+    Otherwise, from the state the stop found: an uncertain step whose send is still unknown is uncertain
+    again (never sent again automatically); a lead sent nothing yet waits and is scheduled as `settle`
+    would; one sent every step is completed; any other is scheduled for the step after the last one sent,
+    its delay after that send (after `now` when that send's time is not known), or at its hold if later.
+    The next step is always past `message_ids`: no step sent comes again."""
+    if (
+        progress.state is not LeadState.STOPPED
+        or progress.stop_reason != reason
+        or reason not in (STOP_REPLIED, STOP_BOUNCED)
+        or not plan.delays
+    ):
+        return progress
+    if progress.verdict is Verdict.INVALID:
+        return replace(progress, stop_reason=STOP_INVALID)
+    going_on = replace(progress, stop_reason=None, stopped_from=None, missing=())
+    sent_steps = len(progress.message_ids)
+    if progress.stopped_from is LeadState.UNCERTAIN and sent_steps < progress.next_step:
+        return replace(going_on, state=LeadState.UNCERTAIN)
+    if not sent_steps:
+        return settle(replace(going_on, state=LeadState.WAITING, next_step=1, due_at=None), now, plan)
+    if sent_steps >= plan.total_steps:
+        return replace(going_on, state=LeadState.COMPLETED, next_step=sent_steps, due_at=None)
+    due = (progress.last_sent_at or now) + timedelta(minutes=plan.delays[sent_steps])
+    return replace(going_on, state=LeadState.SCHEDULED, next_step=sent_steps + 1, due_at=_held(due, progress))
 
 
 @dataclass(frozen=True)
@@ -171,6 +232,7 @@ def sent(
         progress,
         message_ids=(*progress.message_ids, message_id),
         thread_mailbox_id=progress.thread_mailbox_id or mailbox_id,
+        last_sent_at=sent_at,
     )
     if progress.state in FINAL:
         return Sent(progress, completed=False)

@@ -1,6 +1,7 @@
 """The sequencer's consumers of leads' events: each batch's leads locked, moved by `progress`, written
-back, with the events the moves produce (LeadCompleted, LeadsScheduled), in the consumer's unit of work.
-Redelivered events never get here twice: the consumer marks each handled one in that same unit of work.
+back, with the events the moves produce (LeadCompleted, LeadsScheduled, SequenceStopped), in the consumer's
+unit of work. Redelivered events never get here twice: the consumer marks each handled one in that same
+unit of work.
 
 Every handler holds its campaign's row FOR SHARE: an activation (FOR UPDATE) then either sees the leads
 these handlers wrote or the handlers see the campaign activated, never neither.
@@ -22,9 +23,11 @@ from contracts import (
     EmailSent,
     Event,
     ImportedLead,
+    InboundReclassified,
     LeadCompleted,
     LeadImported,
     LeadsScheduled,
+    LeadStatus,
     LeadStatusChanged,
     LeadsValidated,
     LeadUnsubscribed,
@@ -34,14 +37,16 @@ from contracts import (
     ScheduledLead,
     SendFailed,
     SendUncertain,
+    SequenceStopped,
 )
 from contracts.events import LeadsRemoved
 from contracts.lead_status import stops_sequence
 from services.runtime.unit_of_work import UnitOfWork
 from services.sequencer import progress as moves
+from services.sequencer.company import company_domain
 from services.sequencer.domain import Campaign
 from services.sequencer.leads_repository import LeadRepository, LeadRow, NewLead, Values
-from services.sequencer.progress import Plan, Progress
+from services.sequencer.progress import LeadState, Plan, Progress
 from services.sequencer.repository import CampaignRepository
 
 # NOTIFY channel of the emission pass: leads were scheduled.
@@ -57,6 +62,10 @@ STOP_EVENTS = (
 LEAD_EVENTS = ("lead_imported", "leads_validated", "lead_validated")
 SEND_EVENTS = ("email_sent", "send_uncertain")
 AUTO_REPLY_EVENTS = ("auto_reply_detected",)
+RECLASSIFIED_EVENTS = ("inbound_reclassified",)
+
+# The stop each status an overturned message gave (`InboundReclassified.undoes`) had made.
+_UNDONE = {LeadStatus.REPLIED: moves.STOP_REPLIED, LeadStatus.BOUNCED: moves.STOP_BOUNCED}
 
 _NO_CAMPAIGN = Plan(delays=(), activated_at=None)
 
@@ -85,9 +94,9 @@ def values_of(lead: ImportedLead) -> Values:
 def stop_reason(event: Event) -> str:
     match event:
         case ReplyDetected():
-            return "replied"
+            return moves.STOP_REPLIED
         case EmailBounced():
-            return "bounced"
+            return moves.STOP_BOUNCED
         case LeadUnsubscribed():
             return "unsubscribed"
         case SendFailed():
@@ -166,11 +175,70 @@ class ProgressHandlers:
         stop_on_reply = True if campaign is None else campaign.settings.stop_on_reply
         if not stops_sequence(event, stop_on_reply=stop_on_reply):
             return
+        if (
+            isinstance(event, ReplyDetected)
+            and campaign is not None
+            and campaign.settings.stop_on_company_reply
+        ):
+            await self._stop_company(uow, event)
         reason = stop_reason(event)
         lead_ids = event.lead_ids if isinstance(event, LeadStatusChanged) else [event.lead_id]
         await self._apply(
             uow, event.campaign_id, {lead_id: lambda p, _: moves.stopped(p, reason) for lead_id in lead_ids}
         )
+
+    async def _stop_company(self, uow: UnitOfWork, reply: ReplyDetected) -> None:
+        """The campaign stops on a company reply: every other lead of it at the replier's company (its
+        address's domain, unless a free-mail one: `company.py`) stops too, in one statement, and each one
+        whose progress that changed is announced (`SequenceStopped`: the mailer drops its queued send, the
+        leads table its next send). The replier's own address decides, not the reply's sender."""
+        repo = LeadRepository.from_session(uow.session)
+        replier = await repo.get(reply.campaign_id, reply.lead_id)
+        if replier is None or (domain := company_domain(replier.email)) is None:
+            return
+        stopped = await repo.stop_company(reply.campaign_id, reply.lead_id, domain)
+        uow.emit(
+            *(
+                SequenceStopped(
+                    workspace_id=reply.workspace_id,
+                    campaign_id=reply.campaign_id,
+                    lead_id=lead_id,
+                    reason=moves.STOP_COMPANY_REPLIED,
+                    replied_lead_id=reply.lead_id,
+                    domain=domain,
+                )
+                for lead_id in stopped
+            )
+        )
+
+    async def on_reclassified(self, uow: UnitOfWork, event: InboundReclassified) -> None:
+        """A person overturned a reply or a hard bounce in the Unibox (`undoes`): a lead that stop alone
+        stopped goes on (`progress.resumed`, at the event's own time, so a redelivery decides the same),
+        its next step announced (LeadsScheduled) and emitted when due; one it leaves with every step sent
+        completes (LeadCompleted). Without `undoes` (another reply or bounce of the lead still stands, or
+        the message gave no status) nothing changes. The company's other leads its reply stopped stay
+        stopped."""
+        reason = None if event.undoes is None else _UNDONE.get(event.undoes)
+        if reason is None:
+            return
+        at = event.occurred_at
+        completed: list[LeadCompleted] = []
+
+        def resume(p: Progress, plan: Plan) -> Progress:
+            after = moves.resumed(p, reason, at, plan)
+            if after.state is LeadState.COMPLETED and p.state is not LeadState.COMPLETED:
+                completed.append(
+                    LeadCompleted(
+                        workspace_id=event.workspace_id,
+                        campaign_id=event.campaign_id,
+                        lead_id=event.lead_id,
+                        total_steps=len(after.message_ids),
+                    )
+                )
+            return after
+
+        await self._apply(uow, event.campaign_id, {event.lead_id: resume})
+        uow.emit(*completed)
 
     async def on_auto_reply(self, uow: UnitOfWork, event: AutoReplyDetected) -> None:
         """An out-of-office never stops the sequence; its return date holds the lead's next step until

@@ -41,6 +41,8 @@ campaigns = Table(
     Column("mailbox_ids", ARRAY(Uuid), nullable=False, server_default=text("'{}'::uuid[]")),
     Column("daily_limit", Integer, nullable=True),
     Column("stop_on_reply", Boolean, nullable=False, server_default=text("true")),
+    # A reply stops the replier's company's other leads too (since sequencer_0006; company.py).
+    Column("stop_on_company_reply", Boolean, nullable=False, server_default=text("false")),
     Column("wait_for_validation", Boolean, nullable=False, server_default=text("true")),
     Column("send_to_unknown", Boolean, nullable=False, server_default=text("true")),
     # The steps as the user wrote them: [{"subject", "body", "delay_minutes"}], validated when saved.
@@ -63,6 +65,10 @@ campaigns = Table(
 )
 
 LEAD_STATES = tuple(state.value for state in LeadState)
+# A lead address's domain (after the last "@"), lowercase; null without an "@". `company.email_domain` reads
+# it the same way. The company stop looks leads up by it (the index below, since sequencer_0006), written as
+# PostgreSQL writes the index's expression back, so the migrations' check finds no drift.
+EMAIL_DOMAIN = """lower("substring"(email, '@([^@]*)$'::text))"""
 
 # One row per lead of a campaign: what a template may use, its verdict and where it is in the sequence.
 leads = Table(
@@ -87,6 +93,10 @@ leads = Table(
     Column("missing", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
     # An out-of-office's hold (since sequencer_0004): no step is due before it; null: none.
     Column("not_before", DateTime(timezone=True), nullable=True),
+    # Since sequencer_0006: the last step's send time, and the state a stop found (what a resume of a
+    # stop a person overturned goes on from; null: not stopped, or stopped before 0006).
+    Column("last_sent_at", DateTime(timezone=True), nullable=True),
+    Column("stopped_from", Text, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("state IN (" + ", ".join(f"'{s}'" for s in LEAD_STATES) + ")", name="ck_leads_state"),
     # The emission pass's selection: a campaign's scheduled leads by due time.
@@ -96,6 +106,8 @@ leads = Table(
         "due_at",
         postgresql_where=text("state = 'scheduled'"),
     ),
+    # A campaign's leads at one company (`stop_on_company_reply`).
+    Index("ix_sequencer_leads_company", "campaign_id", text(EMAIL_DOMAIN)),
 )
 
 # StepDue emitted per campaign and campaign-local day: the campaign's daily limit.

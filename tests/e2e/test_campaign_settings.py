@@ -32,6 +32,7 @@ async def test_settings_sequence_and_lifecycle(
         "mailbox_ids": [],
         "daily_limit": None,
         "stop_on_reply": True,
+        "stop_on_company_reply": False,
         "wait_for_validation": True,
         "send_to_unknown": True,
         "bounce_protection": {"enabled": True, "threshold_percent": 5, "window": 100, "min_sample": 20},
@@ -48,7 +49,13 @@ async def test_settings_sequence_and_lifecycle(
     mailbox = str(uuid.uuid4())
     patched = await client.patch(
         f"/api/v1/campaigns/{campaign_id}",
-        json={"schedule": SCHEDULE, "mailbox_ids": [mailbox], "daily_limit": 40, "send_to_unknown": False},
+        json={
+            "schedule": SCHEDULE,
+            "mailbox_ids": [mailbox],
+            "daily_limit": 40,
+            "send_to_unknown": False,
+            "stop_on_company_reply": True,
+        },
     )
     assert patched.status_code == 200, patched.text
     settings = patched.json()["settings"]
@@ -58,6 +65,7 @@ async def test_settings_sequence_and_lifecycle(
         False,
         True,
     )
+    assert settings["stop_on_company_reply"] is True
     protected = await client.patch(
         f"/api/v1/campaigns/{campaign_id}",
         json={"bounce_protection": {"threshold_percent": 8, "min_sample": 30}},

@@ -133,3 +133,26 @@ async def test_a_claim_rewrites_queued_rows_in_place(engine: AsyncEngine) -> Non
     assert updated == len(events)
     # Another test's rows may share a page and have taken its room: nearly all, not necessarily all.
     assert hot >= 0.8 * updated
+
+
+async def test_a_cancelled_send_is_queued_again_by_a_new_step_due_and_nothing_else_is(
+    engine: AsyncEngine,
+) -> None:
+    """A lead's sequence stopped (its queued send cancelled) and resumed: the sequencer's new StepDue for the
+    same (lead, step) queues it again. A sent one stays sent whatever arrives."""
+    cancelled, sent = step_due(["<a@firma.cz>"]), step_due(["<b@firma.cz>"])
+    await queue(engine, [cancelled, sent])
+    async with session_factory(engine=engine)() as session, session.begin():
+        await session.execute(
+            update(sends).where(sends.c.id == cancelled.event_id).values(state="cancelled", attempts=2)
+        )
+        await session.execute(update(sends).where(sends.c.id == sent.event_id).values(state="sent"))
+    later = NOW + timedelta(hours=1)
+    resumed = cancelled.model_copy(update={"event_id": uuid.uuid4(), "body": "again", "due_at": later})
+    repeated = sent.model_copy(update={"event_id": uuid.uuid4(), "body": "never"})
+    await queue(engine, [resumed, resumed.model_copy(update={"event_id": uuid.uuid4()}), repeated])
+
+    stored = await rows(engine, [cancelled, sent])
+    assert (stored[cancelled.event_id]["state"], stored[cancelled.event_id]["body"]) == ("queued", "again")
+    assert (stored[cancelled.event_id]["not_before"], stored[cancelled.event_id]["attempts"]) == (later, 0)
+    assert (stored[sent.event_id]["state"], stored[sent.event_id]["body"]) == ("sent", sent.body)

@@ -2,8 +2,9 @@
 aiosmtpd submission server with AUTH over STARTTLS (TLS or none where said) and a self-signed certificate.
 
 StepDue → one message with the right headers, exactly once; a 5xx at RCPT is a hard bounce; a 4xx is
-retried and then sent; a suppressed address is never sent; a reply cancels the queued send; a paused
-campaign holds its sends; a mailbox's daily limit and gap hold across two mailers."""
+retried and then sent; a suppressed address is never sent; a reply cancels the queued send, and so does the
+sequencer's stop of a lead whose company replied; a paused campaign holds its sends; a mailbox's daily limit
+and gap hold across two mailers."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client
 
-from contracts import EmailBounced, ReplyDetected
+from contracts import EmailBounced, ReplyDetected, SequenceStopped
 from contracts.campaign_settings import CampaignStatus
 from contracts.commands import AddSuppression, ResolveSend, SendResolution, SendResolved, SuppressionReply
 from contracts.events import EmailSent, MailboxHealthChanged, SendFailed, SendUncertain, StepDue
@@ -194,6 +195,39 @@ async def test_a_reply_cancels_the_queued_send(world: World) -> None:
     await world.campaign(status=CampaignStatus.ACTIVE)
     await asyncio.sleep(2.0)
     assert world.received_by("talks@example.test") == []
+
+
+async def test_the_sequencers_stop_of_a_company_colleague_cancels_the_colleagues_queued_send(
+    world: World,
+) -> None:
+    await world.add_mailbox()
+    await world.campaign(status=CampaignStatus.PAUSED)
+    colleague, other = uuid.uuid4(), uuid.uuid4()
+    await world.publish(world.step_due(colleague, "petr@firma.test"))
+    await world.publish(world.step_due(other, "x@other.test"))
+    await eventually(lambda: _has_sends(world, 2))
+    await world.publish(
+        SequenceStopped(
+            workspace_id=world.workspace_id,
+            campaign_id=world.campaign_id,
+            lead_id=colleague,
+            reason="company replied",
+            replied_lead_id=uuid.uuid4(),
+            domain="firma.test",
+        )
+    )
+
+    async def colleague_cancelled() -> bool:
+        return (await world.states()) == {(colleague, 1): "cancelled", (other, 1): "queued"}
+
+    await eventually(colleague_cancelled)
+    await world.campaign(status=CampaignStatus.ACTIVE)
+    await eventually(lambda: world.received_by("x@other.test"))
+    assert world.received_by("petr@firma.test") == []
+
+
+async def _has_sends(world: World, count: int) -> bool:
+    return len(await world.states()) == count
 
 
 async def test_a_paused_campaign_holds_its_sends_until_resumed(world: World) -> None:

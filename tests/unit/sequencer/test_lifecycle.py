@@ -65,6 +65,16 @@ def test_a_new_campaign_has_the_issue_s_defaults() -> None:
         True,
     )
     assert (settings.schedule, settings.mailbox_ids, settings.daily_limit) == (None, (), None)
+    assert settings.stop_on_company_reply is False
+
+
+def test_the_stop_on_a_company_reply_is_set_kept_and_announced() -> None:
+    outcome = update_settings(campaign(), {"stop_on_company_reply": True}, NOW)
+    event = only_event(outcome)
+    assert isinstance(outcome, Changed) and outcome.campaign.settings.stop_on_company_reply
+    assert event.settings.stop_on_company_reply and event.settings.stop_on_reply
+    kept = update_settings(outcome.campaign, {"daily_limit": 5}, NOW)
+    assert isinstance(kept, Changed) and kept.campaign.settings.stop_on_company_reply
 
 
 def test_settings_change_only_the_named_fields_and_are_announced() -> None:
@@ -106,6 +116,7 @@ def test_repeated_mailboxes_are_kept_once_in_order() -> None:
         ),
         ({"daily_limit": 0}, ("daily_limit: must be at least 1 (or null for no limit)",)),
         ({"stop_on_reply": None}, ("stop_on_reply: must be true or false",)),
+        ({"stop_on_company_reply": None}, ("stop_on_company_reply: must be true or false",)),
         ({"colour": "red"}, ("colour: not a campaign setting",)),
     ],
 )

@@ -107,6 +107,7 @@ def test_who_is_sendable(verdict: Verdict | None, plan: Plan, is_sendable: bool)
                 verdict_run=0,
                 state=LeadState.STOPPED,
                 stop_reason="invalid",
+                stopped_from=LeadState.WAITING,
             ),
         ),
         (
@@ -149,7 +150,13 @@ def test_who_is_sendable(verdict: Verdict | None, plan: Plan, is_sendable: bool)
             "a stop ends a due lead",
             replace(scheduled(), state=LeadState.DUE),
             lambda p: moves.stopped(p, "replied"),
-            replace(scheduled(), state=LeadState.STOPPED, stop_reason="replied", due_at=None),
+            replace(
+                scheduled(),
+                state=LeadState.STOPPED,
+                stop_reason="replied",
+                due_at=None,
+                stopped_from=LeadState.DUE,
+            ),
         ),
         (
             "a completed lead stays completed",
