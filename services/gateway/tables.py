@@ -232,6 +232,38 @@ campaign_days = Table(
     Column("completed", Integer, nullable=False, server_default="0"),
 )
 
+# A campaign's emails sent per step and mailbox (since gateway_0014), counted like `campaign_days` (each
+# EmailSent once): the rates' denominators. `mailbox` is the address the newest send (`mailbox_at`) named.
+campaign_sends = Table(
+    "campaign_sends",
+    metadata,
+    Column("campaign_id", Uuid, primary_key=True),
+    Column("step", Integer, primary_key=True),
+    Column("mailbox_id", Uuid, primary_key=True),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("mailbox", Text, nullable=False),
+    Column("mailbox_at", DateTime(timezone=True), nullable=False),
+    Column("sent", Integer, nullable=False, server_default="0"),
+)
+
+# What leads answered a campaign's sends with (since gateway_0014; projection/campaign_stats.py): one row
+# per reply, auto-reply or bounce report (`response_id`: the inbox's stored message, else the event) with
+# its kind as last decided (a person may reclassify it), and one per lead that unsubscribed (`response_id`:
+# the lead). `day` is the UTC day it was first seen, `as_of` the time of the fact that set `kind`.
+campaign_responses = Table(
+    "campaign_responses",
+    metadata,
+    Column("campaign_id", Uuid, primary_key=True),
+    Column("response_id", Uuid, primary_key=True),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("lead_id", Uuid, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("step", Integer),
+    Column("mailbox_id", Uuid),
+    Column("day", Date, nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+)
+
 # Events about leads not listed yet (since gateway_0013): their LeadImported has not been applied (consumers of
 # different subjects are not ordered). Each is kept here, narrowed to the one lead it waits for, and applied as
 # soon as that lead is listed (`projection.parked`), instead of being redelivered until its deliveries run out.

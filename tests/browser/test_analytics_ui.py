@@ -1,9 +1,11 @@
 """What the campaign shows of sending, in the browser: the leads table's Sequence column ("Step 2 of 3" and the
-next send) and the Analytics tab's charts (sent per day, the step funnel) and totals. The mailer's and the
-sequencer's events are published to the stream as they would publish them."""
+next send) and the Analytics tab's charts (sent per day, the step funnel, the answers per day), totals and
+reply and bounce rates per step and mailbox. The mailer's, the sequencer's, the inbox's and the gateway's
+events are published to the stream as they would publish them."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect
 
-from contracts import EmailSent
+from contracts import AutoReplyDetected, EmailBounced, EmailSent, LeadUnsubscribed, ReplyDetected
 from contracts.events import Event, LeadsScheduled, ScheduledLead
 from tests.browser.conftest import screenshot
 from tests.browser.seed import create_campaign, import_csv, publish_events, wait_for_leads
@@ -91,6 +93,55 @@ def test_the_sequence_column_and_the_analytics_charts(
     expect(third.locator("td.sequence .step")).to_have_text("Step 1 of 3")
     screenshot(page, "leads-sequence-column")
 
+    # Then the answers: lead 2 replies to step 1 on both days (one replier), lead 1 answers automatically,
+    # then its step 2 soft-bounces and it unsubscribes; lead 3's address bounces at RCPT.
+    def answer(cls: type[ReplyDetected | AutoReplyDetected], name: str, at: datetime) -> Event:
+        return cls(
+            **common,
+            lead_id=ids[name],
+            occurred_at=at,
+            message_id=f"<{uuid.uuid4()}@charts-ui.example>",
+            from_address=f"{name}@charts-ui.example",
+            inbox_message_id=uuid.uuid4(),
+            mailbox_id=uuid.UUID(int=7),
+            step=1,
+        )
+
+    def bounced(name: str, kind: Any, source: Any, step: int) -> EmailBounced:
+        return EmailBounced(
+            **common,
+            lead_id=ids[name],
+            occurred_at=now,
+            source=source,
+            kind=kind,
+            smtp_code=550,
+            email=f"{name}@charts-ui.example",
+            step=step,
+            mailbox_id=uuid.UUID(int=7),
+        )
+
+    publish_events(
+        stack.nats_url,
+        [
+            answer(ReplyDetected, "lead2", yesterday),
+            answer(AutoReplyDetected, "lead1", yesterday),
+            answer(ReplyDetected, "lead2", now),
+            bounced("lead3", "hard", "smtp", 1),
+            bounced("lead1", "soft", "dsn", 2),
+            LeadUnsubscribed(
+                **common,
+                lead_id=ids["lead1"],
+                occurred_at=now,
+                email="lead1@charts-ui.example",
+                source="link",
+            ),
+        ],
+    )
+    deadline = time.monotonic() + 30
+    while sum(day["unsubscribes"] for day in analytics(api, campaign_id)["outcomes_per_day"]) < 1:
+        assert time.monotonic() < deadline, analytics(api, campaign_id)
+        time.sleep(0.2)
+
     page.get_by_role("link", name="Analytics").click()
     totals = page.locator("#analytics-totals")
     expect(totals.locator("[data-total=sent] b")).to_have_text("4")
@@ -107,3 +158,39 @@ def test_the_sequence_column_and_the_analytics_charts(
     page.locator("#step-funnel").get_by_text("Show as a table").click()
     expect(page.locator("#step-funnel table tbody tr")).to_have_count(3)
     screenshot(page, "campaign-analytics")
+
+    # The answers per day, stacked: yesterday a reply and an auto-reply; today a reply, a hard and a soft
+    # bounce and an unsubscribe.
+    columns = page.locator("#outcomes-chart g.column")
+    expect(columns).to_have_count(2)
+    counts = ("total", "replies", "auto-replies", "hard-bounces", "soft-bounces", "unsubscribes")
+    shown = [[columns.nth(i).get_attribute(f"data-{key}") for key in counts] for i in range(2)]
+    assert shown == [["2", "1", "1", "0", "0", "0"], ["4", "1", "0", "1", "1", "1"]]
+    assert columns.first.get_attribute("data-label") == yesterday.date().isoformat()[5:]
+    expect(page.locator("#outcomes-chart g.part")).to_have_count(6)  # a part per series with a count
+    expect(page.get_by_role("img", name="Replies, bounces and unsubscribes per day")).to_be_visible()
+    # The rates: lead 2 counts once for step 1 (1 of 3 sent), lead 3's bounce too; nothing sent for step 3.
+    by_step = page.locator("#rates-by-step tbody tr")
+    expect(by_step).to_have_count(3)
+    for row, cells in enumerate(
+        [
+            ["Step 1", "3", "1", "33.3%", "1", "33.3%"],
+            ["Step 2", "1", "0", "0%", "0", "0%"],
+            ["Step 3", "0", "0", "—", "0", "—"],
+        ]
+    ):
+        expect(by_step.nth(row).locator("td")).to_have_text(cells)
+    by_mailbox = page.locator("#rates-by-mailbox tbody tr")
+    expect(by_mailbox).to_have_count(1)
+    expect(by_mailbox.first.locator("td")).to_have_text(
+        ["dana@charts-ui.example", "4", "1", "25%", "1", "25%"]
+    )
+    page.locator("#outcomes-per-day").evaluate("figure => figure.scrollIntoView()")
+    screenshot(page, "campaign-analytics-answers")
+
+
+def analytics(api: httpx.Client, campaign_id: str) -> dict[str, Any]:
+    response = api.get(f"/api/v1/campaigns/{campaign_id}/analytics")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body

@@ -1,6 +1,6 @@
 """What the leads list, a lead's timeline and a campaign's analytics show of sending, end to end: the
-mailer's and the sequencer's events, published to the stream as they would publish them, projected by the
-running gateway and read through the API."""
+mailer's, the sequencer's and the inbox's events, published to the stream as they would publish them,
+projected by the running gateway and read through the API."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from uuid import UUID
 import httpx
 from nats.aio.client import Client
 
-from contracts import EmailBounced, EmailSent, Event
+from contracts import AutoReplyDetected, EmailBounced, EmailSent, Event, LeadUnsubscribed, ReplyDetected
 from contracts.events import LeadsScheduled, ScheduledLead
 from tests.e2e.api import create_campaign, start_import, wait_for_import, wait_for_leads, workspace_id_of
 from tests.harness import eventually
@@ -138,11 +138,31 @@ async def test_sends_and_schedules_show_in_the_leads_list_the_timeline_and_the_a
         body: dict[str, Any] = (await client.get(f"/api/v1/campaigns/{campaign_id}/analytics")).json()
         return body if body["totals"]["bounced"] == 1 else None
 
+    no_answers = {"replies": 0, "auto_replies": 0, "soft_bounces": 0, "unsubscribes": 0}
     assert await eventually(analytics) == {
         "campaign_id": campaign_id,
         "sent_per_day": [{"date": now.date().isoformat(), "sent": 3}],
         "funnel": [{"step": 1, "leads": 2}, {"step": 2, "leads": 1}, {"step": 3, "leads": 0}],
         "totals": {"sent": 3, "leads": 3, "completed": 0, "bounced": 1, "unsubscribed": 0},
+        "outcomes_per_day": [
+            {"date": (now + timedelta(seconds=1)).date().isoformat(), "hard_bounces": 1, **no_answers}
+        ],
+        "by_step": [
+            {"step": 1, "sent": 2, "replies": 0, "bounces": 1, "reply_rate": 0.0, "bounce_rate": 50.0},
+            {"step": 2, "sent": 1, "replies": 0, "bounces": 0, "reply_rate": 0.0, "bounce_rate": 0.0},
+            {"step": 3, "sent": 0, "replies": 0, "bounces": 0, "reply_rate": None, "bounce_rate": None},
+        ],
+        "by_mailbox": [
+            {
+                "mailbox_id": str(uuid.UUID(int=5)),
+                "mailbox": "obchod@firma.cz",
+                "sent": 3,
+                "replies": 0,
+                "bounces": 1,
+                "reply_rate": 0.0,
+                "bounce_rate": 33.3,
+            }
+        ],
     }
     bara = (await client.get(f"/api/v1/leads/{ids['bara']}")).json()
     assert bara["status"] == "bounced" and bara["next_step_at"] is None
@@ -152,3 +172,85 @@ async def test_sends_and_schedules_show_in_the_leads_list_the_timeline_and_the_a
     ]
     assert bara["timeline"][1]["summary"]["subject"] == "Dobrý den"
     assert (await client.get(f"/api/v1/campaigns/{uuid.uuid4()}/analytics")).status_code == 404
+
+
+async def test_replies_bounces_and_unsubscribes_show_in_the_analytics_per_day_step_and_mailbox(
+    client: httpx.AsyncClient, nc: Client
+) -> None:
+    campaign_id = await create_campaign(client, "answers in the analytics")
+    csv = "email\ndana@odpovedi.cz\nemil@odpovedi.cz\nfilip@odpovedi.cz\n"
+    started = await start_import(client, campaign_id, csv.encode(), {"email": "email"})
+    await wait_for_import(client, started["id"])
+    leads = (await wait_for_leads(client, campaign_id, 3))["items"]
+    ids = {lead["email"].split("@")[0]: UUID(lead["id"]) for lead in leads}
+    common: dict[str, Any] = {"workspace_id": await workspace_id_of(client), "campaign_id": UUID(campaign_id)}
+    mailbox = uuid.uuid4()
+    now = datetime.now(UTC).replace(hour=12)  # midday: every answer falls on the same UTC day
+
+    def answer(cls: type[ReplyDetected | AutoReplyDetected], name: str) -> ReplyDetected | AutoReplyDetected:
+        return cls(
+            **common,
+            lead_id=ids[name],
+            occurred_at=now,
+            message_id=f"<{uuid.uuid4()}@odpovedi.cz>",
+            from_address=f"{name}@odpovedi.cz",
+            inbox_message_id=uuid.uuid4(),
+            mailbox_id=mailbox,
+            step=1,
+        )
+
+    await _publish(
+        nc,
+        *(
+            EmailSent(
+                **common,
+                lead_id=ids[name],
+                occurred_at=now,
+                step=1,
+                total_steps=1,
+                message_id=f"<{uuid.uuid4()}@odpovedi.cz>",
+                mailbox="ucet@odpovedi.cz",
+                mailbox_id=mailbox,
+            )
+            for name in ids
+        ),
+        # Dana writes twice: two replies that day, one lead of step 1 that replied.
+        answer(ReplyDetected, "dana"),
+        answer(ReplyDetected, "dana"),
+        answer(AutoReplyDetected, "emil"),
+        EmailBounced(
+            **common,
+            lead_id=ids["filip"],
+            occurred_at=now,
+            source="dsn",
+            kind="soft",
+            smtp_code=452,
+            email="filip@odpovedi.cz",
+            step=1,
+            mailbox_id=mailbox,
+            inbox_message_id=uuid.uuid4(),
+        ),
+        LeadUnsubscribed(
+            **common, lead_id=ids["emil"], occurred_at=now, email="emil@odpovedi.cz", source="link"
+        ),
+    )
+
+    async def analytics() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await client.get(f"/api/v1/campaigns/{campaign_id}/analytics")).json()
+        days = body["outcomes_per_day"]
+        return body if body["totals"]["sent"] == 3 and days and days[0]["unsubscribes"] == 1 else None
+
+    body = await eventually(analytics)
+    assert body["outcomes_per_day"] == [
+        {
+            "date": now.date().isoformat(),
+            "replies": 2,
+            "auto_replies": 1,
+            "hard_bounces": 0,
+            "soft_bounces": 1,
+            "unsubscribes": 1,
+        }
+    ]
+    rates = {"sent": 3, "replies": 1, "bounces": 0, "reply_rate": 33.3, "bounce_rate": 0.0}
+    assert body["by_step"] == [{"step": 1, **rates}]
+    assert body["by_mailbox"] == [{"mailbox_id": str(mailbox), "mailbox": "ucet@odpovedi.cz", **rates}]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -318,3 +318,134 @@ def test_gateway_0010_makes_existing_leads_findable_by_city_and_sortable_in_czec
     with psycopg.connect(conninfo) as conn:
         search = conn.execute("SELECT search FROM gateway.lead_view WHERE email = 'h@x.cz'").fetchone()
         assert search == ("h@x.cz hora",)
+
+
+def test_gateway_0014_counts_the_sends_and_answers_already_in_the_timelines(
+    fresh_database_url: Callable[[], str],
+) -> None:
+    """A campaign's history before the revision is in its leads' timelines: its sends per step and mailbox
+    and its answers are filled from them as the projection records them live, a removed lead's included."""
+    from contracts import (
+        AutoReplyDetected,
+        EmailBounced,
+        EmailSent,
+        InboundReclassified,
+        LeadEvent,
+        LeadUnsubscribed,
+        ReplyDetected,
+    )
+    from services.gateway.projection.timeline import timeline_details, timeline_source
+
+    url = fresh_database_url()
+    migrations.upgrade(url, ("gateway",), "gateway_0013")
+    conninfo = psycopg_conninfo(url)
+    workspace, campaign, listed, removed = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    m1, m2, message = uuid.UUID(int=1), uuid.UUID(int=2), uuid.uuid4()
+    t = [datetime(2026, 3, 1, 23, 0, tzinfo=UTC) + timedelta(minutes=40 * n) for n in range(6)]
+
+    def ids(lead: uuid.UUID) -> dict[str, uuid.UUID]:
+        return {"workspace_id": workspace, "campaign_id": campaign, "lead_id": lead}
+
+    def sent(lead: uuid.UUID, step: int, mailbox: uuid.UUID, address: str, at: datetime) -> EmailSent:
+        return EmailSent(
+            **ids(lead),
+            occurred_at=at,
+            step=step,
+            total_steps=2,
+            message_id=f"<{at}>",
+            mailbox=address,
+            mailbox_id=mailbox,
+        )
+
+    inbound: dict[str, object] = {
+        "message_id": "<r@x>",
+        "from_address": "a@x.cz",
+        "inbox_message_id": message,
+    }
+    smtp_bounce = EmailBounced(
+        **ids(removed),
+        occurred_at=t[1],
+        source="smtp",
+        kind="hard",
+        smtp_code=550,
+        email="b@x.cz",
+        step=1,
+        mailbox_id=m2,
+    )
+    timeline: list[LeadEvent] = [
+        sent(listed, 1, m1, "old@x.cz", t[0]),
+        sent(listed, 2, m1, "new@x.cz", t[2]),
+        sent(removed, 1, m2, "b2@x.cz", t[0]),
+        # A reply (22:40 UTC, Mar 1) a person later found automatic: the reclassification and its new event.
+        ReplyDetected(
+            **ids(listed), occurred_at=t[1] - timedelta(minutes=20), step=1, mailbox_id=m1, **inbound
+        ),
+        InboundReclassified(
+            **ids(listed),
+            occurred_at=t[4],
+            inbox_message_id=message,
+            from_kind="reply",
+            to_kind="auto_reply",
+            by="eva",
+        ),
+        AutoReplyDetected(**ids(listed), occurred_at=t[4], step=1, mailbox_id=m1, **inbound),
+        smtp_bounce,
+        LeadUnsubscribed(**ids(removed), occurred_at=t[3], email="b@x.cz", source="link"),
+        LeadUnsubscribed(**ids(removed), occurred_at=t[5], email="b@x.cz", source="one_click"),
+    ]
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(
+            "INSERT INTO gateway.lead_view (id, workspace_id, campaign_id, email) VALUES (%s, %s, %s, 'a@x.cz')",
+            (listed, workspace, campaign),
+        )
+        conn.execute(
+            "INSERT INTO gateway.removed_lead_addresses (lead_id, workspace_id, campaign_id, email) "
+            "VALUES (%s, %s, %s, 'b@x.cz')",
+            (removed, workspace, campaign),
+        )
+        for event in timeline:
+            conn.execute(
+                "INSERT INTO gateway.lead_events (lead_id, workspace_id, event_id, event_type, source, occurred_at, "
+                "data) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (
+                    event.lead_id,
+                    workspace,
+                    event.event_id,
+                    event.event_type,
+                    timeline_source(event),
+                    event.occurred_at,
+                    Jsonb(timeline_details(event)),
+                ),
+            )
+        # A timeline entry of an unknown lead's send with nothing in it (as older tests wrote) is left out.
+        conn.execute(
+            "INSERT INTO gateway.lead_events (lead_id, workspace_id, event_id, event_type, source, occurred_at) "
+            "VALUES (gen_random_uuid(), %s, gen_random_uuid(), 'email_sent', 'mailer', now())",
+            (workspace,),
+        )
+
+    migrations.upgrade(url, ("gateway",))
+    with psycopg.connect(conninfo) as conn:
+        sends = conn.execute(
+            "SELECT campaign_id, step, mailbox_id, mailbox, mailbox_at, sent FROM gateway.campaign_sends "
+            "ORDER BY step, mailbox_id"
+        ).fetchall()
+        answers = conn.execute(
+            "SELECT campaign_id, response_id, lead_id, kind, step, mailbox_id, day, as_of "
+            "FROM gateway.campaign_responses ORDER BY kind"
+        ).fetchall()
+    assert sends == [
+        (campaign, 1, m1, "old@x.cz", t[0], 1),
+        (campaign, 1, m2, "b2@x.cz", t[0], 1),
+        (campaign, 2, m1, "new@x.cz", t[2], 1),
+    ]
+    mar_1, mar_2 = datetime(2026, 3, 1).date(), datetime(2026, 3, 2).date()
+    assert answers == [
+        (campaign, message, listed, "auto_reply", 1, m1, mar_1, t[4]),  # the newer kind, the first day
+        (campaign, smtp_bounce.event_id, removed, "hard_bounce", 1, m2, mar_1, t[1]),  # no inbox message
+        (campaign, removed, removed, "unsubscribe", None, None, mar_2, t[5]),  # once per lead
+    ]
+
+    migrations.downgrade(url, ("gateway",), "gateway_0013")
+    assert "gateway.campaign_responses" not in tables(url)
+    migrations.upgrade(url, ("gateway",))

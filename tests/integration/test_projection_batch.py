@@ -1,6 +1,7 @@
 """The projection's batch path on a real PostgreSQL: a consumer batch applied by `project_batch` leaves
-lead_view, the timelines and the campaign's day counts exactly as the same events applied one at a time by
-`project` do, a verdict batch (`LeadsValidated`) exactly as its verdicts one at a time."""
+lead_view, the timelines and the campaign's day counts, sends and answers (its analytics) exactly as the same
+events applied one at a time by `project` do, a verdict batch (`LeadsValidated`) exactly as its verdicts one
+at a time."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ from contracts.events import (
 )
 from services.gateway.projection.consumer import project, project_batch
 from services.gateway.projection.lead_events import SEQUENCE_COLUMNS, STATE_COLUMNS
-from services.gateway.tables import campaign_days, lead_events, lead_view
+from services.gateway.tables import campaign_days, campaign_responses, campaign_sends, lead_events, lead_view
 from services.runtime.db import create_engine, session_factory
 
 LEADS = 4
@@ -357,7 +358,37 @@ async def outcome(session: Any, campaign_id: uuid.UUID, ids: list[uuid.UUID]) ->
         .where(campaign_days.c.campaign_id == campaign_id)
         .order_by(campaign_days.c.day)
     )
-    return rows, timelines, [tuple(day) for day in days]
+    sends = await session.execute(
+        select(
+            campaign_sends.c.step,
+            campaign_sends.c.mailbox_id,
+            campaign_sends.c.mailbox,
+            campaign_sends.c.sent,
+        )
+        .where(campaign_sends.c.campaign_id == campaign_id)
+        .order_by(campaign_sends.c.step, campaign_sends.c.mailbox_id)
+    )
+    # An answer's id is its event's (the same in every campaign here) or its lead's (by lead number).
+    answers = await session.execute(
+        select(
+            campaign_responses.c.response_id,
+            campaign_responses.c.lead_id,
+            campaign_responses.c.kind,
+            campaign_responses.c.step,
+            campaign_responses.c.mailbox_id,
+            campaign_responses.c.day,
+            campaign_responses.c.as_of,
+        ).where(campaign_responses.c.campaign_id == campaign_id)
+    )
+    numbered = sorted(
+        (
+            f"lead{ids.index(row.response_id)}" if row.response_id in ids else str(row.response_id),
+            ids.index(row.lead_id),
+            *row[2:],
+        )
+        for row in answers
+    )
+    return rows, timelines, [tuple(day) for day in days], [tuple(row) for row in sends], numbered
 
 
 def single_lead_events(events: list[Event]) -> list[Event]:

@@ -304,6 +304,32 @@ async def test_analytics_count_the_projected_sends_per_utc_day_and_the_funnel_by
             {"step": 4, "leads": 0},
         ],
         "totals": {"sent": 6, "leads": 4, "completed": 1, "bounced": 1, "unsubscribed": 1},
+        # Two bounce reports (the mailer's, the DSN) that name no step: counted per day, in no step's rate.
+        "outcomes_per_day": [
+            {
+                "date": "2026-12-02",
+                "replies": 0,
+                "auto_replies": 0,
+                "hard_bounces": 2,
+                "soft_bounces": 0,
+                "unsubscribes": 1,
+            }
+        ],
+        "by_step": [
+            {"step": step, "sent": sent, "replies": 0, "bounces": 0, "reply_rate": r, "bounce_rate": r}
+            for step, sent, r in [(1, 3, 0.0), (2, 2, 0.0), (3, 1, 0.0), (4, 0, None)]
+        ],
+        "by_mailbox": [
+            {
+                "mailbox_id": str(MAILBOX),
+                "mailbox": "obchod@firma.cz",
+                "sent": 6,
+                "replies": 0,
+                "bounces": 0,
+                "reply_rate": 0.0,
+                "bounce_rate": 0.0,
+            }
+        ],
     }
     assert [step.step for step in unknown_length.funnel] == [1, 2, 3]  # the sends' total_steps
 

@@ -122,7 +122,9 @@ async def campaign_analytics(
     campaign_id: UUID, workspace_id: Workspace, session: Session, request: Request
 ) -> CampaignAnalytics:
     """Emails sent per day (UTC), how many leads reached each step of the sequence, and totals: sent,
-    leads, completed, bounced, unsubscribed. As projected from the campaign's events, a moment behind."""
+    leads, completed, bounced, unsubscribed. Replies, auto-replies, hard and soft bounces and unsubscribes
+    per day (UTC), and the sends, replies and hard bounces with the reply and bounce rates (percentages)
+    per step and per mailbox. As projected from the campaign's events, a moment behind."""
     await campaign_or_404(session, workspace_id, campaign_id)
     try:
         # The sequence's length makes the funnel show steps nobody reached yet; only nice to have.

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import LeadEvent, LeadState, LeadStatus, LeadValidated, apply
 from services.gateway.projection.campaign_days import DayKey, add_day_counts
+from services.gateway.projection.campaign_stats import record_campaign_stats
 from services.gateway.projection.notifications import lead_events_notifications, notify
 from services.gateway.projection.parked import park
 from services.gateway.projection.removals import removed_leads
@@ -130,6 +131,7 @@ async def apply_to_lead(session: AsyncSession, event: LeadEvent) -> bool:
         )
     )
     await add_day_counts(session, _counted(event, before, after))
+    await record_campaign_stats(session, [event])
     return True
 
 
@@ -235,5 +237,6 @@ async def apply_lead_events(session: AsyncSession, events: Sequence[LeadEvent]) 
         },
     )
     await add_day_counts(session, counted)
+    await record_campaign_stats(session, [e for e in events if e.lead_id not in absent])
     await write_timeline(session, copy_text(timeline))
     await notify(session, lead_events_notifications([e for e in events if e.lead_id not in absent]))

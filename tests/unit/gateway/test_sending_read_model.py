@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from contracts import EmailBounced, EmailSent, LeadCompleted, LeadStatus, LeadUnsubscribed, ReplyDetected
 from contracts.commands import MailboxTestReply, ServerCheck
-from contracts.events import Event, SendFailed, StepNotSendable
+from contracts.events import Event, SendFailed, SequenceStopped, StepNotSendable
 from services.gateway.campaigns.analytics import funnel
 from services.gateway.campaigns.mailbox_checks import failure_text
 from services.gateway.projection.sending import (
@@ -67,6 +67,16 @@ EARLIER = T0 - timedelta(hours=1)
         ),
         (
             ReplyDetected(**IDS, occurred_at=LATER, message_id="<r@x>", from_address="a@b.cz"),
+            LeadSequence(1, 3, None, None, LATER),
+        ),
+        (  # the sequencer stopped it: its company replied
+            SequenceStopped(
+                **IDS,
+                occurred_at=LATER,
+                reason="company replied",
+                replied_lead_id=uuid.uuid4(),
+                domain="x.cz",
+            ),
             LeadSequence(1, 3, None, None, LATER),
         ),
         # A stop older than the schedule (delivered late) does not clear it.
