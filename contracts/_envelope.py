@@ -52,6 +52,9 @@ class Event(_Frozen):
 
     # Ephemeral events go over core NATS and are never stored in the stream.
     ephemeral: ClassVar[bool] = False
+    # An ephemeral event's subject as the AsyncAPI document names it, its variable part in braces
+    # ("leadflow-progress.{import_id}"); a stored event's is always `leadflow.{workspace_id}.<event_type>`.
+    announced_on: ClassVar[str] = ""
 
     event_id: UUID = Field(default_factory=uuid4)
     event_type: str

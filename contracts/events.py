@@ -27,6 +27,7 @@ from contracts._envelope import (
 )
 from contracts._status import ImportEndState, LeadStatus
 from contracts.campaign_settings import CampaignSettingsData, CampaignStatus, StepData
+from contracts.inbound import InboundKind, InboxMessageStored
 from contracts.sending import (
     EmailSent,
     LeadsScheduled,
@@ -62,6 +63,7 @@ __all__ = [
     "InboundKind",
     "InboundMessageEvent",
     "InboundReclassified",
+    "InboxMessageStored",
     "LeadCompleted",
     "LeadEvent",
     "LeadImported",
@@ -78,6 +80,7 @@ __all__ = [
     "SendFailed",
     "SendFailure",
     "SendUncertain",
+    "SequenceStopped",
     "StepDue",
     "StepEvent",
     "StepNotSendable",
@@ -120,6 +123,7 @@ class ImportCompleted(ImportEvent):
 
 class ImportProgress(ImportEvent):
     ephemeral: ClassVar[bool] = True
+    announced_on: ClassVar[str] = import_progress_subject("{import_id}")
 
     event_type: Literal["import_progress"] = "import_progress"
     percent: float = Field(ge=0, le=100)
@@ -240,10 +244,6 @@ class AutoReplyDetected(InboundMessageEvent):
     )
 
 
-# What the inbox decides an inbound message is (services/inbox/classify.py).
-InboundKind = Literal["hard_bounce", "soft_bounce", "delayed", "auto_reply", "reply", "challenge"]
-
-
 class InboundReclassified(LeadEvent):
     """A person overturned the inbox's decision on a message linked to this lead (the Unibox's reclassify).
 
@@ -272,6 +272,19 @@ class LeadUnsubscribed(LeadEvent):
 class LeadCompleted(LeadEvent):
     event_type: Literal["lead_completed"] = "lead_completed"
     total_steps: StepNumber
+
+
+class SequenceStopped(LeadEvent):
+    """The sequencer stopped the lead's sequence for a reason none of the lead's own events gives: another
+    lead of the campaign at the same company (`domain`, never a free-mail one) replied, and the campaign
+    stops on a company reply (`stop_on_company_reply`). `stops_sequence` says so, so the mailer drops the
+    lead's queued send and the leads table its next send, as for the lead's own stop events; the lead's
+    status stays (it did not reply)."""
+
+    event_type: Literal["sequence_stopped"] = "sequence_stopped"
+    reason: Literal["company replied"] = Field(description="Why, as the sequencer records the stop.")
+    replied_lead_id: UUID = Field(description="The lead whose reply stopped this one.")
+    domain: str = Field(description="The company's email domain (lowercase) the two leads share.")
 
 
 class LeadStatusChanged(CampaignEvent):
@@ -315,8 +328,10 @@ AnyEvent = Annotated[
     | ReplyDetected
     | AutoReplyDetected
     | InboundReclassified
+    | InboxMessageStored
     | LeadUnsubscribed
     | LeadCompleted
+    | SequenceStopped
     | LeadStatusChanged
     | LeadsRemoved,
     Field(discriminator="event_type"),
@@ -342,8 +357,10 @@ _EVENT_CLASSES: Final[tuple[type[Event], ...]] = (
     ReplyDetected,
     AutoReplyDetected,
     InboundReclassified,
+    InboxMessageStored,
     LeadUnsubscribed,
     LeadCompleted,
+    SequenceStopped,
     LeadStatusChanged,
     LeadsRemoved,
 )
@@ -384,8 +401,10 @@ EVENT_SOURCES: Final[dict[str, str]] = {
     "reply_detected": "inbox",
     "auto_reply_detected": "inbox",
     "inbound_reclassified": "inbox",
+    "inbox_message_stored": "inbox",
     "lead_unsubscribed": "gateway",
     "lead_completed": "sequencer",
+    "sequence_stopped": "sequencer",
     "lead_status_changed": "gateway",
     "leads_removed": "gateway",
 }

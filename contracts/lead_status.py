@@ -36,6 +36,7 @@ from contracts.events import (
     LeadValidated,
     ReplyDetected,
     SendFailed,
+    SequenceStopped,
     Verdict,
 )
 
@@ -243,13 +244,16 @@ def stops_sequence(event: Event, *, stop_on_reply: bool = True) -> bool:
 
     One rule for the sequencer, which stops the lead's progress, and the mailer, which drops the lead's
     queued send: a reply (when the campaign stops on replies), a hard bounce, an unsubscribe, an invalid
-    verdict, a send given up, a removal, or a person setting a terminal status or Completed. A person
-    setting Pending or Contacted does not restart a stopped sequence.
+    verdict, a send given up, a removal, a person setting a terminal status or Completed, or the sequencer's
+    own stop of a lead whose company replied (`SequenceStopped`). A person setting Pending or Contacted does
+    not restart a stopped sequence.
     """
     match event:
         case ReplyDetected():
             return stop_on_reply
-        case EmailBounced(kind="hard") | LeadUnsubscribed() | SendFailed() | LeadsRemoved():
+        case (
+            EmailBounced(kind="hard") | LeadUnsubscribed() | SendFailed() | LeadsRemoved() | SequenceStopped()
+        ):
             return True
         case LeadValidated(verdict=Verdict.INVALID):
             return True

@@ -15,6 +15,8 @@ DEAD_LETTER_SUBJECTS: Final = ["leadflow-dlq.>"]
 
 # Progress goes over core NATS: its first token differs from the stream's, so it is never stored.
 IMPORT_PROGRESS: Final = "leadflow-progress.*"
+# So do the inbox's announcements of a stored message (the Unibox's live list), one subject per workspace.
+UNIBOX_STORED: Final = "leadflow-unibox.*"
 
 # A token with ".", "*", ">" or whitespace would change how many tokens a subject has or what it matches.
 _TOKEN = re.compile(r"[^.*>\s]+")
@@ -42,6 +44,10 @@ def dead_letter_subject(durable: str) -> str:
 
 def import_progress_subject(import_id: UUID | str) -> str:
     return f"leadflow-progress.{_token(import_id)}"
+
+
+def unibox_stored_subject(workspace_id: UUID | str) -> str:
+    return f"leadflow-unibox.{_token(workspace_id)}"
 
 
 def inbox_prefix(user: str) -> str:

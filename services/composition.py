@@ -24,8 +24,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
             commands=("importer", "validator", "sequencer", "mailer", "inbox"),
             emits=("lead_status_changed", "leads_removed", "lead_unsubscribed"),
             durables={"gateway-lead-view": (), "gateway-lead-imports": ("lead_imported", "import_completed")},
-            # SSE of an import: its progress, and its completion as it is published.
-            listens=(subjects.IMPORT_PROGRESS, subjects.workspace_filter("import_completed")),
+            # SSE of an import: its progress, and its completion as it is published; the Unibox's stored
+            # messages.
+            listens=(
+                subjects.IMPORT_PROGRESS,
+                subjects.workspace_filter("import_completed"),
+                subjects.UNIBOX_STORED,
+            ),
             uploads=True,
         ),
     ),
@@ -41,6 +46,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 "step_not_sendable",
                 "leads_scheduled",
                 "lead_completed",
+                "sequence_stopped",
             ),
             durables={
                 "sequencer-leads": ("lead_imported", "leads_validated", "lead_validated"),
@@ -54,6 +60,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
                     "send_failed",
                 ),
                 "sequencer-auto-replies": ("auto_reply_detected",),
+                "sequencer-reclassified": ("inbound_reclassified",),
                 "sequencer-mailboxes": ("mailbox_health_changed",),
             },
         ),
@@ -84,6 +91,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
                     "lead_status_changed",
                     "lead_validated",
                 ),
+                # The sequencer's stop of a company's other leads (a durable of its own: an existing
+                # durable keeps the filter it was created with).
+                "mailer-sequence-stops": ("sequence_stopped",),
             },
         ),
     ),
@@ -123,6 +133,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
             commands=("mailer",),
             emits=("reply_detected", "auto_reply_detected", "email_bounced", "inbound_reclassified"),
             durables={"inbox-sent": ("email_sent",), "inbox-mailboxes": ("mailbox_changed",)},
+            # A stored message, for the open Uniboxes (InboxMessageStored, after the batch commits).
+            announces=(subjects.UNIBOX_STORED,),
         ),
     ),
 )

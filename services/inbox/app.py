@@ -10,7 +10,14 @@ import socket
 import uuid
 from collections.abc import Sequence
 
-from contracts import AutoReplyDetected, EmailBounced, EmailSent, InboundReclassified, ReplyDetected
+from contracts import (
+    AutoReplyDetected,
+    EmailBounced,
+    EmailSent,
+    InboundReclassified,
+    InboxMessageStored,
+    ReplyDetected,
+)
 from contracts.commands import (
     GetInboxMessage,
     InboxMessageMarked,
@@ -48,7 +55,7 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     readers = Readers(
         reading, lease_seconds=settings.inbox_lease_seconds, refresh_seconds=settings.inbox_refresh_seconds
     )
-    service.emits(ReplyDetected, AutoReplyDetected, EmailBounced, InboundReclassified)
+    service.emits(ReplyDetected, AutoReplyDetected, EmailBounced, InboundReclassified, InboxMessageStored)
 
     async def on_sent(uow: UnitOfWork, event: EmailSent) -> None:
         await InboxRepository.from_session(uow.session).record_sent([event])

@@ -16,12 +16,14 @@ import ssl
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import NoReturn
 
 import structlog
 
+from contracts import InboxMessageStored
 from services.inbox.classify import Classification, classify
-from services.inbox.effects import Decided, effects
+from services.inbox.effects import Decided, Send, effects
 from services.inbox.imap_reader import Arrived, ImapError, ImapInbox, ImapLogin, Position
 from services.inbox.repository import InboxRepository, Mailbox
 from services.runtime.backoff import Backoff, run_forever
@@ -102,8 +104,10 @@ def _login(reading: Reading, mailbox: Mailbox) -> ImapLogin:
 
 
 async def store(reading: Reading, mailbox: Mailbox, arrived: Sequence[Arrived], after: Position) -> None:
-    """Keep, decide, link and announce `arrived`, and move the position to `after`, in one transaction."""
+    """Keep, decide, link and announce `arrived`, and move the position to `after`, in one transaction; then
+    tell open Uniboxes what was stored."""
     decided = [(item, classify(item.raw)) for item in arrived]
+    kept: list[InboxMessageStored] = []
     async with reading.service.unit_of_work() as uow:
         repo = InboxRepository.from_session(uow.session)
         for item, classified in decided:
@@ -123,6 +127,7 @@ async def store(reading: Reading, mailbox: Mailbox, arrived: Sequence[Arrived], 
             if not await repo.add_message(values):
                 continue
             uow.emit(*effects(decided_of(message_id, mailbox, classified), send))
+            kept.append(stored_event(message_id, mailbox, classified, send))
             log.info(
                 "message read",
                 mailbox=mailbox.email,
@@ -133,6 +138,29 @@ async def store(reading: Reading, mailbox: Mailbox, arrived: Sequence[Arrived], 
             )
         if not await repo.advance(mailbox.id, reading.owner, after):
             raise LeaseLost(f"another replica reads {mailbox.email} now")
+    await announce(reading.service, kept)
+
+
+def stored_event(
+    message_id: uuid.UUID, mailbox: Mailbox, classified: Classification, send: Send | None
+) -> InboxMessageStored:
+    return InboxMessageStored(
+        workspace_id=mailbox.workspace_id,
+        inbox_message_id=message_id,
+        mailbox_id=mailbox.id,
+        kind=classified.kind,
+        lead_id=None if send is None else send.lead_id,
+        campaign_id=None if send is None else send.campaign_id,
+        received_at=datetime.now(UTC),
+    )
+
+
+async def announce(service: Service, kept: Sequence[InboxMessageStored]) -> None:
+    """Core NATS, only after the commit (whoever hears one can read its message). Ephemeral: one lost costs
+    nothing, since the Unibox reads its list again anyway, so a failed publish never fails the batch."""
+    for event in kept:
+        with contextlib.suppress(Exception):
+            await service.broker.publish(event.to_bytes(), event.subject)
 
 
 def decided_of(message_id: uuid.UUID, mailbox: Mailbox, classified: Classification) -> Decided:

@@ -163,7 +163,7 @@ class Service:
             self.broker.publisher(
                 subjects.event_subject("{workspace_id}", name)
                 if not event_type.ephemeral
-                else subjects.import_progress_subject("{import_id}"),
+                else event_type.announced_on,
                 stream=None if event_type.ephemeral else events_jstream(),
                 schema=event_type,
                 title=f"{self.name}:{name}",

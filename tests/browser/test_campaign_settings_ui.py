@@ -51,6 +51,15 @@ def test_the_schedule_and_sending_settings_are_saved_and_refusals_marked(
     page.get_by_label("Settings UI <scheduler@settings-ui.example>").check()
     page.get_by_label("Campaign daily limit (emails a day; empty: none)").fill("50")
     page.get_by_label("Also send to addresses the verification could not confirm (Unknown)").uncheck()
+    page.get_by_label("Also stop every lead of the same company domain when one of them replies").check()
+    # A sample larger than its window is refused, and the field marked.
+    page.get_by_label("Judged from … sends on").fill("500")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#settings-error")).to_contain_text("bounce_protection.min_sample")
+    expect(page.get_by_label("Judged from … sends on")).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("Bounce rate limit (%)").fill("3")
+    page.get_by_label("Over the last … sends").fill("200")
+    page.get_by_label("Judged from … sends on").fill("40")
     page.get_by_role("button", name="Save settings").click()
     expect(page.locator("#toast")).to_have_text("Settings saved.")
     expect(page.locator("#settings-error")).to_be_empty()
@@ -67,13 +76,14 @@ def test_the_schedule_and_sending_settings_are_saved_and_refusals_marked(
         "mailbox_ids": [mailbox_id],
         "daily_limit": 50,
         "stop_on_reply": True,
+        "stop_on_company_reply": True,
         "wait_for_validation": True,
         "send_to_unknown": False,
-        # Not on this form: the defaults, kept by a save.
-        "bounce_protection": {"enabled": True, "threshold_percent": 5, "window": 100, "min_sample": 20},
+        "bounce_protection": {"enabled": True, "threshold_percent": 3, "window": 200, "min_sample": 40},
     }
     page.reload()
     expect(page.get_by_label("Time zone")).to_have_value("Europe/Prague")
+    expect(page.get_by_label("Over the last … sends")).to_have_value("200")
     expect(page.get_by_label("Thu", exact=True)).not_to_be_checked()
     expect(page.get_by_label("Settings UI <scheduler@settings-ui.example>")).to_be_checked()
 

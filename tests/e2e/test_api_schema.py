@@ -3,9 +3,9 @@ error (5xx), and every answer has a status, a content type and a body the OpenAP
 
 The cases are generated from the document the gateway serves, valid and invalid ones, a bounded number
 per operation. Path ids are random, which mostly gives 404s; so that the answers of real resources are
-checked too (including both server-sent event streams), each path id also has a real one of its own
+checked too (including every server-sent event stream), each path id also has a real one of its own
 workspace as its example. An event stream is read up to its first event (`max-stream-events`): the
-leads' live stream never ends by itself.
+leads' and the Unibox's live streams never end by themselves.
 """
 
 from __future__ import annotations
@@ -43,7 +43,11 @@ WITHOUT_RESPONDER = {
     ("POST", "/api/v1/campaigns/{campaign_id}/preview"): {503},
 }
 # The server-sent event streams: each must have been opened (on the fuzzer's own import or campaign) and read.
-EVENT_STREAMS = ("/api/v1/imports/{import_id}/events", "/api/v1/campaigns/{campaign_id}/leads/events")
+EVENT_STREAMS = (
+    "/api/v1/imports/{import_id}/events",
+    "/api/v1/campaigns/{campaign_id}/leads/events",
+    "/api/v1/inbox/stream",
+)
 
 
 def _own_resources(stack: ServiceStack, key: str) -> dict[str, str]:
@@ -124,7 +128,7 @@ def node_id_for_schemathesis(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture
 def streams_read() -> Iterator[set[str]]:
-    """The event streams of the fuzzer's own resources that answered and were read; by the end, both."""
+    """The event streams of the fuzzer's own resources that answered and were read; by the end, each."""
     read: set[str] = set()
     yield read
     assert read == set(EVENT_STREAMS), "an event stream of a real resource was never fuzzed"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from contracts import parse_event
+from contracts import InboxMessageStored, parse_event
 from contracts.commands import ImapLogin
 from contracts.sending import EmailSent
 from services.composition import MIGRATED_SERVICES
@@ -155,6 +155,48 @@ async def test_messages_are_kept_once_linked_to_their_send_and_announced_with_th
     await store(me, mailbox, again, Position(8, 104))
     assert len(await stored(service)) == 4
     assert len(await events(service)) == 2
+
+
+async def test_each_message_kept_is_announced_to_the_unibox_once_its_batch_has_committed(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heard: list[tuple[str, InboxMessageStored, bool]] = []
+
+    async def publish(body: bytes, subject: str) -> None:
+        event = parse_event(body)
+        assert isinstance(event, InboxMessageStored)
+        async with service.sessions() as session:  # another connection: sees only what was committed
+            found = await session.scalar(select(messages.c.id).where(messages.c.id == event.inbox_message_id))
+        heard.append((subject, event, found is not None))
+
+    monkeypatch.setattr(service.broker, "publish", publish)
+    me = reading(service, "replica-a")
+    await hold(service, me.owner)
+    mailbox = await the_mailbox(service)
+    arrived = [
+        Arrived(1, mail("<r1@firma.cz>", "ana@firma.cz", f"In-Reply-To: {SENT_ID}\r\n")),
+        Arrived(2, mail("<r2@else.cz>", "someone@else.cz")),  # a stranger is shown (and announced) too
+    ]
+    await store(me, mailbox, arrived, Position(7, 2))
+    rows = await stored(service)
+    assert [(subject, event.inbox_message_id, committed) for subject, event, committed in heard] == [
+        (f"leadflow-unibox.{WORKSPACE}", row.id, True) for row in rows
+    ]
+    linked, stranger = (event for _, event, _ in heard)
+    assert (linked.mailbox_id, linked.kind, linked.lead_id) == (MAILBOX, "reply", rows[0].lead_id)
+    assert linked.campaign_id == rows[0].campaign_id is not None
+    assert (stranger.lead_id, stranger.campaign_id) == (None, None)
+
+    # Read again: nothing new kept, nothing announced; a failed announcement never fails the batch.
+    await store(me, mailbox, [Arrived(a.uid + 100, a.raw) for a in arrived], Position(8, 102))
+    assert len(heard) == 2
+
+    async def broken(body: bytes, subject: str) -> None:
+        raise ConnectionError("NATS is away")
+
+    monkeypatch.setattr(service.broker, "publish", broken)
+    await store(me, mailbox, [Arrived(3, mail("<r3@else.cz>", "someone@else.cz"))], Position(8, 103))
+    assert len(await stored(service)) == 3
 
 
 async def test_a_replica_that_no_longer_holds_the_mailbox_keeps_nothing(service: Service) -> None:

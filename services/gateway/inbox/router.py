@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sse_starlette import EventSourceResponse
 
 from contracts import InboundKind
 from contracts.commands import (
@@ -27,6 +28,7 @@ from contracts.commands import (
 from contracts.text import Text
 from services.gateway.deps import Session, Workspace, ask, service_of
 from services.gateway.errors import API_RESPONSES, JSON_BODY, problem
+from services.gateway.inbox.live import SEND_TIMEOUT_SECONDS, stored_stream
 from services.gateway.inbox.schemas import (
     CampaignRef,
     InboxMessageList,
@@ -71,6 +73,30 @@ async def list_inbox_messages(
         InboxMessagePage,
     )
     return InboxMessageList(items=reply.items, next_cursor=reply.next_cursor)
+
+
+@router.get(
+    "/inbox/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
+)
+async def inbox_stream(
+    workspace_id: Workspace,
+    session: Session,
+    request: Request,
+    last_event_id: Annotated[Text | None, Header(alias="Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    """Live: one `stored` event per message the inbox stores in the workspace's mailboxes, with data
+    `{"id", "mailbox_id", "kind", "lead_id", "campaign_id", "received_at"}`; read it (or the list again)
+    to show it. The first event is `ready` (`resync` when reconnecting with `Last-Event-ID`); `resync` means
+    some may have been missed (a reconnect, a slow client): read the list again. Nothing is replayed. A
+    `: ping` comment comes every 15 s."""
+    await session.close()  # a stream can stay open for hours: it must not hold a pooled connection
+    return EventSourceResponse(
+        stored_stream(service_of(request), workspace_id, reconnected=last_event_id is not None),
+        ping=15,
+        send_timeout=SEND_TIMEOUT_SECONDS,
+    )
 
 
 async def _with_lead(

@@ -158,8 +158,21 @@ SAMPLE_FIELDS: dict[str, dict[str, Any]] = {
         "email": "jane@example.com",
         "undoes": "replied",
     },
+    "inbox_message_stored": {
+        **_LEAD_FIELDS,
+        "inbox_message_id": MAILBOX,
+        "mailbox_id": MAILBOX,
+        "kind": "reply",
+        "received_at": T1,
+    },
     "lead_unsubscribed": {**_LEAD_FIELDS, "email": "jane@example.com", "source": "one_click"},
     "lead_completed": {**_LEAD_FIELDS, "total_steps": 3},
+    "sequence_stopped": {
+        **_LEAD_FIELDS,
+        "reason": "company replied",
+        "replied_lead_id": IMPORT,
+        "domain": "example.com",
+    },
     "lead_status_changed": {
         "campaign_id": CAMPAIGN,
         "lead_ids": [LEAD],

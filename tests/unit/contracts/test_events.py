@@ -13,6 +13,7 @@ from contracts import (
     MAX_BATCH,
     Event,
     ImportProgress,
+    InboxMessageStored,
     LeadImported,
     LeadStatusChanged,
     ReplyDetected,
@@ -53,7 +54,7 @@ def test_round_trip(event_type: str, encoding: str) -> None:
     assert parsed == event
 
 
-@pytest.mark.parametrize("event_type", [t for t in ALL_TYPES if t != "import_progress"])
+@pytest.mark.parametrize("event_type", [t for t in ALL_TYPES if not EVENT_TYPES[t].ephemeral])
 def test_stored_event_subject(event_type: str) -> None:
     event = make(event_type)
     assert event.subject == f"leadflow.{WS}.{event_type}"
@@ -65,6 +66,16 @@ def test_import_progress_subject_stays_out_of_the_stream() -> None:
     assert isinstance(event, ImportProgress)
     assert event.ephemeral
     assert event.subject == f"leadflow-progress.{IMPORT}"
+
+
+def test_a_stored_inbox_message_is_announced_per_workspace_outside_the_stream() -> None:
+    event = make("inbox_message_stored")
+    assert isinstance(event, InboxMessageStored)
+    assert event.ephemeral
+    assert event.subject == f"leadflow-unibox.{WS}"
+    assert InboxMessageStored.announced_on == "leadflow-unibox.{workspace_id}"
+    stranger = make("inbox_message_stored", lead_id=None, campaign_id=None)
+    assert parse_event(stranger.to_bytes()) == stranger
 
 
 @pytest.mark.parametrize("event_type", ALL_TYPES)

@@ -548,6 +548,8 @@ def test_e_apply_is_total(state: LeadState, event: Event) -> None:
         (make("lead_unsubscribed"), False, True),
         (make("send_failed"), True, True),
         (make("leads_removed"), True, True),
+        (make("sequence_stopped"), False, True),  # the sequencer decided it (a colleague replied)
+        (make("inbound_reclassified"), True, False),
         (make("lead_validated", verdict="invalid"), True, True),
         (make("lead_validated", verdict="unknown"), True, False),
         (make("lead_status_changed", status="bounced"), True, True),

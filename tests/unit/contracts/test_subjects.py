@@ -9,10 +9,12 @@ from contracts import (
     DEAD_LETTER_SUBJECTS,
     IMPORT_PROGRESS,
     STREAM_SUBJECTS,
+    UNIBOX_STORED,
     command_subject,
     dead_letter_subject,
     event_subject,
     import_progress_subject,
+    unibox_stored_subject,
     workspace_filter,
 )
 
@@ -49,6 +51,7 @@ def test_event_subject_is_captured_by_stream_and_filter() -> None:
     [
         command_subject("importer", "cancel"),
         import_progress_subject(UUID(int=7)),
+        unibox_stored_subject(WS),
         dead_letter_subject("sequencer"),
     ],
 )
@@ -63,6 +66,9 @@ def test_shapes() -> None:
     progress = import_progress_subject(UUID(int=7))
     assert progress == f"leadflow-progress.{UUID(int=7)}"
     assert _matches(IMPORT_PROGRESS, progress)
+    stored = unibox_stored_subject(WS)
+    assert stored == f"leadflow-unibox.{WS}"
+    assert _matches(UNIBOX_STORED, stored) and not _matches(IMPORT_PROGRESS, stored)
 
 
 BUILDERS: dict[str, Callable[[str], str]] = {
@@ -71,6 +77,7 @@ BUILDERS: dict[str, Callable[[str], str]] = {
     "workspace_filter": workspace_filter,
     "dead_letter_subject": dead_letter_subject,
     "import_progress_subject": import_progress_subject,
+    "unibox_stored_subject": unibox_stored_subject,
     "command_subject.service": lambda t: command_subject(t, "x"),
     "command_subject.verb": lambda t: command_subject("x", t),
 }

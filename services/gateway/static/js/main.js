@@ -1,5 +1,5 @@
-// Boot and hash routing: #/campaigns, #/campaigns/<id>[/sequence|/settings|/analytics|/sends|/imports], #/mailboxes,
-// #/suppressions, #/outbox. Without a session, the sign-in form.
+// Boot and hash routing: #/campaigns, #/campaigns/<id>[/sequence|/settings|/analytics|/sends|/imports], #/unibox,
+// #/mailboxes, #/suppressions, #/outbox. Without a session, the sign-in form.
 import { api } from "./api.js";
 import { renderSignIn } from "./signin.js";
 import { renderCampaigns } from "./campaigns.js";
@@ -7,6 +7,7 @@ import { renderCampaign } from "./campaign.js";
 import { renderMailboxes } from "./mailboxes.js";
 import { renderOutbox } from "./outbox.js";
 import { renderSuppressions } from "./suppressions.js";
+import { renderUnibox } from "./unibox.js";
 
 const app = document.getElementById("app");
 const topbar = document.querySelector(".topbar");
@@ -48,6 +49,9 @@ async function route() {
   if (campaign) {
     markCurrent("campaigns");
     leaveView = (await renderCampaign(app, campaign[1], campaign[2] ?? "leads")) ?? leaveView;
+  } else if (location.hash === "#/unibox") {
+    markCurrent("unibox");
+    leaveView = (await renderUnibox(app)) ?? leaveView;
   } else if (location.hash === "#/suppressions") {
     markCurrent("suppressions");
     await renderSuppressions(app);

@@ -1,5 +1,6 @@
 // A campaign's "Schedule & sending" tab: the sending window (time zone, days, from–to), the mailboxes it sends
-// from, its daily limit and the three rules (stop on reply, wait for validation, send to unknown) → PATCH.
+// from, its daily limit, the rules (stop on reply, on a colleague's reply, wait for validation, send to
+// unknown) and bounce protection (threshold, window, minimum sample) → PATCH.
 import { api } from "./api.js";
 import { field, h, replaceChildren, toast } from "./dom.js";
 
@@ -7,11 +8,13 @@ export const DAYS = [["mon", "Mon"], ["tue", "Tue"], ["wed", "Wed"], ["thu", "Th
 const DEFAULT_SCHEDULE = { timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC", days: ["mon", "tue", "wed", "thu", "fri"], from: "09:00", to: "17:00" };
 const RULES = [
   ["stop_on_reply", "Stop a lead's sequence when the lead replies"],
+  ["stop_on_company_reply", "Also stop every lead of the same company domain when one of them replies (not for free-mail domains)"],
   ["wait_for_validation", "Wait for the address to be verified before the first email"],
   ["send_to_unknown", "Also send to addresses the verification could not confirm (Unknown)"],
 ];
 // Which control a refusal is about: "schedule.timezone: …" → the time zone field.
-const FIELD_OF = { "schedule.timezone": "schedule-timezone", "schedule.days": "schedule-days", "schedule.from": "schedule-from", "schedule.to": "schedule-to", daily_limit: "daily-limit", mailbox_ids: "campaign-mailboxes" };
+const FIELD_OF = { "schedule.timezone": "schedule-timezone", "schedule.days": "schedule-days", "schedule.from": "schedule-from", "schedule.to": "schedule-to", daily_limit: "daily-limit", mailbox_ids: "campaign-mailboxes", "bounce_protection.threshold_percent": "bp-threshold", "bounce_protection.window": "bp-window", "bounce_protection.min_sample": "bp-sample" };
+const BOUNCE_DEFAULTS = { enabled: true, threshold_percent: 5, window: 100, min_sample: 20 };
 
 export class SettingsTab {
   constructor(campaign, onSaved) {
@@ -50,6 +53,11 @@ export class SettingsTab {
     const unknownIds = settings.mailbox_ids.filter((id) => !mailboxes.some((m) => m.id === id));
     this.limit = h("input", { type: "number", id: "daily-limit", min: 1, max: 1000000, value: settings.daily_limit ?? "", placeholder: "no limit" });
     this.rules = Object.fromEntries(RULES.map(([key]) => [key, h("input", { type: "checkbox", id: `rule-${key}`, checked: settings[key] })]));
+    const protection = settings.bounce_protection ?? BOUNCE_DEFAULTS;
+    this.protect = h("input", { type: "checkbox", id: "bp-enabled", checked: protection.enabled });
+    this.threshold = h("input", { type: "number", id: "bp-threshold", min: 1, max: 100, value: protection.threshold_percent });
+    this.window = h("input", { type: "number", id: "bp-window", min: 10, max: 10000, value: protection.window });
+    this.sample = h("input", { type: "number", id: "bp-sample", min: 1, max: 10000, value: protection.min_sample });
     this.errors = h("div", { id: "settings-error", class: "error", role: "alert" });
     replaceChildren(this.element,
       h("section", { class: "panel", "aria-labelledby": "window-heading" },
@@ -67,6 +75,14 @@ export class SettingsTab {
         h("h2", { id: "limits-heading" }, "Limits and rules"),
         field("daily-limit", "Campaign daily limit (emails a day; empty: none)", this.limit, "narrow"),
         RULES.map(([key, text]) => h("p", { class: "choice" }, this.rules[key], h("label", { for: `rule-${key}`, class: "inline" }, text)))),
+      h("section", { class: "panel", "aria-labelledby": "bounce-heading" },
+        h("h2", { id: "bounce-heading" }, "Bounce protection"),
+        h("p", { class: "choice" }, this.protect, h("label", { for: "bp-enabled", class: "inline" }, "Pause the campaign when too many sends bounce")),
+        h("div", { class: "row" },
+          field("bp-threshold", "Bounce rate limit (%)", this.threshold, "narrow"),
+          field("bp-window", "Over the last … sends", this.window, "narrow"),
+          field("bp-sample", "Judged from … sends on", this.sample, "narrow")),
+        h("p", { class: "muted" }, "Counted per campaign and per mailbox: hard bounces and policy blocks (5.7.x). A paused campaign waits for you to resume it.")),
       this.errors,
       h("p", {}, h("button", { type: "submit", class: "primary", id: "save-settings" }, "Save settings")),
     );
@@ -84,6 +100,12 @@ export class SettingsTab {
       mailbox_ids: this.mailboxes.map((l) => l.querySelector("input")).filter((b) => b.checked).map((b) => b.value),
       daily_limit: limit === "" ? null : Number(limit),
       ...Object.fromEntries(RULES.map(([key]) => [key, this.rules[key].checked])),
+      bounce_protection: {
+        enabled: this.protect.checked,
+        threshold_percent: Number(this.threshold.value),
+        window: Number(this.window.value),
+        min_sample: Number(this.sample.value),
+      },
     };
   }
 
