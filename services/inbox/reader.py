@@ -113,7 +113,8 @@ async def store(reading: Reading, mailbox: Mailbox, arrived: Sequence[Arrived], 
         for item, classified in decided:
             message_id = uuid.uuid4()
             address = classified.bounced_recipient if classified.bounced_recipient else classified.sender
-            link = await repo.link(mailbox.workspace_id, classified.references, address)
+            ours = await _ours(repo, mailbox, classified)
+            link = None if ours else await repo.link(mailbox.workspace_id, classified.references, address)
             send = None if link is None else link.send
             values = _row(message_id, mailbox, after.uidvalidity, item, classified)
             if send is not None and link is not None:
@@ -139,6 +140,16 @@ async def store(reading: Reading, mailbox: Mailbox, arrived: Sequence[Arrived], 
         if not await repo.advance(mailbox.id, reading.owner, after):
             raise LeaseLost(f"another replica reads {mailbox.email} now")
     await announce(reading.service, kept)
+
+
+async def _ours(repo: InboxRepository, mailbox: Mailbox, classified: Classification) -> bool:
+    """A copy of what the mailbox itself sent (a BCC to itself, a server that files sent mail in the INBOX):
+    kept, but it answers nothing, however it is threaded."""
+    if classified.sender is not None and classified.sender == mailbox.email.lower():
+        return True
+    return classified.message_id is not None and await repo.was_sent(
+        mailbox.workspace_id, classified.message_id
+    )
 
 
 def stored_event(

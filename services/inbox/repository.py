@@ -173,6 +173,15 @@ class InboxRepository:
         if values:
             await self.session.execute(insert(sent).values(values).on_conflict_do_nothing())
 
+    async def was_sent(self, workspace_id: UUID, message_id: str) -> bool:
+        """Whether `message_id` names a send of ours in this workspace."""
+        found = await self.session.scalar(
+            select(sent.c.message_id).where(
+                sent.c.workspace_id == workspace_id, sent.c.message_id == message_id
+            )
+        )
+        return found is not None
+
     async def link(self, workspace_id: UUID, named: Sequence[str], address: str | None) -> Link | None:
         """The send a message answers: the first of the Message-IDs it names that is a send of this
         workspace, else the last send to `address` (its sender, or a bounce's failed recipient)."""

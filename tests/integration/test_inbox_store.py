@@ -236,3 +236,27 @@ async def test_one_replica_reads_a_mailbox_and_another_takes_over_when_it_lets_g
     async with service.sessions() as session:
         owner = await session.scalar(select(mailboxes.c.lease_owner).where(mailboxes.c.id == MAILBOX))
     assert owner is None
+
+
+async def test_copies_of_the_mailboxs_own_sends_answer_nothing(service: Service) -> None:
+    """A BCC to itself, or a server that files sent mail in the INBOX: threaded like a reply, but ours."""
+    me = reading(service, "replica-a")
+    await hold(service, me.owner)
+    mailbox = await the_mailbox(service)
+    async with service.unit_of_work() as uow:
+        await InboxRepository.from_session(uow.session).record_sent(
+            [sent_event(message_id="<step-2.jana@leadflow.example>", step=2, recipient="jana@firma.cz")]
+        )
+    follow_up = f"In-Reply-To: {SENT_ID}\r\nReferences: {SENT_ID}\r\n"
+    arrived = [
+        # A step 2 of ours, sent under another From (an alias): its Message-ID is a send of ours.
+        Arrived(1, mail("<step-2.jana@leadflow.example>", "Alias <other@leadflow.example>", follow_up)),
+        # Our own step 2, from the mailbox's address, threaded on step 1.
+        Arrived(2, mail("<step-2.ana@leadflow.example>", "Sales <SALES@leadflow.example>", follow_up)),
+    ]
+    await store(me, mailbox, arrived, Position(7, 2))
+    assert [(r.uid, r.lead_id, r.linked_by) for r in await stored(service)] == [
+        (1, None, None),
+        (2, None, None),
+    ]
+    assert await events(service) == []
