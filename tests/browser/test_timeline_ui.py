@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -22,7 +22,7 @@ from contracts import (
     StepNotSendable,
     Verdict,
 )
-from contracts.events import Event, LeadsValidated, ValidatedLead
+from contracts.events import Event, InboundReclassified, LeadsValidated, SequenceStopped, ValidatedLead
 from services.validator.verdicts import Reason, verdict_of
 from tests.browser.conftest import screenshot
 from tests.browser.seed import create_campaign, import_csv, publish_events, wait_for_leads
@@ -216,6 +216,7 @@ def test_every_lead_event_reads_as_words_with_ids_only_on_demand(
                 message_id="<a1@events.example>",
                 from_address=lead["email"],
                 subject_line="Out of office",
+                return_date=date(2027, 1, 12),
             ),
             EmailBounced(
                 **common,
@@ -236,6 +237,21 @@ def test_every_lead_event_reads_as_words_with_ids_only_on_demand(
             ),
             LeadUnsubscribed(**common, occurred_at=at[6], email=lead["email"], source="one_click"),
             LeadCompleted(**common, occurred_at=at[7], total_steps=3),
+            InboundReclassified(
+                **common,
+                occurred_at=at[8],
+                inbox_message_id=uuid.uuid4(),
+                from_kind="auto_reply",
+                to_kind="reply",
+                by="Ana (lf_abc…)",
+            ),
+            SequenceStopped(
+                **common,
+                occurred_at=at[9],
+                reason="company replied",
+                replied_lead_id=uuid.uuid4(),
+                domain="acme.cz",
+            ),
         ],
     )
     wait_for_leads(api, campaign_id, 1, status="replied")
@@ -254,10 +270,10 @@ def test_every_lead_event_reads_as_words_with_ids_only_on_demand(
         assert time.monotonic() < deadline
         time.sleep(0.2)
 
-    wait_for_timeline(api, lead["id"], 10)
+    wait_for_timeline(api, lead["id"], 12)
     page.goto(f"/#/campaigns/{campaign_id}")
     timeline = entries(page, lead["email"])
-    expect(timeline).to_have_count(10)
+    expect(timeline).to_have_count(12)
     what = timeline.locator(".what")
     expect(what).to_have_text(
         [
@@ -265,11 +281,14 @@ def test_every_lead_event_reads_as_words_with_ids_only_on_demand(
             "Verified: the mail server accepted the address",
             "Email sent: step 1 of 3 from sales@acme.example",
             "Not sendable: step 2 of 3 needs first_name, which this lead has no value for — not sent",
-            f"Automatic reply: from {lead['email']}: “Out of office” — an out-of-office or similar, not counted as a reply",
+            f"Automatic reply: from {lead['email']}: “Out of office” — an out-of-office or similar, not counted as a"
+            " reply; back on 2027-01-12, the next step waits until after it",
             "Soft bounce: a temporary delivery problem: the receiving server refused it while sending (SMTP 452)",
             f"Replied: from {lead['email']}: “Re: Our offer”",
             "Unsubscribed: with the one-click button of their mail app",
             "Sequence completed: all 3 steps sent",
+            "Decision overturned: automatic reply → reply, by Ana (lf_abc…)",
+            "Sequence stopped: someone else at acme.cz replied",
             re.compile(r"^Status set to Replied: by .+ \(bulk change\) — “Called back by phone”$"),
         ]
     )
@@ -280,7 +299,7 @@ def test_every_lead_event_reads_as_words_with_ids_only_on_demand(
         assert internal not in visible, internal
     screenshot(page, "lead-drawer")
 
-    manual = timeline.nth(9)
+    manual = timeline.nth(11)
     manual.get_by_text("Details").click()
     expect(manual.locator("details dl")).to_contain_text(job.json()["id"])
     sent = timeline.nth(2)

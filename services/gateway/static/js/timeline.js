@@ -17,6 +17,7 @@ function verdict(s) {
   return { title, text: reasonSentence(s.reason), tags };
 }
 
+const INBOUND_KIND = { hard_bounce: "hard bounce", soft_bounce: "soft bounce", delayed: "delayed delivery", auto_reply: "automatic reply", reply: "reply", challenge: "challenge" };
 const BOUNCE_SOURCE = { smtp: "the receiving server refused it while sending", dsn: "a delivery-failure notice came back" };
 const SEND_FAILURE = {
   suppressed: "the address is on the suppression list",
@@ -63,7 +64,20 @@ export function describe(entry) {
     case "reply_detected":
       return { title: "Replied", text: replyText(s), quote: s.snippet };
     case "auto_reply_detected":
-      return { title: "Automatic reply", text: `${replyText(s)} — an out-of-office or similar, not counted as a reply`, quote: s.snippet };
+      return {
+        title: "Automatic reply",
+        text: `${replyText(s)} — an out-of-office or similar, not counted as a reply`
+          + (s.return_date ? `; back on ${s.return_date}, the next step waits until after it` : ""),
+        quote: s.snippet,
+      };
+    case "inbound_reclassified":
+      return {
+        title: "Decision overturned",
+        text: `${INBOUND_KIND[s.from_kind] ?? s.from_kind} → ${INBOUND_KIND[s.to_kind] ?? s.to_kind}, by ${s.by ?? "someone"}`
+          + (s.undoes ? ` — no longer ${label(String(s.undoes))}` : ""),
+      };
+    case "sequence_stopped":
+      return { title: "Sequence stopped", text: `someone else at ${s.domain ?? "the same company"} replied` };
     case "lead_unsubscribed":
       return { title: "Unsubscribed", text: UNSUBSCRIBED[s.source] ?? "" };
     case "lead_completed":
