@@ -1,12 +1,14 @@
 """Commands to the inbox about the messages read from the workspace's mailboxes (the Unibox): list, read one,
-mark read or unread, and overturn its decision (reclassify)."""
+mark read or unread, and overturn its decision (reclassify); and where reading each mailbox stands."""
 
 from datetime import date, datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
 from contracts.commands.base import Command
+from contracts.commands.mailboxes import MAILBOX_PAGE_MAX
 from contracts.events import InboundKind
 from contracts.replies import Reply
 from contracts.text import MaybeText, Text
@@ -97,3 +99,30 @@ class InboxMessageReply(Reply):
 
 class InboxMessageMarked(Reply):
     message: InboxMessage
+
+
+# reading: a replica holds the mailbox and its server answered, with no error since; failing: the last
+# attempt failed (`error` says how); starting: not connected yet, or no replica holds it (none running).
+ReadingState = Literal["reading", "failing", "starting"]
+
+
+class GetMailboxReading(Command):
+    """Where reading stands for the workspace's mailboxes with IMAP settings: those given, or every one the
+    inbox knows."""
+
+    mailbox_ids: list[UUID] | None = Field(default=None, max_length=MAILBOX_PAGE_MAX)
+
+
+class MailboxReading(BaseModel):
+    mailbox_id: UUID
+    state: ReadingState
+    error: str | None = Field(description="why the last attempt failed, in words; null once one succeeds")
+    checked_at: datetime | None = Field(
+        description="the last time the server answered: a connect, a wake from IDLE or a poll, a batch"
+    )
+    messages: int = Field(description="messages stored from this mailbox")
+    last_message_at: datetime | None = Field(description="when the newest of them was stored")
+
+
+class MailboxReadingReply(Reply):
+    items: list[MailboxReading] = Field(default_factory=list)

@@ -1,7 +1,7 @@
 """Wiring of the inbox service: it reads every sender mailbox with IMAP settings (readers.py, reader.py),
 keeps each message with its decision (classify.py) and announces replies, auto-replies and bounces
 (effects.py). It indexes the mailer's EmailSent to link what comes back to the send it answers, and answers
-the Unibox's commands (unibox.py)."""
+the Unibox's commands (unibox.py) and where reading each mailbox stands (mailbox_reading.py)."""
 
 from __future__ import annotations
 
@@ -20,15 +20,18 @@ from contracts import (
 )
 from contracts.commands import (
     GetInboxMessage,
+    GetMailboxReading,
     InboxMessageMarked,
     InboxMessagePage,
     InboxMessageReply,
     ListInboxMessages,
+    MailboxReadingReply,
     MarkInboxMessage,
     ReclassifyInboxMessage,
 )
 from contracts.replies import Refusal
 from services.inbox import unibox
+from services.inbox.mailbox_reading import mailbox_reading
 from services.inbox.reader import Reading
 from services.inbox.readers import Readers
 from services.inbox.repository import InboxRepository
@@ -68,6 +71,15 @@ def create_service(settings: Settings, *, for_docs: bool = False) -> Service:
     service.on_startup(readers.start)
     service.on_shutdown(readers.stop)
     answer_unibox_commands(service)
+
+    @service.answers(
+        "mailbox_reading",
+        "Where reading the workspace's mailboxes stands: reading, failing (with the error) or starting; when "
+        "each server last answered; the messages stored from each.",
+    )
+    async def reading_state(cmd: GetMailboxReading) -> MailboxReadingReply | Refusal:
+        return await mailbox_reading(service, cmd)
+
     return service
 
 

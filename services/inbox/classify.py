@@ -8,7 +8,9 @@ servers' headers, then the subject, then the wording of the sender's own text); 
 back.
 
 Linking: the outbound message a reply answers is its `In-Reply-To`, else the last of its `References`,
-else Exchange's `X-MS-Exchange-Parent-Message-Id`; a bounce's is the returned original's `Message-ID`.
+else Exchange's `X-MS-Exchange-Parent-Message-Id`; a bounce's is the returned original's `Message-ID`. A
+reply's `Thread-Index` names the conversation it belongs to (the inbox matches it to the thread a send
+started when no Message-ID it names is ours).
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from dataclasses import dataclass
 from datetime import date
 from email.message import Message
 from typing import get_args
+from uuid import UUID
 
 from contracts.events import InboundKind
 from services.inbox import autoreply
 from services.inbox.bounces import looks_like_bounce, read_bounce
 from services.inbox.mime import first_message_id, header, message_ids, own_text, parse, parts
 from services.inbox.return_date import message_date, return_date
+from services.runtime.thread_index import conversation_guid
 
 # The kinds are the contracts' (events and the Unibox's commands name them).
 Kind = InboundKind
@@ -57,6 +61,9 @@ class Classification:
     """The message's own Message-ID (with angle brackets)."""
     references: tuple[str, ...] = ()
     """Every Message-ID it names that may be a send of ours, the likeliest first (`in_reply_to` first)."""
+    conversation: UUID | None = None
+    """The conversation its `Thread-Index` names (replies, auto-replies and challenges; a bounce's own
+    index is the bounce's, not the original's)."""
 
     def as_json(self, file: str) -> dict[str, object]:
         """The fields `leadflow inbox classify` prints, in its order (`return_date` added to the six)."""
@@ -120,6 +127,7 @@ def classify(raw: bytes) -> Classification:
         return_date=back,
         message_id=first_message_id(header(message, "Message-ID")),
         references=_named(answers, message),
+        conversation=conversation_guid(header(message, "Thread-Index")),
     )
 
 

@@ -23,9 +23,10 @@ from services.inbox.classify import Kind
 
 SNIPPET_CHARS = 280
 
-# How a message was tied to its send: a Message-ID it names (thread headers, a bounce's original), or its
+# How a message was tied to its send: a Message-ID it names (thread headers, a bounce's original), the
+# conversation its Thread-Index names (to the lead's last send in the campaign whose thread it is), or its
 # sender's address (a bounce's failed recipient) to the lead's last send.
-LinkedBy = Literal["message_id", "address"]
+LinkedBy = Literal["message_id", "thread_index", "address"]
 
 
 @dataclass(frozen=True)

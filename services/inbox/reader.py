@@ -6,6 +6,9 @@ position commit together, and only while this replica still holds the mailbox (`
 lease). A crash or a lost connection before the commit leaves the position where it was: the next reader
 takes the same messages again, and their key (the Message-ID, or the bytes' digest when there is none)
 keeps each stored once per mailbox, as it does when a changed UIDVALIDITY makes the whole INBOX new.
+
+How reading goes is kept with the mailbox for people to see (mailbox_reading.py): a failed session records
+its error; a connect, each look that finds nothing new and each batch clear it and record the time.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ async def _session(reading: Reading, mailbox: Mailbox, established: Callable[[],
         inbox = ImapInbox(_login(reading, mailbox), tls_context=reading.tls_context)
         await inbox.open()
         established()
+        await _checked(reading, mailbox)
         log.info("reading mailbox", mailbox=mailbox.email, idle=inbox.can_idle)
         while True:
             async with reading.service.sessions() as session:
@@ -80,6 +84,10 @@ async def _session(reading: Reading, mailbox: Mailbox, established: Callable[[],
             arrived, after = await inbox.after(position, limit=BATCH)
             if arrived or after != position:
                 await store(reading, mailbox, arrived, after)
+            else:
+                # A wake from IDLE (or a poll) that found nothing new: the server still answers. One UPDATE
+                # per round, at most one an IDLE renewal or a poll apart when no mail arrives.
+                await _checked(reading, mailbox)
             if len(arrived) < BATCH:
                 await inbox.wait(reading.idle_seconds if inbox.can_idle else reading.poll_seconds)
     except ImapError as exc:
@@ -114,7 +122,13 @@ async def store(reading: Reading, mailbox: Mailbox, arrived: Sequence[Arrived], 
             message_id = uuid.uuid4()
             address = classified.bounced_recipient if classified.bounced_recipient else classified.sender
             ours = await _ours(repo, mailbox, classified)
-            link = None if ours else await repo.link(mailbox.workspace_id, classified.references, address)
+            link = (
+                None
+                if ours
+                else await repo.link(
+                    mailbox.workspace_id, classified.references, classified.conversation, address
+                )
+            )
             send = None if link is None else link.send
             values = _row(message_id, mailbox, after.uidvalidity, item, classified)
             if send is not None and link is not None:
@@ -224,6 +238,12 @@ def _row(
 def _clean(text: str) -> str:
     """PostgreSQL text holds no NUL."""
     return text.replace("\x00", "")
+
+
+async def _checked(reading: Reading, mailbox: Mailbox) -> None:
+    """The server answered: the mailbox is read, shown as such (its error gone) with the time checked."""
+    async with reading.service.unit_of_work() as uow:
+        await InboxRepository.from_session(uow.session).checked(mailbox.id, reading.owner)
 
 
 async def _record_error(reading: Reading, mailbox: Mailbox, error: str) -> None:

@@ -18,6 +18,18 @@ from contracts.sending import EmailSent
 from services.inbox.effects import LinkedBy, Send
 from services.inbox.imap_reader import Position
 from services.inbox.tables import mailboxes, messages, sent
+from services.runtime.thread_index import conversation_for
+
+# A send as `Send` takes it.
+_SEND = (
+    sent.c.message_id,
+    sent.c.workspace_id,
+    sent.c.campaign_id,
+    sent.c.lead_id,
+    sent.c.step,
+    sent.c.mailbox_id,
+    sent.c.recipient,
+)
 
 
 @dataclass(frozen=True)
@@ -167,6 +179,7 @@ class InboxRepository:
                 "recipient": None if e.recipient is None else e.recipient.lower(),
                 "subject": e.subject_line,
                 "sent_at": e.occurred_at,
+                "conversation": conversation_for(e.message_id),
             }
             for e in events
         ]
@@ -182,30 +195,32 @@ class InboxRepository:
         )
         return found is not None
 
-    async def link(self, workspace_id: UUID, named: Sequence[str], address: str | None) -> Link | None:
+    async def link(
+        self,
+        workspace_id: UUID,
+        named: Sequence[str],
+        conversation: UUID | None,
+        address: str | None,
+    ) -> Link | None:
         """The send a message answers: the first of the Message-IDs it names that is a send of this
-        workspace, else the last send to `address` (its sender, or a bounce's failed recipient)."""
-        columns = (
-            sent.c.message_id,
-            sent.c.workspace_id,
-            sent.c.campaign_id,
-            sent.c.lead_id,
-            sent.c.step,
-            sent.c.mailbox_id,
-            sent.c.recipient,
-        )
+        workspace, else the lead's last send in the thread its Thread-Index's `conversation` names, else the
+        last send to `address` (its sender, or a bounce's failed recipient)."""
         if named:
             rows = await self.session.execute(
-                select(*columns).where(sent.c.workspace_id == workspace_id, sent.c.message_id.in_(named))
+                select(*_SEND).where(sent.c.workspace_id == workspace_id, sent.c.message_id.in_(named))
             )
             found = {row.message_id: Send(*row) for row in rows}
             for message_id in named:
                 if message_id in found:
                     return Link(found[message_id], "message_id")
+        if conversation is not None:
+            send = await self._in_conversation(workspace_id, conversation)
+            if send is not None:
+                return Link(send, "thread_index")
         if address:
             row = (
                 await self.session.execute(
-                    select(*columns)
+                    select(*_SEND)
                     .where(and_(sent.c.workspace_id == workspace_id, sent.c.recipient == address.lower()))
                     .order_by(sent.c.sent_at.desc())
                     .limit(1)
@@ -214,6 +229,39 @@ class InboxRepository:
             if row is not None:
                 return Link(Send(*row), "address")
         return None
+
+    async def _in_conversation(self, workspace_id: UUID, conversation: UUID) -> Send | None:
+        """The last send to the lead, in the campaign, whose thread `conversation` names.
+
+        Every step of a thread carries its step 1's conversation, which is the one send whose own Message-ID
+        gives it: found by it, then the lead's last send in that campaign (a reply to the thread answers the
+        step it last received), looked up by its recipient's index."""
+        first = (
+            await self.session.execute(
+                select(*_SEND)
+                .where(sent.c.workspace_id == workspace_id, sent.c.conversation == conversation)
+                .order_by(sent.c.sent_at)
+                .limit(1)
+            )
+        ).first()
+        if first is None:
+            return None
+        if first.recipient is None:
+            return Send(*first)
+        last = (
+            await self.session.execute(
+                select(*_SEND)
+                .where(
+                    sent.c.workspace_id == workspace_id,
+                    sent.c.recipient == first.recipient,
+                    sent.c.lead_id == first.lead_id,
+                    sent.c.campaign_id == first.campaign_id,
+                )
+                .order_by(sent.c.sent_at.desc())
+                .limit(1)
+            )
+        ).one()
+        return Send(*last)
 
     # -- messages -------------------------------------------------------------------------------------------
 
@@ -224,3 +272,15 @@ class InboxRepository:
             insert(messages).values(values).on_conflict_do_nothing().returning(messages.c.id)
         )
         return done.first() is not None
+
+    # -- reading state -----------------------------------------------------------------------------------
+
+    async def checked(self, mailbox_id: UUID, owner: str) -> None:
+        """The server answered `owner` (connected and selected INBOX, or a wait and a look found nothing new):
+        reading works, so the last error goes and `read_at` (shown as `checked_at`) is now. A healthy
+        mailbox idling with no new mail moves no position, and `advance` alone would leave it looking stale."""
+        await self.session.execute(
+            update(mailboxes)
+            .where(mailboxes.c.id == mailbox_id, mailboxes.c.lease_owner == owner)
+            .values(error=None, read_at=func.now())
+        )

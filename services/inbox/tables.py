@@ -52,7 +52,9 @@ mailboxes = Table(
 )
 
 # What the mailer sent (EmailSent), by its Message-ID: what a reply's thread headers or a bounce's
-# original name. By recipient too, for a reply that names nothing (the lead's last send).
+# original name. By conversation, the GUID the send's own Message-ID gives its Thread-Index
+# (services/runtime/thread_index.py): a follow-up carries its step 1's, so a reply's Thread-Index finds the
+# thread's first send. By recipient too, for a reply that names nothing (the lead's last send).
 sent = Table(
     "sent",
     metadata,
@@ -65,7 +67,9 @@ sent = Table(
     Column("recipient", Text),
     Column("subject", Text, nullable=False, server_default=""),
     Column("sent_at", DateTime(timezone=True), nullable=False),
+    Column("conversation", Uuid),
     Index("ix_inbox_sent_recipient", "workspace_id", "recipient", text("sent_at DESC")),
+    Index("ix_inbox_sent_conversation", "workspace_id", "conversation"),
 )
 
 # Every message read, once per (mailbox, Message-ID): the raw bytes, the decision with the rule that made

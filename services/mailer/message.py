@@ -1,13 +1,16 @@
 """The message a send becomes: pure, no I/O.
 
 Its Message-ID names the send (`<send id@mailbox domain>`), so a reply or a bounce leads back to it; a
-follow-up carries `In-Reply-To` and `References` to stay in its thread; every message carries the
-one-click unsubscribe link (RFC 8058: `List-Unsubscribe` and `List-Unsubscribe-Post`) and a plain-text
-part that ends with the same link in words.
+follow-up carries `In-Reply-To` and `References` to stay in its thread. Every message carries Outlook's
+`Thread-Topic` and `Thread-Index`, the latter naming the conversation after the thread's first Message-ID
+(services/runtime/thread_index.py), which a reply from Outlook or Exchange keeps even when it loses the
+thread headers; and the one-click unsubscribe link (RFC 8058: `List-Unsubscribe` and
+`List-Unsubscribe-Post`) and a plain-text part that ends with the same link in words.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,10 +19,13 @@ from email.header import Header
 from email.utils import format_datetime, formataddr
 from uuid import UUID
 
+from services.runtime.thread_index import thread_index
+
 UNSUBSCRIBE_LINE = "Unsubscribe / Odhlásit odběr: {url}"
 CRLF = "\r\n"
 # A header longer than this (or not ASCII) is written as folded encoded words (RFC 5322 allows 998).
 MAX_PLAIN_HEADER = 900
+_REPLY_PREFIXES = re.compile(r"^(?:re\s*:\s*)+", re.IGNORECASE)
 
 
 def message_id_for(send_id: UUID, mailbox_email: str) -> str:
@@ -64,6 +70,11 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def thread_topic(subject: str) -> str:
+    """The conversation's topic, as Outlook writes `Thread-Topic`: the subject without its "Re: "."""
+    return _REPLY_PREFIXES.sub("", _one_line(subject))
+
+
 def _header(name: str, value: str) -> str:
     """`Name: value`, as RFC 2047 encoded words (folded) when it is not short ASCII."""
     if value.isascii() and len(name) + len(value) < MAX_PLAIN_HEADER:
@@ -91,6 +102,12 @@ def build(outgoing: Outgoing) -> bytes:
         lines.append(f"In-Reply-To: {outgoing.in_reply_to}")
     if references:
         lines.append("References: " + f"{CRLF} ".join(references))
+    # The thread's first message is the first it references (a follow-up references every earlier step).
+    root = references[0] if references else outgoing.message_id
+    lines += [
+        _header("Thread-Topic", thread_topic(outgoing.subject)),
+        f"Thread-Index: {thread_index(root, len(references))}",
+    ]
     lines += [
         f"List-Unsubscribe: <{outgoing.unsubscribe_url}>",
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click",

@@ -1,13 +1,29 @@
 """The Mailboxes page in the browser: add (a refused address said in words), test the login against a real
-SMTP server (aiosmtpd with AUTH) and see what failed, edit the limits and the gap, delete."""
+SMTP server (aiosmtpd with AUTH) and see what failed, edit the limits and the gap, delete. And how reading
+each mailbox's replies goes (the inbox on a real Dovecot): reading and when checked, failing in the server's
+words, connecting; a hostile error shown as text; the states looked at again without a reload."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import httpx
+import psycopg
+import pytest
 from playwright.sync_api import Page, expect
 
+from services.runtime.db import psycopg_conninfo
 from tests.browser.conftest import screenshot
+from tests.harness import ServiceStack, require_installed
+from tests.peers.dovecot import DOVECOT, Dovecot
 from tests.peers.submission import SubmissionServer
+
+IMAP_USER = "reader@mailbox-ui.example"
+IMAP_PASSWORD = "correct horse"
+HOSTILE = '<img src=x onerror="window.pwned=1"><b>bold</b> & more'
 
 
 def mailbox_named(api: httpx.Client, email: str) -> dict[str, object] | None:
@@ -76,3 +92,92 @@ def test_add_test_edit_and_delete_a_mailbox(
     confirm.get_by_role("button", name="Delete").click()
     expect(page.locator("#mailboxes tbody tr", has_text="dana@mailbox-ui.example")).to_have_count(0)
     assert mailbox_named(api, "dana@mailbox-ui.example") is None
+
+
+@pytest.fixture(scope="module")
+def dovecot(stack: ServiceStack) -> Iterator[Dovecot]:
+    require_installed(Path(DOVECOT), "apt-get install dovecot-imapd")
+    peer = Dovecot(stack.mail_certificate, username=IMAP_USER, password=IMAP_PASSWORD).start()
+    try:
+        yield peer
+    finally:
+        peer.stop()
+
+
+def add_with_imap(api: httpx.Client, email: str, smtp: SubmissionServer, imap: dict[str, Any]) -> str:
+    body = {
+        "email": email,
+        "name": email.split("@")[0],
+        "smtp": {"host": smtp.host, "port": smtp.port, "username": smtp.username, "security": "none"},
+        "imap": imap,
+    }
+    created = api.post("/api/v1/mailboxes", json=body)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def set_reading(stack: ServiceStack, mailbox_id: str, error: str | None) -> None:
+    """Take the mailbox away from the stack's inbox (another "replica" holds it for an hour, so its reader
+    stops and writes nothing more) and give it `error`, never having been answered. Waits for the inbox to
+    have heard of the mailbox (its MailboxChanged) first."""
+    deadline = time.monotonic() + 15
+    with psycopg.connect(psycopg_conninfo(stack.database_url), autocommit=True) as conn:
+        while True:
+            changed = conn.execute(
+                "UPDATE inbox.mailboxes SET lease_owner = 'elsewhere', "
+                "lease_until = now() + interval '1 hour', error = %s, read_at = NULL WHERE id = %s",
+                (error, mailbox_id),
+            ).rowcount
+            if changed:
+                return
+            assert time.monotonic() < deadline, "the inbox never heard of the mailbox"
+            time.sleep(0.1)
+
+
+def test_each_mailbox_says_how_reading_its_replies_goes(
+    page: Page, api: httpx.Client, smtp_server: SubmissionServer, dovecot: Dovecot, stack: ServiceStack
+) -> None:
+    imap = {"host": "localhost", "port": dovecot.port, "username": IMAP_USER, "security": "starttls"}
+    good = add_with_imap(api, "good@reading-ui.example", smtp_server, {**imap, "password": IMAP_PASSWORD})
+    wrong = add_with_imap(api, "wrong@reading-ui.example", smtp_server, {**imap, "password": "wrong horse"})
+    held = add_with_imap(api, "held@reading-ui.example", smtp_server, {**imap, "password": IMAP_PASSWORD})
+
+    set_reading(stack, held, None)
+
+    page.goto("/#/mailboxes")
+    reading = page.locator("#mailboxes tbody tr", has_text="good@reading-ui.example").locator(".imap-reading")
+    failing = page.locator("#mailboxes tbody tr", has_text="wrong@reading-ui.example").locator(
+        ".imap-reading"
+    )
+    connecting = page.locator("#mailboxes tbody tr", has_text="held@reading-ui.example").locator(
+        ".imap-reading"
+    )
+    # Whatever the first load found, the page looks again by itself until each has settled.
+    expect(reading).to_have_text("Reading replies · checked just now")
+    expect(failing).to_contain_text(f"IMAP failing: IMAP login refused at localhost:{dovecot.port}: ")
+    expect(failing).to_contain_text("Authentication failed")
+    expect(connecting).to_have_text("Connecting…")
+    screenshot(page, "mailboxes-imap-reading")
+
+    # An error is shown as text, whatever it holds (the next look, without a reload).
+    set_reading(stack, held, HOSTILE)
+    expect(connecting).to_have_text(f"IMAP failing: {HOSTILE}")
+    assert connecting.locator("img, b").count() == 0
+    assert page.evaluate("window.pwned") is None
+
+    # No IMAP settings: nothing said about reading.
+    plain = api.post(
+        "/api/v1/mailboxes",
+        json={
+            "email": "plain@reading-ui.example",
+            "name": "plain",
+            "smtp": {"host": smtp_server.host, "port": smtp_server.port, "security": "none"},
+        },
+    )
+    assert plain.status_code == 201, plain.text
+    page.reload()
+    plain_row = page.locator("#mailboxes tbody tr", has_text="plain@reading-ui.example")
+    expect(plain_row).to_contain_text("plain")
+    expect(plain_row.locator(".imap-reading")).to_have_count(0)
+    for mailbox_id in (good, wrong, held, plain.json()["id"]):
+        assert api.delete(f"/api/v1/mailboxes/{mailbox_id}").status_code == 204

@@ -18,6 +18,7 @@ import pytest
 from nats.aio.client import Client
 
 from contracts import Verdict
+from services.runtime.thread_index import conversation_for, conversation_guid
 from tests.e2e.api import create_campaign, publish_verdicts, start_import, wait_for_import, wait_for_leads
 from tests.harness import ServiceStack, eventually
 from tests.peers.submission import Received, SubmissionServer
@@ -139,6 +140,8 @@ async def test_a_three_step_campaign_reaches_completed_exactly_once_and_threaded
         assert second["In-Reply-To"] == ids[0] and third["In-Reply-To"] == ids[1]
         assert third["References"].split() == ids[:2]
         assert second["Subject"] == third["Subject"] == "Re: " + first["Subject"]
+        conversations = {conversation_guid(m["Thread-Index"]) for m in (first, second, third)}
+        assert conversations == {conversation_for(ids[0])}
         assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert first["From"].addresses[0].addr_spec == "sales@leadflow.cz"
         assert first.get_body(("plain",)) is not None

@@ -6,13 +6,14 @@ time, and another takes it over once let go or once the lease runs out."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Uuid, cast, func, literal, select
 
 from contracts import InboxMessageStored, parse_event
 from contracts.commands import ImapLogin
@@ -29,6 +30,7 @@ from services.runtime.embedded import free_port
 from services.runtime.secrets import Secrets, new_secret_key
 from services.runtime.service import Service
 from services.runtime.settings import Settings
+from services.runtime.thread_index import conversation_for, thread_index
 from services.runtime.tls import mail_tls_context
 
 WORKSPACE = uuid.uuid4()
@@ -260,3 +262,61 @@ async def test_copies_of_the_mailboxs_own_sends_answer_nothing(service: Service)
         (2, None, None),
     ]
     assert await events(service) == []
+
+
+async def test_a_reply_that_lost_its_thread_headers_is_linked_by_its_thread_index(service: Service) -> None:
+    """Outlook keeps our Thread-Index's header block in its reply: a lead's assistant answering from their
+    own address, with no In-Reply-To or References, still names the thread, and the reply answers the
+    lead's last send in it. Message-IDs named come first; the Thread-Index before the sender's address."""
+    me = reading(service, "replica-a")
+    await hold(service, me.owner)
+    mailbox = await the_mailbox(service)
+    lead, campaign = uuid.uuid4(), uuid.uuid4()
+    first, second = "<t1.petr@leadflow.example>", "<t2.petr@leadflow.example>"
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    thread = {"lead_id": lead, "campaign_id": campaign, "recipient": "petr@firma.cz"}
+    async with service.unit_of_work() as uow:
+        await InboxRepository.from_session(uow.session).record_sent(
+            [
+                sent_event(message_id=first, step=1, occurred_at=start, **thread),
+                sent_event(message_id=second, step=2, occurred_at=start + timedelta(days=3), **thread),
+            ]
+        )
+    # Outlook answering step 2: its index (one child block) and one child block of its own.
+    answered = base64.b64decode(thread_index(first, 1)) + bytes.fromhex("0000c0ffee")
+    index = f"Thread-Index: {base64.b64encode(answered).decode()}\r\n"
+    arrived = [
+        Arrived(1, mail("<a1@firma.cz>", "Asistentka <asistentka@firma.cz>", index)),
+        # Shaped as a Thread-Index, a conversation of someone else's: not ours.
+        Arrived(
+            2,
+            mail("<a2@else.cz>", "someone@else.cz", "Thread-Index: AQHbsVWwIA6VeMCiujFaOUb+YRZuirN7IEUq\r\n"),
+        ),
+        # Not a Thread-Index at all: nothing, and no error.
+        Arrived(3, mail("<a3@else.cz>", "someone@else.cz", "Thread-Index: =?x?q?garbage?= <*>\r\n")),
+        # A Message-ID of ours named: it decides, whatever the Thread-Index says.
+        Arrived(4, mail("<a4@firma.cz>", "asistentka@firma.cz", f"In-Reply-To: {SENT_ID}\r\n{index}")),
+        # From the other lead's address: the Thread-Index decides before the address.
+        Arrived(5, mail("<a5@firma.cz>", "ana@firma.cz", index)),
+    ]
+    await store(me, mailbox, arrived, Position(7, 5))
+
+    rows = await stored(service)
+    assert [(r.uid, r.lead_id, r.in_reply_to, r.step, r.linked_by) for r in rows] == [
+        (1, lead, second, 2, "thread_index"),
+        (2, None, None, None, None),
+        (3, None, None, None, None),
+        (4, rows[3].lead_id, SENT_ID, 1, "message_id"),
+        (5, lead, second, 2, "thread_index"),
+    ]
+    assert rows[3].lead_id not in (None, lead)
+    announced = await events(service)
+    assert [(e.event_type, e.lead_id, e.in_reply_to, e.from_address) for e in announced] == [
+        ("reply_detected", lead, second, "asistentka@firma.cz"),
+        ("reply_detected", rows[3].lead_id, SENT_ID, "asistentka@firma.cz"),
+        ("reply_detected", lead, second, "ana@firma.cz"),
+    ]
+    # The conversation each send is indexed by is PostgreSQL's MD5 of its Message-ID, as inbox_0002 fills
+    # it in for sends indexed before it.
+    async with service.sessions() as session:
+        assert await session.scalar(select(cast(func.md5(literal(first)), Uuid))) == conversation_for(first)

@@ -51,6 +51,7 @@ def test_models_match_migrations(fresh_database_url: Callable[[], str]) -> None:
 
     from services.gateway.tables import metadata as gateway
     from services.importer.tables import metadata as importer
+    from services.inbox.tables import metadata as inbox
     from services.sequencer.tables import metadata as sequencer
     from services.validator.tables import metadata as validator
 
@@ -59,7 +60,7 @@ def test_models_match_migrations(fresh_database_url: Callable[[], str]) -> None:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            for metadata in (gateway, importer, sequencer, validator):
+            for metadata in (gateway, importer, inbox, sequencer, validator):
                 ctx = MigrationContext.configure(
                     conn, opts={"include_schemas": True, "include_name": _only(metadata.schema)}
                 )
@@ -449,3 +450,40 @@ def test_gateway_0014_counts_the_sends_and_answers_already_in_the_timelines(
     migrations.downgrade(url, ("gateway",), "gateway_0013")
     assert "gateway.campaign_responses" not in tables(url)
     migrations.upgrade(url, ("gateway",))
+
+
+def test_inbox_0002_gives_sends_indexed_before_it_their_conversation(
+    fresh_database_url: Callable[[], str],
+) -> None:
+    """A follow-up sent after the revision carries its step 1's conversation in its Thread-Index: a step 1
+    indexed before it gets the same (PostgreSQL's MD5 of the Message-ID), so replies to it link."""
+    from services.runtime.thread_index import conversation_for
+
+    url = fresh_database_url()
+    migrations.upgrade(url, ("inbox",), "inbox_0001")
+    conninfo = psycopg_conninfo(url)
+    ids = ["<6f1c5b0e-6a43-4d0a-9a0c-0c6b9a5e0e01@firma.cz>", "<step-1.ana@leadflow.example>"]
+    with psycopg.connect(conninfo) as conn:
+        for message_id in ids:
+            conn.execute(
+                "INSERT INTO inbox.sent (message_id, workspace_id, campaign_id, lead_id, step, mailbox_id, "
+                "sent_at) VALUES (%s, gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 1, "
+                "gen_random_uuid(), now())",
+                (message_id,),
+            )
+
+    migrations.upgrade(url, ("inbox",))
+    with psycopg.connect(conninfo) as conn:
+        found: dict[str, uuid.UUID] = dict(
+            conn.execute("SELECT message_id, conversation FROM inbox.sent").fetchall()
+        )
+    assert found == {message_id: conversation_for(message_id) for message_id in ids}
+
+    migrations.downgrade(url, ("inbox",), "inbox_0001")
+    with psycopg.connect(conninfo) as conn:
+        columns = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'inbox' "
+            "AND table_name = 'sent' AND column_name = 'conversation'"
+        ).fetchall()
+    assert columns == []
+    migrations.upgrade(url, ("inbox",))

@@ -28,6 +28,7 @@ from services.mailer.resolution import NO_SUCH_SEND, resolve_send
 from services.runtime.embedded_nats import EmbeddedNats
 from services.runtime.secrets import Secrets, new_secret_key
 from services.runtime.service import Service
+from services.runtime.thread_index import conversation_for, conversation_guid
 from services.runtime.unsubscribe_tokens import UnsubscribeTokens
 from tests.harness import TEST_CLIENT, temporary_nats
 from tests.integration.mail_world import (
@@ -135,6 +136,10 @@ async def test_a_due_step_is_sent_once_with_its_headers(world: World) -> None:
     assert second["In-Reply-To"] == sent[0].message_id
     assert second["References"] == sent[0].message_id
     assert second["Subject"] == "Re: Hi there"
+    # One Outlook conversation: step 1's, named after its Message-ID (the inbox links replies by it).
+    assert conversation_guid(message["Thread-Index"]) == conversation_for(sent[0].message_id)
+    assert conversation_guid(second["Thread-Index"]) == conversation_for(sent[0].message_id)
+    assert message["Thread-Topic"] == second["Thread-Topic"] == "Hi there"
 
 
 async def test_a_5xx_at_rcpt_is_a_hard_bounce(world: World) -> None:

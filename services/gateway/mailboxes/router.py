@@ -1,21 +1,29 @@
-"""Sender mailboxes, owned by the mailer. Every route is scoped to the caller's workspace: other ids are 404."""
+"""Sender mailboxes, owned by the mailer. Every route is scoped to the caller's workspace: other ids are 404.
+
+A mailbox with IMAP settings is answered with where reading its replies stands (`imap_reading`), asked from
+the inbox service with a short wait: a user whose IMAP login fails sees it next to the mailbox, and an inbox
+that is down or slow only makes that part `unknown`, never the mailboxes' answer late or failed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import ValidationError
 
 from contracts.commands import (
     MAILBOX_PAGE_MAX,
     CreateMailbox,
     DeleteMailbox,
     GetMailbox,
+    GetMailboxReading,
     ListMailboxes,
     Mailbox,
     MailboxDeleted,
     MailboxPage,
+    MailboxReadingReply,
     MailboxReply,
     MailboxTestReply,
     ServerIn,
@@ -24,8 +32,9 @@ from contracts.commands import (
     UpdateMailbox,
 )
 from services.gateway.deps import Workspace, ask, service_of
-from services.gateway.errors import API_RESPONSES, CROSS_SITE, JSON_BODY, invalid, problem
+from services.gateway.errors import API_RESPONSES, CROSS_SITE, JSON_BODY, CommandRefused, invalid, problem
 from services.gateway.mailboxes.schemas import (
+    ImapReadingOut,
     MailboxIn,
     MailboxList,
     MailboxOut,
@@ -41,8 +50,45 @@ BAD_SETTINGS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _out(mailbox: Mailbox) -> MailboxOut:
-    return MailboxOut.model_validate(mailbox.model_dump())
+# The inbox's answer is nice to have next to the mailer's: at most this long is waited for it.
+INBOX_READING_TIMEOUT_SECONDS = 1.5
+UNKNOWN_READING = ImapReadingOut(
+    state="unknown", error=None, checked_at=None, messages=None, last_message_at=None
+)
+
+
+async def _outs(request: Request, workspace_id: UUID, found: Sequence[Mailbox]) -> list[MailboxOut]:
+    """The mailboxes as answered: each with IMAP settings with where reading it stands (null without)."""
+    with_imap = [mailbox.id for mailbox in found if mailbox.imap is not None]
+    readings: dict[UUID, ImapReadingOut] = {}
+    if with_imap:
+        try:
+            reply = await ask(
+                service_of(request),
+                "mailbox_reading",
+                "inbox",
+                GetMailboxReading(workspace_id=workspace_id, mailbox_ids=with_imap),
+                MailboxReadingReply,
+                reply_within=INBOX_READING_TIMEOUT_SECONDS,
+            )
+            readings = {
+                item.mailbox_id: ImapReadingOut.model_validate(item.model_dump(exclude={"mailbox_id"}))
+                for item in reply.items
+            }
+        except (CommandRefused, ValidationError):
+            pass  # every mailbox with IMAP is `unknown` below
+    return [
+        MailboxOut.model_validate(
+            mailbox.model_dump()
+            | {"imap_reading": None if mailbox.imap is None else readings.get(mailbox.id, UNKNOWN_READING)}
+        )
+        for mailbox in found
+    ]
+
+
+async def _out(request: Request, workspace_id: UUID, mailbox: Mailbox) -> MailboxOut:
+    (out,) = await _outs(request, workspace_id, [mailbox])
+    return out
 
 
 @router.post(
@@ -69,7 +115,7 @@ async def create_mailbox(body: MailboxIn, workspace_id: Workspace, request: Requ
         ),
         MailboxReply,
     )
-    return _out(reply.mailbox)
+    return await _out(request, workspace_id, reply.mailbox)
 
 
 @router.get("/mailboxes", response_model=MailboxList)
@@ -79,6 +125,8 @@ async def list_mailboxes(
     limit: Annotated[int, Query(ge=1, le=MAILBOX_PAGE_MAX)] = 100,
     after: Annotated[UUID | None, Query(description="`next_after` of the previous page")] = None,
 ) -> MailboxList:
+    """The workspace's mailboxes; each with IMAP settings says where reading its replies stands
+    (`imap_reading`: reading, failing with the error, starting, or unknown when the inbox is silent)."""
     reply = await ask(
         service_of(request),
         "list_mailboxes",
@@ -86,11 +134,12 @@ async def list_mailboxes(
         ListMailboxes(workspace_id=workspace_id, limit=limit, after=after),
         MailboxPage,
     )
-    return MailboxList(items=[_out(m) for m in reply.items], next_after=reply.next_after)
+    return MailboxList(items=await _outs(request, workspace_id, reply.items), next_after=reply.next_after)
 
 
 @router.get("/mailboxes/{mailbox_id}", response_model=MailboxOut, responses=NO_SUCH_MAILBOX)
 async def get_mailbox(mailbox_id: UUID, workspace_id: Workspace, request: Request) -> MailboxOut:
+    """One mailbox, with where reading its replies stands (`imap_reading`, as in the list)."""
     reply = await ask(
         service_of(request),
         "get_mailbox",
@@ -98,7 +147,7 @@ async def get_mailbox(mailbox_id: UUID, workspace_id: Workspace, request: Reques
         GetMailbox(workspace_id=workspace_id, mailbox_id=mailbox_id),
         MailboxReply,
     )
-    return _out(reply.mailbox)
+    return await _out(request, workspace_id, reply.mailbox)
 
 
 @router.patch(
@@ -127,7 +176,7 @@ async def update_mailbox(
         ),
         MailboxReply,
     )
-    return _out(reply.mailbox)
+    return await _out(request, workspace_id, reply.mailbox)
 
 
 @router.delete(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -59,6 +60,22 @@ class ServerSettingsOut(BaseModel):
     security: Security
 
 
+class ImapReadingOut(BaseModel):
+    """Where reading the mailbox's replies over IMAP stands, as the inbox service has it."""
+
+    state: Literal["reading", "failing", "starting", "unknown"] = Field(
+        description="reading: connected, no error since; failing: the last attempt failed (see `error`); "
+        "starting: not connected yet, or no inbox replica holds it; unknown: the inbox service did not "
+        "answer in time (the other fields are null)"
+    )
+    error: str | None = Field(description="why reading fails, in the server's or the network's words")
+    checked_at: datetime | None = Field(
+        description="the last time the IMAP server answered (a connect, a wake from IDLE, a poll, new mail)"
+    )
+    messages: int | None = Field(description="messages read and stored from this mailbox; null when unknown")
+    last_message_at: datetime | None = Field(description="when the newest of them was stored")
+
+
 class MailboxOut(BaseModel):
     id: UUID
     email: str
@@ -69,6 +86,10 @@ class MailboxOut(BaseModel):
     min_gap_seconds: int
     created_at: datetime
     updated_at: datetime
+    imap_reading: ImapReadingOut | None = Field(
+        description="null when the mailbox has no IMAP settings; state `unknown` when the inbox service "
+        "did not answer within about 1.5 seconds"
+    )
 
 
 class MailboxList(BaseModel):

@@ -2,7 +2,8 @@
 RFC 3464 and each MTA document (Postfix, Exim, Sendmail, qmail, Exchange / Office 365, Gmail, Seznam and
 others), auto-replies in English, Czech and German with and without their headers, people's replies that
 quote and that top-post, and challenges. Each file's expected kind, failed address, linked Message-ID and
-status are in its folder's `expected.json`."""
+status are in its folder's `expected.json` (and, where listed, the return date and the conversation its
+Thread-Index names)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ def test_each_message_is_classified_as_expected(path: Path, expected: dict[str, 
     assert got.status == expected.get("status")
     if "return_date" in expected:
         assert (got.return_date.isoformat() if got.return_date else None) == expected["return_date"]
+    if "conversation" in expected:
+        assert (str(got.conversation) if got.conversation else None) == expected["conversation"]
 
 
 def _lower(value: str | None) -> str | None:

@@ -4,12 +4,15 @@ makes a person's reply an auto-reply."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.inbox.bounces import decide
 from services.inbox.classify import KINDS, classify
+from services.runtime.thread_index import conversation_for, thread_index
 
 
 @pytest.mark.parametrize(
@@ -173,6 +176,34 @@ def test_auto_submitted_no_is_a_person() -> None:
 )
 def test_what_a_reply_answers(headers: dict[str, str], expected: str | None) -> None:
     assert classify(person("Ano, pošlete podklady.", **headers)).in_reply_to == expected
+
+
+OURS = "<0b9c3a8e-5f1d-4c47-9a51-2f3e8d6c7b10@firma.cz>"
+OUR_INDEX = thread_index(OURS, 1)
+BOUNCE_WITH_INDEX = (
+    "From: Mail Delivery System <MAILER-DAEMON@mx.klient.cz>\r\nTo: ana@firma.cz\r\n"
+    f"Subject: Undeliverable: Nabidka\r\nThread-Index: {OUR_INDEX}\r\n"
+    "Content-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "conversation"),
+    [
+        # A reply keeps the conversation of the message it answers, with or without thread headers.
+        (person("Ano.", **{"Thread-Index": OUR_INDEX}), conversation_for(OURS)),
+        (person("Ano.", **{"In-Reply-To": "", "Thread-Index": OUR_INDEX}), conversation_for(OURS)),
+        (person("Jsem mimo kancelář do 12. 1.", **{"Thread-Index": OUR_INDEX}), conversation_for(OURS)),
+        (person("Ano."), None),
+        (person("Ano.", **{"Thread-Index": "AQ=="}), None),
+        (person("Ano.", **{"Thread-Index": "nonsense \x01 here"}), None),
+        # A bounce's own index is the bounce's: it is linked by the returned original's Message-ID.
+        (BOUNCE_WITH_INDEX, None),
+    ],
+    ids=["reply", "no-thread-headers", "auto-reply", "none", "short", "garbage", "bounce"],
+)
+def test_the_conversation_a_message_names(raw: bytes, conversation: UUID | None) -> None:
+    assert classify(raw).conversation == conversation
 
 
 MDN = (

@@ -1,7 +1,9 @@
-"""The message a send becomes: its headers (Message-ID, thread, RFC 8058 unsubscribe) and its text part."""
+"""The message a send becomes: its headers (Message-ID, thread, Outlook's conversation, RFC 8058
+unsubscribe) and its text part."""
 
 from __future__ import annotations
 
+import base64
 import email
 import uuid
 from datetime import UTC, datetime
@@ -11,7 +13,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.mailer.message import Outgoing, build, message_id_for, unsubscribe_base, unsubscribe_url
+from services.mailer.message import (
+    Outgoing,
+    build,
+    message_id_for,
+    thread_topic,
+    unsubscribe_base,
+    unsubscribe_url,
+)
+from services.runtime.thread_index import HEADER_BYTES, conversation_for, conversation_guid
 
 SEND = uuid.UUID("6f1c5b0e-6a43-4d0a-9a0c-0c6b9a5e0e01")
 URL = "https://leads.example.cz/u/TOKEN"
@@ -75,6 +85,47 @@ def test_references_always_hold_the_message_replied_to() -> None:
     assert message["References"] == "<a@firma.cz>"
 
 
+def test_every_step_of_a_leads_thread_names_step_1s_conversation() -> None:
+    """Outlook keeps the header block of `Thread-Index` in its reply, whoever answers and whatever thread
+    headers survive: the inbox finds the thread by its GUID, which is step 1's throughout."""
+    ids = [message_id_for(uuid.uuid4(), "ana@firma.cz") for _ in range(3)]
+    steps = [
+        parsed(outgoing(message_id=ids[0], subject="Dobrý den, Jane")),
+        parsed(
+            outgoing(message_id=ids[1], subject="Re: Dobrý den, Jane", in_reply_to=ids[0], references=ids[:1])
+        ),
+        parsed(
+            outgoing(message_id=ids[2], subject="Re: Dobrý den, Jane", in_reply_to=ids[1], references=ids[:2])
+        ),
+    ]
+    indexes = [base64.b64decode(step["Thread-Index"]) for step in steps]
+    assert [conversation_guid(step["Thread-Index"]) for step in steps] == [conversation_for(ids[0])] * 3
+    assert [len(index) for index in indexes] == [HEADER_BYTES, HEADER_BYTES + 5, HEADER_BYTES + 10]
+    assert indexes[2].startswith(indexes[1]) and indexes[1].startswith(indexes[0])
+    assert [step["Thread-Topic"] for step in steps] == ["Dobrý den, Jane"] * 3
+
+
+def test_a_follow_up_with_only_in_reply_to_is_in_that_messages_conversation() -> None:
+    message = parsed(outgoing(in_reply_to="<a@firma.cz>", references=[]))
+    assert conversation_guid(message["Thread-Index"]) == conversation_for("<a@firma.cz>")
+    assert len(base64.b64decode(message["Thread-Index"])) == HEADER_BYTES + 5
+
+
+@pytest.mark.parametrize(
+    ("subject", "topic"),
+    [
+        ("Dobrý den", "Dobrý den"),
+        ("Re: Dobrý den", "Dobrý den"),
+        ("RE: re:Re : Dobrý den", "Dobrý den"),
+        ("Regarding: rates", "Regarding: rates"),
+        ("Re:\n  two\tlines", "two lines"),
+        ("", ""),
+    ],
+)
+def test_the_thread_topic_is_the_subject_without_its_re(subject: str, topic: str) -> None:
+    assert thread_topic(subject) == topic
+
+
 @given(st.text(max_size=80))
 def test_no_subject_or_name_can_add_a_header(text: str) -> None:
     raw = build(outgoing(subject=text, from_name=text))
@@ -87,6 +138,8 @@ def test_no_subject_or_name_can_add_a_header(text: str) -> None:
             b"Subject",
             b"Date",
             b"Message-ID",
+            b"Thread-Topic",
+            b"Thread-Index",
             b"List-Unsubscribe",
             b"List-Unsubscribe-Post",
             b"Content-Type",

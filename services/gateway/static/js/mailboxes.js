@@ -1,7 +1,9 @@
 // The workspace's sender mailboxes: list, add, edit (limits, gap, servers), delete, and "Test" (log in now and
-// say what failed, in words).
+// say what failed, in words). A mailbox with IMAP says how reading its replies goes (the inbox's
+// `imap_reading`): read and when last checked, failing with the server's words, or connecting; looked at
+// again every few seconds while one is connecting, every half minute otherwise.
 import { api } from "./api.js";
-import { field, h, number, replaceChildren, toast } from "./dom.js";
+import { field, h, number, relativeTime, replaceChildren, toast } from "./dom.js";
 import { confirmDialog, openDialog } from "./modal.js";
 
 const SECURITY = [["starttls", "STARTTLS"], ["tls", "TLS"], ["none", "None (plain)"]];
@@ -39,6 +41,33 @@ class MailboxList {
     }
     replaceChildren(this.body, page.items.length ? page.items.map((m) => this.row(m))
       : h("tr", {}, h("td", { colspan: 5, class: "empty" }, "No mailbox yet: add the first one to send from.")));
+    this.loadedAt = Date.now();
+    this.watch(page.items);
+  }
+
+  /** Look at the reading states again later, only the states (a test's result or an open dialog stays):
+   * every 3 s while one is connecting or for half a minute after a change (a new password is tried at once),
+   * every 30 s otherwise. Stops once the page is left. */
+  watch(items) {
+    clearTimeout(this.timer);
+    if (!items.some((m) => m.imap_reading)) return;
+    const pending = items.some((m) => m.imap_reading && ["starting", "unknown"].includes(m.imap_reading.state));
+    const soon = pending || Date.now() - this.loadedAt < 30000;
+    this.timer = setTimeout(async () => {
+      if (!this.element.isConnected) return;
+      let page;
+      try {
+        page = await api.get("/api/v1/mailboxes", { limit: 100 });
+      } catch {
+        this.watch(items);
+        return;
+      }
+      for (const mailbox of page.items) {
+        const line = this.body.querySelector(`tr[data-mailbox-id="${mailbox.id}"] .imap-reading`);
+        if (line) replaceChildren(line, readingText(mailbox.imap_reading));
+      }
+      this.watch(page.items);
+    }, soon ? 3000 : 30000);
   }
 
   row(mailbox) {
@@ -70,13 +99,23 @@ class MailboxList {
     } }, "Delete");
     const { smtp } = mailbox;
     return h("tr", { dataset: { mailboxId: mailbox.id } },
-      h("td", { class: "mailbox-cell" }, h("strong", {}, mailbox.name), h("br"), h("span", { class: "muted" }, mailbox.email), result),
+      h("td", { class: "mailbox-cell" }, h("strong", {}, mailbox.name), h("br"), h("span", { class: "muted" }, mailbox.email),
+        mailbox.imap ? h("div", { class: "imap-reading" }, readingText(mailbox.imap_reading)) : null, result),
       h("td", { class: "hide-narrow" }, `${smtp.host}:${smtp.port}`, h("br"), h("span", { class: "muted" }, SECURITY_LABEL[smtp.security] ?? smtp.security, smtp.username ? ` · ${smtp.username}` : " · no login")),
       h("td", {}, `${number(mailbox.daily_limit)} a day`),
       h("td", { class: "hide-narrow" }, gapText(mailbox.min_gap_seconds)),
       h("td", {}, h("div", { class: "actions" }, test, edit, remove)),
     );
   }
+}
+
+/** How reading the mailbox's replies goes, in words (the server's own for a failure, as text). */
+function readingText(reading) {
+  if (!reading || reading.state === "unknown") return h("span", { class: "muted" }, "Reading replies: no answer from the inbox service");
+  if (reading.state === "failing") return h("span", { class: "error" }, `IMAP failing: ${reading.error}`);
+  if (reading.state === "starting") return h("span", { class: "muted" }, "Connecting…");
+  const read = reading.messages ? `${number(reading.messages)} message${reading.messages === 1 ? "" : "s"} read, the last ${relativeTime(reading.last_message_at)}` : "no message read yet";
+  return h("span", { class: "ok", title: read }, `Reading replies · checked ${relativeTime(reading.checked_at)}`);
 }
 
 const gapText = (seconds) => (seconds === 0 ? "none" : seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`);

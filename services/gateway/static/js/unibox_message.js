@@ -19,7 +19,11 @@ const KIND_WORDS = Object.fromEntries(KINDS);
 export const kindLabel = (kind) => KIND_WORDS[kind] ?? kind;
 export const kindBadge = (kind) => h("span", { class: `badge kind-${kind}` }, kindLabel(kind));
 
-const LINKED_BY = { message_id: "the Message-ID it answers", address: "its sender's address (the lead's last send)" };
+const LINKED_BY = {
+  message_id: "the Message-ID it answers",
+  thread_index: "its Outlook conversation (Thread-Index), to the lead's last send in it",
+  address: "its sender's address (the lead's last send)",
+};
 const BOUNCES = new Set(["hard_bounce", "soft_bounce", "delayed"]);
 
 /** Shows message `id` in `container`; `changed(item)` hears every change of its read state or kind. */
