@@ -3,7 +3,8 @@ then what comes back is APPENDed to the sender mailbox's INBOX as a delivery age
 
 - a reply that names the sent Message-ID → the lead is Replied within seconds and step 2 is never sent;
 - a DSN (RFC 3464) for another lead → Bounced, and the address suppressed;
-- an out-of-office → the lead's sequence goes on (its step 2 arrives);
+- an out-of-office → the lead's sequence goes on (its step 2 arrives); one with a return date still
+  ahead holds the lead's step 2 until the day after it;
 - Dovecot restarted under the reader's IDLE, and the INBOX read again from the start under a new
   UIDVALIDITY → nothing lost, nothing counted twice.
 """
@@ -14,6 +15,7 @@ import asyncio
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -34,7 +36,10 @@ from tests.stack_fixtures import create_workspace_key
 
 PASSWORD = "correct horse"
 SENDER = "inbox@leadflow.cz"
-CSV = b"email,first_name,company\nana@firma.cz,Ana,Firma\npetr@firma.cz,Petr,Firma\njana@jina.cz,Jana,Jina\n"
+CSV = (
+    b"email,first_name,company\nana@firma.cz,Ana,Firma\npetr@firma.cz,Petr,Firma\njana@jina.cz,Jana,Jina\n"
+    b"eva@dalsi.cz,Eva,Dalsi\n"
+)
 STEPS = [
     {"subject": "Hi {{first_name}}", "body": "Hello {{first_name}}.", "delay_minutes": 0},
     {"subject": "", "body": "Following up, {{first_name}}.", "delay_minutes": 1},
@@ -110,13 +115,14 @@ def dsn(to: Received) -> bytes:
     ).encode()
 
 
-def out_of_office(to: Received) -> bytes:
+def out_of_office(to: Received, until: str) -> bytes:
     sent = to.message
+    (address,) = to.rcpt_tos
     return (
-        f"From: Jana <jana@jina.cz>\r\nTo: {SENDER}\r\nSubject: Automatic reply: {sent['Subject']}\r\n"
-        f"Message-ID: <{uuid.uuid4()}@jina.cz>\r\nIn-Reply-To: {sent['Message-ID']}\r\n"
+        f"From: <{address}>\r\nTo: {SENDER}\r\nSubject: Automatic reply: {sent['Subject']}\r\n"
+        f"Message-ID: <{uuid.uuid4()}@{address.split('@')[1]}>\r\nIn-Reply-To: {sent['Message-ID']}\r\n"
         "Auto-Submitted: auto-replied\r\nDate: Mon, 7 Dec 2026 10:00:00 +0100\r\n\r\n"
-        "I am out of the office until 1 December 2026 with limited access to email.\r\n"
+        f"I am out of the office until {until} with limited access to email.\r\n"
     ).encode()
 
 
@@ -185,7 +191,7 @@ async def test_replies_bounces_and_auto_replies_read_over_imap_move_their_leads(
     mapping = {"email": "email", "first_name": "first_name", "company_name": "company"}
     imported = await wait_for_import(own, (await start_import(own, campaign_id, CSV, mapping))["id"])
     assert imported["state"] == "completed", imported
-    leads = (await wait_for_leads(own, campaign_id, 3))["items"]
+    leads = (await wait_for_leads(own, campaign_id, 4))["items"]
     workspace_id = UUID((await own.get("/api/v1/workspace")).json()["id"])
     await publish_verdicts(
         nc, workspace_id, campaign_id, [(lead, Verdict.VALID, "checked") for lead in leads]
@@ -195,7 +201,7 @@ async def test_replies_bounces_and_auto_replies_read_over_imap_move_their_leads(
 
     async def all_contacted() -> dict[str, Received] | None:
         sent = first_steps(smtp_server)
-        return sent if len(sent) == 3 else None
+        return sent if len(sent) == 4 else None
 
     sent = await eventually(all_contacted, within=60)
     await append(
@@ -203,7 +209,10 @@ async def test_replies_bounces_and_auto_replies_read_over_imap_move_their_leads(
         stack,
         reply(sent["ana@firma.cz"], "Thanks, let's talk on Tuesday."),
         dsn(sent["petr@firma.cz"]),
-        out_of_office(sent["jana@jina.cz"]),
+        # Back already (a date gone by): her sequence goes on as planned.
+        out_of_office(sent["jana@jina.cz"], "1 December 2026"),
+        # Back after the holidays: her next step waits until the day after.
+        out_of_office(sent["eva@dalsi.cz"], "12 January 2027"),
     )
 
     async def decided() -> dict[str, str] | None:
@@ -212,11 +221,11 @@ async def test_replies_bounces_and_auto_replies_read_over_imap_move_their_leads(
         return now if done else None
 
     now = await eventually(decided, within=30)
-    assert now["jana@jina.cz"] == "contacted"
+    assert now["jana@jina.cz"] == now["eva@dalsi.cz"] == "contacted"
     suppressed = (await own.get("/api/v1/suppressions", params={"q": "petr@"})).json()
     assert suppressed["total"] == 1, suppressed
     kinds = await stored_messages(stack, mailbox_id)
-    assert [kind for kind, _ in kinds] == ["reply", "hard_bounce", "auto_reply"], kinds
+    assert [kind for kind, _ in kinds] == ["reply", "hard_bounce", "auto_reply", "auto_reply"], kinds
 
     # Dovecot goes down under the reader's IDLE and comes back: what arrives next is read, once.
     dovecot.stop_server()
@@ -224,13 +233,14 @@ async def test_replies_bounces_and_auto_replies_read_over_imap_move_their_leads(
     dovecot.start()
     await append(dovecot, stack, reply(sent["ana@firma.cz"], "One more thing: send the price list."))
 
-    async def four() -> list[tuple[str, str]] | None:
+    async def five() -> list[tuple[str, str]] | None:
         found = await stored_messages(stack, mailbox_id)
-        return found if len(found) == 4 else None
+        return found if len(found) == 5 else None
 
-    assert [kind for kind, _ in await eventually(four, within=60)] == [
+    assert [kind for kind, _ in await eventually(five, within=60)] == [
         "reply",
         "hard_bounce",
+        "auto_reply",
         "auto_reply",
         "reply",
     ]
@@ -249,13 +259,13 @@ async def test_replies_bounces_and_auto_replies_read_over_imap_move_their_leads(
     dovecot.start()
     await append(dovecot, stack, reply(sent["ana@firma.cz"], "And a third note."))
 
-    async def five() -> list[tuple[str, str]] | None:
+    async def six() -> list[tuple[str, str]] | None:
         found = await stored_messages(stack, mailbox_id)
-        return found if len(found) >= 5 else None
+        return found if len(found) >= 6 else None
 
-    assert len(await eventually(five, within=60)) == 5
+    assert len(await eventually(six, within=60)) == 6
     await asyncio.sleep(2)
-    assert len(await stored_messages(stack, mailbox_id)) == 5
+    assert len(await stored_messages(stack, mailbox_id)) == 6
     assert await uidvalidity(stack, mailbox_id) != before
 
     # Step 2 (a minute after step 1) reaches the lead whose auto-reply came back, and never the lead who
@@ -265,7 +275,11 @@ async def test_replies_bounces_and_auto_replies_read_over_imap_move_their_leads(
 
     await eventually(jana_followed_up, within=120)
     await asyncio.sleep(3)
-    for email in ("ana@firma.cz", "petr@firma.cz"):
+    for email in ("ana@firma.cz", "petr@firma.cz", "eva@dalsi.cz"):
         assert sum(email in r.rcpt_tos for r in smtp_server.received) == 1, email
     final = await statuses(own, campaign_id)
     assert final["ana@firma.cz"] == "replied" and final["petr@firma.cz"] == "bounced", final
+    listed = (await own.get(f"/api/v1/campaigns/{campaign_id}/leads", params={"q": "eva@"})).json()["items"]
+    (eva,) = listed
+    assert eva["next_step"] == 2, eva
+    assert datetime.fromisoformat(eva["next_step_at"]) >= datetime(2027, 1, 13, tzinfo=UTC), eva
