@@ -5,6 +5,8 @@ keeps the mailer's copy of the campaign (only an active campaign's sends are cla
 `contracts.lead_status.stops_sequence` says ends a lead's sequence cancels the lead's queued sends — the
 lead's own (a reply, a bounce, …) and the sequencer's `SequenceStopped` of a lead whose company replied
 (the sequencer alone knows the campaign's leads and decides who is one company's; the mailer follows it).
+The stop is also kept with its time (`stops.py`): a StepDue no newer than it, which its own durable may bring
+after the stop's, is never sent.
 Loops: the send loop (`sender.Sending` on a `LeasedWorker`, woken by new sends), the recovery of sends
 left under way by a mailer that died, and the closing of idle SMTP connections.
 """
@@ -110,7 +112,7 @@ class MailRunner:
         stop_on_reply = True if campaign is None else campaign.stop_on_reply
         if not stops_sequence(event, stop_on_reply=stop_on_reply):
             return
-        await repo.cancel(campaign_id, _lead_ids(event))
+        await repo.stop(campaign_id, _lead_ids(event), event.occurred_at)
 
 
 def _lead_ids(event: Any) -> list[Any]:

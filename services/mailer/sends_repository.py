@@ -31,6 +31,7 @@ from contracts.events import StepDue
 from services.mailer.pacing import CampaignPace, MailboxPace
 from services.mailer.send_queue import queue_step_due
 from services.mailer.settle import Health, SendRow
+from services.mailer.stops import queued_unless_stopped, record_stops
 from services.mailer.tables import campaign_pace, campaigns, mailbox_pace, mailboxes, sends
 from services.runtime.leases import LeasedRows
 
@@ -160,15 +161,18 @@ class SendRepository:
         claimed = await LEASES.claim(self.session, limit, lease)
         return [send_row(c.row) for c in claimed]
 
+    async def stop(self, campaign_id: UUID, lead_ids: Sequence[UUID], at: datetime) -> int:
+        """The leads' stop at `at` kept (no StepDue as old is sent: `stops.py`), their queued sends cancelled."""
+        await record_stops(self.session, campaign_id, lead_ids, at)
+        return await self.cancel(campaign_id, lead_ids)
+
     async def still_queued(self, claimed: Sequence[SendRow]) -> set[UUID]:
-        """Those of `claimed` still queued under their claim's token, locked until the transaction ends."""
+        """Those of `claimed` still queued under their claim's token, locked until the transaction ends;
+        those whose lead stopped since their StepDue are cancelled instead (`stops.queued_unless_stopped`)."""
         if not claimed:
             return set()
         held = await LEASES.owned(self.session, claimed)
-        rows = await self.session.scalars(
-            select(sends.c.id).where(sends.c.id == any_(_ids(held)), sends.c.state == "queued")
-        )
-        return set(rows)
+        return await queued_unless_stopped(self.session, list(held))
 
     async def lock_paces(self, mailbox_ids: Sequence[UUID]) -> dict[UUID, PaceRow]:
         """The mailboxes' paces, created when missing, locked FOR UPDATE in id order (no deadlock between

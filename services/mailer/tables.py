@@ -94,6 +94,9 @@ sends = Table(
     Column("smtp_code", Integer),
     Column("last_error", Text),
     Column("queued_at", DateTime(timezone=True), nullable=False),
+    # The StepDue's own `occurred_at` (NULL for a send queued before mailer_0004): a stop of the lead at or
+    # after it cancels the send (`lead_stops`).
+    Column("requested_at", DateTime(timezone=True)),
     Column("reserved_at", DateTime(timezone=True)),
     Column("sent_at", DateTime(timezone=True)),
     UniqueConstraint("lead_id", "step", name="uq_mailer_sends_lead_step"),
@@ -103,6 +106,17 @@ sends = Table(
     Index("ix_mailer_sends_campaign", "campaign_id", "id"),
     # Room on each page for a claimed row's new version (migration mailer_0003).
     postgresql_with={"fillfactor": 50},
+)
+
+# Each stopped lead's latest stop (`stops_sequence`), by its event's time: a StepDue the sequencer emitted
+# at or before it is never sent, though its durable may bring it after the stop's (mailer_0004). One
+# emitted later (the lead resumed: a person overturned the reply) is newer and goes out.
+lead_stops = Table(
+    "lead_stops",
+    metadata,
+    Column("lead_id", Uuid, primary_key=True),
+    Column("campaign_id", Uuid, nullable=False),
+    Column("stopped_at", DateTime(timezone=True), nullable=False),
 )
 
 # What each mailbox has sent today (UTC day) and its health; locked FOR UPDATE while sends are reserved.
