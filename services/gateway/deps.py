@@ -7,17 +7,13 @@ from uuid import UUID
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from faststream.exceptions import FastStreamException
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts import subjects
-from contracts.replies import Refusal, RefusalKind, Reply, read_reply
+from contracts.replies import Refusal, RefusalKind, Reply
 from services.gateway.auth import ApiKeyRef, key_for_credentials
 from services.gateway.errors import CommandRefused
-from services.runtime.service import Service
+from services.runtime.service import NoAnswer, Service
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `leadflow workspace create NAME` prints one.")
 
@@ -95,19 +91,14 @@ async def ask(
     if reply_within is not None:
         wait = min(reply_within, wait)
     try:
-        msg = await service.broker.request(
-            command.model_dump(mode="json"),
-            subjects.command_subject(target, verb),
-            timeout=wait,
-        )
-    except (NoRespondersError, NatsTimeoutError, TimeoutError, FastStreamException) as exc:
+        answer = await service.ask(target, verb, command, reply_type, within=wait)
+    except NoAnswer as exc:
         raise CommandRefused(
             Refusal(
                 message=f"The {target} service did not answer; try again shortly.",
                 kind=RefusalKind.UNAVAILABLE,
             )
         ) from exc
-    answer = read_reply(msg.body, reply_type)
     if isinstance(answer, Refusal):
         raise CommandRefused(answer)
     return answer

@@ -17,14 +17,13 @@ from datetime import timedelta
 from uuid import UUID
 
 import structlog
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 
-from contracts import MailboxChanged, subjects
+from contracts import MailboxChanged
 from contracts.commands import ImapLogin, ImapLoginPage, ListImapLogins
-from contracts.replies import Refusal, read_reply
+from contracts.replies import Refusal
 from services.inbox.reader import Reading, read_mailbox
 from services.inbox.repository import InboxRepository, Mailbox
+from services.runtime.service import NoAnswer
 from services.runtime.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -97,16 +96,10 @@ class Readers:
             await InboxRepository.from_session(uow.session).replace_logins(logins)
 
     async def _ask(self, command: ListImapLogins) -> ImapLoginPage:
-        service = self.reading.service
         try:
-            msg = await service.broker.request(
-                command.model_dump(mode="json"),
-                subjects.command_subject("mailer", "list_imap_logins"),
-                timeout=service.settings.request_timeout_seconds,
-            )
-        except (NoRespondersError, NatsTimeoutError, TimeoutError) as exc:
-            raise MailerUnavailable(f"the mailer did not answer ({type(exc).__name__})") from exc
-        answer = read_reply(msg.body, ImapLoginPage)
+            answer = await self.reading.service.ask("mailer", "list_imap_logins", command, ImapLoginPage)
+        except NoAnswer as exc:
+            raise MailerUnavailable(str(exc)) from exc
         if isinstance(answer, Refusal):
             raise MailerUnavailable(answer.message)
         return answer

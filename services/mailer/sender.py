@@ -33,9 +33,9 @@ from services.mailer.sends_repository import SendRepository
 from services.mailer.settle import Attempt, Health, RetryPolicy, SendRow, health_after, settle, step_fields
 from services.mailer.smtp_pool import Endpoint, TryLater
 from services.mailer.smtp_process import SmtpProcess
-from services.mailer.suppression_check import NoAnswer, SuppressionCheck
+from services.mailer.suppression_check import SuppressionCheck
 from services.runtime.secrets import NotDecryptable, Secrets
-from services.runtime.service import Service
+from services.runtime.service import NoAnswer, Service
 from services.runtime.unit_of_work import UnitOfWork
 from services.runtime.unsubscribe_tokens import UnsubscribeTokens
 

@@ -7,22 +7,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from uuid import UUID
 
-from faststream.exceptions import FastStreamException
-from nats.errors import Error as NatsError
-
-from contracts import subjects
 from contracts.commands import CheckSuppressions, SuppressedEmails
-from contracts.replies import Refusal, read_reply
+from contracts.replies import Refusal
 from services.mailer.settle import SendRow
-from services.runtime.service import Service
+from services.runtime.service import NoAnswer, Service
 from services.runtime.unsubscribe_tokens import normalise_address
 
 # The importer answers up to this many addresses per command.
 PER_REQUEST = 1000
-
-
-class NoAnswer(Exception):
-    """The importer did not answer (or refused): whether the addresses are suppressed is not known."""
 
 
 class SuppressionCheck:
@@ -44,16 +36,12 @@ class SuppressionCheck:
         return {r.id for r in rows if (r.workspace_id, normalise_address(r.email)) in found}
 
     async def _ask(self, workspace_id: UUID, emails: list[str]) -> list[str]:
+        """The suppressed ones of `emails`; raises NoAnswer when the importer did not answer, or refused
+        (whether the addresses are suppressed is then not known)."""
         command = CheckSuppressions(workspace_id=workspace_id, emails=emails)
-        try:
-            message = await self.service.broker.request(
-                command.model_dump(mode="json"),
-                subjects.command_subject("importer", "check_suppressions"),
-                timeout=self.timeout,
-            )
-        except (NatsError, TimeoutError, FastStreamException) as exc:
-            raise NoAnswer(f"the importer did not answer check_suppressions: {exc!r}") from exc
-        answer = read_reply(message.body, SuppressedEmails)
+        answer = await self.service.ask(
+            "importer", "check_suppressions", command, SuppressedEmails, within=self.timeout
+        )
         if isinstance(answer, Refusal):
             raise NoAnswer(f"the importer refused check_suppressions: {answer.message}")
         return answer.emails

@@ -10,21 +10,24 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 import structlog
 import uvicorn
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.exceptions import FastStreamException
 from faststream.nats import DeliverPolicy, NatsBroker
 from faststream.security import SASLPlaintext
 from nats.aio.client import DEFAULT_INBOX_PREFIX
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contracts import Event, subjects
+from contracts.replies import Refusal, Reply, read_reply
 
 from .command_errors import CommandErrorReplies
 from .consumer import BATCH_SIZE, BatchHandler, EventConsumer, Handler
@@ -50,6 +53,14 @@ async def declare_streams(nats_url: str, replicas: int, options: dict[str, Any])
         await ensure_streams(nc.jetstream(), replicas)
     finally:
         await nc.close()
+
+
+R = TypeVar("R", bound=Reply)
+
+
+class NoAnswer(Exception):
+    """Another service did not answer a command in time (not running, or too busy): whether it would have
+    done it is not known; the same command may work later."""
 
 
 class Service:
@@ -150,6 +161,22 @@ class Service:
             title=f"{self.name}.{verb}",
             description=description,
         )
+
+    async def ask(
+        self, target: str, verb: str, command: BaseModel, reply_type: type[R], *, within: float | None = None
+    ) -> R | Refusal:
+        """Another service's command `verb` (request/reply on `leadflow.cmd.<target>.<verb>`): its reply, or the
+        Refusal it answered instead; raises NoAnswer when nobody answered `within` seconds (default: the
+        settings' `request_timeout_seconds`)."""
+        try:
+            message = await self.broker.request(
+                command.model_dump(mode="json"),
+                subjects.command_subject(target, verb),
+                timeout=self.settings.request_timeout_seconds if within is None else within,
+            )
+        except (NatsError, TimeoutError, FastStreamException) as exc:
+            raise NoAnswer(f"the {target} service did not answer {verb}: {exc!r}") from exc
+        return read_reply(message.body, reply_type)
 
     def unit_of_work(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
         """One transaction: state, emitted events (outbox) and handled marks commit together."""

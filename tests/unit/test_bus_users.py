@@ -95,8 +95,8 @@ def test_the_gateway_may_command_exactly_the_services_it_asks() -> None:
 def test_a_service_may_command_exactly_the_services_it_asks(user: BusUser) -> None:
     asked = set()
     for path in (ROOT / "services" / user.name).rglob("*.py"):
-        # subjects.command_subject("<target>", "<verb>")
-        asked |= set(re.findall(r'\bcommand_subject\(\s*"(\w+)"', path.read_text()))
+        # service.ask("<target>", "<verb>", …) or subjects.command_subject("<target>", "<verb>")
+        asked |= set(re.findall(r'(?:\bcommand_subject|\.ask)\(\s*"(\w+)"', path.read_text()))
     assert asked == set(user.commands)
 
 
