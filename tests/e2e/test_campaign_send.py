@@ -8,23 +8,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
 import httpx
-import pytest
 from nats.aio.client import Client
 
 from contracts import Verdict
 from services.runtime.thread_index import conversation_for, conversation_guid
 from tests.e2e.api import create_campaign, publish_verdicts, start_import, wait_for_import, wait_for_leads
-from tests.harness import ServiceStack, eventually
+from tests.e2e.conftest import MAIL_PASSWORD
+from tests.harness import eventually
 from tests.peers.submission import Received, SubmissionServer
-from tests.stack_fixtures import create_workspace_key
 
-PASSWORD = "correct horse"
 CSV = (
     b"email,first_name,company\n"
     b"ana@firma.cz,Ana,Firma\n"
@@ -46,25 +42,6 @@ STEPS = [
 SENDABLE = {"ana@firma.cz", "petr@firma.cz", "jana@jina.cz"}
 
 
-@pytest.fixture(scope="module")
-def smtp_server(stack: ServiceStack) -> Iterator[SubmissionServer]:
-    peer = SubmissionServer(stack.mail_certificate, security="starttls", password=PASSWORD).start()
-    try:
-        yield peer
-    finally:
-        peer.stop()
-
-
-@pytest.fixture
-async def own(stack: ServiceStack) -> Any:
-    """A workspace of its own: the session's other tests never see this campaign's leads."""
-    key = create_workspace_key(stack, "Campaign send")
-    async with httpx.AsyncClient(
-        base_url=stack.gateway_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-    ) as http:
-        yield http
-
-
 def by_lead(received: list[Received]) -> dict[str, list[Received]]:
     found: dict[str, list[Received]] = {}
     for message in received:
@@ -74,7 +51,7 @@ def by_lead(received: list[Received]) -> dict[str, list[Received]]:
 
 
 async def test_a_three_step_campaign_reaches_completed_exactly_once_and_threaded(
-    own: httpx.AsyncClient, smtp_server: SubmissionServer, nc: Client
+    own: httpx.AsyncClient, starttls_smtp: SubmissionServer, nc: Client
 ) -> None:
     mailbox = await own.post(
         "/api/v1/mailboxes",
@@ -83,9 +60,9 @@ async def test_a_three_step_campaign_reaches_completed_exactly_once_and_threaded
             "name": "Sales",
             "smtp": {
                 "host": "localhost",
-                "port": smtp_server.port,
-                "username": smtp_server.username,
-                "password": PASSWORD,
+                "port": starttls_smtp.port,
+                "username": starttls_smtp.username,
+                "password": MAIL_PASSWORD,
                 "security": "starttls",
             },
             "daily_limit": 100,
@@ -130,7 +107,7 @@ async def test_a_three_step_campaign_reaches_completed_exactly_once_and_threaded
 
     # Nothing more arrives: no step is sent twice, however long we wait.
     await asyncio.sleep(3)
-    received = by_lead(smtp_server.received)
+    received = by_lead(starttls_smtp.received)
     assert set(received) == SENDABLE, sorted(received)
     for email, messages in received.items():
         assert len(messages) == 3, (email, [m.message["Subject"] for m in messages])
@@ -151,7 +128,7 @@ async def test_a_three_step_campaign_reaches_completed_exactly_once_and_threaded
     assert plain is not None and "Hello Ana at Firma." in plain.get_content()
     assert received["jana@jina.cz"][0].message["Subject"] == "Hi there"
     assert Counter(m.mail_from for ms in received.values() for m in ms) == {"sales@leadflow.cz": 9}
-    assert smtp_server.logins and all(accepted for _, accepted in smtp_server.logins)
+    assert starttls_smtp.logins and all(accepted for _, accepted in starttls_smtp.logins)
 
     # Every lead has finished (three completed, the invalid and the suppressed ones stopped), and so has
     # the campaign.

@@ -14,14 +14,11 @@ from __future__ import annotations
 import asyncio
 import shutil
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import httpx
-import pytest
 from aioimaplib import aioimaplib
 from nats.aio.client import Client
 from sqlalchemy import text
@@ -29,12 +26,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from contracts import Verdict
 from tests.e2e.api import create_campaign, publish_verdicts, start_import, wait_for_import, wait_for_leads
-from tests.harness import ServiceStack, eventually, require_installed
-from tests.peers.dovecot import DOVECOT, Dovecot
+from tests.e2e.conftest import MAIL_PASSWORD
+from tests.harness import ServiceStack, eventually
+from tests.peers.dovecot import Dovecot
 from tests.peers.submission import Received, SubmissionServer
-from tests.stack_fixtures import create_workspace_key
 
-PASSWORD = "correct horse"
 SENDER = "inbox@leadflow.cz"
 CSV = (
     b"email,first_name,company\nana@firma.cz,Ana,Firma\npetr@firma.cz,Petr,Firma\njana@jina.cz,Jana,Jina\n"
@@ -44,34 +40,6 @@ STEPS = [
     {"subject": "Hi {{first_name}}", "body": "Hello {{first_name}}.", "delay_minutes": 0},
     {"subject": "", "body": "Following up, {{first_name}}.", "delay_minutes": 1},
 ]
-
-
-@pytest.fixture(scope="module")
-def smtp_server(stack: ServiceStack) -> Iterator[SubmissionServer]:
-    peer = SubmissionServer(stack.mail_certificate, security="starttls", password=PASSWORD).start()
-    try:
-        yield peer
-    finally:
-        peer.stop()
-
-
-@pytest.fixture(scope="module")
-def dovecot(stack: ServiceStack) -> Iterator[Dovecot]:
-    require_installed(Path(DOVECOT), "apt-get install dovecot-imapd")
-    peer = Dovecot(stack.mail_certificate, username=SENDER, password=PASSWORD).start()
-    try:
-        yield peer
-    finally:
-        peer.stop()
-
-
-@pytest.fixture
-async def own(stack: ServiceStack) -> Any:
-    key = create_workspace_key(stack, "Inbox")
-    async with httpx.AsyncClient(
-        base_url=stack.gateway_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-    ) as http:
-        yield http
 
 
 async def append(server: Dovecot, stack: ServiceStack, *raws: bytes) -> None:
@@ -164,15 +132,15 @@ async def uidvalidity(stack: ServiceStack, mailbox_id: str) -> int:
 
 
 async def test_replies_bounces_and_auto_replies_read_over_imap_move_their_leads(
-    own: httpx.AsyncClient, smtp_server: SubmissionServer, dovecot: Dovecot, stack: ServiceStack, nc: Client
+    own: httpx.AsyncClient, starttls_smtp: SubmissionServer, dovecot: Dovecot, stack: ServiceStack, nc: Client
 ) -> None:
-    server = {"host": "localhost", "username": SENDER, "password": PASSWORD, "security": "starttls"}
+    server = {"host": "localhost", "username": SENDER, "password": MAIL_PASSWORD, "security": "starttls"}
     mailbox = await own.post(
         "/api/v1/mailboxes",
         json={
             "email": SENDER,
             "name": "Inbox test",
-            "smtp": {**server, "port": smtp_server.port, "username": smtp_server.username},
+            "smtp": {**server, "port": starttls_smtp.port, "username": starttls_smtp.username},
             "imap": {**server, "port": dovecot.port},
             "daily_limit": 100,
             "min_gap_seconds": 0,
@@ -200,7 +168,7 @@ async def test_replies_bounces_and_auto_replies_read_over_imap_move_their_leads(
     assert activated.status_code == 200, activated.text
 
     async def all_contacted() -> dict[str, Received] | None:
-        sent = first_steps(smtp_server)
+        sent = first_steps(starttls_smtp)
         return sent if len(sent) == 4 else None
 
     sent = await eventually(all_contacted, within=60)
@@ -271,12 +239,12 @@ async def test_replies_bounces_and_auto_replies_read_over_imap_move_their_leads(
     # Step 2 (a minute after step 1) reaches the lead whose auto-reply came back, and never the lead who
     # replied or the one whose address bounced.
     async def jana_followed_up() -> bool:
-        return sum("jana@jina.cz" in r.rcpt_tos for r in smtp_server.received) == 2
+        return sum("jana@jina.cz" in r.rcpt_tos for r in starttls_smtp.received) == 2
 
     await eventually(jana_followed_up, within=120)
     await asyncio.sleep(3)
     for email in ("ana@firma.cz", "petr@firma.cz", "eva@dalsi.cz"):
-        assert sum(email in r.rcpt_tos for r in smtp_server.received) == 1, email
+        assert sum(email in r.rcpt_tos for r in starttls_smtp.received) == 1, email
     final = await statuses(own, campaign_id)
     assert final["ana@firma.cz"] == "replied" and final["petr@firma.cz"] == "bounced", final
     listed = (await own.get(f"/api/v1/campaigns/{campaign_id}/leads", params={"q": "eva@"})).json()["items"]

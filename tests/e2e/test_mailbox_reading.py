@@ -7,39 +7,16 @@ mailboxes are still answered at once, their reading `unknown`."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.harness import ServiceStack, eventually, require_installed
-from tests.peers.dovecot import DOVECOT, Dovecot
+from tests.e2e.conftest import MAIL_PASSWORD
+from tests.harness import ServiceStack, eventually
+from tests.peers.dovecot import Dovecot
 from tests.peers.submission import SubmissionServer
-from tests.stack_fixtures import create_workspace_key
 
-PASSWORD = "correct horse"
 SENDER = "reading@leadflow.cz"
-
-
-@pytest.fixture(scope="module")
-def dovecot(stack: ServiceStack) -> Iterator[Dovecot]:
-    require_installed(Path(DOVECOT), "apt-get install dovecot-imapd")
-    peer = Dovecot(stack.mail_certificate, username=SENDER, password=PASSWORD).start()
-    try:
-        yield peer
-    finally:
-        peer.stop()
-
-
-@pytest.fixture
-async def own(stack: ServiceStack) -> AsyncIterator[httpx.AsyncClient]:
-    key = create_workspace_key(stack, "Mailbox reading")
-    async with httpx.AsyncClient(
-        base_url=stack.gateway_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-    ) as http:
-        yield http
 
 
 def body(name: str, smtp_server: SubmissionServer, imap: dict[str, Any] | None) -> dict[str, Any]:
@@ -69,7 +46,7 @@ async def test_reading_failing_with_the_servers_words_and_unknown_without_the_in
 ) -> None:
     imap = {"host": "localhost", "port": dovecot.port, "username": SENDER, "security": "starttls"}
     created = {}
-    for name, password in [("good", PASSWORD), ("wrong", "wrong horse")]:
+    for name, password in [("good", MAIL_PASSWORD), ("wrong", "wrong horse")]:
         answer = await own.post(
             "/api/v1/mailboxes", json=body(name, smtp_server, {**imap, "password": password})
         )
@@ -99,7 +76,7 @@ async def test_reading_failing_with_the_servers_words_and_unknown_without_the_in
 
     # The password put right: read at once (the inbox hears MailboxChanged and starts a new reader).
     fixed = await own.patch(
-        f"/api/v1/mailboxes/{created['wrong']['id']}", json={"imap": {"password": PASSWORD}}
+        f"/api/v1/mailboxes/{created['wrong']['id']}", json={"imap": {"password": MAIL_PASSWORD}}
     )
     assert fixed.status_code == 200, fixed.text
     now = await eventually(lambda: reading_of(own, created["wrong"]["id"], "reading"), within=30)
