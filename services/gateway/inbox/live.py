@@ -9,10 +9,8 @@ and whenever this stream says some were dropped.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
@@ -23,25 +21,20 @@ from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from contracts import InboxMessageStored, parse_event, unibox_stored_subject
+from services.gateway.sse_backlog import BACKLOG, Backlog
 from services.runtime.service import Service
 
 log = structlog.get_logger(__name__)
 
-# Announcements a stream may have waiting; beyond that the oldest are dropped and the client told `resync`.
-STREAM_BACKLOG = 256
-# A client that takes no data for this long is disconnected (it reconnects and resyncs).
-SEND_TIMEOUT_SECONDS = 30.0
 FLUSH_SECONDS = 2
 
 
-class StoredMessages:
-    """What one stream has heard and not sent yet: bounded, so a slow client never holds the gateway up."""
+class StoredMessages(Backlog):
+    """What one stream has heard and not sent yet (`sse_backlog.Backlog`): its workspace's stored messages."""
 
-    def __init__(self, workspace_id: UUID, backlog: int = STREAM_BACKLOG) -> None:
+    def __init__(self, workspace_id: UUID, backlog: int = BACKLOG) -> None:
+        super().__init__(backlog)
         self.workspace_id = workspace_id
-        self._pending: deque[InboxMessageStored] = deque(maxlen=backlog)
-        self._lost = False
-        self._wake = asyncio.Event()
 
     async def hear(self, msg: Msg) -> None:
         try:
@@ -49,21 +42,8 @@ class StoredMessages:
         except ValidationError:
             log.warning("unreadable inbox announcement", subject=msg.subject)
             return
-        if not isinstance(event, InboxMessageStored) or event.workspace_id != self.workspace_id:
-            return
-        if len(self._pending) == self._pending.maxlen:
-            self._lost = True  # the deque drops the oldest as this one goes in
-        self._pending.append(event)
-        self._wake.set()
-
-    async def next(self) -> tuple[bool, list[InboxMessageStored]]:
-        """Waits for announcements; returns whether some were dropped (send `resync`) and those waiting."""
-        await self._wake.wait()
-        self._wake.clear()
-        lost, self._lost = self._lost, False
-        stored = list(self._pending)
-        self._pending.clear()
-        return lost, stored
+        if isinstance(event, InboxMessageStored) and event.workspace_id == self.workspace_id:
+            self.offer(stored_data(event))
 
 
 def stored_data(event: InboxMessageStored) -> dict[str, Any]:
@@ -98,12 +78,12 @@ async def stored_stream(
         first = "resync" if reconnected else "ready"
         yield sse(first, {"type": first})
         while True:
-            lost, stored = await heard.next()
+            lost, stored = await heard.next_changes()
             if lost:
                 sequence += 1
                 yield sse("resync", {"type": "resync"})
-            for event in stored:
+            for data in stored:
                 sequence += 1
-                yield sse("stored", stored_data(event))
+                yield sse("stored", data)
     finally:
         await subscription.unsubscribe()

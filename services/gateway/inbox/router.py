@@ -28,7 +28,7 @@ from contracts.commands import (
 from contracts.text import Text
 from services.gateway.deps import Session, Workspace, ask, service_of
 from services.gateway.errors import API_RESPONSES, JSON_BODY, problem
-from services.gateway.inbox.live import SEND_TIMEOUT_SECONDS, stored_stream
+from services.gateway.inbox.live import stored_stream
 from services.gateway.inbox.schemas import (
     CampaignRef,
     InboxMessageList,
@@ -38,6 +38,7 @@ from services.gateway.inbox.schemas import (
     Reclassification,
 )
 from services.gateway.jobs.router import Caller
+from services.gateway.sse_backlog import SEND_TIMEOUT_SECONDS
 from services.gateway.tables import campaigns, lead_view
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"], responses=API_RESPONSES)

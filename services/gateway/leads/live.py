@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from uuid import UUID
@@ -21,6 +21,7 @@ from fastapi import Request
 
 from services.gateway.deps import service_of
 from services.gateway.projection.notifications import LEAD_CHANGES_CHANNEL
+from services.gateway.sse_backlog import BACKLOG, Backlog
 from services.runtime.db import psycopg_conninfo
 from services.runtime.listen import Listener
 from services.runtime.service import Service
@@ -28,46 +29,21 @@ from services.runtime.service import Service
 log = structlog.get_logger(__name__)
 
 
-# Changes a subscriber may have waiting; beyond that the oldest are dropped and it is told to `resync`.
-SUBSCRIBER_BACKLOG = 256
+SUBSCRIBER_BACKLOG = BACKLOG
 # How long a stream waits for the listener before answering 503, and how often the listener checks its
 # (otherwise silent) connection is alive.
 LISTEN_READY_SECONDS = 10.0
 LISTEN_CHECK_SECONDS = 30.0
-# A client that takes no data for this long is disconnected (it reconnects and resyncs).
-SEND_TIMEOUT_SECONDS = 30.0
 
 
-class Subscriber:
-    """One open stream: a bounded backlog that never blocks the listener, whatever the client's speed."""
+class Subscriber(Backlog):
+    """One open stream of a campaign's leads: a bounded backlog that never blocks the listener, whatever the
+    client's speed."""
 
     def __init__(self, workspace_id: UUID, campaign_id: UUID, backlog: int = SUBSCRIBER_BACKLOG) -> None:
+        super().__init__(backlog)
         self.workspace_id = workspace_id
         self.campaign_id = campaign_id
-        self._pending: deque[dict[str, Any]] = deque(maxlen=backlog)
-        self._lost = False
-        self._wake = asyncio.Event()
-
-    def offer(self, change: dict[str, Any]) -> None:
-        if len(self._pending) == self._pending.maxlen:
-            self._lost = True  # the deque drops the oldest change as this one goes in
-        self._pending.append(change)
-        self._wake.set()
-
-    def lost_changes(self) -> None:
-        """Changes may have gone unheard (the listener reconnected): the client must reload."""
-        self._lost = True
-        self._pending.clear()
-        self._wake.set()
-
-    async def next_changes(self) -> tuple[bool, list[dict[str, Any]]]:
-        """Waits for changes; returns whether some were lost (send `resync` first) and those waiting."""
-        await self._wake.wait()
-        self._wake.clear()
-        lost, self._lost = self._lost, False
-        changes = list(self._pending)
-        self._pending.clear()
-        return lost, changes
 
 
 class LeadChangeHub:

@@ -27,12 +27,7 @@ from services.gateway.leads.keyset import (
     in_arrival_order,
     sort_value,
 )
-from services.gateway.leads.live import (
-    LISTEN_READY_SECONDS,
-    SEND_TIMEOUT_SECONDS,
-    change_stream,
-    lead_change_hub,
-)
+from services.gateway.leads.live import LISTEN_READY_SECONDS, change_stream, lead_change_hub
 from services.gateway.leads.queries import (
     count_leads,
     lead_of_workspace,
@@ -49,6 +44,7 @@ from services.gateway.leads.schemas import (
     lead_filter_params,
 )
 from services.gateway.projection.imports import arriving_leads
+from services.gateway.sse_backlog import SEND_TIMEOUT_SECONDS
 from services.runtime.cursors import InvalidCursor
 
 log = structlog.get_logger(__name__)
